@@ -1,0 +1,224 @@
+// Appending to the log with group commit: every append made before the next
+// turn of the event loop joins one SQLite transaction, and each caller's
+// promise settles after that transaction commits. Each append runs in its own
+// savepoint, so a version conflict or a failing projection rejects that append
+// alone and leaves the rest of the batch untouched.
+import type { Db } from './open.ts';
+import { AppError } from './errors.ts';
+import {
+  EVENT_SCHEMA_VERSION,
+  validateEvent,
+  type EventMeta,
+  type NewEvent,
+  type StoredEvent,
+} from './catalogue.ts';
+
+/** What the stream must look like for an append to go ahead. */
+export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | number;
+
+export type AppendResult =
+  | { ok: true; firstPosition: number; lastPosition: number; nextVersion: number; recordedAt: number }
+  | { ok: false; reason: 'conflict'; expected: ExpectedVersion; current: number };
+
+export type AppendOptions = {
+  expectedVersion?: ExpectedVersion;
+  /** Correlation ids (operation, request) stored with every event of this append. */
+  meta?: Omit<EventMeta, 'schema'>;
+};
+
+/**
+ * Keeps read models in step with the log inside the append transaction.
+ * `apply` must be all-or-nothing: stage its changes, and keep them only if it
+ * returns; `flush` writes what was staged; `discard` forgets it after a
+ * failed transaction.
+ */
+export interface InlineProjector {
+  apply(db: Db, events: StoredEvent[]): void;
+  flush(db: Db): void;
+  discard(): void;
+}
+
+export type AppendStats = { batches: number; events: number; lastBatchSize: number; lastBatchMs: number };
+export type BatchListener = (info: { lastPosition: number; size: number; durationMs: number }) => void;
+
+type Pending = {
+  stream: string;
+  events: { type: string; data: string; value: unknown }[];
+  expectedVersion: ExpectedVersion;
+  meta: string;
+  metaObject: EventMeta;
+  resolve: (result: AppendResult) => void;
+  reject: (err: unknown) => void;
+};
+
+export class EventLog {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private closed = false;
+  private lastRecordedAt = 0;
+  private readonly listeners = new Set<BatchListener>();
+  private readonly insert;
+  private readonly currentVersion;
+  private readonly runBatch;
+  private readonly runOne;
+  readonly stats: AppendStats = { batches: 0, events: 0, lastBatchSize: 0, lastBatchMs: 0 };
+
+  constructor(
+    readonly db: Db,
+    private readonly projector: InlineProjector | null = null,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.insert = db.prepare(
+      'INSERT INTO events (stream, version, type, data, meta, recorded_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.currentVersion = db.prepare('SELECT max(version) AS v FROM events WHERE stream = ?').pluck();
+    this.runOne = db.transaction((p: Pending, versions: Map<string, number>, recordedAt: number) =>
+      this.appendOne(p, versions, recordedAt),
+    );
+    this.runBatch = db.transaction((batch: Pending[]) => this.appendBatch(batch));
+  }
+
+  /**
+   * Appends events to one stream. Resolves after commit with the positions, or
+   * with `{ ok: false, reason: 'conflict' }` when the expected version does not
+   * hold. Rejects (an AppError INVALID_EVENT) before touching the log when an
+   * event does not match the catalogue.
+   */
+  append(stream: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new AppError(503, 'SHUTTING_DOWN', 'the event log is closed'));
+    if (!stream || events.length === 0) {
+      return Promise.reject(new AppError(500, 'INVALID_EVENT', 'append needs a stream and at least one event'));
+    }
+    const checked: Pending['events'] = [];
+    for (const event of events) {
+      const result = validateEvent(event);
+      if (!result.ok) return Promise.reject(new AppError(422, 'INVALID_EVENT', result.problem));
+      checked.push({ type: result.type, data: JSON.stringify(result.data), value: result.data });
+    }
+    const metaObject: EventMeta = { schema: EVENT_SCHEMA_VERSION, ...options.meta };
+    return new Promise((resolve, reject) => {
+      this.queue.push({
+        stream,
+        events: checked,
+        expectedVersion: options.expectedVersion ?? 'any',
+        meta: JSON.stringify(metaObject),
+        metaObject,
+        resolve,
+        reject,
+      });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // setImmediate, not a microtask: producers that append again as soon
+        // as they are resolved must not starve I/O.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits everything queued now. Called by the scheduler; also on close. */
+  flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    const started = performance.now();
+    let results: (AppendResult | Error)[];
+    try {
+      results = this.runBatch(batch);
+    } catch (err) {
+      this.projector?.discard();
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    const durationMs = performance.now() - started;
+    let size = 0;
+    let lastPosition = 0;
+    batch.forEach((p, i) => {
+      const r = results[i];
+      if (r instanceof Error) return p.reject(r);
+      if (r.ok) {
+        size += p.events.length;
+        lastPosition = Math.max(lastPosition, r.lastPosition);
+      }
+      p.resolve(r);
+    });
+    this.stats.batches++;
+    this.stats.events += size;
+    this.stats.lastBatchSize = size;
+    this.stats.lastBatchMs = durationMs;
+    if (size > 0) for (const listener of this.listeners) listener({ lastPosition, size, durationMs });
+  }
+
+  /** Called after every committed batch that appended something. */
+  onCommit(listener: BatchListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Commits what is queued and refuses further appends. */
+  close(): void {
+    this.flush();
+    this.closed = true;
+  }
+
+  private appendBatch(batch: Pending[]): (AppendResult | Error)[] {
+    // recorded_at never goes backwards in log order, even if the wall clock does,
+    // so "as of time T" and "as of position P" agree.
+    const recordedAt = Math.max(this.clock(), this.lastRecordedAt);
+    this.lastRecordedAt = recordedAt;
+    const versions = new Map<string, number>();
+    const results = batch.map((p) => {
+      try {
+        return this.runOne(p, versions, recordedAt);
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
+      }
+    });
+    this.projector?.flush(this.db);
+    return results;
+  }
+
+  private appendOne(p: Pending, versions: Map<string, number>, recordedAt: number): AppendResult {
+    const current = versions.get(p.stream) ?? ((this.currentVersion.get(p.stream) as number | null) ?? 0);
+    if (!versionHolds(p.expectedVersion, current)) {
+      return { ok: false, reason: 'conflict', expected: p.expectedVersion, current };
+    }
+    const stored: StoredEvent[] = [];
+    let version = current;
+    let firstPosition = 0;
+    let lastPosition = 0;
+    for (const e of p.events) {
+      version++;
+      lastPosition = Number(this.insert.run(p.stream, version, e.type, e.data, p.meta, recordedAt).lastInsertRowid);
+      if (firstPosition === 0) firstPosition = lastPosition;
+      if (this.projector) {
+        const event = { position: lastPosition, stream: p.stream, version, type: e.type, data: e.value };
+        stored.push({ ...event, meta: p.metaObject, recordedAt } as StoredEvent);
+      }
+    }
+    // A throw here rolls back this append's savepoint; the projector keeps
+    // nothing it staged for it.
+    if (this.projector) this.projector.apply(this.db, stored);
+    versions.set(p.stream, version);
+    return {
+      ok: true,
+      firstPosition,
+      lastPosition,
+      nextVersion: version,
+      recordedAt,
+    };
+  }
+}
+
+function versionHolds(expected: ExpectedVersion, current: number): boolean {
+  switch (expected) {
+    case 'any':
+      return true;
+    case 'no_stream':
+      return current === 0;
+    case 'stream_exists':
+      return current > 0;
+    default:
+      return current === expected;
+  }
+}

@@ -1,0 +1,123 @@
+// Reading the log back: one stream, or the whole log from a position, in pages.
+import type { Db } from './open.ts';
+import type { StoredEvent } from './catalogue.ts';
+
+type EventRow = {
+  position: number;
+  stream: string;
+  version: number;
+  type: string;
+  data: string;
+  meta: string;
+  recorded_at: number;
+};
+
+const COLUMNS = 'position, stream, version, type, data, meta, recorded_at';
+
+export function rowToEvent(row: EventRow): StoredEvent {
+  return {
+    position: row.position,
+    stream: row.stream,
+    version: row.version,
+    type: row.type,
+    data: JSON.parse(row.data),
+    meta: JSON.parse(row.meta),
+    recordedAt: row.recorded_at,
+  } as StoredEvent;
+}
+
+export type ReadStreamOptions = {
+  /** Only events after this stream version (default 0: from the start). */
+  afterVersion?: number;
+  /** Only events at or before this log position (time travel). */
+  untilPosition?: number;
+  /** Only events recorded at or before this epoch ms (time travel). */
+  untilTime?: number;
+  limit?: number;
+};
+
+/** Events of one stream in version order. */
+export function readStream(db: Db, stream: string, options: ReadStreamOptions = {}): StoredEvent[] {
+  const rows = db
+    .prepare(
+      `SELECT ${COLUMNS} FROM events WHERE stream = ? AND version > ? AND position <= ? AND recorded_at <= ?
+       ORDER BY version LIMIT ?`,
+    )
+    .all(
+      stream,
+      options.afterVersion ?? 0,
+      options.untilPosition ?? Number.MAX_SAFE_INTEGER,
+      options.untilTime ?? Number.MAX_SAFE_INTEGER,
+      options.limit ?? -1,
+    ) as EventRow[];
+  return rows.map(rowToEvent);
+}
+
+export type ReadAllOptions = {
+  /** Events after this log position (exclusive). */
+  after?: number;
+  limit: number;
+  /** Only streams with this prefix, e.g. `connection:`. */
+  streamPrefix?: string;
+  /** Only this exact stream. */
+  stream?: string;
+  types?: string[];
+};
+
+/** A page of the whole log in position order. */
+export function readAll(db: Db, options: ReadAllOptions): StoredEvent[] {
+  const where = ['position > ?'];
+  const args: unknown[] = [options.after ?? 0];
+  if (options.stream) {
+    where.push('stream = ?');
+    args.push(options.stream);
+  } else if (options.streamPrefix) {
+    // substr comparison, not LIKE: ids may contain % or _.
+    where.push('substr(stream, 1, ?) = ?');
+    args.push(options.streamPrefix.length, options.streamPrefix);
+  }
+  if (options.types?.length) {
+    where.push(`type IN (${options.types.map(() => '?').join(', ')})`);
+    args.push(...options.types);
+  }
+  args.push(options.limit);
+  const rows = db
+    .prepare(`SELECT ${COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY position LIMIT ?`)
+    .all(...args) as EventRow[];
+  return rows.map(rowToEvent);
+}
+
+/** Iterates the log in pages so memory stays flat however long it is. */
+export function* iterateAll(db: Db, options: { after?: number; pageSize?: number; until?: number } = {}) {
+  const pageSize = options.pageSize ?? 5000;
+  const until = options.until ?? Number.MAX_SAFE_INTEGER;
+  const stmt = db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`);
+  let after = options.after ?? 0;
+  for (;;) {
+    const rows = stmt.all(after, until, pageSize) as EventRow[];
+    for (const row of rows) yield rowToEvent(row);
+    if (rows.length < pageSize) return;
+    after = rows[rows.length - 1].position;
+  }
+}
+
+/** The last position in the log (0 when empty). */
+export function headPosition(db: Db): number {
+  return (db.prepare('SELECT coalesce(max(position), 0) FROM events').pluck().get() as number) ?? 0;
+}
+
+/** The position of the last event recorded at or before a time (0 if none). */
+export function positionAtTime(db: Db, epochMs: number): number {
+  // recorded_at never decreases in position order (see append.ts), so a binary
+  // search over positions answers this without an index on recorded_at.
+  let lo = 0;
+  let hi = headPosition(db);
+  const at = db.prepare('SELECT recorded_at FROM events WHERE position >= ? ORDER BY position LIMIT 1').pluck();
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    const t = at.get(mid) as number | undefined;
+    if (t !== undefined && t <= epochMs) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}

@@ -1,0 +1,103 @@
+// Every table and column name lives here. drizzle-kit generates the migrations
+// in migrations/ from this file; the SQL views for post-analysis are a custom
+// migration beside them (migrations/*_views.sql).
+//
+// drizzle's sqlite-core cannot declare STRICT tables, so the generated CREATE
+// TABLE statements were edited to add STRICT; drizzle-kit diffs its own
+// snapshots, not the database, so later generations are unaffected.
+import { sqliteTable, integer, text, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/** The append-only log: the one source of truth. The envelope is frozen. */
+export const events = sqliteTable(
+  'events',
+  {
+    position: integer('position').primaryKey({ autoIncrement: true }),
+    stream: text('stream').notNull(),
+    version: integer('version').notNull(),
+    type: text('type').notNull(),
+    data: text('data').notNull(),
+    meta: text('meta').notNull(),
+    recordedAt: integer('recorded_at').notNull(),
+  },
+  (t) => [uniqueIndex('events_stream_version').on(t.stream, t.version)],
+);
+
+// Read models. Each row keeps the reducer's whole state as JSON in `state`
+// plus the few columns the monitor filters and sorts on.
+
+export const connections = sqliteTable(
+  'connections',
+  {
+    id: text('id').primaryKey(),
+    serverId: text('server_id'),
+    category: text('category').notNull(),
+    connectionState: text('connection_state').notNull(),
+    iceState: text('ice_state').notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    closedAt: integer('closed_at'),
+    createdPosition: integer('created_position').notNull(),
+    lastPosition: integer('last_position').notNull(),
+    state: text('state').notNull(),
+  },
+  (t) => [
+    index('connections_category').on(t.category),
+    index('connections_server').on(t.serverId),
+    index('connections_created_position').on(t.createdPosition),
+  ],
+);
+
+export const operations = sqliteTable(
+  'operations',
+  {
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    status: text('status').notNull(),
+    connectionId: text('connection_id'),
+    serverId: text('server_id'),
+    startedAt: integer('started_at').notNull(),
+    endedAt: integer('ended_at'),
+    durationMs: integer('duration_ms'),
+    createdPosition: integer('created_position').notNull(),
+    lastPosition: integer('last_position').notNull(),
+    state: text('state').notNull(),
+  },
+  (t) => [
+    index('operations_status_position').on(t.status, t.createdPosition),
+    index('operations_created_position').on(t.createdPosition),
+  ],
+);
+
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    status: text('status').notNull(),
+    operationId: text('operation_id'),
+    connectionId: text('connection_id'),
+    createdAt: integer('created_at').notNull(),
+    endedAt: integer('ended_at'),
+    createdPosition: integer('created_position').notNull(),
+    lastPosition: integer('last_position').notNull(),
+    state: text('state').notNull(),
+  },
+  (t) => [
+    index('tasks_status_position').on(t.status, t.createdPosition),
+    index('tasks_operation').on(t.operationId),
+    index('tasks_connection').on(t.connectionId),
+  ],
+);
+
+/** A single row (id = 1): counters kept by the summary reducer. */
+export const summary = sqliteTable('summary', {
+  id: integer('id').primaryKey(),
+  state: text('state').notNull(),
+});
+
+/** Where each log consumer (the --log-dir writer, ...) has read up to. */
+export const checkpoints = sqliteTable('checkpoints', {
+  consumer: text('consumer').primaryKey(),
+  position: integer('position').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});

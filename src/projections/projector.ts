@@ -1,0 +1,224 @@
+// Applies the reducers to events and writes the read models. The same code
+// runs inline (inside the append transaction) and in rebuild (replaying the
+// log into emptied tables), which is what makes "rebuild == inline" hold.
+import type { Db } from '../log/open.ts';
+import type { InlineProjector } from '../log/append.ts';
+import { parseStream, type StoredEvent } from '../log/catalogue.ts';
+import { reduceConnection, type ConnectionModel } from './connection.ts';
+import { reduceOperation, type OperationModel } from './operation.ts';
+import { reduceTask, type TaskModel } from './task.ts';
+import { emptySummary, reduceSummary, type EntityChanges, type SummaryModel } from './summary.ts';
+
+type Models = {
+  connection: ConnectionModel;
+  operation: OperationModel;
+  task: TaskModel;
+};
+type Kind = keyof Models;
+
+/** A batch's staged states: `null` means "looked up, no row". */
+type Staged = { [K in Kind]: Map<string, Models[K] | null> };
+
+const emptyStage = (): Staged => ({ connection: new Map(), operation: new Map(), task: new Map() });
+
+export class Projector implements InlineProjector {
+  private stage: Staged = emptyStage();
+  private dirty = { connection: new Set<string>(), operation: new Set<string>(), task: new Set<string>() };
+  private summary: SummaryModel | null = null;
+  private summaryDirty = false;
+  private statements: ReturnType<typeof prepare> | null = null;
+  private statementsDb: Db | null = null;
+
+  apply(db: Db, events: StoredEvent[]): void {
+    const sql = this.sql(db);
+    // Stage into a scratch copy first: if a reducer throws, nothing is kept.
+    const scratch = emptyStage();
+    const touched = { connection: new Set<string>(), operation: new Set<string>(), task: new Set<string>() };
+    let summary = this.summary ?? loadSummary(sql);
+    const get = <K extends Kind>(kind: K, id: string): Models[K] | null => {
+      const s = scratch[kind] as Map<string, Models[K] | null>;
+      if (s.has(id)) return s.get(id)!;
+      const b = this.stage[kind] as Map<string, Models[K] | null>;
+      if (b.has(id)) return b.get(id)!;
+      const row = sql.load[kind].get(id) as string | undefined;
+      const model = row === undefined ? null : (JSON.parse(row) as Models[K]);
+      b.set(id, model);
+      return model;
+    };
+    const put = <K extends Kind>(kind: K, id: string, model: Models[K] | null) => {
+      (scratch[kind] as Map<string, Models[K] | null>).set(id, model);
+      touched[kind].add(id);
+    };
+
+    for (const event of events) {
+      const changes: EntityChanges = {};
+      const target = parseStream(event.stream);
+      if (target?.kind === 'connection') {
+        const before = get('connection', target.id);
+        const after = reduceConnection(before, target.id, event);
+        if (after !== before) put('connection', target.id, after);
+        changes.connection = { before, after };
+      } else if (target?.kind === 'operation') {
+        const before = get('operation', target.id);
+        const after = reduceOperation(before, target.id, event);
+        if (after !== before) put('operation', target.id, after);
+        changes.operation = { before, after };
+      } else if (target?.kind === 'task') {
+        const before = get('task', target.id);
+        const after = reduceTask(before, target.id, event);
+        if (after !== before) put('task', target.id, after);
+        changes.task = { before, after };
+        // A task also lists itself on its operation.
+        if (event.type === 'task.created' && event.data.operation_id) {
+          const opId = event.data.operation_id;
+          const opBefore = get('operation', opId);
+          const opAfter = reduceOperation(opBefore, opId, event);
+          if (opAfter !== opBefore) put('operation', opId, opAfter);
+        }
+      }
+      summary = reduceSummary(summary, event, changes);
+    }
+
+    for (const kind of ['connection', 'operation', 'task'] as const) {
+      for (const id of touched[kind]) {
+        (this.stage[kind] as Map<string, unknown>).set(id, scratch[kind].get(id));
+        this.dirty[kind].add(id);
+      }
+    }
+    this.summary = summary;
+    this.summaryDirty = true;
+  }
+
+  flush(db: Db): void {
+    const sql = this.sql(db);
+    for (const id of this.dirty.connection) {
+      const m = this.stage.connection.get(id);
+      if (m) sql.saveConnection.run(connectionRow(m));
+    }
+    for (const id of this.dirty.operation) {
+      const m = this.stage.operation.get(id);
+      if (m) sql.saveOperation.run(operationRow(m));
+    }
+    for (const id of this.dirty.task) {
+      const m = this.stage.task.get(id);
+      if (m) sql.saveTask.run(taskRow(m));
+    }
+    if (this.summaryDirty && this.summary) sql.saveSummary.run(JSON.stringify(this.summary));
+    this.reset();
+  }
+
+  discard(): void {
+    this.reset();
+  }
+
+  private reset() {
+    // Staged states live for one batch only: memory stays bounded and the
+    // tables stay the truth between batches.
+    this.stage = emptyStage();
+    this.dirty = { connection: new Set(), operation: new Set(), task: new Set() };
+    this.summary = null;
+    this.summaryDirty = false;
+  }
+
+  private sql(db: Db) {
+    if (this.statementsDb !== db || !this.statements) {
+      this.statements = prepare(db);
+      this.statementsDb = db;
+    }
+    return this.statements;
+  }
+}
+
+function prepare(db: Db) {
+  return {
+    load: {
+      connection: db.prepare('SELECT state FROM connections WHERE id = ?').pluck(),
+      operation: db.prepare('SELECT state FROM operations WHERE id = ?').pluck(),
+      task: db.prepare('SELECT state FROM tasks WHERE id = ?').pluck(),
+    },
+    loadSummary: db.prepare('SELECT state FROM summary WHERE id = 1').pluck(),
+    saveSummary: db.prepare(
+      'INSERT INTO summary (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state',
+    ),
+    saveConnection: db.prepare(
+      `INSERT INTO connections (id, server_id, category, connection_state, ice_state, created_at, updated_at,
+         closed_at, created_position, last_position, state)
+       VALUES (@id, @server_id, @category, @connection_state, @ice_state, @created_at, @updated_at,
+         @closed_at, @created_position, @last_position, @state)
+       ON CONFLICT (id) DO UPDATE SET server_id = excluded.server_id, category = excluded.category,
+         connection_state = excluded.connection_state, ice_state = excluded.ice_state,
+         updated_at = excluded.updated_at, closed_at = excluded.closed_at,
+         last_position = excluded.last_position, state = excluded.state`,
+    ),
+    saveOperation: db.prepare(
+      `INSERT INTO operations (id, type, status, connection_id, server_id, started_at, ended_at, duration_ms,
+         created_position, last_position, state)
+       VALUES (@id, @type, @status, @connection_id, @server_id, @started_at, @ended_at, @duration_ms,
+         @created_position, @last_position, @state)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at,
+         duration_ms = excluded.duration_ms, last_position = excluded.last_position, state = excluded.state`,
+    ),
+    saveTask: db.prepare(
+      `INSERT INTO tasks (id, name, status, operation_id, connection_id, created_at, ended_at,
+         created_position, last_position, state)
+       VALUES (@id, @name, @status, @operation_id, @connection_id, @created_at, @ended_at,
+         @created_position, @last_position, @state)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at,
+         last_position = excluded.last_position, state = excluded.state`,
+    ),
+  };
+}
+
+function loadSummary(sql: ReturnType<typeof prepare>): SummaryModel {
+  const row = sql.loadSummary.get() as string | undefined;
+  return row ? (JSON.parse(row) as SummaryModel) : emptySummary();
+}
+
+const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
+
+function connectionRow(m: ConnectionModel) {
+  return {
+    id: m.id,
+    server_id: m.server_id,
+    category: m.category,
+    connection_state: m.connection_state,
+    ice_state: m.ice_connection_state,
+    created_at: ms(m.created_at),
+    updated_at: ms(m.updated_at),
+    closed_at: ms(m.closed_at),
+    created_position: m.created_position,
+    last_position: m.last_position,
+    state: JSON.stringify(m),
+  };
+}
+
+function operationRow(m: OperationModel) {
+  return {
+    id: m.id,
+    type: m.type,
+    status: m.status,
+    connection_id: m.connection_id,
+    server_id: m.server_id,
+    started_at: ms(m.started_at),
+    ended_at: ms(m.ended_at),
+    duration_ms: m.duration_ms,
+    created_position: m.created_position,
+    last_position: m.last_position,
+    state: JSON.stringify(m),
+  };
+}
+
+function taskRow(m: TaskModel) {
+  return {
+    id: m.id,
+    name: m.name,
+    status: m.status,
+    operation_id: m.operation_id,
+    connection_id: m.connection_id,
+    created_at: ms(m.created_at),
+    ended_at: ms(m.ended_at),
+    created_position: m.created_position,
+    last_position: m.last_position,
+    state: JSON.stringify(m),
+  };
+}
