@@ -1,0 +1,173 @@
+// The single entry point: `webrtc-monitor <command>`. Every command that opens
+// the database takes the same --persistence-path with the same default.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { resolve } from 'node:path';
+import { configFromEnv, DEFAULT_DB_PATH, isLoopback, loadConfig, type ConfigInput } from './config.ts';
+import { openDatabase, openReadOnly } from './log/open.ts';
+import { rebuild } from './projections/rebuild.ts';
+import { exportLogs } from './export/exporter.ts';
+import { runQuery, formatTable } from './log/query.ts';
+import { makeLogger, startServer, type PluginFactory } from './http/serve.ts';
+import { isAppError } from './log/errors.ts';
+
+const int = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number`);
+  return n;
+};
+
+const time = (value: string) => {
+  const t = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) throw new InvalidArgumentError('use an ISO-8601 time, e.g. 2026-01-31T12:00:00Z');
+  return t;
+};
+
+const persistenceOption = () =>
+  new Option('--persistence-path <file>', 'the SQLite database file').default(DEFAULT_DB_PATH);
+
+/** Plugins are loaded lazily so commands that do not serve never load werift. */
+async function defaultPlugins(): Promise<PluginFactory[]> {
+  const { webrtcPlugin } = await import('./webrtc/plugin.ts');
+  return [webrtcPlugin];
+}
+
+export function buildCli(): Command {
+  const program = new Command('webrtc-monitor')
+    .description('Real WebRTC peers with every event recorded in SQLite, and a monitor that is a projection of that log.')
+    .showHelpAfterError()
+    .enablePositionalOptions();
+
+  program
+    .command('serve', { isDefault: true })
+    .description('serve the monitor, the WebRTC controller and the dashboard')
+    .option('--port <n>', 'port to listen on (0 picks a free one)', int('--port'), 9999)
+    .option('--host <addr>', 'address to bind', '127.0.0.1')
+    .option('--debug', 'debug logging and the test routes', false)
+    .addOption(persistenceOption())
+    .option('--log-dir <dir>', 'write connection/operation JSON logs as they finish')
+    .option('--auth-token <token>', 'bearer token required by mutating routes (or WEBRTC_MONITOR_AUTH_TOKEN)')
+    .option('--content-dir <dir>', 'directory of streamable content', 'content')
+    .option('--stats-interval <ms>', 'getStats() sampling interval', int('--stats-interval'), 1000)
+    .option('--operation-timeout <ms>', 'how long a request waits for an operation before answering 202', int('--operation-timeout'), 10_000)
+    .option('--shutdown-grace <ms>', 'how long shutdown waits for running operations', int('--shutdown-grace'), 5_000)
+    .option('--ice-server <url...>', 'STUN/TURN server URLs for the server peers')
+    .option('--enable-test-routes', 'enable POST .../test/async_close without --debug', false)
+    .option('--run-tests', 'start, drive real WebRTC operations against this server over HTTP, report, exit 0/1', false)
+    .action(async (opts) => {
+      const flags: ConfigInput = {
+        port: opts.runTests && opts.port === 9999 ? 0 : opts.port,
+        host: opts.host,
+        debug: opts.debug,
+        persistencePath: opts.persistencePath,
+        logDir: opts.logDir ?? null,
+        authToken: opts.authToken,
+        contentDir: opts.contentDir,
+        statsIntervalMs: opts.statsInterval,
+        operationTimeoutMs: opts.operationTimeout,
+        shutdownGraceMs: opts.shutdownGrace,
+        iceServers: opts.iceServer,
+        enableTestRoutes: opts.enableTestRoutes || opts.runTests,
+      };
+      const config = loadConfig(configFromEnv(process.env), flags);
+      const logger = makeLogger(config);
+      if (!isLoopback(config.host) && !config.authToken) {
+        logger.warn(
+          { host: config.host },
+          'listening on a non-loopback address without --auth-token: anyone who can reach it can start and close streams',
+        );
+      }
+      const running = await startServer(config, { logger, plugins: await defaultPlugins() });
+      logger.info({ url: running.url, database: resolve(config.persistencePath) }, 'webrtc-monitor listening');
+      process.stdout.write(`webrtc-monitor listening on ${running.url} (database ${resolve(config.persistencePath)})\n`);
+
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down');
+        await running.close();
+        process.exit(process.exitCode ?? 0);
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+
+      if (opts.runTests) {
+        const { runSelfTests } = await import('./webrtc/selfTest.ts');
+        const ok = await runSelfTests(running.url, { token: config.authToken, db: running.services.db });
+        process.exitCode = ok ? 0 : 1;
+        await stop('run-tests finished');
+      }
+    });
+
+  program
+    .command('export-logs')
+    .description('write connections/ and operations/ JSON logs from the database')
+    .requiredOption('--out <dir>', 'directory to write into')
+    .option('--since <time>', 'only what was active at or after this ISO-8601 time', time)
+    .option('--connection <id>', 'only this connection (and operations naming it)')
+    .addOption(persistenceOption())
+    .action(async (opts) => {
+      const db = openReadOnly(opts.persistencePath);
+      const tty = process.stderr.isTTY;
+      const report = await exportLogs(db, {
+        out: resolve(opts.out),
+        since: opts.since,
+        connectionId: opts.connection,
+        onProgress: tty
+          ? (p) => process.stderr.write(`\rexported ${p.connections} connections, ${p.operations} operations, ${p.events} events`)
+          : undefined,
+      });
+      if (tty) process.stderr.write('\n');
+      db.close();
+      process.stdout.write(
+        `wrote ${report.files} files (${report.connections} connections, ${report.operations} operations, ${report.events} events) to ${report.out}\n`,
+      );
+    });
+
+  program
+    .command('query')
+    .description('run read-only SQL over the database (tables: events, connections, operations, tasks; views: see README)')
+    .argument('<sql>', 'one SQL statement')
+    .option('--json', 'print rows as JSON', false)
+    .addOption(persistenceOption())
+    .action((sql: string, opts) => {
+      const db = openReadOnly(opts.persistencePath);
+      try {
+        const { columns, rows } = runQuery(db, sql);
+        process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(columns, rows));
+      } finally {
+        db.close();
+      }
+    });
+
+  program
+    .command('rebuild')
+    .description('replay the log into fresh read models (stop the server first)')
+    .addOption(persistenceOption())
+    .action((opts) => {
+      const db = openDatabase(opts.persistencePath);
+      const tty = process.stderr.isTTY;
+      const report = rebuild(db, {
+        onProgress: tty ? (done, total) => process.stderr.write(`\rreplayed ${done} / ${total} events`) : undefined,
+      });
+      if (tty) process.stderr.write('\n');
+      db.close();
+      process.stdout.write(
+        `rebuilt read models from ${report.events} events in ${Math.round(report.durationMs)} ms (${Math.round(report.eventsPerSecond)} events/s)\n`,
+      );
+    });
+
+  return program;
+}
+
+export async function main(argv = process.argv) {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    const message = isAppError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
+    process.stderr.write(`webrtc-monitor: ${message}\n`);
+    process.exitCode = isAppError(err) && err.status < 500 ? 2 : 1;
+  }
+}
+
+await main();

@@ -1,0 +1,182 @@
+// The JSON log exporter: one file per connection and per operation, in the
+// layout <dir>/connections/ and <dir>/operations/. Files are streamed a page of
+// events at a time (memory does not grow with the log), written to a temporary
+// name and renamed (a reader never sees half a file), and their bytes depend
+// only on the log (exporting twice gives identical trees).
+import { mkdir, open, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Db } from '../log/open.ts';
+import { readStream } from '../log/read.ts';
+import { streamName } from '../log/catalogue.ts';
+import { getConnection, listTasks } from '../projections/queries.ts';
+import type { ConnectionModel } from '../projections/connection.ts';
+import type { OperationModel } from '../projections/operation.ts';
+import { connectionFileName, operationFileName } from './paths.ts';
+
+export const CONNECTION_FORMAT = 'webrtc-monitor/connection-log@1';
+export const OPERATION_FORMAT = 'webrtc-monitor/operation-log@1';
+
+const PAGE = 2000;
+const FLUSH_BYTES = 256 * 1024;
+
+export type ExportOptions = {
+  out: string;
+  /** Only connections and operations active at or after this time (epoch ms). */
+  since?: number;
+  /** Only this connection and the operations that name it. */
+  connectionId?: string;
+  onProgress?: (progress: ExportProgress) => void;
+};
+
+export type ExportProgress = { connections: number; operations: number; events: number };
+export type ExportReport = ExportProgress & { out: string; files: number };
+
+/** A buffered writer to a temporary file that becomes `path` on close. */
+class JsonFile {
+  private chunks: string[] = [];
+  private size = 0;
+  private constructor(
+    private readonly handle: Awaited<ReturnType<typeof open>>,
+    private readonly tmp: string,
+    private readonly path: string,
+  ) {}
+
+  static async create(path: string) {
+    const tmp = `${path}.partial`;
+    return new JsonFile(await open(tmp, 'w'), tmp, path);
+  }
+
+  async write(text: string) {
+    this.chunks.push(text);
+    this.size += text.length;
+    if (this.size >= FLUSH_BYTES) await this.flush();
+  }
+
+  private async flush() {
+    if (!this.chunks.length) return;
+    await this.handle.write(this.chunks.join(''));
+    this.chunks = [];
+    this.size = 0;
+  }
+
+  async close() {
+    await this.flush();
+    await this.handle.close();
+    await rename(this.tmp, this.path);
+  }
+
+  async abandon() {
+    await this.handle.close().catch(() => {});
+  }
+}
+
+const indent = (value: unknown, by: string) => JSON.stringify(value, null, 2).replace(/\n/g, `\n${by}`);
+
+function publicEvent(e: ReturnType<typeof readStream>[number]) {
+  return {
+    position: e.position,
+    version: e.version,
+    type: e.type,
+    recorded_at: new Date(e.recordedAt).toISOString(),
+    data: e.data,
+    meta: e.meta,
+  };
+}
+
+/** Writes `{ head..., "events": [ ...every event of the stream... ] }` page by page. */
+async function writeStreamFile(db: Db, path: string, head: Record<string, unknown>, stream: string): Promise<number> {
+  const file = await JsonFile.create(path);
+  let events = 0;
+  try {
+    let text = '{\n';
+    for (const [key, value] of Object.entries(head)) text += `  ${JSON.stringify(key)}: ${indent(value, '  ')},\n`;
+    await file.write(`${text}  "events": [`);
+    let after = 0;
+    for (;;) {
+      const page = readStream(db, stream, { afterVersion: after, limit: PAGE });
+      for (const e of page) {
+        await file.write(`${events === 0 ? '\n' : ',\n'}    ${indent(publicEvent(e), '    ')}`);
+        events++;
+      }
+      if (page.length < PAGE) break;
+      after = page[page.length - 1].version;
+      // Let the server answer requests between pages of a long stream.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await file.write(events ? '\n  ]\n}\n' : ']\n}\n');
+    await file.close();
+  } catch (err) {
+    await file.abandon();
+    throw err;
+  }
+  return events;
+}
+
+export async function writeConnectionFile(db: Db, dir: string, c: ConnectionModel): Promise<{ path: string; events: number }> {
+  const tasks = listTasks(db, { statuses: [], connectionId: c.id, limit: 1000 }).items.reverse();
+  const path = join(dir, 'connections', connectionFileName(c.created_at, c.id));
+  const events = await writeStreamFile(db, path, { format: CONNECTION_FORMAT, connection: c, tasks }, streamName('connection', c.id));
+  return { path, events };
+}
+
+export async function writeOperationFile(db: Db, dir: string, o: OperationModel): Promise<{ path: string; events: number }> {
+  const tasks = listTasks(db, { statuses: [], operationId: o.id, limit: 1000 }).items.reverse();
+  const path = join(dir, 'operations', operationFileName(o.started_at, o.type, o.id));
+  const events = await writeStreamFile(db, path, { format: OPERATION_FORMAT, operation: o, tasks }, streamName('operation', o.id));
+  return { path, events };
+}
+
+/** Exports every matching connection and operation, one file each. */
+export async function exportLogs(db: Db, options: ExportOptions): Promise<ExportReport> {
+  await mkdir(join(options.out, 'connections'), { recursive: true });
+  await mkdir(join(options.out, 'operations'), { recursive: true });
+  const progress: ExportProgress = { connections: 0, operations: 0, events: 0 };
+  const since = options.since ?? 0;
+
+  if (options.connectionId) {
+    const c = getConnection(db, options.connectionId);
+    if (c) {
+      progress.events += (await writeConnectionFile(db, options.out, c)).events;
+      progress.connections++;
+    }
+  } else {
+    const pageOfConnections = db.prepare(
+      'SELECT state FROM connections WHERE created_position > ? AND updated_at >= ? ORDER BY created_position LIMIT ?',
+    );
+    await eachPage(pageOfConnections, [since], async (c: ConnectionModel) => {
+      progress.events += (await writeConnectionFile(db, options.out, c)).events;
+      progress.connections++;
+      options.onProgress?.(progress);
+    });
+  }
+
+  const pageOfOperations = db.prepare(
+    `SELECT state FROM operations WHERE created_position > ? AND coalesce(ended_at, started_at) >= ?
+       AND (? IS NULL OR connection_id = ?) ORDER BY created_position LIMIT ?`,
+  );
+  const onlyConnection = options.connectionId ?? null;
+  await eachPage(pageOfOperations, [since, onlyConnection, onlyConnection], async (o: OperationModel) => {
+    progress.events += (await writeOperationFile(db, options.out, o)).events;
+    progress.operations++;
+    options.onProgress?.(progress);
+  });
+  options.onProgress?.(progress);
+  return { out: options.out, files: progress.connections + progress.operations, ...progress };
+}
+
+async function eachPage<T extends { created_position: number }>(
+  stmt: ReturnType<Db['prepare']>,
+  filters: unknown[],
+  visit: (item: T) => Promise<void>,
+) {
+  let after = 0;
+  for (;;) {
+    const rows = stmt.pluck().all(after, ...filters, 500) as string[];
+    for (const row of rows) {
+      const item = JSON.parse(row) as T;
+      await visit(item);
+      after = item.created_position;
+    }
+    if (rows.length < 500) return;
+  }
+}

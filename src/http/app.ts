@@ -1,0 +1,62 @@
+// The Koa application: middleware order matters. Problems wrap everything;
+// auth runs before the body is read, so an unauthenticated client cannot make
+// the server parse (or record) anything.
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import { randomUUID } from 'node:crypto';
+import type Router from '@koa/router';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Db } from '../log/open.ts';
+import type { EventLog } from '../log/append.ts';
+import type { OperationRunner } from '../operations/runner.ts';
+import { problemMiddleware } from './errors.ts';
+import { requireTokenForWrites } from './auth.ts';
+import { monitorRouter } from './routes/monitor.ts';
+
+export type Services = {
+  config: Config;
+  db: Db;
+  log: EventLog;
+  runner: OperationRunner;
+  logger: Logger;
+  /** Epoch ms when this process started serving. */
+  startedAt: number;
+};
+
+export type RouterFactory = (services: Services) => Router;
+
+export function createApp(services: Services, extraRouters: RouterFactory[] = []) {
+  const app = new Koa();
+  app.proxy = false;
+  // Koa's default handler would log and answer on its own; ours already did.
+  app.silent = true;
+  app.use(async (ctx, next) => {
+    const given = ctx.get('x-request-id');
+    ctx.state.requestId = /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+    ctx.set('X-Request-Id', ctx.state.requestId);
+    await next();
+  });
+  app.use(problemMiddleware(services.logger));
+  app.use(requireTokenForWrites(services.config.authToken));
+  const limit = services.config.bodyLimitBytes;
+  app.use(
+    bodyParser({
+      enableTypes: ['json', 'text'],
+      jsonLimit: limit,
+      textLimit: limit,
+      extendTypes: { text: ['application/sdp'] },
+      // Koa's bodyparser would map parse errors to 500 without this.
+      onError: (err, ctx) => {
+        const e = err as Error & { status?: number; type?: string };
+        ctx.throw(e.status === 413 || e.type === 'entity.too.large' ? 413 : 400, e.message);
+      },
+    }),
+  );
+  const routers = [monitorRouter(services), ...extraRouters.map((make) => make(services))];
+  for (const router of routers) {
+    app.use(router.routes());
+    app.use(router.allowedMethods({ throw: true }));
+  }
+  return { app, routers };
+}

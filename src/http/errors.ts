@@ -1,0 +1,69 @@
+// The one place errors become HTTP answers: RFC 9457 problem+json with a
+// stable `code`. Client errors show their message; server errors show a
+// generic one and are the only ones logged.
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { AppError, isAppError, type ErrorCode } from '../log/errors.ts';
+
+type Problem = { type: string; title: string; status: number; code: string; detail?: string; instance?: string; [k: string]: unknown };
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** Errors thrown by Koa's own helpers (ctx.throw, body parsing) carry a status; give them our codes. */
+function fromForeign(err: { status?: number; statusCode?: number; type?: string; message?: string; expose?: boolean }): AppError {
+  const status = err.status ?? err.statusCode ?? 500;
+  const byStatus: Record<number, ErrorCode> = {
+    400: 'BAD_REQUEST',
+    401: 'UNAUTHORIZED',
+    404: 'NOT_FOUND',
+    405: 'METHOD_NOT_ALLOWED',
+    413: 'PAYLOAD_TOO_LARGE',
+    415: 'UNSUPPORTED_MEDIA_TYPE',
+    422: 'VALIDATION_FAILED',
+  };
+  if (status === 400 && /JSON|Unexpected token|invalid json/i.test(err.message ?? '')) {
+    return new AppError(400, 'INVALID_JSON', 'the request body is not valid JSON');
+  }
+  if (status === 413 || err.type === 'entity.too.large') return new AppError(413, 'PAYLOAD_TOO_LARGE', 'the request body is too large');
+  if (status >= 500 || !byStatus[status]) return new AppError(500, 'INTERNAL', err.message ?? 'internal error', undefined, false);
+  return new AppError(status, byStatus[status], err.message ?? TITLES[status] ?? 'error');
+}
+
+export function problemMiddleware(logger: Logger) {
+  return async function problems(ctx: Context, next: Next) {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new AppError(404, 'ROUTE_NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+      }
+    } catch (raw) {
+      const err = isAppError(raw) ? raw : fromForeign(raw as object);
+      if (err.status >= 500) logger.error({ err: raw, path: ctx.path, method: ctx.method }, 'request failed');
+      const problem: Problem = {
+        type: `urn:webrtc-monitor:problem:${err.code.toLowerCase()}`,
+        title: TITLES[err.status] ?? 'Error',
+        status: err.status,
+        code: err.code,
+        detail: err.expose ? err.message : 'an internal error occurred; see the server log',
+        instance: ctx.path,
+      };
+      if (err.expose && err.details !== undefined) problem.errors = err.details;
+      ctx.status = err.status;
+      ctx.type = 'application/problem+json';
+      ctx.body = problem;
+      if (err.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
+    }
+  };
+}

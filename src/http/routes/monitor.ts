@@ -1,0 +1,265 @@
+// The monitor, under /api/v0/mcp/monitor/webrtc: every answer is a read of the
+// projections or a fold of the log. The add-on's response shapes are kept
+// (connections as a map keyed by id, tasks grouped by connection) so its
+// clients keep working; lists grow filters and cursors.
+import Router from '@koa/router';
+import { z } from 'zod';
+import type { Services } from '../app.ts';
+import { AppError, notFound } from '../../log/errors.ts';
+import { readStream } from '../../log/read.ts';
+import { streamName, TASK_STATUSES, type TaskStatus } from '../../log/catalogue.ts';
+import {
+  connectionAt,
+  decodeCursor,
+  getConnection,
+  getOperation,
+  getSummary,
+  listConnections,
+  listOperations,
+  listTasks,
+} from '../../projections/queries.ts';
+import { CONNECTION_CATEGORIES, type ConnectionCategory } from '../../projections/connection.ts';
+import { OPERATION_STATUSES, type OperationStatus } from '../../projections/operation.ts';
+import { PENDING_TASK_STATUSES } from '../../projections/task.ts';
+import { boolParam, limitParam, parseBody, parseQuery } from '../validate.ts';
+import { exportLogs } from '../../export/exporter.ts';
+import { exportDirFor } from '../../export/paths.ts';
+
+export const MONITOR_PREFIX = '/api/v0/mcp/monitor/webrtc';
+
+const now = () => new Date().toISOString();
+
+/** A comma-separated list of allowed words, e.g. `?status=failed,cancelled`. */
+function listOf<T extends string>(allowed: readonly T[], extra: string[] = []) {
+  return z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.enum([...allowed, ...extra] as [string, ...string[]])).min(1));
+}
+
+const cursorParam = z
+  .string()
+  .max(100)
+  .optional()
+  .transform((c, ctx) => {
+    const p = decodeCursor(c);
+    if (Number.isNaN(p)) ctx.addIssue({ code: 'custom', message: 'not a cursor this server issued' });
+    return p;
+  });
+
+/** `?at=`: an ISO-8601 time or a log position. */
+const atParam = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (s === undefined) return undefined;
+    if (/^\d+$/.test(s)) return { position: Number(s) };
+    const t = /^\d{4}-\d{2}-\d{2}T/.test(s) ? Date.parse(s) : NaN;
+    if (Number.isNaN(t)) {
+      ctx.addIssue({ code: 'custom', message: 'use an ISO-8601 time (2026-01-31T12:00:00Z) or a log position' });
+      return z.NEVER;
+    }
+    return { time: t };
+  });
+
+const connectionsQuery = z.object({
+  state: listOf(CONNECTION_CATEGORIES).optional(),
+  include_closed: boolParam.default(false),
+  server_id: z.string().max(200).optional(),
+  limit: limitParam(1000, 100),
+  cursor: cursorParam,
+});
+
+const connectionQuery = z.object({
+  at: atParam,
+  events_after: z.coerce.number().int().min(0).default(0),
+  events_limit: limitParam(1000, 100),
+});
+
+const operationsQuery = z.object({
+  status: listOf(OPERATION_STATUSES, ['active', 'all', 'started', 'canceled']).optional(),
+  type: z.string().max(100).optional(),
+  limit: limitParam(1000, 100),
+  cursor: cursorParam,
+});
+
+const tasksQuery = z.object({
+  status: listOf(TASK_STATUSES, ['pending', 'all']).optional(),
+  connection_id: z.string().max(200).optional(),
+  operation_id: z.string().max(200).optional(),
+  limit: limitParam(1000, 100),
+  cursor: cursorParam,
+});
+
+const exportBody = z
+  .object({
+    since: z.iso.datetime({ offset: true }).optional(),
+    connection_id: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+/** Words the add-on used, mapped to ours. */
+function operationStatuses(words: string[] | undefined): OperationStatus[] {
+  if (!words || words.includes('active')) return words && words.length > 1 ? expand(words) : ['running'];
+  return expand(words);
+  function expand(ws: string[]): OperationStatus[] {
+    if (ws.includes('all')) return [];
+    const map: Record<string, OperationStatus> = { started: 'running', active: 'running', canceled: 'cancelled' };
+    return [...new Set(ws.map((w) => map[w] ?? (w as OperationStatus)))];
+  }
+}
+
+function taskStatuses(words: string[] | undefined): TaskStatus[] {
+  if (!words) return [...PENDING_TASK_STATUSES];
+  if (words.includes('all')) return [];
+  return [...new Set(words.flatMap((w) => (w === 'pending' ? PENDING_TASK_STATUSES : [w as TaskStatus])))];
+}
+
+export function monitorRouter(services: Services): Router {
+  const { db, config } = services;
+  const router = new Router({ prefix: MONITOR_PREFIX });
+
+  router.get('/summary', (ctx) => {
+    const s = getSummary(db);
+    ctx.body = {
+      uptime_seconds: Math.round((Date.now() - services.startedAt) / 1000),
+      timestamp: now(),
+      debug_mode: config.debug,
+      logging_enabled: config.logDir !== null,
+      connection_states: {
+        total: s.connections.total,
+        connected: s.connections.connected,
+        disconnected: s.connections.disconnected,
+        new: s.connections.new,
+        connecting: s.connections.connecting,
+        closed: s.connections.closed,
+        failed: s.connections.failed,
+      },
+      operation_stats: {
+        total: s.operations.total,
+        started: s.operations.running,
+        completed: s.operations.completed,
+        failed: s.operations.failed,
+        canceled: s.operations.cancelled,
+      },
+      pending_tasks: s.tasks.pending,
+      task_count: s.tasks.total,
+      event_count: s.event_count,
+      log_position: s.log_position,
+    };
+  });
+
+  router.get('/connections', (ctx) => {
+    const q = parseQuery(ctx, connectionsQuery);
+    const page = listConnections(db, {
+      categories: q.state as ConnectionCategory[] | undefined,
+      includeClosed: q.include_closed,
+      serverId: q.server_id,
+      limit: q.limit,
+      before: q.cursor,
+    });
+    ctx.body = {
+      connections: Object.fromEntries(page.items.map((c) => [c.id, c])),
+      count: page.items.length,
+      next_cursor: page.nextCursor,
+      timestamp: now(),
+    };
+  });
+
+  router.get('/connections/:id', (ctx) => {
+    const id = ctx.params.id;
+    const q = parseQuery(ctx, connectionQuery);
+    const current = getConnection(db, id);
+    if (!current) throw notFound('connection', id);
+    const connection = q.at ? connectionAt(db, id, q.at) : current;
+    if (!connection) {
+      throw new AppError(404, 'NOT_FOUND', `connection "${id}" did not exist yet at ${JSON.stringify(q.at)}`);
+    }
+    const events = readStream(db, streamName('connection', id), {
+      afterVersion: q.events_after,
+      untilPosition: q.at?.position,
+      untilTime: q.at?.time,
+      limit: q.events_limit + 1,
+    });
+    const more = events.length > q.events_limit;
+    const shown = more ? events.slice(0, q.events_limit) : events;
+    const tasks = listTasks(db, { statuses: [], connectionId: id, limit: 100 });
+    ctx.body = {
+      connection,
+      as_of: q.at ? (q.at.time !== undefined ? new Date(q.at.time).toISOString() : { position: q.at.position }) : null,
+      tasks: tasks.items,
+      timeline: {
+        events: shown.map(publicEvent),
+        next_after: more ? shown[shown.length - 1].version : null,
+      },
+      timestamp: now(),
+    };
+  });
+
+  router.get('/operations', (ctx) => {
+    const q = parseQuery(ctx, operationsQuery);
+    const page = listOperations(db, { statuses: operationStatuses(q.status), type: q.type, limit: q.limit, before: q.cursor });
+    ctx.body = { operations: page.items, count: page.items.length, next_cursor: page.nextCursor, timestamp: now() };
+  });
+
+  router.get('/operations/:id', (ctx) => {
+    const op = getOperation(db, ctx.params.id);
+    if (!op) throw notFound('operation', ctx.params.id);
+    const tasks = listTasks(db, { statuses: [], operationId: op.id, limit: 1000 });
+    ctx.body = { operation: op, tasks: tasks.items, timestamp: now() };
+  });
+
+  router.get('/tasks', (ctx) => {
+    const q = parseQuery(ctx, tasksQuery);
+    const statuses = taskStatuses(q.status);
+    const page = listTasks(db, {
+      statuses,
+      connectionId: q.connection_id,
+      operationId: q.operation_id,
+      limit: q.limit,
+      before: q.cursor,
+    });
+    // The add-on's shape: tasks grouped by the connection they belong to.
+    const grouped: Record<string, unknown[]> = {};
+    for (const t of page.items) (grouped[t.connection_id ?? 'none'] ??= []).push(t);
+    ctx.body = {
+      pending_tasks: q.status ? undefined : grouped,
+      tasks: grouped,
+      count: page.items.length,
+      statuses: statuses.length ? statuses : 'all',
+      next_cursor: page.nextCursor,
+      timestamp: now(),
+    };
+  });
+
+  router.post('/export', async (ctx) => {
+    const body = parseBody(ctx, exportBody);
+    const out = exportDirFor(config);
+    const since = body.since ? Date.parse(body.since) : undefined;
+    const outcome = await services.runner.run(
+      'export',
+      { out, since: body.since ?? null, connection_id: body.connection_id ?? null },
+      () => exportLogs(db, { out, since, connectionId: body.connection_id }),
+      { requestId: ctx.state.requestId, connectionId: body.connection_id ?? null },
+    );
+    if (outcome.status !== 'completed') {
+      throw new AppError(500, 'INTERNAL', `export ${outcome.status}: ${outcome.error.message}`, undefined, true);
+    }
+    ctx.body = { success: true, operation_id: outcome.operationId, ...outcome.result, duration_ms: outcome.durationMs };
+  });
+
+  return router;
+}
+
+/** An event as the API shows it: ISO time, snake_case. */
+export function publicEvent(e: { position: number; stream: string; version: number; type: string; data: unknown; meta: unknown; recordedAt: number }) {
+  return {
+    position: e.position,
+    stream: e.stream,
+    version: e.version,
+    type: e.type,
+    recorded_at: new Date(e.recordedAt).toISOString(),
+    data: e.data,
+    meta: e.meta,
+  };
+}

@@ -1,0 +1,119 @@
+// Start-up and shutdown of the whole server, in the order DESIGN.md section 5
+// asks for: migrate, close out what a crashed run left open, then listen; on
+// shutdown stop accepting, close peers through the runner, wait for tasks up
+// to a grace period, cancel the rest (recorded), close the database.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { openDatabase } from '../log/open.ts';
+import { EventLog } from '../log/append.ts';
+import { Projector } from '../projections/projector.ts';
+import { listConnections, listOperations, listTasks } from '../projections/queries.ts';
+import { PENDING_TASK_STATUSES } from '../projections/task.ts';
+import { OperationRunner } from '../operations/runner.ts';
+import { closeOrphans, type RecoveryReport } from '../operations/recover.ts';
+import { LogDirWriter } from '../export/logDirWriter.ts';
+import { createApp, type RouterFactory, type Services } from './app.ts';
+
+/** A part of the server that brings routes and takes part in start-up and shutdown. */
+export type Plugin = {
+  name: string;
+  routers?: RouterFactory[];
+  /** Runs after the database is ready, before the server listens. */
+  start?(): Promise<void>;
+  /** Runs first at shutdown, while the runner still accepts work (to close peers through it). */
+  shutdown?(): Promise<void>;
+};
+export type PluginFactory = (services: Services) => Plugin;
+
+export type RunningServer = {
+  url: string;
+  port: number;
+  services: Services;
+  recovered: RecoveryReport;
+  logDirWriter: LogDirWriter | null;
+  server: Server;
+  close(): Promise<void>;
+};
+
+export function makeLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, base: undefined }, pino.destination(2));
+}
+
+export async function startServer(
+  config: Config,
+  options: { logger?: Logger; plugins?: PluginFactory[] } = {},
+): Promise<RunningServer> {
+  const logger = options.logger ?? makeLogger(config);
+  const db = openDatabase(config.persistencePath, { synchronous: config.synchronous });
+  const log = new EventLog(db, new Projector());
+  const runner = new OperationRunner(log, { defaultTimeoutMs: config.operationTimeoutMs });
+  const services: Services = { config, db, log, runner, logger, startedAt: Date.now() };
+
+  const recovered = await closeOrphans(log, findOrphans(services));
+  if (recovered.connections + recovered.operations + recovered.tasks > 0) {
+    logger.warn(recovered, 'closed out what the previous run left open (reason: process_restart)');
+  }
+
+  const plugins = (options.plugins ?? []).map((make) => make(services));
+  for (const plugin of plugins) await plugin.start?.();
+
+  let logDirWriter: LogDirWriter | null = null;
+  if (config.logDir) {
+    logDirWriter = new LogDirWriter(db, log, config.logDir, logger);
+    await logDirWriter.start();
+  }
+
+  const { app } = createApp(
+    services,
+    plugins.flatMap((p) => p.routers ?? []),
+  );
+  const server = createServer(app.callback());
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Long-lived responses (the SSE feed) would hold close() open forever.
+      server.closeIdleConnections();
+      for (const plugin of [...plugins].reverse()) {
+        try {
+          await plugin.shutdown?.();
+        } catch (err) {
+          logger.error({ err, plugin: plugin.name }, 'plugin shutdown failed');
+        }
+      }
+      const result = await runner.shutdown(config.shutdownGraceMs);
+      if (result.cancelled) logger.warn(result, 'operations cancelled at shutdown');
+      server.closeAllConnections();
+      await stopped;
+      await logDirWriter?.stop();
+      log.close();
+      db.close();
+    })());
+
+  return { url, port, services, recovered, logDirWriter, server, close };
+}
+
+/** Everything not finished in the read models, which the log says is still open. */
+function findOrphans(services: Services) {
+  const { db } = services;
+  const all = { limit: 1_000_000 };
+  const connections = listConnections(db, { categories: ['new', 'connecting', 'connected', 'disconnected', 'failed'], ...all });
+  const operations = listOperations(db, { statuses: ['running'], ...all });
+  const tasks = listTasks(db, { statuses: [...PENDING_TASK_STATUSES], ...all });
+  return {
+    connectionIds: connections.items.map((c) => c.id),
+    operations: operations.items.map((o) => ({ id: o.id, startedAtMs: Date.parse(o.started_at) })),
+    tasks: tasks.items.map((t) => ({ id: t.id, createdAtMs: Date.parse(t.created_at) })),
+  };
+}
