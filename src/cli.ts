@@ -27,7 +27,7 @@ const persistenceOption = () =>
 
 /** Plugins are loaded lazily so commands that do not serve never load werift. */
 async function defaultPlugins(): Promise<PluginFactory[]> {
-  const { webrtcPlugin } = await import('./webrtc/plugin.ts');
+  const { webrtcPlugin } = await import('./http/webrtcPlugin.ts');
   return [webrtcPlugin];
 }
 
