@@ -8,7 +8,8 @@ import { rebuild } from './projections/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
 import { runQuery, formatTable } from './log/query.ts';
 import { makeLogger, startServer, type PluginFactory } from './http/serve.ts';
-import { isAppError } from './log/errors.ts';
+import { AppError, isAppError } from './log/errors.ts';
+import { prune, prunedThrough } from './log/prune.ts';
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -143,9 +144,15 @@ export function buildCli(): Command {
   program
     .command('rebuild')
     .description('replay the log into fresh read models (stop the server first)')
+    .option('--force', 'rebuild even though old events were pruned (their streams lose that history)', false)
     .addOption(persistenceOption())
     .action((opts) => {
       const db = openDatabase(opts.persistencePath);
+      const pruned = prunedThrough(db);
+      if (pruned !== null && !opts.force) {
+        db.close();
+        throw new AppError(409, 'CONFLICT', `events up to position ${pruned} were pruned; a rebuild would lose their history (use --force)`);
+      }
       const tty = process.stderr.isTTY;
       const report = rebuild(db, {
         onProgress: tty ? (done, total) => process.stderr.write(`\rreplayed ${done} / ${total} events`) : undefined,
@@ -155,6 +162,24 @@ export function buildCli(): Command {
       process.stdout.write(
         `rebuilt read models from ${report.events} events in ${Math.round(report.durationMs)} ms (${Math.round(report.eventsPerSecond)} events/s)\n`,
       );
+    });
+
+  program
+    .command('prune')
+    .description('delete events up to a log position (never past a consumer checkpoint), archiving them first if asked')
+    .requiredOption('--through <position>', 'delete events at or before this position', int('--through'))
+    .option('--archive <file>', 'write the deleted events as JSON lines to this new file first')
+    .addOption(persistenceOption())
+    .action(async (opts) => {
+      const db = openDatabase(opts.persistencePath);
+      try {
+        const report = await prune(db, { throughPosition: opts.through, archivePath: opts.archive && resolve(opts.archive) });
+        process.stdout.write(
+          `deleted ${report.deleted} events through position ${report.throughPosition}${report.archived ? `, archived to ${report.archived}` : ''}\n`,
+        );
+      } finally {
+        db.close();
+      }
     });
 
   return program;

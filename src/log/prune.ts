@@ -1,0 +1,43 @@
+// Retention: delete the oldest events by position range, never past the
+// lowest consumer checkpoint (a consumer must not lose events it has not
+// read), optionally archiving them first as JSON lines.
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Db } from './open.ts';
+import { AppError } from './errors.ts';
+import { lowestCheckpoint } from './checkpoint.ts';
+import { iterateAll } from './read.ts';
+
+export type PruneReport = { deleted: number; throughPosition: number; archived: string | null };
+
+/** Deletes events with position <= `throughPosition` (clamped to the lowest checkpoint). */
+export async function prune(db: Db, options: { throughPosition: number; archivePath?: string }): Promise<PruneReport> {
+  const lowest = lowestCheckpoint(db);
+  const through = lowest === null ? options.throughPosition : Math.min(options.throughPosition, lowest);
+  if (through < 1) throw new AppError(400, 'BAD_REQUEST', 'nothing to prune: position must be at least 1');
+  if (options.archivePath) {
+    const out = createWriteStream(options.archivePath, { flags: 'wx' });
+    for (const e of iterateAll(db, { until: through })) {
+      if (!out.write(`${JSON.stringify(e)}\n`)) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+  }
+  // Chunked so a large prune never holds the write lock for long.
+  const del = db.prepare('DELETE FROM events WHERE position IN (SELECT position FROM events WHERE position <= ? LIMIT 10000)');
+  let deleted = 0;
+  for (;;) {
+    const n = del.run(through).changes;
+    deleted += n;
+    if (n === 0) break;
+  }
+  return { deleted, throughPosition: through, archived: options.archivePath ?? null };
+}
+
+/** The first position still in the log, or null if nothing was ever pruned. */
+export function prunedThrough(db: Db): number | null {
+  const first = db.prepare('SELECT min(position) FROM events').pluck().get() as number | null;
+  const seq = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck().get() as number | undefined;
+  if (first === 1 || (first === null && !seq)) return null;
+  return first === null ? (seq ?? 0) : first - 1;
+}
