@@ -1,0 +1,94 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { reduceTask, isPending, type TaskModel } from '../../src/projections/task.ts';
+import { EventFactory, specFor } from '../helpers/events.ts';
+
+const ID = 't1';
+const given = specFor<TaskModel>((s, e) => reduceTask(s, ID, e));
+
+function setup() {
+  const f = new EventFactory();
+  const on = f.on(`task:${ID}`);
+  const created = () => on('task.created', { task_id: ID, name: 'run', operation_id: 'op1', connection_id: 'c1', timeout_ms: 100 });
+  const started = () => on('task.started', {});
+  return { f, on, created, started };
+}
+
+const Reduce = suite('reduceTask');
+
+Reduce('creates a task in status created with one transition', () => {
+  const { created } = setup();
+  const e = created();
+  given(e).then((m) => {
+    assert.is(m?.status, 'created');
+    assert.is(m?.name, 'run');
+    assert.is(m?.operation_id, 'op1');
+    assert.is(m?.connection_id, 'c1');
+    assert.equal(m?.transitions, [{ status: 'created', at: new Date(e.recordedAt).toISOString() }]);
+  });
+});
+
+Reduce('moves to running on task.started', () => {
+  const { created, started } = setup();
+  const s = started();
+  given(created()).when(s).then((m) => {
+    assert.is(m?.status, 'running');
+    assert.is(m?.started_at, new Date(s.recordedAt).toISOString());
+  });
+});
+
+Reduce('ends completed, failed, cancelled or timed_out with duration and error', () => {
+  const ends = [
+    ['task.completed', { result: { n: 1 }, duration_ms: 5 }, 'completed', null],
+    ['task.failed', { error: { code: 'X', message: 'boom' }, duration_ms: 6 }, 'failed', { code: 'X', message: 'boom' }],
+    ['task.cancelled', { reason: 'shutdown', duration_ms: 7 }, 'cancelled', { code: 'CANCELLED', message: 'shutdown' }],
+    ['task.timed_out', { timeout_ms: 100, duration_ms: 101 }, 'timed_out', { code: 'TIMEOUT', message: 'timed out after 100 ms' }],
+  ] as const;
+  for (const [type, data, status, error] of ends) {
+    const { on, created, started } = setup();
+    const end = on(type, data as never);
+    given(created(), started()).when(end).then((m) => {
+      assert.is(m?.status, status, type);
+      assert.is(m?.ended_at, new Date(end.recordedAt).toISOString());
+      assert.is(m?.duration_ms, data.duration_ms);
+      assert.equal(m?.error, error);
+      assert.equal(m?.transitions.map((t) => t.status), ['created', 'running', status]);
+      if (status === 'completed') assert.equal(m?.result, { n: 1 });
+    });
+  }
+});
+
+Reduce('makes no transition out of a final state', () => {
+  for (const final of ['task.completed', 'task.failed', 'task.cancelled', 'task.timed_out'] as const) {
+    const { on, created, started } = setup();
+    const data = {
+      'task.completed': { duration_ms: 1 },
+      'task.failed': { error: { code: 'E', message: 'e' }, duration_ms: 1 },
+      'task.cancelled': { reason: 'r', duration_ms: 1 },
+      'task.timed_out': { timeout_ms: 1, duration_ms: 1 },
+    }[final];
+    given(created(), started(), on(final, data as never))
+      .when(on('task.started', {}), on('task.completed', { duration_ms: 9 }), on('task.failed', { error: { code: 'L', message: 'late' }, duration_ms: 9 }))
+      .then((m, before) => assert.equal(m, before, `${final} is final`));
+  }
+});
+
+Reduce('ignores a second task.created and events before the first', () => {
+  const { on, created } = setup();
+  given(on('task.started', {})).then((m) => assert.is(m, null));
+  const s = setup();
+  given(s.created()).when(s.on('task.created', { task_id: ID, name: 'other' })).then((m, before) => assert.is(m, before));
+  void created;
+});
+
+Reduce.run();
+
+const Pending = suite('isPending');
+
+Pending('counts created and running as pending, and nothing else', () => {
+  assert.ok(isPending('created'));
+  assert.ok(isPending('running'));
+  for (const s of ['completed', 'failed', 'cancelled', 'timed_out'] as const) assert.not.ok(isPending(s));
+});
+
+Pending.run();
