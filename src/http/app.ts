@@ -13,6 +13,10 @@ import type { OperationRunner } from '../operations/runner.ts';
 import { problemMiddleware } from './errors.ts';
 import { requireTokenForWrites } from './auth.ts';
 import { monitorRouter } from './routes/monitor.ts';
+import { eventsRouter } from './routes/events.ts';
+import { metricsRouter } from './routes/metrics.ts';
+import { openapiRouter } from './routes/openapi.ts';
+import { dashboardRouter } from './routes/dashboard.ts';
 
 export type Services = {
   config: Config;
@@ -53,7 +57,8 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
       },
     }),
   );
-  const routers = [monitorRouter(services), ...extraRouters.map((make) => make(services))];
+  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, openapiRouter, dashboardRouter];
+  const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
   for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true }));

@@ -1,0 +1,29 @@
+// Talking to the server: reads are open, writes carry the bearer token when
+// the operator has entered one (kept in sessionStorage, so it is forgotten
+// when the tab closes).
+export const MONITOR = '/api/v0/mcp/monitor/webrtc';
+export const WEBRTC = '/api/v0/mcp/webrtc';
+const TOKEN_KEY = 'webrtc-monitor.token';
+
+export const getToken = () => sessionStorage.getItem(TOKEN_KEY) || '';
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+export async function getJson(path) {
+  const res = await fetch(path, { headers: { accept: 'application/json' } });
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw new Error(body?.detail || `${res.status} ${res.statusText}`);
+  return body;
+}
+
+/** POSTs JSON; resolves with the status and parsed body whatever the status. */
+export async function postJson(path, payload = {}) {
+  const headers = { accept: 'application/json', 'content-type': 'application/json' };
+  const token = getToken();
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method: 'POST', headers, body: JSON.stringify(payload) });
+  const body = await res.json().catch(() => null);
+  return { status: res.status, ok: res.ok, body };
+}

@@ -1,0 +1,390 @@
+// The dashboard: reads the monitor's read models, and refreshes them whenever
+// the live feed says the log moved. Events of the connection being inspected
+// are also added to its timeline and chart as they arrive.
+import { MONITOR, WEBRTC, getJson, postJson, getToken, setToken } from './api.js';
+import { byId, fill, h } from './dom.js';
+import { bitrate, bytes, duration, localTime, ms, timeZoneName } from './format.js';
+import { followLog } from './live.js';
+import { lineChart } from './chart.js';
+
+const CATEGORIES = ['new', 'connecting', 'connected', 'disconnected', 'failed', 'closed'];
+const STATUSES = ['running', 'completed', 'failed', 'cancelled', 'created', 'timed_out'];
+const TIMELINE_TYPES = [
+  'connection.created',
+  'connection.state_changed',
+  'connection.candidate_pair_selected',
+  'connection.track_added',
+  'connection.track_removed',
+  'connection.datachannel_opened',
+  'connection.datachannel_closed',
+  'connection.quality_changed',
+  'connection.error',
+  'connection.closed',
+];
+/** What the drill-down keeps in the page; older items are dropped. */
+const MAX_TIMELINE = 500;
+const MAX_SAMPLES = 300;
+const STATS_PAGES = 20;
+
+const time = (iso) => h('time', { datetime: iso ?? '', title: iso ? `${iso} (UTC)` : '' }, localTime(iso));
+const badge = (word, known) => h('span', { class: `badge badge-${known.includes(word) ? word : 'other'}` }, word);
+
+// ---- summary cards ---------------------------------------------------------
+
+function renderCards(s) {
+  const card = (label, value, extra = '') => h('div', { class: `card ${extra}` }, h('div', { class: 'value' }, String(value)), h('div', { class: 'label' }, label));
+  const c = s.connection_states;
+  const o = s.operation_stats;
+  fill(
+    byId('cards'),
+    card('connections', c.total),
+    card('connected', c.connected, 'ok'),
+    card('connecting', c.new + c.connecting),
+    card('disconnected', c.disconnected, c.disconnected ? 'warn' : ''),
+    card('failed', c.failed, c.failed ? 'bad' : ''),
+    card('closed', c.closed),
+    card('operations running', o.started),
+    card('operations failed', o.failed, o.failed ? 'bad' : ''),
+    card('pending tasks', s.pending_tasks),
+    card('events', s.event_count),
+  );
+}
+
+// ---- connections -----------------------------------------------------------
+
+let selected = null;
+
+function renderConnections(list) {
+  const rows = list.map((c) => {
+    const stats = c.latest_stats ?? {};
+    return h(
+      'tr',
+      { dataset: { id: c.id, category: c.category }, class: c.id === selected?.id ? 'selected' : '' },
+      h('td', {}, h('button', { type: 'button', class: 'link id', title: c.id, onclick: () => openDrilldown(c.id) }, c.id)),
+      h('td', {}, badge(c.category, CATEGORIES)),
+      h('td', {}, c.mode ?? '—'),
+      h('td', {}, c.content ?? '—'),
+      h('td', {}, time(c.created_at)),
+      h('td', {}, duration(c.setup_ms)),
+      h('td', {}, String(c.track_count + c.data_channel_count)),
+      h('td', {}, bytes(stats.bytes_sent)),
+      h('td', {}, bytes(stats.bytes_received)),
+      h('td', {}, c.category === 'closed' ? '—' : bitrate(stats.bitrate_out_bps)),
+      h('td', {}, ms(stats.rtt_ms)),
+      h('td', {}, c.category === 'closed' ? '' : h('button', { type: 'button', class: 'close-one', onclick: () => closeOne(c.id) }, 'Close')),
+    );
+  });
+  fill(byId('connections').tBodies[0], rows);
+  byId('connections-empty').hidden = rows.length > 0;
+}
+
+// ---- operations and tasks --------------------------------------------------
+
+function renderOperations(items) {
+  fill(
+    byId('operations').tBodies[0],
+    items.map((o) =>
+      h(
+        'tr',
+        { dataset: { id: o.id } },
+        h('td', {}, o.type),
+        h('td', {}, badge(o.status, STATUSES)),
+        h('td', {}, time(o.started_at)),
+        h('td', {}, duration(o.duration_ms)),
+        h('td', { class: 'id' }, o.connection_id ?? '—'),
+        h('td', {}, o.error ? `${o.error.code}: ${o.error.message}` : ''),
+      ),
+    ),
+  );
+}
+
+const flattenTasks = (grouped) =>
+  Object.values(grouped ?? {})
+    .flat()
+    .sort((a, b) => b.created_position - a.created_position);
+
+function renderTasks(pending, recent) {
+  fill(
+    byId('tasks-pending').tBodies[0],
+    pending.map((t) =>
+      h('tr', {}, h('td', {}, t.name), h('td', {}, badge(t.status, STATUSES)), h('td', { class: 'id' }, t.connection_id ?? '—'), h('td', {}, time(t.created_at)), h('td', {}, duration(t.timeout_ms))),
+    ),
+  );
+  fill(
+    byId('tasks-recent').tBodies[0],
+    recent.map((t) =>
+      h(
+        'tr',
+        {},
+        h('td', {}, t.name),
+        h('td', {}, badge(t.status, STATUSES)),
+        h('td', { class: 'id' }, t.connection_id ?? '—'),
+        h('td', {}, time(t.created_at)),
+        h('td', {}, duration(t.duration_ms)),
+        h('td', {}, t.error ? `${t.error.code}: ${t.error.message}` : ''),
+      ),
+    ),
+  );
+}
+
+// ---- refreshing ------------------------------------------------------------
+
+let refreshTimer = null;
+let refreshing = null;
+let again = false;
+
+/** Coalesces bursts of events into one refresh, at most one in flight. */
+function scheduleRefresh(delay = 150) {
+  if (refreshing) {
+    again = true;
+    return;
+  }
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => {
+    refreshing = refresh()
+      .catch((err) => showResult(`refresh failed: ${err.message}`))
+      .finally(() => {
+        refreshing = null;
+        if (again) {
+          again = false;
+          scheduleRefresh(0);
+        }
+      });
+  }, delay);
+}
+
+async function refresh() {
+  const [summary, connections, operations, pending, recent] = await Promise.all([
+    getJson(`${MONITOR}/summary`),
+    getJson(`${MONITOR}/connections?include_closed=true&limit=50`),
+    getJson(`${MONITOR}/operations?status=all&limit=20`),
+    getJson(`${MONITOR}/tasks?status=pending&limit=50`),
+    getJson(`${MONITOR}/tasks?status=all&limit=20`),
+  ]);
+  renderCards(summary);
+  renderConnections(Object.values(connections.connections).sort((a, b) => b.created_position - a.created_position));
+  renderOperations(operations.operations);
+  renderTasks(flattenTasks(pending.tasks), flattenTasks(recent.tasks));
+  if (selected) await refreshDetails();
+  return summary;
+}
+
+// ---- drill-down ------------------------------------------------------------
+
+/** The inspected connection: its timeline and samples, and the last position folded into them. */
+function emptySelection(id) {
+  return { id, timeline: [], samples: [], seen: 0, loading: true, early: [] };
+}
+
+async function openDrilldown(id) {
+  selected = emptySelection(id);
+  const mine = selected;
+  byId('drilldown').hidden = false;
+  fill(byId('drilldown-id'), id);
+  fill(byId('timeline'));
+  for (const row of byId('connections').tBodies[0].rows) row.classList.toggle('selected', row.dataset.id === id);
+  const stream = encodeURIComponent(`connection:${id}`);
+  try {
+    const timeline = await getJson(`${MONITOR}/events?stream=${stream}&type=${TIMELINE_TYPES.join(',')}&limit=${MAX_TIMELINE}`);
+    let after = 0;
+    const samples = [];
+    for (let page = 0; page < STATS_PAGES; page++) {
+      const got = await getJson(`${MONITOR}/events?stream=${stream}&type=connection.stats_sampled&limit=1000&after=${after}`);
+      samples.push(...got.events);
+      if (samples.length > MAX_SAMPLES) samples.splice(0, samples.length - MAX_SAMPLES);
+      after = got.next_after;
+      if (!got.has_more) break;
+    }
+    if (selected !== mine) return;
+    mine.timeline = timeline.events;
+    mine.samples = samples;
+    mine.seen = Math.max(timeline.next_after, after);
+    mine.loading = false;
+    // Events that arrived live while the history loaded, minus those it already had.
+    for (const event of mine.early) addLive(event);
+    mine.early = [];
+    renderTimeline();
+    renderCharts();
+    await refreshDetails();
+  } catch (err) {
+    showResult(`could not load connection ${id}: ${err.message}`);
+  }
+}
+
+function addLive(event) {
+  if (!selected || event.position <= selected.seen) return;
+  selected.seen = event.position;
+  if (event.type === 'connection.stats_sampled') {
+    selected.samples.push(event);
+    if (selected.samples.length > MAX_SAMPLES) selected.samples.shift();
+  } else if (TIMELINE_TYPES.includes(event.type)) {
+    selected.timeline.push(event);
+    if (selected.timeline.length > MAX_TIMELINE) selected.timeline.shift();
+  }
+}
+
+function describe(event) {
+  const d = event.data;
+  switch (event.type) {
+    case 'connection.created':
+      return `created (${[d.mode, d.content, d.quality].filter(Boolean).join(', ') || d.role})`;
+    case 'connection.state_changed':
+      return `${d.kind}: ${d.from} → ${d.to}`;
+    case 'connection.candidate_pair_selected':
+      return `candidate pair ${d.local} ⇄ ${d.remote}`;
+    case 'connection.track_added':
+      return `track added: ${d.kind}${d.codec ? ` (${d.codec})` : ''}`;
+    case 'connection.track_removed':
+      return `track removed: ${d.kind ?? d.track_id}`;
+    case 'connection.datachannel_opened':
+      return `data channel "${d.label}" opened`;
+    case 'connection.datachannel_closed':
+      return `data channel "${d.label}" closed${d.bytes_sent !== undefined ? ` after ${bytes(d.bytes_sent)}` : ''}`;
+    case 'connection.quality_changed':
+      return `quality ${d.from} → ${d.to}`;
+    case 'connection.error':
+      return `error ${d.code}: ${d.message}${d.fatal ? ' (fatal)' : ''}`;
+    case 'connection.closed':
+      return `closed by ${d.initiator}: ${d.reason}`;
+    default:
+      return event.type;
+  }
+}
+
+function renderTimeline() {
+  const items = selected.timeline.map((e) =>
+    h('li', { class: `tl tl-${e.type.replace('connection.', '').replace(/[^a-z_]/g, '')}`, dataset: { type: e.type, kind: e.data.kind ?? '' } }, time(e.recorded_at), ' ', h('span', { class: 'what' }, describe(e))),
+  );
+  fill(byId('timeline'), items);
+}
+
+function renderCharts() {
+  const points = (pick) => selected.samples.map((e) => ({ t: Date.parse(e.recorded_at), v: pick(e.data) }));
+  lineChart(
+    byId('chart-bitrate'),
+    [
+      { name: 'sent', className: 's-out', points: points((d) => d.bitrate_out_bps / 1000) },
+      { name: 'received', className: 's-in', points: points((d) => d.bitrate_in_bps / 1000) },
+    ],
+    { format: (v) => v.toFixed(0) },
+  );
+  lineChart(byId('chart-rtt'), [{ name: 'RTT', className: 's-rtt', points: points((d) => d.rtt_ms) }], { format: (v) => v.toFixed(1) });
+}
+
+async function refreshDetails() {
+  const mine = selected;
+  const { connection: c } = await getJson(`${MONITOR}/connections/${encodeURIComponent(mine.id)}?events_limit=1`);
+  if (selected !== mine) return;
+  const row = (label, ...value) => [h('dt', {}, label), h('dd', {}, ...value)];
+  fill(
+    byId('drilldown-details'),
+    row('state', badge(c.category, CATEGORIES), ` connection ${c.connection_state}, ICE ${c.ice_connection_state}, signaling ${c.signaling_state}`),
+    row('stream server', c.server_id ?? '—'),
+    row('content', [c.mode, c.content, c.quality].filter(Boolean).join(' · ') || '—'),
+    row('remote', c.remote ?? '—', c.user_agent ? ` (${c.user_agent})` : ''),
+    row('created', time(c.created_at)),
+    row('connected', time(c.connected_at), c.setup_ms !== null ? ` after ${duration(c.setup_ms)}` : ''),
+    row('closed', time(c.closed_at), c.close ? ` by ${c.close.initiator}: ${c.close.reason}` : ''),
+    row('candidate pair', c.selected_pair ? `${c.selected_pair.local} ⇄ ${c.selected_pair.remote}` : '—'),
+    row('tracks', c.tracks.map((t) => `${t.kind}${t.codec ? ` ${t.codec}` : ''}`).join(', ') || '—'),
+    row('data channels', c.data_channels.map((d) => d.label).join(', ') || '—'),
+    row('errors', c.errors.map((e) => `${e.code}: ${e.message}`).join('; ') || '—'),
+    row('stats samples', String(c.stats_samples)),
+  );
+}
+
+// ---- live feed -------------------------------------------------------------
+
+function onEvent(event) {
+  if (selected && event.stream === `connection:${selected.id}`) {
+    if (selected.loading) {
+      if (selected.early.length < MAX_TIMELINE) selected.early.push(event);
+    } else {
+      addLive(event);
+      if (event.type === 'connection.stats_sampled') renderCharts();
+      else renderTimeline();
+    }
+  }
+  scheduleRefresh();
+}
+
+function setFeedStatus(status) {
+  const el = byId('feed-status');
+  el.className = `feed feed-${status}`;
+  fill(el, status === 'live' ? 'live' : status === 'reconnecting' ? 'reconnecting…' : 'offline, retrying');
+}
+
+// ---- controls --------------------------------------------------------------
+
+function showResult(text) {
+  const out = byId('control-result');
+  out.hidden = false;
+  out.textContent = text;
+}
+
+function report(what, { status, body }) {
+  showResult(`${what}: HTTP ${status}\n${JSON.stringify(body, null, 2)}`);
+}
+
+async function closeOne(id) {
+  report(`close ${id}`, await postJson(`${WEBRTC}/connections/${encodeURIComponent(id)}/close`));
+  scheduleRefresh(0);
+}
+
+function wireControls() {
+  byId('token').value = getToken();
+  byId('token-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    setToken(byId('token').value.trim());
+    showResult(getToken() ? 'token saved for this tab' : 'token cleared');
+  });
+  byId('stream-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const payload = { content: byId('stream-content').value, quality: byId('stream-quality').value, mode: byId('stream-mode').value };
+    report('start stream', await postJson(`${WEBRTC}/stream`, payload));
+    scheduleRefresh(0);
+  });
+  // Two clicks, so one stray click cannot drop every viewer.
+  let armed = null;
+  const button = byId('close-all');
+  button.addEventListener('click', async () => {
+    if (!armed) {
+      button.textContent = 'Click again to close all';
+      armed = setTimeout(() => {
+        armed = null;
+        button.textContent = 'Close all connections';
+      }, 3000);
+      return;
+    }
+    clearTimeout(armed);
+    armed = null;
+    button.textContent = 'Close all connections';
+    report('close all', await postJson(`${WEBRTC}/connections/close-all`));
+    scheduleRefresh(0);
+  });
+  byId('drilldown-close').addEventListener('click', () => {
+    selected = null;
+    byId('drilldown').hidden = true;
+    for (const row of byId('connections').tBodies[0].rows) row.classList.remove('selected');
+  });
+}
+
+// ---- start -----------------------------------------------------------------
+
+async function start() {
+  fill(byId('timezone'), `times in ${timeZoneName()}`);
+  wireControls();
+  let summary;
+  try {
+    summary = await refresh();
+  } catch (err) {
+    showResult(`could not load the monitor: ${err.message}`);
+  }
+  // Follow from the position the first snapshot showed, so nothing falls between.
+  followLog(summary?.log_position ?? null, { onEvent, onStatus: setFeedStatus });
+  // A slow safety net for uptime-like values and for when the feed is down.
+  setInterval(() => scheduleRefresh(0), 15_000);
+  document.body.dataset.ready = 'true';
+}
+
+start();

@@ -1,0 +1,114 @@
+// The operator dashboard at / and /dashboard: one HTML page and a few plain ES
+// modules from src/http/public, no build step. Every response carries a strict
+// Content-Security-Policy (no inline script, nothing from elsewhere), so even
+// a rendering mistake could not run injected script.
+//
+// Static files are an allowlist read once at start-up: a request names a file
+// in that list or gets 404, so no path (`..`, encoded slashes, symlinks) can
+// reach anything else.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Services } from '../app.ts';
+import { notFound } from '../../log/errors.ts';
+import type { OpenApiPaths } from '../openapi/types.ts';
+
+const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+const PAGE = 'index.html';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+};
+
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+type Asset = { body: Buffer; type: string; etag: string };
+
+/** Every servable file, by name. Files only, no folders: the names are the whole namespace. */
+function loadAssets(): Map<string, Asset> {
+  const assets = new Map<string, Asset>();
+  for (const entry of readdirSync(PUBLIC_DIR, { withFileTypes: true })) {
+    const type = CONTENT_TYPES[extname(entry.name)];
+    if (!entry.isFile() || !type) continue;
+    const body = readFileSync(join(PUBLIC_DIR, entry.name));
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
+    assets.set(entry.name, { body, type, etag });
+  }
+  return assets;
+}
+
+function send(ctx: Context, asset: Asset) {
+  ctx.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  ctx.set('X-Frame-Options', 'DENY');
+  // File names carry no hash, so browsers revalidate every time (cheap: 304).
+  ctx.set('Cache-Control', 'no-cache');
+  ctx.set('ETag', asset.etag);
+  ctx.status = 200;
+  if (ctx.fresh) {
+    ctx.status = 304;
+    return;
+  }
+  ctx.type = asset.type;
+  ctx.body = asset.body;
+}
+
+export function dashboardRouter(_services: Services): Router {
+  const assets = loadAssets();
+  const page = assets.get(PAGE);
+  if (!page) throw new Error(`dashboard page missing: ${join(PUBLIC_DIR, PAGE)}`);
+  const router = new Router();
+  router.get('/', (ctx) => send(ctx, page));
+  router.get('/dashboard', (ctx) => send(ctx, page));
+  router.get('/assets/:file', (ctx) => {
+    const name = ctx.params.file;
+    const asset = name === PAGE ? undefined : assets.get(name);
+    if (!asset) throw notFound('asset', name);
+    send(ctx, asset);
+  });
+  return router;
+}
+
+const htmlPage = (summary: string) => ({
+  tags: ['dashboard'],
+  summary,
+  responses: {
+    200: { description: 'The dashboard page', content: { 'text/html': { schema: { type: 'string' } } } },
+    304: { description: 'Not modified (ETag)' },
+  },
+});
+
+export const dashboardOpenApiPaths: OpenApiPaths = {
+  '/': { get: htmlPage('The dashboard') },
+  '/dashboard': { get: htmlPage('The dashboard (same page as /)') },
+  '/assets/{file}': {
+    get: {
+      tags: ['dashboard'],
+      summary: 'A static file of the dashboard (scripts, styles)',
+      parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: {
+        200: { description: 'The file, with its content type' },
+        304: { description: 'Not modified (ETag)' },
+        404: { $ref: '#/components/responses/NotFound' },
+      },
+    },
+  },
+};

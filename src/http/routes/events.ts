@@ -1,0 +1,276 @@
+// The live event feed: the log itself, paged (`GET events`) or followed as
+// Server-Sent Events (`GET events/stream`) whose ids are log positions, so a
+// client that reconnects with Last-Event-ID resumes with no gap and no
+// duplicate. Each SSE client pulls pages from the log at its own pace: nothing
+// is queued per client, so a client that stops reading costs one page and the
+// socket's buffer, however much the log grows meanwhile.
+import Router from '@koa/router';
+import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { Services } from '../app.ts';
+import { AppError } from '../../log/errors.ts';
+import { headPosition, readAll, type ReadAllOptions } from '../../log/read.ts';
+import { EVENT_TYPES, STREAM_KINDS, type StoredEvent } from '../../log/catalogue.ts';
+import { limitParam, parseQuery } from '../validate.ts';
+import { MONITOR_PREFIX, publicEvent } from './monitor.ts';
+import { json, limitQuery, problem, query, ref } from '../openapi/components.ts';
+import type { OpenApiPaths } from '../openapi/types.ts';
+
+/** Events read from the log per query when following it. */
+export const FEED_PAGE = 100;
+/** Concurrent SSE clients per server; each holds a socket and a small loop. */
+export const MAX_FEED_CLIENTS = 200;
+const DEFAULT_HEARTBEAT_MS = 15_000;
+/** Sent once per stream: how long EventSource waits before reconnecting. */
+const RETRY_MS = 2_000;
+
+const positionParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+const typeList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(EVENT_TYPES as [string, ...string[]])).min(1).max(EVENT_TYPES.length));
+
+const filterShape = {
+  stream: z.string().min(1).max(300).optional(),
+  stream_prefix: z.string().min(1).max(300).optional(),
+  kind: z.enum(STREAM_KINDS).optional(),
+  type: typeList.optional(),
+};
+
+const pageQuery = z.object({
+  after: positionParam.default(0),
+  limit: limitParam(1000, 100),
+  ...filterShape,
+});
+
+const streamQuery = z.object({
+  after: positionParam.optional(),
+  heartbeat_ms: z.coerce.number().int().min(1000).max(60_000).default(DEFAULT_HEARTBEAT_MS),
+  ...filterShape,
+});
+
+type Filter = Omit<ReadAllOptions, 'after' | 'limit'>;
+
+function toFilter(q: { stream?: string; stream_prefix?: string; kind?: string; type?: string[] }): Filter {
+  const given = [q.stream, q.stream_prefix, q.kind].filter((x) => x !== undefined).length;
+  if (given > 1) throw new AppError(400, 'BAD_REQUEST', 'use one of stream, stream_prefix and kind');
+  return {
+    stream: q.stream,
+    streamPrefix: q.stream_prefix ?? (q.kind ? `${q.kind}:` : undefined),
+    types: q.type,
+  };
+}
+
+/** What the feed is doing, per server; read by /metrics and by tests. */
+export type FeedClient = { id: number; cursor: number; bufferedBytes: number; maxBufferedBytes: number; frames: number };
+const feeds = new WeakMap<Services, Set<FeedClient>>();
+export function feedClients(services: Services): readonly FeedClient[] {
+  return [...(feeds.get(services) ?? [])];
+}
+
+export function eventsRouter(services: Services): Router {
+  const { db, log } = services;
+  const router = new Router({ prefix: MONITOR_PREFIX });
+  const clients = new Set<FeedClient>();
+  feeds.set(services, clients);
+  let nextClientId = 1;
+
+  router.get('/events', (ctx) => {
+    const q = parseQuery(ctx, pageQuery);
+    const filter = toFilter(q);
+    // Head first: everything up to it has been searched, even when no event matched.
+    const head = headPosition(db);
+    const events = readAll(db, { ...filter, after: q.after, limit: q.limit });
+    const full = events.length === q.limit;
+    const last = events.length ? events[events.length - 1].position : q.after;
+    ctx.body = {
+      events: events.map(publicEvent),
+      count: events.length,
+      // Where the next page starts. When this page was not full, nothing up to
+      // the head matched beyond it, so the next page may start at the head.
+      next_after: full ? last : Math.max(last, head),
+      has_more: full,
+      head_position: head,
+      timestamp: new Date().toISOString(),
+    };
+  });
+
+  router.get('/events/stream', async (ctx) => {
+    const q = parseQuery(ctx, streamQuery);
+    const filter = toFilter(q);
+    const header = ctx.get('last-event-id').trim();
+    let after: number;
+    if (header !== '') {
+      // EventSource resends the original URL (with its ?after=) and adds this
+      // header when it reconnects, so the header wins.
+      const parsed = positionParam.safeParse(header);
+      if (!parsed.success || !/^\d+$/.test(header)) {
+        throw new AppError(400, 'BAD_REQUEST', 'Last-Event-ID must be a log position (a non-negative integer)');
+      }
+      after = parsed.data;
+    } else {
+      after = q.after ?? headPosition(db);
+    }
+    if (clients.size >= MAX_FEED_CLIENTS) {
+      ctx.set('Retry-After', '5');
+      throw new AppError(503, 'UNAVAILABLE', `too many live feed clients (at most ${MAX_FEED_CLIENTS})`);
+    }
+
+    const client: FeedClient = { id: nextClientId++, cursor: after, bufferedBytes: 0, maxBufferedBytes: 0, frames: 0 };
+    clients.add(client);
+    // Koa must not write a body; the response is ours from here.
+    ctx.status = 200;
+    ctx.respond = false;
+    const res = ctx.res;
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      // Proxies such as nginx would otherwise buffer the stream.
+      'X-Accel-Buffering': 'no',
+    });
+    ctx.req.socket.setNoDelay(true);
+    try {
+      await follow(res, client, filter, q.heartbeat_ms);
+    } catch (err) {
+      services.logger.error({ err, client: client.id }, 'live feed stopped on an error');
+    } finally {
+      clients.delete(client);
+      if (!res.writableEnded) res.end();
+    }
+  });
+
+  /** Streams the log from the client's cursor until the client goes away. */
+  async function follow(res: ServerResponse, client: FeedClient, filter: Filter, heartbeatMs: number) {
+    let gone = res.destroyed;
+    // One wake-up for whatever the loop is waiting on: a commit, drain, close or heartbeat.
+    let wake: (() => void) | null = null;
+    const poke = () => {
+      const w = wake;
+      wake = null;
+      w?.();
+    };
+    const onClose = () => {
+      gone = true;
+      poke();
+    };
+    res.on('close', onClose);
+    res.on('drain', poke);
+    const unsubscribe = log.onCommit(poke);
+    let idleSince = Date.now();
+    const heartbeat = setInterval(() => {
+      if (Date.now() - idleSince >= heartbeatMs) poke();
+    }, Math.min(heartbeatMs, 5_000));
+    heartbeat.unref();
+    const sleep = () => new Promise<void>((resolve) => (wake = resolve));
+
+    const write = (frame: string) => {
+      const ok = res.write(frame);
+      client.bufferedBytes = res.writableLength;
+      client.maxBufferedBytes = Math.max(client.maxBufferedBytes, client.bufferedBytes);
+      return ok;
+    };
+
+    try {
+      write(`retry: ${RETRY_MS}\n: following the log after position ${client.cursor}\n\n`);
+      while (!gone) {
+        if (res.writableNeedDrain) {
+          // The socket is full: wait for the client to read, holding nothing more.
+          await sleep();
+          client.bufferedBytes = res.writableLength;
+          continue;
+        }
+        // Reads are synchronous, so nothing is committed between these two lines.
+        const head = headPosition(db);
+        const page = readAll(db, { ...filter, after: client.cursor, limit: FEED_PAGE });
+        if (page.length === 0) {
+          // Nothing up to the head matched the filter: no need to search it again.
+          client.cursor = Math.max(client.cursor, head);
+          if (Date.now() - idleSince >= heartbeatMs) {
+            write(`: heartbeat ${new Date().toISOString()}\n\n`);
+            idleSince = Date.now();
+          }
+          await sleep();
+          continue;
+        }
+        for (const event of page) {
+          if (gone) break;
+          client.cursor = event.position;
+          client.frames++;
+          // Stop at the first full write: the rest of this page is read again later.
+          if (!write(frame(event))) break;
+        }
+        idleSince = Date.now();
+      }
+    } finally {
+      clearInterval(heartbeat);
+      unsubscribe();
+      res.off('close', onClose);
+      res.off('drain', poke);
+    }
+  }
+
+  return router;
+}
+
+/** One SSE frame: the id is the log position, the data one line of JSON. */
+export function frame(event: StoredEvent): string {
+  // JSON.stringify escapes newlines inside strings, so the data is one line.
+  return `id: ${event.position}\ndata: ${JSON.stringify(publicEvent(event))}\n\n`;
+}
+
+const filterParams = [
+  query('stream', { type: 'string', maxLength: 300 }, 'Only this stream, e.g. `connection:<id>`.'),
+  query('stream_prefix', { type: 'string', maxLength: 300 }, 'Only streams starting with this, e.g. `connection:`.'),
+  query('kind', { type: 'string', enum: STREAM_KINDS }, 'Only streams of this kind (same as stream_prefix=`<kind>:`).'),
+  query('type', { type: 'string' }, 'Comma-separated event types, e.g. `connection.state_changed,connection.closed`.'),
+];
+
+export const eventsOpenApiPaths: OpenApiPaths = {
+  [`${MONITOR_PREFIX}/events`]: {
+    get: {
+      tags: ['events'],
+      summary: 'A page of the event log in position order',
+      parameters: [
+        query('after', { type: 'integer', minimum: 0, default: 0 }, 'Events after this log position.'),
+        limitQuery(1000, 100),
+        ...filterParams,
+      ],
+      responses: {
+        200: json('A page of events', {
+          type: 'object',
+          properties: {
+            events: { type: 'array', items: { $ref: '#/components/schemas/Event' } },
+            count: { type: 'integer' },
+            next_after: { type: 'integer', description: 'Pass as `after` for the next page.' },
+            has_more: { type: 'boolean' },
+            head_position: { type: 'integer' },
+          },
+        }),
+        400: ref('BadRequest'),
+      },
+    },
+  },
+  [`${MONITOR_PREFIX}/events/stream`]: {
+    get: {
+      tags: ['events'],
+      summary: 'The event log as Server-Sent Events, live',
+      description:
+        'Each event is one `data:` line of JSON (an Event) with `id:` = its log position. Reconnect with ' +
+        '`Last-Event-ID` (EventSource does) to resume with no gap and no duplicate. Without it, the feed starts ' +
+        'at `after`, or at the head of the log. Idle streams get a comment line as heartbeat.',
+      parameters: [
+        { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string', pattern: '^\\d+$' }, description: 'Resume after this position; wins over `after`.' },
+        query('after', { type: 'integer', minimum: 0 }, 'Start after this log position (default: the head, live events only).'),
+        query('heartbeat_ms', { type: 'integer', minimum: 1000, maximum: 60000, default: DEFAULT_HEARTBEAT_MS }),
+        ...filterParams,
+      ],
+      responses: {
+        200: { description: 'An endless text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        400: ref('BadRequest'),
+        503: problem('Too many live feed clients (code UNAVAILABLE); retry after the Retry-After header.'),
+      },
+    },
+  },
+};
