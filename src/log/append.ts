@@ -76,6 +76,11 @@ export class EventLog {
       this.appendOne(p, versions, recordedAt),
     );
     this.runBatch = db.transaction((batch: Pending[]) => this.appendBatch(batch));
+    // Carry the floor across restarts: a clock set back while the server was
+    // down must not make recorded_at decrease in log order (positionAtTime's
+    // binary search depends on it). The last row holds the maximum.
+    this.lastRecordedAt =
+      (db.prepare('SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1').pluck().get() as number | undefined) ?? 0;
   }
 
   /**
