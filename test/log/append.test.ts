@@ -1,0 +1,223 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { openDatabase } from '../../src/log/open.ts';
+import { EventLog, type InlineProjector } from '../../src/log/append.ts';
+import { Projector } from '../../src/projections/projector.ts';
+import { readStream, headPosition, readAll } from '../../src/log/read.ts';
+import { isAppError } from '../../src/log/errors.ts';
+import type { NewEvent } from '../../src/log/catalogue.ts';
+import { getConnection, getSummary } from '../../src/projections/queries.ts';
+import { freshStore, type TestStore } from '../helpers/db.ts';
+
+const created = (id: string): NewEvent => ({ type: 'connection.created', data: { connection_id: id } });
+const err = (code: string): NewEvent => ({ type: 'connection.error', data: { code, message: 'm' } });
+const count = (store: TestStore) => store.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+
+const Append = suite('EventLog.append');
+let store: TestStore;
+Append.before.each(() => {
+  store = freshStore();
+});
+Append.after.each(() => store.cleanup());
+
+Append('appends events and reads them back with versions, positions and meta', async () => {
+  const r = await store.log.append('connection:a', [created('a'), err('E1')], { meta: { request_id: 'req-1' } });
+  assert.ok(r.ok);
+  assert.is(r.firstPosition, 1);
+  assert.is(r.lastPosition, 2);
+  assert.is(r.nextVersion, 2);
+  const events = readStream(store.db, 'connection:a');
+  assert.equal(events.map((e) => [e.position, e.version, e.type]), [[1, 1, 'connection.created'], [2, 2, 'connection.error']]);
+  assert.equal(events[0].data, { connection_id: 'a', role: 'server' }, 'defaults are applied before storing');
+  assert.equal(events[1].meta, { schema: 1, request_id: 'req-1' });
+  assert.is(events[0].recordedAt, r.recordedAt);
+});
+
+Append('stores the events table as STRICT with the frozen envelope', () => {
+  const sql = store.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'events'").pluck().get() as string;
+  assert.match(sql, /STRICT/);
+  for (const col of ['position', 'stream', 'version', 'type', 'data', 'meta', 'recorded_at']) assert.match(sql, col);
+  assert.is(store.db.pragma('journal_mode', { simple: true }), 'wal');
+});
+
+Append('makes the read model visible as soon as the append resolves', async () => {
+  await store.log.append('connection:a', [created('a')]);
+  assert.is(getConnection(store.db, 'a')?.category, 'new');
+  assert.is(getSummary(store.db).event_count, 1);
+});
+
+Append('checks expected versions: any, no_stream, stream_exists and exact', async () => {
+  const { log } = store;
+  assert.ok((await log.append('connection:a', [created('a')], { expectedVersion: 'no_stream' })).ok);
+  assert.equal(await log.append('connection:a', [err('x')], { expectedVersion: 'no_stream' }), { ok: false, reason: 'conflict', expected: 'no_stream', current: 1 });
+  assert.ok((await log.append('connection:a', [err('x')], { expectedVersion: 'stream_exists' })).ok);
+  assert.equal(await log.append('connection:b', [err('x')], { expectedVersion: 'stream_exists' }), { ok: false, reason: 'conflict', expected: 'stream_exists', current: 0 });
+  assert.ok((await log.append('connection:a', [err('y')], { expectedVersion: 2 })).ok);
+  assert.equal(await log.append('connection:a', [err('z')], { expectedVersion: 2 }), { ok: false, reason: 'conflict', expected: 2, current: 3 });
+  assert.ok((await log.append('connection:a', [err('z')], { expectedVersion: 'any' })).ok);
+  assert.is(count(store), 4, 'conflicts wrote nothing');
+  assert.equal(readStream(store.db, 'connection:a').map((e) => e.version), [1, 2, 3, 4]);
+});
+
+Append('fails only the conflicting append while the rest of the same batch commits', async () => {
+  await store.log.append('connection:a', [created('a')]);
+  const batchesBefore = store.log.stats.batches;
+  const results = await Promise.all([
+    store.log.append('connection:b', [created('b')], { expectedVersion: 'no_stream' }),
+    store.log.append('connection:a', [err('stale')], { expectedVersion: 0 }),
+    store.log.append('connection:a', [err('fresh')], { expectedVersion: 1 }),
+    // Versions count appends earlier in the same batch.
+    store.log.append('connection:a', [err('next')], { expectedVersion: 2 }),
+    store.log.append('connection:b', [err('dup')], { expectedVersion: 'no_stream' }),
+  ]);
+  assert.is(store.log.stats.batches, batchesBefore + 1, 'one transaction');
+  assert.equal(results.map((r) => r.ok), [true, false, true, true, false]);
+  assert.equal(readStream(store.db, 'connection:a').map((e) => (e.data as { code?: string }).code ?? e.type), ['connection.created', 'fresh', 'next']);
+  assert.is(readStream(store.db, 'connection:b').length, 1);
+  assert.is(getConnection(store.db, 'a')?.error_count, 2, 'the projection saw only the committed appends');
+});
+
+Append('group-commits appends made in the same tick into one transaction', async () => {
+  const before = store.log.stats.batches;
+  const all = Array.from({ length: 200 }, (_, i) => store.log.append(`connection:c${i}`, [created(`c${i}`)]));
+  const results = await Promise.all(all);
+  assert.is(store.log.stats.batches, before + 1);
+  assert.is(store.log.stats.lastBatchSize, 200);
+  assert.ok(results.every((r) => r.ok));
+  const times = new Set(results.map((r) => (r.ok ? r.recordedAt : 0)));
+  assert.is(times.size, 1, 'one batch, one recorded_at');
+  // Appends in later ticks are later batches.
+  await store.log.append('connection:x', [created('x')]);
+  await store.log.append('connection:y', [created('y')]);
+  assert.is(store.log.stats.batches, before + 3);
+});
+
+Append('resolves each caller only after commit (onCommit fires after the rows are readable)', async () => {
+  const seen: number[] = [];
+  store.log.onCommit((info) => {
+    seen.push(info.lastPosition);
+    assert.is(headPosition(store.db), info.lastPosition);
+  });
+  const p = store.log.append('connection:a', [created('a')]);
+  assert.is(count(store), 0, 'nothing is written before the batch runs');
+  const r = await p;
+  assert.ok(r.ok);
+  assert.equal(seen, [1]);
+  assert.is(count(store), 1);
+});
+
+Append('rejects events that are not in the catalogue with INVALID_EVENT and writes nothing', async () => {
+  const bad = [
+    { type: 'connection.exploded', data: {} },
+    { type: 'connection.state_changed', data: { kind: 'moon', from: 'a', to: 'b' } },
+    { type: 'connection.created', data: {} },
+    { type: 'operation.completed', data: { result: 1, duration_ms: -5 } },
+  ];
+  for (const e of bad) {
+    try {
+      await store.log.append('connection:a', [created('a'), e as NewEvent]);
+      assert.unreachable(`${e.type} was accepted`);
+    } catch (error) {
+      assert.ok(isAppError(error), String(error));
+      assert.is(error.code, 'INVALID_EVENT');
+      assert.is(error.status, 422);
+    }
+  }
+  await new Promise((r) => setImmediate(r));
+  assert.is(count(store), 0);
+  assert.is(getSummary(store.db).event_count, 0);
+});
+
+Append('rolls back only the append whose projection throws, keeping the batch', async () => {
+  const { dir } = store;
+  const db = openDatabase(`${dir}/throwing.db`);
+  const inner = new Projector();
+  const throwing: InlineProjector = {
+    apply(d, events) {
+      if (events.some((e) => e.stream === 'connection:bad')) throw new Error('projection failed');
+      inner.apply(d, events);
+    },
+    flush: (d) => inner.flush(d),
+    discard: () => inner.discard(),
+  };
+  const log = new EventLog(db, throwing);
+  const results = await Promise.allSettled([
+    log.append('connection:ok1', [created('ok1')]),
+    log.append('connection:bad', [created('bad'), err('e')]),
+    log.append('connection:ok2', [created('ok2')]),
+  ]);
+  assert.equal(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.equal(readAll(db, { limit: 10 }).map((e) => e.stream), ['connection:ok1', 'connection:ok2']);
+  assert.ok(getConnection(db, 'ok2'));
+  assert.is(getConnection(db, 'bad'), null);
+  assert.is(getSummary(db).event_count, 2);
+  log.close();
+  db.close();
+});
+
+Append('never lets recorded_at go backwards, even when the clock does', async () => {
+  let now = 10_000;
+  const s = freshStore({ clock: () => now });
+  try {
+    await s.log.append('connection:a', [created('a')]);
+    now = 5_000;
+    await s.log.append('connection:a', [err('x')]);
+    now = 20_000;
+    await s.log.append('connection:a', [err('y')]);
+    assert.equal(readStream(s.db, 'connection:a').map((e) => e.recordedAt), [10_000, 10_000, 20_000]);
+  } finally {
+    s.cleanup();
+  }
+});
+
+Append('keeps recorded_at from going backwards across a reopen with a clock that went back', async () => {
+  let now = 50_000;
+  const path = `${store.dir}/reopen-clock.db`;
+  const db1 = openDatabase(path);
+  const log1 = new EventLog(db1, new Projector(), () => now);
+  await log1.append('connection:a', [created('a')]);
+  log1.close();
+  db1.close();
+  now = 40_000;
+  const db2 = openDatabase(path);
+  const log2 = new EventLog(db2, new Projector(), () => now);
+  await log2.append('connection:a', [err('x')]);
+  assert.equal(readStream(db2, 'connection:a').map((e) => e.recordedAt), [50_000, 50_000]);
+  log2.close();
+  db2.close();
+});
+
+Append('keeps everything after closing and reopening the file, and continues the versions', async () => {
+  const { path, log, db } = store;
+  await Promise.all([log.append('connection:a', [created('a'), err('1')]), log.append('operation:o', [{ type: 'operation.started', data: { operation_id: 'o', type: 't' } }])]);
+  const before = readAll(db, { limit: 100 });
+  log.close();
+  db.close();
+  const db2 = openDatabase(path);
+  assert.equal(readAll(db2, { limit: 100 }), before);
+  const log2 = new EventLog(db2, new Projector());
+  const r = await log2.append('connection:a', [err('2')], { expectedVersion: 2 });
+  assert.ok(r.ok);
+  assert.is(r.nextVersion, 3);
+  assert.is(r.firstPosition, 4);
+  assert.is(getConnection(db2, 'a')?.error_count, 2);
+  assert.is(getSummary(db2).event_count, 4);
+  log2.close();
+  db2.close();
+});
+
+Append('refuses appends after close with SHUTTING_DOWN, having committed what was queued', async () => {
+  const p = store.log.append('connection:a', [created('a')]);
+  store.log.close();
+  assert.ok((await p).ok);
+  try {
+    await store.log.append('connection:a', [err('late')]);
+    assert.unreachable('append after close');
+  } catch (error) {
+    assert.ok(isAppError(error));
+    assert.is(error.code, 'SHUTTING_DOWN');
+  }
+  assert.is(count(store), 1);
+});
+
+Append.run();
