@@ -1,0 +1,79 @@
+// "Wait up to a bound, else 202", written once for every route that starts an
+// operation (DESIGN.md section 5). The request waits for the outcome up to
+// --operation-timeout; with `Prefer: respond-async` (RFC 7240) or when the
+// bound passes it answers 202 with the operation id and a Location to poll.
+// A failed or cancelled outcome becomes a problem with the operation's code;
+// nothing is ever reported that did not happen.
+import type { Context } from 'koa';
+import { AppError, type ErrorCode } from '../log/errors.ts';
+import type { OperationOutcome, Started } from '../operations/runner.ts';
+import { MONITOR_PREFIX } from './routes/monitor.ts';
+
+/** Who asked, as the WebRTC service records it. */
+export function origin(ctx: Context): { remote?: string; userAgent?: string; requestId?: string } {
+  return { remote: ctx.ip, userAgent: ctx.get('user-agent') || undefined, requestId: ctx.state.requestId };
+}
+
+export const operationLocation = (operationId: string) => `${MONITOR_PREFIX}/operations/${operationId}`;
+
+export const wantsAsync = (ctx: Context) => /(^|[\s,;])respond-async([\s,;]|$)/i.test(ctx.get('prefer'));
+
+/** Status for an operation that failed with this code: the caller's fault stays 4xx. */
+const STATUS_BY_CODE: Partial<Record<string, number>> = {
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 422,
+  NOT_FOUND: 404,
+  CONTENT_NOT_FOUND: 404,
+  CONFLICT: 409,
+  UNAVAILABLE: 503,
+  SHUTTING_DOWN: 503,
+  TIMEOUT: 504,
+  CANCELLED: 409,
+};
+
+/** Waits for `started` up to `boundMs` (null when the bound passed first). */
+export async function waitBounded<T>(started: Started<T>, boundMs: number): Promise<OperationOutcome<T> | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), boundMs)));
+  try {
+    return await Promise.race([started.outcome, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function answerAccepted(ctx: Context, operationId: string, extra: Record<string, unknown> = {}) {
+  const location = operationLocation(operationId);
+  ctx.status = 202;
+  ctx.set('Location', location);
+  if (wantsAsync(ctx)) ctx.set('Preference-Applied', 'respond-async');
+  ctx.body = { success: true, operation_id: operationId, status: 'running', location, ...extra };
+}
+
+/** Throws the problem for an outcome that did not complete. */
+export function failure(outcome: Exclude<OperationOutcome, { status: 'completed' }>): AppError {
+  const { code, message } = outcome.error;
+  const status = STATUS_BY_CODE[code] ?? 500;
+  const stable = (status === 500 ? 'WEBRTC_ERROR' : code) as ErrorCode;
+  // Messages of our own operations are ours to show (no stack, no paths from a client).
+  return new AppError(status, stable, `operation ${outcome.operationId} ${outcome.status}: ${message}`, { operation_id: outcome.operationId }, true);
+}
+
+/**
+ * The common route ending: 202 when asked or when the bound passes, the
+ * problem when the operation failed, else `render(result)` with 200.
+ */
+export async function respondWithOutcome<T>(
+  ctx: Context,
+  started: Started<T>,
+  boundMs: number,
+  render: (result: T, outcome: Extract<OperationOutcome<T>, { status: 'completed' }>) => Record<string, unknown>,
+  options: { allowAsync?: boolean; acceptedExtra?: Record<string, unknown> } = {},
+) {
+  if (options.allowAsync !== false && wantsAsync(ctx)) return answerAccepted(ctx, started.operationId, options.acceptedExtra);
+  const outcome = await waitBounded(started, boundMs);
+  if (!outcome) return answerAccepted(ctx, started.operationId, options.acceptedExtra);
+  if (outcome.status !== 'completed') throw failure(outcome);
+  ctx.status = 200;
+  ctx.body = { success: true, operation_id: outcome.operationId, duration_ms: outcome.durationMs, ...render(outcome.result, outcome) };
+}

@@ -1,0 +1,137 @@
+// GET /player/:server_id: a page that plays a stream through WHEP, with no
+// build step. Everything the server knows is passed as JSON in a
+// <script type="application/json"> block and shown with textContent only;
+// a per-response nonce and CSP keep any other script out.
+import Router from '@koa/router';
+import { randomBytes } from 'node:crypto';
+import type { Services } from '../app.ts';
+import type { WebRtcService } from '../../webrtc/service.ts';
+import { WHEP_PREFIX } from './whep.ts';
+
+/** JSON safe inside a <script> element. */
+const scriptJson = (value: unknown) =>
+  JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+
+export function playerRouter(_services: Services, webrtc: WebRtcService): Router {
+  const router = new Router();
+  router.get('/player/:server_id', (ctx) => {
+    const stream = webrtc.getStream(ctx.params.server_id);
+    const nonce = randomBytes(16).toString('base64');
+    const config = { server_id: stream.serverId, mode: stream.mode, content: stream.content.name, whep_url: `${WHEP_PREFIX}/${stream.serverId}` };
+    ctx.set(
+      'Content-Security-Policy',
+      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; media-src 'self' blob:; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    );
+    ctx.set('Referrer-Policy', 'no-referrer'); // the page URL may carry ?token=
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = page(nonce, scriptJson(config));
+  });
+  return router;
+}
+
+function page(nonce: string, configJson: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>webrtc-monitor player</title>
+<style nonce="${nonce}">
+  body { font: 14px system-ui, sans-serif; margin: 1.5rem; background: #111; color: #eee; }
+  video { width: 640px; max-width: 100%; background: #000; display: block; }
+  dl { display: grid; grid-template-columns: max-content auto; gap: .25rem 1rem; }
+  dt { color: #aaa; } .bad { color: #f66; } .good { color: #6f6; }
+</style>
+</head>
+<body>
+<h1>Stream <span id="server-id"></span></h1>
+<video id="video" autoplay playsinline muted controls></video>
+<dl>
+  <dt>content</dt><dd id="content"></dd>
+  <dt>mode</dt><dd id="mode"></dd>
+  <dt>state</dt><dd id="state">starting</dd>
+  <dt>connection</dt><dd id="connection"></dd>
+  <dt>received</dt><dd id="received">0 bytes</dd>
+  <dt>data</dt><dd id="data">–</dd>
+</dl>
+<script type="application/json" id="config">${configJson}</script>
+<script nonce="${nonce}">
+(async () => {
+  const cfg = JSON.parse(document.getElementById('config').textContent);
+  const text = (id, value, cls) => { const el = document.getElementById(id); el.textContent = String(value); if (cls !== undefined) el.className = cls; };
+  text('server-id', cfg.server_id); text('content', cfg.content); text('mode', cfg.mode);
+  const token = new URLSearchParams(location.search).get('token');
+  const auth = token ? { Authorization: 'Bearer ' + token } : {};
+  const pc = new RTCPeerConnection();
+  window.pc = pc;
+  let session = null;
+  pc.onconnectionstatechange = () => text('state', pc.connectionState, pc.connectionState === 'connected' ? 'good' : (pc.connectionState === 'failed' ? 'bad' : ''));
+  if (cfg.mode === 'media') {
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    // werift's answer has no a=msid, so build the stream from the tracks.
+    const stream = new MediaStream();
+    const video = document.getElementById('video');
+    pc.ontrack = (event) => {
+      stream.addTrack(event.track);
+      video.srcObject = stream;
+      video.play().catch(() => {});
+    };
+  } else {
+    document.getElementById('video').hidden = true;
+    const channel = pc.createDataChannel('data');
+    channel.binaryType = 'arraybuffer';
+    let chunks = [], bytes = 0, passes = 0;
+    window.dataResult = { passes: 0, verified: false, mismatches: 0, sha256: null };
+    channel.onmessage = async (event) => {
+      if (typeof event.data !== 'string') { chunks.push(new Uint8Array(event.data)); bytes += event.data.byteLength; return; }
+      const msg = JSON.parse(event.data);
+      if (msg.type === 'begin') { chunks = []; bytes = 0; return; }
+      if (msg.type !== 'end') return;
+      const all = new Uint8Array(bytes); let at = 0;
+      for (const c of chunks) { all.set(c, at); at += c.length; }
+      chunks = [];
+      const digest = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', all)), (b) => b.toString(16).padStart(2, '0')).join('');
+      const ok = digest === msg.sha256 && all.length === msg.bytes;
+      if (ok) { window.dataResult.passes++; window.dataResult.verified = true; window.dataResult.sha256 = digest; }
+      else window.dataResult.mismatches++;
+      text('data', (ok ? 'SHA-256 verified' : 'SHA-256 MISMATCH') + ' (' + msg.bytes + ' bytes, pass ' + msg.pass + ')', ok ? 'good' : 'bad');
+    };
+  }
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    // Non-trickle: wait for every candidate (or 3 s).
+    await new Promise((resolve) => {
+      if (pc.iceGatheringState === 'complete') return resolve();
+      const timer = setTimeout(resolve, 3000);
+      pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') { clearTimeout(timer); resolve(); } });
+    });
+    const res = await fetch(cfg.whep_url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...auth }, body: pc.localDescription.sdp });
+    if (res.status !== 201) {
+      let detail = res.statusText;
+      try { detail = (await res.json()).detail || detail; } catch {}
+      throw new Error('WHEP answered ' + res.status + ': ' + detail);
+    }
+    session = new URL(res.headers.get('Location'), location.href).toString();
+    text('connection', session.split('/').pop());
+    await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+  } catch (err) {
+    text('state', err.message, 'bad');
+  }
+  // Hang up when the page goes away: werift would otherwise notice only at consent expiry (~30 s).
+  addEventListener('pagehide', () => {
+    if (session) fetch(session, { method: 'DELETE', keepalive: true, headers: auth });
+    pc.close();
+  });
+  setInterval(async () => {
+    let received = 0;
+    (await pc.getStats()).forEach((s) => { if (s.type === 'transport') received += s.bytesReceived || 0; });
+    text('received', received + ' bytes');
+  }, 1000);
+})();
+</script>
+</body>
+</html>
+`;
+}

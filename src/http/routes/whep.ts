@@ -1,0 +1,52 @@
+// WHEP (draft-ietf-wish-whep) signaling: the viewer POSTs an SDP offer and
+// gets 201 with the answer (non-trickle: every candidate is in it) and a
+// session Location; DELETE on the Location hangs up, recorded as a close
+// initiated by the remote side.
+import Router from '@koa/router';
+import type { Services } from '../app.ts';
+import { AppError, notFound } from '../../log/errors.ts';
+import { answerAccepted, failure, origin, waitBounded } from '../respond.ts';
+import type { WebRtcService } from '../../webrtc/service.ts';
+
+export const WHEP_PREFIX = '/api/v0/mcp/webrtc/whep';
+export const sessionPath = (serverId: string, connectionId: string) => `${WHEP_PREFIX}/${serverId}/sessions/${connectionId}`;
+
+export function whepRouter(services: Services, webrtc: WebRtcService): Router {
+  const bound = services.config.operationTimeoutMs;
+  const router = new Router({ prefix: WHEP_PREFIX });
+
+  router.post('/:server_id', async (ctx) => {
+    const serverId = ctx.params.server_id;
+    webrtc.getStream(serverId); // 404 before reading anything else
+    if (!ctx.is('application/sdp')) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the offer as application/sdp');
+    const sdp = (ctx.request as { body?: unknown }).body;
+    if (typeof sdp !== 'string' || sdp.length === 0) throw new AppError(400, 'BAD_REQUEST', 'the body must be an SDP offer');
+    const { started, connectionId, answer } = await webrtc.connect(serverId, sdp, origin(ctx));
+    const location = sessionPath(serverId, connectionId);
+    // A viewer cannot use a 202 (it needs the answer), but the rule holds:
+    // no request waits past the bound, and the operation says what happened.
+    const outcome = await waitBounded(started, bound);
+    if (!outcome) return answerAccepted(ctx, started.operationId, { connection_id: connectionId });
+    if (outcome.status !== 'completed') throw failure(outcome);
+    const sdpAnswer = answer();
+    if (!sdpAnswer) throw new AppError(500, 'WEBRTC_ERROR', 'the operation completed without an answer');
+    ctx.status = 201;
+    ctx.type = 'application/sdp';
+    ctx.set('Location', location);
+    ctx.set('X-Operation-Id', outcome.operationId);
+    ctx.body = sdpAnswer;
+  });
+
+  router.delete('/:server_id/sessions/:connection_id', async (ctx) => {
+    const { server_id: serverId, connection_id: connectionId } = ctx.params;
+    const peer = webrtc.registry.peers.get(connectionId);
+    if (!peer || peer.serverId !== serverId) throw notFound('WHEP session', connectionId);
+    const started = await webrtc.closeConnection(connectionId, 'remote', 'whep_delete', origin(ctx));
+    const outcome = await waitBounded(started, bound);
+    if (!outcome) return answerAccepted(ctx, started.operationId, { connection_id: connectionId });
+    if (outcome.status !== 'completed') throw failure(outcome);
+    ctx.status = 204;
+  });
+
+  return router;
+}

@@ -1,0 +1,384 @@
+// One viewer's connection on the server side: a werift RTCPeerConnection
+// answering the viewer's offer, the source that feeds it, and the recorder
+// that turns every werift event into an event on the connection's stream.
+//
+// Closing is recorded exactly once, with who started it:
+//   local     a close route, close-all, stream stop, a failed negotiation
+//   remote    the WHEP DELETE, or the DTLS transport / data channel closing
+//             without a local close (a clean hang-up, seen within ~15 ms)
+//   ice       connection `failed` (ICE failure or consent expiry ~30 s after
+//             a peer vanished): werift never closes a failed peer itself, so
+//             we do, or its sockets leak (WERIFT.md)
+//   shutdown  the server is stopping
+import { randomUUID } from 'node:crypto';
+import { RTCPeerConnection, type RTCDataChannel } from 'werift';
+import type { Logger } from 'pino';
+import type { EventLog } from '../log/append.ts';
+import type { NewEvent } from '../log/catalogue.ts';
+import { AppError } from '../log/errors.ts';
+import { ConnectionRecorder } from './recorder.ts';
+import { serverPeerConfig } from './peerConfig.ts';
+import { MediaSource } from './mediaSource.ts';
+import { DataSource } from './dataSource.ts';
+import { summarizeStats, type StatsTotals } from './statsSummary.ts';
+import { candidateLines, mediaKinds, parseCandidate, unifyBundleCredentials } from './sdpFixes.ts';
+import type { Quality } from './quality.ts';
+import type { ContentItem } from './content.ts';
+
+export type CloseInitiator = 'local' | 'remote' | 'ice' | 'shutdown';
+export type StreamMode = 'media' | 'data';
+
+export type StreamSpec = {
+  serverId: string;
+  content: ContentItem;
+  mode: StreamMode;
+  quality: Quality;
+  iceServers: readonly string[];
+};
+
+export type PeerDeps = {
+  log: EventLog;
+  logger: Logger;
+  iceAdditionalHostAddresses: readonly string[];
+  /** Called once, after the close is recorded, so the registry can forget the peer. */
+  onClosed(peer: ServerPeer): void;
+};
+
+/** Candidates recorded per side; the count in the SDP beyond this is not interesting. */
+const MAX_RECORDED_CANDIDATES = 20;
+const STATE_KINDS = ['connection', 'ice', 'gathering', 'signaling'] as const;
+
+export class ServerPeer {
+  readonly id: string;
+  readonly createdAt = Date.now();
+  readonly pc: RTCPeerConnection;
+  quality: Quality;
+  connectedAt: number | null = null;
+  private readonly recorder: ConnectionRecorder;
+  private media: MediaSource | null = null;
+  private data: DataSource | null = null;
+  private closing: Promise<void> | null = null;
+  private readonly states: Record<(typeof STATE_KINDS)[number], string> = {
+    connection: 'new',
+    ice: 'new',
+    gathering: 'new',
+    signaling: 'stable',
+  };
+  private readonly unsubscribes: (() => void)[] = [];
+  private localCandidates = 0;
+  private lastSample: { at: number; bytesSent: number; bytesReceived: number } | null = null;
+  private sampling = false;
+
+  constructor(
+    readonly spec: StreamSpec,
+    private readonly deps: PeerDeps,
+    private readonly origin: { id?: string; operationId?: string; remote?: string; userAgent?: string } = {},
+  ) {
+    this.id = origin.id ?? randomUUID();
+    this.quality = spec.quality;
+    this.recorder = new ConnectionRecorder(deps.log, this.id, deps.logger);
+    this.pc = new RTCPeerConnection(
+      serverPeerConfig({ iceServers: spec.iceServers, iceAdditionalHostAddresses: deps.iceAdditionalHostAddresses }),
+    );
+  }
+
+  get serverId() {
+    return this.spec.serverId;
+  }
+
+  get isClosing() {
+    return this.closing !== null;
+  }
+
+  get state() {
+    return { ...this.states };
+  }
+
+  /** Records the connection's creation (committed before the answer is made). */
+  async recordCreated(): Promise<void> {
+    await this.recorder.record(
+      [
+        {
+          type: 'connection.created',
+          data: {
+            connection_id: this.id,
+            server_id: this.spec.serverId,
+            role: 'server',
+            mode: this.spec.mode,
+            content: this.spec.content.name,
+            quality: this.quality,
+            ...(this.origin.remote ? { remote: this.origin.remote.slice(0, 200) } : {}),
+            ...(this.origin.userAgent ? { user_agent: this.origin.userAgent.slice(0, 300) } : {}),
+          },
+        },
+      ],
+      this.meta(),
+    );
+  }
+
+  /**
+   * Applies the viewer's offer and returns the answer with every candidate
+   * in it (non-trickle). Throws an AppError 400/422 for an offer that cannot
+   * be answered; the caller then closes the peer.
+   */
+  async answer(offerSdp: string, signal: AbortSignal): Promise<string> {
+    this.subscribe();
+    const kinds = mediaKinds(offerSdp);
+    if (kinds.length === 0) throw new AppError(400, 'BAD_REQUEST', 'the body is not an SDP offer (no m= line)');
+    if (this.spec.mode === 'media' && !kinds.some((k) => k === 'video' || k === 'audio')) {
+      throw new AppError(422, 'VALIDATION_FAILED', 'a media stream needs an offer with an audio or video m-section');
+    }
+    if (this.spec.mode === 'data' && !kinds.includes('application')) {
+      throw new AppError(422, 'VALIDATION_FAILED', 'a data stream needs an offer with a data channel (m=application)');
+    }
+    const sdp = unifyBundleCredentials(offerSdp);
+    try {
+      await this.pc.setRemoteDescription({ type: 'offer', sdp });
+    } catch (err) {
+      throw new AppError(400, 'BAD_REQUEST', `the SDP offer was refused: ${(err as Error).message}`);
+    }
+    this.recordRemoteCandidates(sdp);
+    signal.throwIfAborted();
+    if (this.spec.mode === 'media') {
+      this.media = await MediaSource.open(this.spec.content.path);
+      this.media.setQuality(this.quality);
+      this.media.onError((err) => this.recordError('MEDIA_ERROR', err.message, false));
+      this.media.attach(this.pc);
+    } else {
+      this.data = new DataSource(this.spec.content.path, this.spec.content.name, this.quality);
+    }
+    signal.throwIfAborted();
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    await this.gatheringComplete(signal);
+    this.recordTracks();
+    const local = this.pc.localDescription?.sdp;
+    if (!local) throw new AppError(500, 'WEBRTC_ERROR', 'werift produced no local description');
+    return local;
+  }
+
+  /** Closes the peer and records it; a second call waits for the first and changes nothing. */
+  close(initiator: CloseInitiator, reason: string, meta?: Record<string, unknown>): Promise<{ closedNow: boolean }> {
+    if (this.closing) return this.closing.then(() => ({ closedNow: false }));
+    // Assigned before anything runs: pc.close() fires werift's state events
+    // synchronously, and they must already see a close in progress.
+    let begin!: () => void;
+    const gate = new Promise<void>((resolve) => (begin = resolve));
+    this.closing = gate.then(async () => {
+      this.media?.stop();
+      this.data?.stop();
+      try {
+        await this.pc.close();
+      } catch (err) {
+        this.recordError('CLOSE_FAILED', (err as Error).message, false);
+      }
+      for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
+      await this.recorder.recordClose(reason, initiator, { ...this.meta(), ...meta });
+      this.deps.onClosed(this);
+    });
+    begin();
+    return this.closing.then(() => ({ closedNow: true }));
+  }
+
+  setQuality(quality: Quality, meta?: Record<string, unknown>): Promise<void> {
+    const from = this.quality;
+    this.quality = quality;
+    this.media?.setQuality(quality);
+    this.data?.setQuality(quality);
+    return this.recorder.record([{ type: 'connection.quality_changed', data: { from, to: quality } }], meta);
+  }
+
+  /** The live getStats() summary plus what the sources know. */
+  async liveStats(): Promise<StatsTotals & { frames_sent: number | null; frames_dropped: number | null; data: unknown; quality: Quality }> {
+    const totals = summarizeStats(await this.pc.getStats());
+    return {
+      ...totals,
+      frames_sent: this.media ? this.media.framesSent : null,
+      frames_dropped: this.media ? this.media.framesDropped : null,
+      data: this.data ? { ...this.data.report(), rate_limit_bps: this.data.rate * 8 } : null,
+      quality: this.quality,
+    };
+  }
+
+  /** Appends one `connection.stats_sampled`; skipped while the previous sample is still being taken. */
+  async sample(): Promise<boolean> {
+    if (this.sampling || this.closing) return false;
+    this.sampling = true;
+    try {
+      const totals = summarizeStats(await this.pc.getStats());
+      if (this.closing) return false;
+      const at = performance.now();
+      const prev = this.lastSample;
+      const intervalMs = prev ? at - prev.at : 0;
+      const rate = (now: number, before: number) =>
+        prev && intervalMs > 0 ? Math.max(0, Math.round(((now - before) * 8 * 1000) / intervalMs)) : 0;
+      this.lastSample = { at, bytesSent: totals.bytes_sent, bytesReceived: totals.bytes_received };
+      await this.recorder.record([
+        {
+          type: 'connection.stats_sampled',
+          data: {
+            bytes_sent: totals.bytes_sent,
+            bytes_received: totals.bytes_received,
+            packets_sent: totals.packets_sent,
+            packets_received: totals.packets_received,
+            packets_lost: totals.packets_lost,
+            rtt_ms: totals.rtt_ms,
+            jitter_ms: totals.jitter_ms,
+            frames_sent: this.media ? this.media.framesSent : null,
+            frames_received: null,
+            bitrate_out_bps: rate(totals.bytes_sent, prev?.bytesSent ?? 0),
+            bitrate_in_bps: rate(totals.bytes_received, prev?.bytesReceived ?? 0),
+            interval_ms: Math.round(intervalMs),
+          },
+        },
+      ]);
+      return true;
+    } catch (err) {
+      if (!this.closing) this.deps.logger.debug({ err, connectionId: this.id }, 'getStats failed');
+      return false;
+    } finally {
+      this.sampling = false;
+    }
+  }
+
+  /** Resolves when every event recorded so far is committed. */
+  settled(): Promise<void> {
+    return this.recorder.settled();
+  }
+
+  private meta() {
+    return this.origin.operationId ? { operation_id: this.origin.operationId } : undefined;
+  }
+
+  private on<T extends unknown[]>(event: { subscribe(fn: (...args: T) => void): { unSubscribe(): void } }, fn: (...args: T) => void) {
+    const { unSubscribe } = event.subscribe(fn);
+    this.unsubscribes.push(unSubscribe);
+  }
+
+  private recordState(kind: (typeof STATE_KINDS)[number], to: string) {
+    const from = this.states[kind];
+    if (from === to) return;
+    this.states[kind] = to;
+    void this.recorder.record([{ type: 'connection.state_changed', data: { kind, from, to } }]);
+  }
+
+  private recordError(code: string, message: string, fatal: boolean) {
+    void this.recorder.record([{ type: 'connection.error', data: { code, message: message.slice(0, 1000), fatal } }]);
+  }
+
+  private subscribe() {
+    const pc = this.pc;
+    this.on(pc.iceGatheringStateChange, (s) => this.recordState('gathering', s));
+    this.on(pc.signalingStateChange, (s) => this.recordState('signaling', s));
+    this.on(pc.iceConnectionStateChange, (s) => this.recordState('ice', s));
+    this.on(pc.connectionStateChange, (s) => {
+      this.recordState('connection', s);
+      if (s === 'connected') void this.onConnected();
+      if (s === 'failed' && !this.closing) {
+        // werift leaves a failed peer open; close it ourselves (WERIFT.md).
+        void this.close('ice', this.connectedAt ? 'consent_expired' : 'ice_failed');
+      }
+    });
+    this.on(pc.onIceCandidate, (candidate) => {
+      if (!candidate?.candidate || this.localCandidates >= MAX_RECORDED_CANDIDATES) return;
+      this.localCandidates++;
+      void this.recorder.record([{ type: 'connection.candidate', data: { origin: 'local', candidate: candidate.candidate, ...parseCandidate(candidate.candidate) } }]);
+    });
+    this.on(pc.onTrack, (track) => {
+      void this.recorder.record([{ type: 'connection.track_added', data: { track_id: track.id ?? track.uuid, kind: track.kind, direction: 'inbound' } }]);
+    });
+    this.on(pc.onDataChannel, (channel) => this.watchChannel(channel));
+  }
+
+  private recordRemoteCandidates(sdp: string) {
+    // Bundled sections repeat the same candidates; record each once.
+    const events: NewEvent[] = [...new Set(candidateLines(sdp))]
+      .slice(0, MAX_RECORDED_CANDIDATES)
+      .map((candidate) => ({ type: 'connection.candidate', data: { origin: 'remote', candidate, ...parseCandidate(candidate) } }));
+    if (events.length) void this.recorder.record(events);
+  }
+
+  private recordTracks() {
+    const events: NewEvent[] = [];
+    for (const t of this.pc.getTransceivers()) {
+      const track = t.sender.track;
+      if (!track) continue;
+      events.push({
+        type: 'connection.track_added',
+        data: { track_id: track.id ?? track.uuid, kind: track.kind, codec: t.sender.codec?.mimeType, direction: t.direction },
+      });
+    }
+    if (events.length) void this.recorder.record(events);
+    // Watch the DTLS transport: a clean hang-up closes it within ~15 ms.
+    for (const dtls of this.pc.dtlsTransports) {
+      this.on(dtls.onStateChange, (state) => {
+        if (state === 'closed' && !this.closing) void this.close('remote', 'dtls_closed');
+      });
+    }
+  }
+
+  private async onConnected() {
+    if (this.connectedAt) return;
+    this.connectedAt = Date.now();
+    try {
+      const totals = summarizeStats(await this.pc.getStats());
+      if (totals.selected_pair && !this.closing) {
+        void this.recorder.record([{ type: 'connection.candidate_pair_selected', data: totals.selected_pair }]);
+      }
+    } catch (err) {
+      this.deps.logger.debug({ err }, 'no stats for the selected pair');
+    }
+    if (this.media && !this.closing) {
+      try {
+        await this.media.start();
+      } catch (err) {
+        this.recordError('MEDIA_START_FAILED', (err as Error).message, true);
+        void this.close('local', 'media_start_failed');
+      }
+    }
+  }
+
+  private watchChannel(channel: RTCDataChannel) {
+    const info = () => ({ label: channel.label, channel_id: channel.id ?? null });
+    let opened = false;
+    const onOpen = () => {
+      if (opened) return;
+      opened = true;
+      void this.recorder.record([{ type: 'connection.datachannel_opened', data: { ...info(), protocol: channel.protocol } }]);
+      void this.data?.start(channel, (err) => this.recordError('DATA_SEND_FAILED', err.message, false));
+    };
+    this.on(channel.stateChanged, (state) => {
+      if (state === 'open') onOpen();
+      if (state === 'closed') {
+        const report = this.data?.report();
+        void this.recorder.record([
+          {
+            type: 'connection.datachannel_closed',
+            data: { ...info(), bytes_sent: report?.bytesSent, ...(report?.lastSha256 ? { sha256: report.lastSha256 } : {}) },
+          },
+        ]);
+        if (!this.closing) void this.close('remote', 'datachannel_closed');
+      }
+    });
+    if (channel.readyState === 'open') onOpen();
+  }
+
+  private gatheringComplete(signal: AbortSignal): Promise<void> {
+    if (this.pc.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const { unSubscribe } = this.pc.iceGatheringStateChange.subscribe((state) => {
+        if (state === 'complete') done();
+      });
+      const onAbort = () => {
+        unSubscribe();
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      const done = () => {
+        unSubscribe();
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      if (this.pc.iceGatheringState === 'complete') done();
+    });
+  }
+}

@@ -1,0 +1,479 @@
+// The WebRTC service: streams, live peers and every action on them, each run
+// through the operation runner so it appears in the log with its tasks and
+// outcome. Input is checked before an operation starts (bad input is a 4xx
+// and leaves nothing in the log); what can only fail by trying (werift
+// refusing an offer, a file that will not play) fails the operation.
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+import { defaultPeerConfig } from 'werift';
+import { getUserMedia } from 'werift/nonstandard';
+import type { Config } from '../config.ts';
+import type { EventLog } from '../log/append.ts';
+import { streamName } from '../log/catalogue.ts';
+import { AppError, notFound } from '../log/errors.ts';
+import type { OperationContext, OperationRunner, Started } from '../operations/runner.ts';
+import { describeDir, resolveContent, type ContentItem } from './content.ts';
+import { Registry, type LiveStream } from './registry.ts';
+import { ServerPeer, type StreamMode } from './serverPeer.ts';
+import { StatsSampler } from './statsSampler.ts';
+import { ResourceMonitor } from './resources.ts';
+import { openViewer, type Exchange, type Viewer } from './viewer.ts';
+import { mediaKinds } from './sdpFixes.ts';
+import type { Quality } from './quality.ts';
+import { runBenchmark, type BenchmarkResult } from './benchmark.ts';
+
+export type ServiceDeps = { config: Config; log: EventLog; runner: OperationRunner; logger: Logger };
+
+/** A peer that has not connected this long after its answer is closed (initiator `ice`). */
+export const CONNECT_TIMEOUT_MS = 30_000;
+export const MAX_BENCHMARK_SECONDS = 60;
+
+export type StreamRequest = { content: string; quality: Quality; mode: StreamMode; iceServers?: string[] };
+export type StreamResult = { server_id: string; content: string; sha256: string; mode: StreamMode; quality: Quality };
+export type Origin = { remote?: string; userAgent?: string; requestId?: string };
+
+const require = createRequire(import.meta.url);
+
+export class WebRtcService {
+  readonly registry = new Registry();
+  readonly resources = new ResourceMonitor();
+  private readonly sampler: StatsSampler;
+  private readonly connectTimers = new Map<string, NodeJS.Timeout>();
+  private readonly benchmarks = new Set<string>();
+  private readonly testViewers = new Set<Viewer>();
+
+  constructor(private readonly deps: ServiceDeps) {
+    this.sampler = new StatsSampler(this.registry, deps.config.statsIntervalMs);
+  }
+
+  start() {
+    this.sampler.start();
+  }
+
+  // ---- check ------------------------------------------------------------
+
+  async check() {
+    const content = await describeDir(this.deps.config.contentDir);
+    const codec = (c: { mimeType: string; clockRate: number; channels?: number; payloadType?: number }) => ({
+      mime_type: c.mimeType,
+      clock_rate: c.clockRate,
+      ...(c.channels ? { channels: c.channels } : {}),
+    });
+    let version: string | null = null;
+    try {
+      version = (require('werift/package.json') as { version: string }).version;
+    } catch {
+      version = null;
+    }
+    return {
+      webrtc: {
+        library: 'werift',
+        version,
+        node: process.version,
+        codecs: {
+          audio: (defaultPeerConfig.codecs.audio ?? []).map(codec),
+          video: (defaultPeerConfig.codecs.video ?? []).map(codec),
+        },
+        // What file playback accepts (werift's getUserMedia): WebM/MP4 with these.
+        playable_source_codecs: ['VP8', 'VP9', 'H264', 'AV1', 'Opus'],
+        ice: {
+          lite: true,
+          servers: this.deps.config.iceServers,
+          additional_host_addresses: this.deps.config.iceAdditionalHostAddresses,
+        },
+      },
+      content: {
+        directory: content.path,
+        exists: content.exists,
+        readable: content.readable,
+        ...(content.error ? { error: content.error } : {}),
+        files: content.items.map((i) => ({ name: i.name, size: i.size, sha256: i.sha256, media: i.media })),
+      },
+      live: { streams: this.registry.streams.size, connections: this.registry.peers.size },
+    };
+  }
+
+  // ---- streams ----------------------------------------------------------
+
+  async startStream(request: StreamRequest, origin: Origin = {}): Promise<Started<StreamResult> & { serverId: string }> {
+    const content = await this.contentFor(request.content, request.mode);
+    const serverId = randomUUID();
+    const params = { content: content.name, sha256: content.sha256, mode: request.mode, quality: request.quality };
+    const started = await this.deps.runner.start(
+      'stream',
+      { ...params, ice_servers: request.iceServers ?? null },
+      async (ctx) => {
+        if (request.mode === 'media') await ctx.task('probe media', () => probeMedia(content.path));
+        await this.openStream(ctx, {
+          serverId,
+          content,
+          mode: request.mode,
+          quality: request.quality,
+          iceServers: request.iceServers ?? this.deps.config.iceServers,
+          createdAt: Date.now(),
+        });
+        return { server_id: serverId, ...params };
+      },
+      { serverId, requestId: origin.requestId },
+    );
+    return { ...started, serverId };
+  }
+
+  getStream(serverId: string): LiveStream {
+    const stream = this.registry.streams.get(serverId);
+    if (!stream) throw notFound('stream', serverId);
+    return stream;
+  }
+
+  async stopStream(serverId: string, origin: Origin = {}) {
+    const stream = this.getStream(serverId);
+    // Gone at once, so no viewer joins while its peers are being closed.
+    this.registry.streams.delete(serverId);
+    try {
+      return await this.deps.runner.start(
+        'stream_stop',
+        { server_id: serverId },
+        async (ctx) => {
+          const peers = this.registry.peersOf(serverId);
+          const closed = await this.closePeers(ctx, peers, 'local', 'stream_stopped');
+          await this.deps.log.append(
+            streamName('server', serverId),
+            [{ type: 'server.stopped', data: { server_id: serverId, reason: 'stopped' } }],
+            { meta: { operation_id: ctx.operationId } },
+          );
+          return { server_id: serverId, closed: closed.length, connection_ids: closed };
+        },
+        { serverId, requestId: origin.requestId },
+      );
+    } catch (err) {
+      this.registry.streams.set(serverId, stream);
+      throw err;
+    }
+  }
+
+  // ---- connections ------------------------------------------------------
+
+  /** Checks an offer can be tried at all, before anything is recorded. */
+  checkOffer(stream: LiveStream, sdp: string) {
+    if (!/^v=0\r?\n/.test(sdp)) throw new AppError(400, 'BAD_REQUEST', 'the body is not an SDP offer (it must start with v=0)');
+    const kinds = mediaKinds(sdp);
+    if (kinds.length === 0) throw new AppError(400, 'BAD_REQUEST', 'the SDP offer has no m= line');
+    if (stream.mode === 'media' && !kinds.some((k) => k === 'audio' || k === 'video')) {
+      throw new AppError(422, 'VALIDATION_FAILED', 'a media stream needs an offer with an audio or video m-section');
+    }
+    if (stream.mode === 'data' && !kinds.includes('application')) {
+      throw new AppError(422, 'VALIDATION_FAILED', 'a data stream needs an offer with a data channel (m=application)');
+    }
+  }
+
+  /**
+   * A viewer's offer: creates the server peer and answers. The answer SDP is
+   * handed back through `answer()` rather than the operation result, so the
+   * log keeps the outcome, not a few KB of SDP per connection.
+   */
+  async connect(serverId: string, offerSdp: string, origin: Origin = {}) {
+    const stream = this.getStream(serverId);
+    this.checkOffer(stream, offerSdp);
+    this.registry.reservePeer();
+    const connectionId = randomUUID();
+    const operationId = randomUUID();
+    let answer: string | null = null;
+    const started = await this.deps.runner.start(
+      'connect',
+      { server_id: serverId, connection_id: connectionId, remote: origin.remote ?? null },
+      async (ctx) => {
+        const peer = new ServerPeer(
+          stream,
+          {
+            log: this.deps.log,
+            logger: this.deps.logger,
+            iceAdditionalHostAddresses: this.deps.config.iceAdditionalHostAddresses,
+            onClosed: (p) => this.forget(p),
+          },
+          { id: connectionId, operationId, remote: origin.remote, userAgent: origin.userAgent },
+        );
+        this.registry.addPeer(peer);
+        try {
+          await peer.recordCreated();
+          answer = await ctx.task('negotiate', (signal) => peer.answer(offerSdp, signal));
+        } catch (err) {
+          await peer.close('local', 'negotiation_failed', { operation_id: operationId });
+          throw err;
+        }
+        this.armConnectTimeout(peer);
+        return { connection_id: connectionId, server_id: serverId };
+      },
+      { connectionId, serverId, requestId: origin.requestId, operationId },
+    );
+    return { started, connectionId, answer: () => answer };
+  }
+
+  getPeer(connectionId: string): ServerPeer {
+    const peer = this.registry.peers.get(connectionId);
+    if (!peer) throw notFound('live connection', connectionId);
+    return peer;
+  }
+
+  async closeConnection(connectionId: string, initiator: 'local' | 'remote', reason: string, origin: Origin = {}) {
+    const peer = this.getPeer(connectionId);
+    return this.deps.runner.start(
+      initiator === 'remote' ? 'whep_delete' : 'connection_close',
+      { connection_id: connectionId, reason },
+      async (ctx) => {
+        const { closedNow } = await ctx.task('close', () => peer.close(initiator, reason, { operation_id: ctx.operationId }));
+        return { connection_id: connectionId, closed: closedNow };
+      },
+      { connectionId, serverId: peer.serverId, requestId: origin.requestId },
+    );
+  }
+
+  async closeAll(origin: Origin = {}) {
+    return this.deps.runner.start(
+      'close_all',
+      { open: this.registry.peers.size },
+      async (ctx) => {
+        const closed = await this.closePeers(ctx, [...this.registry.peers.values()], 'local', 'close_all');
+        return { closed: closed.length, connection_ids: closed };
+      },
+      { requestId: origin.requestId },
+    );
+  }
+
+  async setQuality(connectionId: string, quality: Quality, origin: Origin = {}) {
+    const peer = this.getPeer(connectionId);
+    return this.deps.runner.start(
+      'quality',
+      { connection_id: connectionId, quality },
+      async (ctx) => {
+        const from = peer.quality;
+        await ctx.task('apply quality', () => peer.setQuality(quality, { operation_id: ctx.operationId }));
+        return { connection_id: connectionId, from, to: quality, mode: peer.spec.mode };
+      },
+      { connectionId, serverId: peer.serverId, requestId: origin.requestId },
+    );
+  }
+
+  // ---- benchmark and the async-close test -------------------------------
+
+  async benchmark(request: { content: string; mode: StreamMode; quality: Quality; durationS: number; viewers: number }, origin: Origin = {}) {
+    const max = this.deps.config.maxBenchmarkViewers;
+    if (request.viewers > max) throw new AppError(422, 'VALIDATION_FAILED', `viewers must be at most ${max} (--max-benchmark-viewers)`);
+    if (request.durationS > MAX_BENCHMARK_SECONDS) throw new AppError(422, 'VALIDATION_FAILED', `duration_s must be at most ${MAX_BENCHMARK_SECONDS}`);
+    if (this.registry.peers.size + request.viewers > 1000) throw new AppError(503, 'UNAVAILABLE', 'not enough connection slots left');
+    const content = await this.contentFor(request.content, request.mode);
+    const serverId = randomUUID();
+    const started = await this.deps.runner.start<BenchmarkResult>(
+      'benchmark',
+      { content: content.name, mode: request.mode, quality: request.quality, duration_s: request.durationS, viewers: request.viewers },
+      async (ctx) => {
+        await this.openStream(ctx, { serverId, content, mode: request.mode, quality: request.quality, iceServers: this.deps.config.iceServers, createdAt: Date.now() });
+        try {
+          return await runBenchmark(ctx, {
+            viewers: request.viewers,
+            durationMs: request.durationS * 1000,
+            expect: request.mode,
+            exchange: this.inProcessExchange(serverId, { remote: 'benchmark' }),
+          });
+        } finally {
+          this.registry.streams.delete(serverId);
+          const leftovers = this.registry.peersOf(serverId);
+          if (leftovers.length) await this.closePeers(ctx, leftovers, 'local', 'benchmark_finished').catch(() => {});
+          await this.deps.log.append(
+            streamName('server', serverId),
+            [{ type: 'server.stopped', data: { server_id: serverId, reason: 'benchmark_finished' } }],
+            { meta: { operation_id: ctx.operationId } },
+          );
+        }
+      },
+      { serverId, requestId: origin.requestId, timeoutMs: request.durationS * 1000 + 60_000 },
+    );
+    this.benchmarks.add(started.operationId);
+    void started.outcome.then(() => this.benchmarks.delete(started.operationId));
+    return started;
+  }
+
+  /**
+   * The add-on's event-loop fix, demonstrated: sets up a real loopback pair
+   * (this server's peer and an in-process werift viewer), then closes it
+   * through the runner in the background; the caller answers 202.
+   */
+  async asyncCloseTest(origin: Origin = {}) {
+    const listing = await describeDir(this.deps.config.contentDir);
+    const item = listing.items[0];
+    if (!item) throw new AppError(503, 'UNAVAILABLE', `the content directory ${listing.path} has no file to stream`);
+    const serverId = randomUUID();
+    let viewer: Viewer | null = null;
+    const setup = await this.deps.runner.run(
+      'test_async_close_setup',
+      { content: item.name },
+      async (ctx) => {
+        await this.openStream(ctx, { serverId, content: item, mode: 'data', quality: 'low', iceServers: [], createdAt: Date.now() });
+        // Task results go into the log as JSON: hand the viewer out through the closure.
+        const summary = await ctx.task('connect loopback pair', async (signal) => {
+          const v = await openViewer(this.inProcessExchange(serverId, { remote: 'async_close_test' }), { expect: 'data', signal });
+          viewer = v;
+          this.testViewers.add(v);
+          return { connection_id: v.connectionId, setup_ms: v.setupMs };
+        });
+        return summary;
+      },
+      { serverId, requestId: origin.requestId },
+    );
+    if (setup.status !== 'completed' || !viewer) {
+      this.registry.streams.delete(serverId);
+      const why = setup.status === 'completed' ? 'no viewer' : setup.error.message;
+      throw new AppError(500, 'WEBRTC_ERROR', `the loopback pair could not be set up: ${why}`, undefined, true);
+    }
+    const testViewer: Viewer = viewer;
+    const { connection_id: connectionId, setup_ms: setupMs } = setup.result;
+    const peer = this.registry.peers.get(connectionId);
+    const started = await this.deps.runner.start(
+      'test_async_close',
+      { connection_id: connectionId, server_id: serverId },
+      async (ctx) => {
+        try {
+          const closed = peer
+            ? (await ctx.task('close', () => peer.close('local', 'async_close_test', { operation_id: ctx.operationId }), { connectionId })).closedNow
+            : false;
+          await ctx.task('close viewer', () => testViewer.leave());
+          return { connection_id: connectionId, closed, setup_ms: setupMs };
+        } finally {
+          this.testViewers.delete(testViewer);
+          this.registry.streams.delete(serverId);
+          await this.deps.log.append(
+            streamName('server', serverId),
+            [{ type: 'server.stopped', data: { server_id: serverId, reason: 'async_close_test' } }],
+            { meta: { operation_id: ctx.operationId } },
+          );
+        }
+      },
+      { connectionId, serverId, requestId: origin.requestId },
+    );
+    return { started, connectionId, serverId, setupOperationId: setup.operationId };
+  }
+
+  // ---- resources and shutdown -------------------------------------------
+
+  resourceReport() {
+    return {
+      ...this.resources.read(),
+      webrtc: {
+        open_peers: this.registry.peers.size,
+        streams: this.registry.streams.size,
+        pending_tasks: this.deps.runner.activeTasks,
+        running_operations: this.deps.runner.activeOperations,
+      },
+    };
+  }
+
+  /** Closes every peer through the runner (initiator `shutdown`) and records each stream's end. */
+  async shutdown() {
+    this.sampler.stop();
+    for (const id of this.benchmarks) this.deps.runner.cancel(id, 'shutdown');
+    const peers = [...this.registry.peers.values()];
+    const streams = [...this.registry.streams.keys()];
+    this.registry.streams.clear();
+    if (peers.length || streams.length) {
+      const outcome = await this.deps.runner.run('shutdown_close', { open: peers.length, streams: streams.length }, async (ctx) => {
+        const closed = await this.closePeers(ctx, peers, 'shutdown', 'server_shutdown');
+        await Promise.all(
+          streams.map((serverId) =>
+            this.deps.log.append(streamName('server', serverId), [{ type: 'server.stopped', data: { server_id: serverId, reason: 'shutdown' } }], {
+              meta: { operation_id: ctx.operationId },
+            }),
+          ),
+        );
+        return { closed: closed.length, streams: streams.length };
+      }, { timeoutMs: Math.max(this.deps.config.shutdownGraceMs, 1000) });
+      if (outcome.status !== 'completed') this.deps.logger.error({ outcome }, 'closing peers at shutdown did not complete');
+    }
+    for (const viewer of this.testViewers) await viewer.leave().catch(() => {});
+    for (const timer of this.connectTimers.values()) clearTimeout(timer);
+    this.connectTimers.clear();
+    this.resources.stop();
+  }
+
+  // ---- helpers ------------------------------------------------------------
+
+  private async contentFor(ref: string, mode: StreamMode): Promise<ContentItem> {
+    const content = await resolveContent(this.deps.config.contentDir, ref);
+    if (mode === 'media' && !content.media) {
+      throw new AppError(422, 'VALIDATION_FAILED', `"${content.name}" is not a media file (WebM or MP4); stream it with mode "data"`);
+    }
+    return content;
+  }
+
+  private async openStream(ctx: OperationContext, stream: LiveStream) {
+    this.registry.addStream(stream);
+    await this.deps.log.append(
+      streamName('server', stream.serverId),
+      [{ type: 'server.created', data: { server_id: stream.serverId, content: stream.content.name, mode: stream.mode, quality: stream.quality } }],
+      { expectedVersion: 'no_stream', meta: { operation_id: ctx.operationId } },
+    );
+  }
+
+  /** Closes peers as one task each; returns the ids this call actually closed. */
+  private async closePeers(ctx: OperationContext, peers: ServerPeer[], initiator: 'local' | 'shutdown', reason: string) {
+    const results = await Promise.all(
+      peers.map((peer) =>
+        ctx.task(`close ${peer.id}`, () => peer.close(initiator, reason, { operation_id: ctx.operationId }), { connectionId: peer.id }).then(
+          (r) => (r.closedNow ? peer.id : null),
+        ),
+      ),
+    );
+    return results.filter((id): id is string => id !== null);
+  }
+
+  /** An Exchange that goes straight to `connect`, for viewers in this process. */
+  inProcessExchange(serverId: string, origin: Origin): Exchange {
+    return async (offerSdp) => {
+      const { started, connectionId, answer } = await this.connect(serverId, offerSdp, origin);
+      const outcome = await started.outcome;
+      const sdp = answer();
+      if (outcome.status !== 'completed' || !sdp) {
+        throw new Error(outcome.status === 'completed' ? 'no answer' : `${outcome.error.code}: ${outcome.error.message}`);
+      }
+      return {
+        answerSdp: sdp,
+        connectionId,
+        hangUp: async () => {
+          if (!this.registry.peers.has(connectionId)) return;
+          const close = await this.closeConnection(connectionId, 'remote', 'viewer_left', origin);
+          await close.outcome;
+        },
+      };
+    };
+  }
+
+  private armConnectTimeout(peer: ServerPeer) {
+    if (peer.connectedAt || peer.isClosing) return;
+    const timer = setTimeout(() => {
+      this.connectTimers.delete(peer.id);
+      if (!peer.connectedAt && !peer.isClosing) void peer.close('ice', 'connect_timeout');
+    }, CONNECT_TIMEOUT_MS);
+    timer.unref();
+    this.connectTimers.set(peer.id, timer);
+  }
+
+  private forget(peer: ServerPeer) {
+    this.registry.removePeer(peer);
+    const timer = this.connectTimers.get(peer.id);
+    if (timer) clearTimeout(timer);
+    this.connectTimers.delete(peer.id);
+  }
+}
+
+/** Opens the file with werift's player and checks it has something to play. */
+async function probeMedia(path: string) {
+  let player: Awaited<ReturnType<typeof getUserMedia>>;
+  try {
+    player = await getUserMedia({ path, loop: false });
+  } catch (err) {
+    throw new AppError(422, 'VALIDATION_FAILED', `the file cannot be played: ${(err as Error).message}`);
+  }
+  const tracks = { video: Boolean(player.video), audio: Boolean(player.audio) };
+  player.stop();
+  if (!tracks.video && !tracks.audio) throw new AppError(422, 'VALIDATION_FAILED', 'the file has no audio or video track');
+  return tracks;
+}

@@ -1,0 +1,96 @@
+// A W3C stats report (from werift's getStats) boiled down to the numbers the
+// monitor shows. Works for either end: the server reads loss, RTT and jitter
+// from the viewer's receiver reports (remote-inbound-rtp), a viewer from its
+// own inbound-rtp.
+
+export type StatsTotals = {
+  bytes_sent: number;
+  bytes_received: number;
+  packets_sent: number;
+  packets_received: number;
+  packets_lost: number;
+  rtt_ms: number | null;
+  jitter_ms: number | null;
+  dtls_state: string | null;
+  ice_state: string | null;
+  selected_pair: { local: string; remote: string } | null;
+  data_channel: { messages_sent: number; bytes_sent: number; messages_received: number; bytes_received: number } | null;
+  rtp: { kind: string; direction: 'outbound' | 'inbound'; packets: number; bytes: number }[];
+};
+
+type Stat = Record<string, unknown> & { type: string; id: string };
+
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+const round = (v: number) => Math.round(v * 1000) / 1000;
+
+export function summarizeStats(report: Iterable<[string, unknown]> | Map<string, unknown>): StatsTotals {
+  const stats: Stat[] = [];
+  for (const [, v] of report as Iterable<[string, unknown]>) stats.push(v as Stat);
+  const byId = new Map(stats.map((s) => [s.id, s]));
+  const out: StatsTotals = {
+    bytes_sent: 0,
+    bytes_received: 0,
+    packets_sent: 0,
+    packets_received: 0,
+    packets_lost: 0,
+    rtt_ms: null,
+    jitter_ms: null,
+    dtls_state: null,
+    ice_state: null,
+    selected_pair: null,
+    data_channel: null,
+    rtp: [],
+  };
+  let jitterMax: number | null = null;
+  let rtt: number | null = null;
+  for (const s of stats) {
+    switch (s.type) {
+      case 'transport': {
+        // Transport totals cover RTP, RTCP, DTLS and SCTP (data channels) alike.
+        out.bytes_sent += num(s.bytesSent);
+        out.bytes_received += num(s.bytesReceived);
+        out.packets_sent += num(s.packetsSent);
+        out.packets_received += num(s.packetsReceived);
+        out.dtls_state = (s.dtlsState as string) ?? out.dtls_state;
+        out.ice_state = (s.iceState as string) ?? out.ice_state;
+        const pair = byId.get(s.selectedCandidatePairId as string);
+        if (pair) {
+          const local = byId.get(pair.localCandidateId as string);
+          const remote = byId.get(pair.remoteCandidateId as string);
+          if (local && remote) out.selected_pair = { local: describeCandidate(local), remote: describeCandidate(remote) };
+          if (num(pair.currentRoundTripTime) > 0) rtt = num(pair.currentRoundTripTime) * 1000;
+        }
+        break;
+      }
+      case 'outbound-rtp':
+        out.rtp.push({ kind: String(s.kind), direction: 'outbound', packets: num(s.packetsSent), bytes: num(s.bytesSent) });
+        break;
+      case 'inbound-rtp':
+        if (num(s.packetsReceived) === 0) break; // werift lists an idle receiver for every sending transceiver
+        out.rtp.push({ kind: String(s.kind), direction: 'inbound', packets: num(s.packetsReceived), bytes: num(s.bytesReceived) });
+        out.packets_lost += num(s.packetsLost);
+        if (typeof s.jitter === 'number') jitterMax = Math.max(jitterMax ?? 0, s.jitter * 1000);
+        break;
+      case 'remote-inbound-rtp':
+        out.packets_lost += num(s.packetsLost);
+        if (typeof s.jitter === 'number') jitterMax = Math.max(jitterMax ?? 0, s.jitter * 1000);
+        if (num(s.roundTripTime) > 0) rtt = num(s.roundTripTime) * 1000;
+        break;
+      case 'data-channel': {
+        const dc = (out.data_channel ??= { messages_sent: 0, bytes_sent: 0, messages_received: 0, bytes_received: 0 });
+        dc.messages_sent += num(s.messagesSent);
+        dc.bytes_sent += num(s.bytesSent);
+        dc.messages_received += num(s.messagesReceived);
+        dc.bytes_received += num(s.bytesReceived);
+        break;
+      }
+    }
+  }
+  out.rtt_ms = rtt === null ? null : round(rtt);
+  out.jitter_ms = jitterMax === null ? null : round(jitterMax);
+  return out;
+}
+
+function describeCandidate(c: Stat): string {
+  return `${c.candidateType ?? '?'} ${c.protocol ?? 'udp'} ${c.address ?? '?'}:${c.port ?? '?'}`;
+}
