@@ -1,0 +1,245 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { connect } from 'node:net';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { openSse, parseFrame } from '../helpers/sse.ts';
+import { feedClients } from '../../src/http/routes/events.ts';
+import type { NewEvent } from '../../src/log/catalogue.ts';
+
+const EVENTS = '/api/v0/mcp/monitor/webrtc/events';
+
+const created = (id: string): NewEvent => ({ type: 'connection.created', data: { connection_id: id } });
+const changed = (from: string, to: string): NewEvent => ({ type: 'connection.state_changed', data: { kind: 'connection', from, to } });
+const failed = (message: string): NewEvent => ({ type: 'connection.error', data: { code: 'TEST', message } });
+
+async function appendMany(server: TestServer, stream: string, count: number, make: (i: number) => NewEvent) {
+  for (let i = 0; i < count; i += 100) {
+    const batch = Array.from({ length: Math.min(100, count - i) }, (_, j) => make(i + j));
+    await server.services.log.append(stream, batch);
+  }
+}
+
+// ---------------------------------------------------------------------------
+const page = suite('GET /events');
+
+page('pages through the log by position with no gap and no repeat', async () => {
+  const server = await startTestServer();
+  try {
+    await appendMany(server, 'connection:a', 25, (i) => (i === 0 ? created('a') : failed(`e${i}`)));
+    const seen: number[] = [];
+    let after = 0;
+    for (let pages = 0; pages < 5; pages++) {
+      const body = await (await server.api(`${EVENTS}?after=${after}&limit=10`)).json();
+      seen.push(...body.events.map((e: { position: number }) => e.position));
+      assert.is(body.head_position, 25);
+      after = body.next_after;
+      if (!body.has_more) break;
+    }
+    assert.equal(seen, Array.from({ length: 25 }, (_, i) => i + 1));
+    assert.is(after, 25);
+    const empty = await (await server.api(`${EVENTS}?after=25`)).json();
+    assert.is(empty.count, 0);
+    assert.is(empty.next_after, 25);
+  } finally {
+    await server.stop();
+  }
+});
+
+page('filters by stream, by kind and by type', async () => {
+  const server = await startTestServer();
+  try {
+    await server.services.log.append('connection:a', [created('a'), changed('new', 'connecting')]);
+    await server.services.log.append('connection:b', [created('b')]);
+    await server.services.runner.run('probe', {}, async () => 1);
+    const get = async (q: string) => (await (await server.api(`${EVENTS}?${q}`)).json()).events as { stream: string; type: string }[];
+
+    const a = await get('stream=connection:a');
+    assert.equal(a.map((e) => e.type), ['connection.created', 'connection.state_changed']);
+    const connections = await get('kind=connection');
+    assert.equal(new Set(connections.map((e) => e.stream)), new Set(['connection:a', 'connection:b']));
+    const operations = await get('stream_prefix=operation:');
+    assert.ok(operations.length >= 2);
+    assert.ok(operations.every((e) => e.stream.startsWith('operation:')));
+    const types = await get('type=connection.created,operation.completed');
+    assert.equal(types.map((e) => e.type).sort(), ['connection.created', 'connection.created', 'operation.completed']);
+  } finally {
+    await server.stop();
+  }
+});
+
+page('answers 400 problem+json for an unknown type, a bad position or two filters at once', async () => {
+  const server = await startTestServer();
+  try {
+    for (const q of ['type=connection.nope', 'after=-1', 'after=abc', 'limit=0', 'stream=a&kind=task', 'kind=bogus']) {
+      const res = await server.api(`${EVENTS}?${q}`);
+      assert.is(res.status, 400, q);
+      assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      assert.is((await res.json()).code, 'BAD_REQUEST');
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
+page.run();
+
+// ---------------------------------------------------------------------------
+const stream = suite('GET /events/stream');
+
+stream('delivers events as they are appended, with the log position as id', async () => {
+  const server = await startTestServer();
+  await server.services.log.append('connection:old', [created('old')]);
+  const feed = await openSse(server.url + `${EVENTS}/stream`);
+  try {
+    assert.is(feed.status, 200);
+    assert.match(feed.headers.get('content-type') ?? '', /^text\/event-stream/);
+    // Without a position the feed starts at the head: live events only.
+    await feed.waitFor((fs) => fs.some((f) => f.retry !== null));
+    const before = Date.now();
+    const result = await server.services.log.append('connection:new', [created('new'), changed('new', 'connecting')]);
+    assert.ok(result.ok);
+    await feed.waitForEvents(2, 2000);
+    const latency = Date.now() - before;
+    const frames = feed.frames.filter((f) => f.data !== null);
+    assert.equal(frames.map((f) => Number(f.id)), [result.ok ? result.firstPosition : 0, result.ok ? result.lastPosition : 0]);
+    assert.equal(feed.events().map((e) => e.type), ['connection.created', 'connection.state_changed']);
+    assert.ok(latency < 500, `took ${latency} ms`);
+  } finally {
+    feed.close();
+    await server.stop();
+  }
+});
+
+stream('resumes after Last-Event-ID with no gap and no duplicate', async () => {
+  const server = await startTestServer();
+  try {
+    await appendMany(server, 'connection:r', 5, (i) => (i === 0 ? created('r') : failed(`first ${i}`)));
+    const first = await openSse(server.url + `${EVENTS}/stream?after=0`);
+    await first.waitForEvents(3);
+    const lastSeen = first.frames.filter((f) => f.data !== null)[2].id!;
+    first.close();
+    await first.ended;
+
+    // Appended while nobody is listening.
+    await appendMany(server, 'connection:r', 5, (i) => failed(`second ${i}`));
+    // `after` says 0, as EventSource would resend it; the header must win.
+    const second = await openSse(server.url + `${EVENTS}/stream?after=0`, { 'Last-Event-ID': lastSeen });
+    await second.waitForEvents(7);
+    await server.services.log.append('connection:r', [failed('live')]);
+    await second.waitForEvents(8);
+    second.close();
+    const ids = second.frames.filter((f) => f.data !== null).map((f) => Number(f.id));
+    assert.equal(ids, [4, 5, 6, 7, 8, 9, 10, 11]);
+  } finally {
+    await server.stop();
+  }
+});
+
+stream('follows only the events a filter selects', async () => {
+  const server = await startTestServer();
+  const feed = await openSse(server.url + `${EVENTS}/stream?after=0&stream=connection:x&type=connection.state_changed`);
+  try {
+    await server.services.log.append('connection:y', [created('y'), changed('new', 'connecting')]);
+    await server.services.log.append('connection:x', [created('x'), changed('new', 'connecting'), changed('connecting', 'connected')]);
+    await feed.waitForEvents(2);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(feed.events().map((e) => [e.stream, e.type, e.data.to]), [
+      ['connection:x', 'connection.state_changed', 'connecting'],
+      ['connection:x', 'connection.state_changed', 'connected'],
+    ]);
+  } finally {
+    feed.close();
+    await server.stop();
+  }
+});
+
+stream('refuses a Last-Event-ID that is not a position', async () => {
+  const server = await startTestServer();
+  try {
+    const res = await server.api(`${EVENTS}/stream`, { headers: { 'Last-Event-ID': 'abc' } });
+    assert.is(res.status, 400);
+    assert.is((await res.json()).code, 'BAD_REQUEST');
+    assert.is(feedClients(server.services).length, 0);
+  } finally {
+    await server.stop();
+  }
+});
+
+stream('sends a heartbeat comment while the log is idle', async () => {
+  const server = await startTestServer();
+  const feed = await openSse(server.url + `${EVENTS}/stream?heartbeat_ms=1000`);
+  try {
+    await feed.waitFor((fs) => fs.some((f) => f.comment?.startsWith('heartbeat')), 3000);
+  } finally {
+    feed.close();
+    await server.stop();
+  }
+});
+
+stream('holds a bounded buffer for a client that stops reading, then catches it up in order', async () => {
+  const server = await startTestServer();
+  const socket = connect({ host: '127.0.0.1', port: server.port });
+  // Never read until told to: the kernel buffers fill and the server must wait.
+  socket.pause();
+  try {
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    // HTTP/1.0, so the body is the raw stream without chunked framing.
+    socket.write(`GET ${EVENTS}/stream?after=0 HTTP/1.0\r\nHost: x\r\n\r\n`);
+    const deadline = Date.now() + 2000;
+    while (feedClients(server.services).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+
+    const total = 6000;
+    const payload = 'x'.repeat(2000);
+    const heapBefore = process.memoryUsage().heapUsed;
+    await appendMany(server, 'connection:slow', total, (i) => (i === 0 ? created('slow') : failed(`${i} ${payload}`)));
+    await new Promise((r) => setTimeout(r, 300));
+    const [client] = feedClients(server.services);
+    const heapGrowth = process.memoryUsage().heapUsed - heapBefore;
+    // ~12 MB went into the log; the server read only as far as the socket took.
+    assert.ok(client.cursor < total, `server read ahead to ${client.cursor} of ${total}`);
+    assert.ok(client.maxBufferedBytes < 256 * 1024, `buffered ${client.maxBufferedBytes} bytes for one client`);
+    assert.ok(heapGrowth < 8 * 1024 * 1024, `heap grew ${heapGrowth} bytes`);
+
+    // Now read everything: every position once, in order.
+    let text = '';
+    const ids: number[] = [];
+    socket.setEncoding('utf8');
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`caught up to ${ids.at(-1)} only`)), 10_000);
+      socket.on('data', (chunk: string) => {
+        text += chunk;
+        let at: number;
+        while ((at = text.indexOf('\n\n')) >= 0) {
+          const frame = parseFrame(text.slice(0, at));
+          text = text.slice(at + 2);
+          if (frame.data !== null) ids.push(Number(frame.id));
+        }
+        if (ids.at(-1) === total) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      socket.resume();
+    });
+    assert.is(ids.length, total);
+    assert.ok(ids.every((id, i) => id === i + 1));
+  } finally {
+    socket.destroy();
+    await server.stop();
+  }
+});
+
+stream('does not hold up shutdown and leaves nothing behind', async () => {
+  const server = await startTestServer();
+  const feed = await openSse(server.url + `${EVENTS}/stream`);
+  await feed.waitFor((fs) => fs.length > 0);
+  assert.is(feedClients(server.services).length, 1);
+  const started = Date.now();
+  await server.stop();
+  const took = Date.now() - started;
+  await feed.ended;
+  assert.ok(took < 1500, `shutdown took ${took} ms`);
+  assert.is(feedClients(server.services).length, 0);
+});
+
+stream.run();
