@@ -1,0 +1,60 @@
+// The server the peer benchmark measures, in its own process so its CPU and
+// RSS are its own. Assembled like src/http/serve.ts, with one difference that
+// is the point of the figure:
+//
+//   on   the real EventLog on a database file with the inline Projector
+//   off  a log that discards: append resolves at once, nothing is validated,
+//        stored or projected (the peers, stats sampling and HTTP are the same)
+//
+//   node --import tsx bench/peer-server.ts on|off <database> <stats interval ms>
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { makeConfig } from '../src/config.ts';
+import { openDatabase } from '../src/log/open.ts';
+import { EventLog, type AppendResult } from '../src/log/append.ts';
+import { Projector } from '../src/projections/projector.ts';
+import { OperationRunner } from '../src/operations/runner.ts';
+import { createApp, type Services } from '../src/http/app.ts';
+import { webrtcPlugin } from '../src/http/webrtcPlugin.ts';
+
+/** Recording off: every append "succeeds" without touching anything. */
+class DiscardingLog extends EventLog {
+  private position = 0;
+  override append(_stream: string, events: unknown[]): Promise<AppendResult> {
+    const first = this.position + 1;
+    this.position += events.length;
+    return Promise.resolve({ ok: true, firstPosition: first, lastPosition: this.position, nextVersion: events.length, recordedAt: Date.now() });
+  }
+}
+
+const [mode, path, interval] = process.argv.slice(2);
+if ((mode !== 'on' && mode !== 'off') || !path) throw new Error('usage: peer-server.ts on|off <database> <stats interval ms>');
+const config = makeConfig({
+  port: 0,
+  host: '127.0.0.1',
+  persistencePath: mode === 'on' ? path : ':memory:',
+  logLevel: 'silent',
+  statsIntervalMs: Number(interval ?? 1000),
+  maxBenchmarkViewers: 1000,
+});
+const logger = pino({ level: 'silent' });
+const db = openDatabase(config.persistencePath);
+const log = mode === 'on' ? new EventLog(db, new Projector()) : new DiscardingLog(db, null);
+const runner = new OperationRunner(log, { defaultTimeoutMs: config.operationTimeoutMs });
+const services: Services = { config, db, log, runner, logger, startedAt: Date.now() };
+const plugin = webrtcPlugin(services);
+await plugin.start?.();
+const { app } = createApp(services, plugin.routers ?? []);
+const server = createServer(app.callback());
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`);
+process.once('SIGTERM', async () => {
+  server.closeAllConnections();
+  server.close();
+  await plugin.shutdown?.();
+  await runner.shutdown(2000);
+  log.close();
+  db.close();
+  process.exit(0);
+});
