@@ -9,7 +9,7 @@ import type { OpenApiPaths } from '../openapi/types.ts';
 import { eventsOpenApiPaths } from './events.ts';
 import { metricsOpenApiPaths } from './metrics.ts';
 import { dashboardOpenApiPaths } from './dashboard.ts';
-// WEBRTC-OPENAPI: when src/http/routes/webrtc.ts exports its fragment, import it here and add it to FRAGMENTS.
+import { webrtcOpenApiPaths } from './webrtc.ts';
 
 export const openapiOpenApiPaths: OpenApiPaths = {
   '/openapi.json': {
@@ -23,6 +23,7 @@ export const openapiOpenApiPaths: OpenApiPaths = {
 
 export const FRAGMENTS: OpenApiPaths[] = [
   monitorOpenApiPaths,
+  webrtcOpenApiPaths,
   eventsOpenApiPaths,
   metricsOpenApiPaths,
   dashboardOpenApiPaths,
