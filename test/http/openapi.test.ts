@@ -19,7 +19,7 @@ function registeredRoutes(routers: Router[]): Set<string> {
     for (const layer of router.stack) {
       for (const method of layer.methods) {
         if (method === 'HEAD') continue;
-        routes.add(`${method} ${layer.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`);
+        routes.add(`${method} ${String(layer.path).replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`);
       }
     }
   }
