@@ -20,7 +20,7 @@ import { ConnectionRecorder } from './recorder.ts';
 import { serverPeerConfig } from './peerConfig.ts';
 import { MediaSource } from './mediaSource.ts';
 import { DataSource } from './dataSource.ts';
-import { summarizeStats, type StatsTotals } from './statsSummary.ts';
+import { peerStats, type StatsTotals } from './statsSummary.ts';
 import { candidateLines, mediaKinds, parseCandidate, unifyBundleCredentials } from './sdpFixes.ts';
 import type { Quality } from './quality.ts';
 import type { ContentItem } from './content.ts';
@@ -189,7 +189,7 @@ export class ServerPeer {
 
   /** The live getStats() summary plus what the sources know. */
   async liveStats(): Promise<StatsTotals & { frames_sent: number | null; frames_dropped: number | null; data: unknown; quality: Quality }> {
-    const totals = summarizeStats(await this.pc.getStats());
+    const totals = await peerStats(this.pc);
     return {
       ...totals,
       frames_sent: this.media ? this.media.framesSent : null,
@@ -204,7 +204,7 @@ export class ServerPeer {
     if (this.sampling || this.closing) return false;
     this.sampling = true;
     try {
-      const totals = summarizeStats(await this.pc.getStats());
+      const totals = await peerStats(this.pc);
       if (this.closing) return false;
       const at = performance.now();
       const prev = this.lastSample;
@@ -320,7 +320,7 @@ export class ServerPeer {
     if (this.connectedAt) return;
     this.connectedAt = Date.now();
     try {
-      const totals = summarizeStats(await this.pc.getStats());
+      const totals = await peerStats(this.pc);
       if (totals.selected_pair && !this.closing) {
         void this.recorder.record([{ type: 'connection.candidate_pair_selected', data: totals.selected_pair }]);
       }

@@ -1,3 +1,5 @@
+import type { RTCPeerConnection } from 'werift';
+
 // A W3C stats report (from werift's getStats) boiled down to the numbers the
 // monitor shows. Works for either end: the server reads loss, RTT and jitter
 // from the viewer's receiver reports (remote-inbound-rtp), a viewer from its
@@ -46,7 +48,7 @@ export function summarizeStats(report: Iterable<[string, unknown]> | Map<string,
   for (const s of stats) {
     switch (s.type) {
       case 'transport': {
-        // Transport totals cover RTP, RTCP, DTLS and SCTP (data channels) alike.
+        // Transport totals: SRTP/SRTCP (see the data-channel note below).
         out.bytes_sent += num(s.bytesSent);
         out.bytes_received += num(s.bytesReceived);
         out.packets_sent += num(s.packetsSent);
@@ -86,6 +88,14 @@ export function summarizeStats(report: Iterable<[string, unknown]> | Map<string,
       }
     }
   }
+  if (out.data_channel) {
+    // werift's transport counters cover SRTP only, not SCTP: add the data
+    // channels' bytes and messages so the totals are what crossed the wire.
+    out.bytes_sent += out.data_channel.bytes_sent;
+    out.bytes_received += out.data_channel.bytes_received;
+    out.packets_sent += out.data_channel.messages_sent;
+    out.packets_received += out.data_channel.messages_received;
+  }
   out.rtt_ms = rtt === null ? null : round(rtt);
   out.jitter_ms = jitterMax === null ? null : round(jitterMax);
   return out;
@@ -93,4 +103,18 @@ export function summarizeStats(report: Iterable<[string, unknown]> | Map<string,
 
 function describeCandidate(c: Stat): string {
   return `${c.candidateType ?? '?'} ${c.protocol ?? 'udp'} ${c.address ?? '?'}:${c.port ?? '?'}`;
+}
+
+/**
+ * getStats() of a peer, summarised. werift 0.24 leaves the transport out of
+ * the report of a data-channel-only peer (its stats list only the media
+ * transports), so in that case the SCTP transport's DTLS stats are added.
+ */
+export async function peerStats(pc: RTCPeerConnection): Promise<StatsTotals> {
+  const entries: [string, unknown][] = [...(await pc.getStats()).entries()];
+  if (!entries.some(([, s]) => (s as Stat).type === 'transport') && pc.sctpTransport) {
+    const extra = (await pc.sctpTransport.dtlsTransport.getStats()) as unknown as Stat[];
+    for (const s of extra) entries.push([s.id, s]);
+  }
+  return summarizeStats(entries);
 }

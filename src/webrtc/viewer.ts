@@ -19,7 +19,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { RTCPeerConnection } from 'werift';
 import { viewerPeerConfig } from './peerConfig.ts';
-import { summarizeStats, type StatsTotals } from './statsSummary.ts';
+import { peerStats, type StatsTotals } from './statsSummary.ts';
 
 export type ViewerExpect = 'media' | 'data';
 
@@ -63,7 +63,7 @@ export class Viewer {
   }
 
   async stats(): Promise<ViewerStats> {
-    const totals = summarizeStats(await this.pc.getStats());
+    const totals = await peerStats(this.pc);
     return {
       ...totals,
       frames_received: this.frames,
