@@ -5,6 +5,8 @@
 // refusing an offer, a file that will not play) fails the operation.
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { defaultPeerConfig } from 'werift';
 import { getUserMedia } from 'werift/nonstandard';
@@ -60,12 +62,7 @@ export class WebRtcService {
       clock_rate: c.clockRate,
       ...(c.channels ? { channels: c.channels } : {}),
     });
-    let version: string | null = null;
-    try {
-      version = (require('werift/package.json') as { version: string }).version;
-    } catch {
-      version = null;
-    }
+    const version = weriftVersion();
     return {
       webrtc: {
         library: 'werift',
@@ -462,6 +459,25 @@ export class WebRtcService {
     if (timer) clearTimeout(timer);
     this.connectTimers.delete(peer.id);
   }
+}
+
+/**
+ * The installed werift's version, read from its package.json (which its
+ * "exports" map does not expose, so it is found from the resolved entry).
+ */
+function weriftVersion(): string | null {
+  try {
+    let dir = dirname(require.resolve('werift'));
+    for (let i = 0; i < 6; i++, dir = dirname(dir)) {
+      const file = join(dir, 'package.json');
+      if (!existsSync(file)) continue;
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'werift') return pkg.version ?? null;
+    }
+  } catch {
+    // fall through: report that we do not know
+  }
+  return null;
 }
 
 /** Opens the file with werift's player and checks it has something to play. */

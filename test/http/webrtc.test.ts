@@ -1,0 +1,265 @@
+// The WebRTC controller routes against a real server, with real werift
+// viewers on the other side: each route's answer, its 4xx paths, and that bad
+// input leaves nothing in the log.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import type { Viewer } from '../../src/webrtc/viewer.ts';
+
+let server: WebRtcTestServer;
+const viewers: Viewer[] = [];
+const eventCount = () => server.services.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+const connect = async (body: Record<string, unknown> = {}, expect: 'media' | 'data' = 'media') => {
+  const stream = await server.stream(body);
+  const viewer = await server.viewer(stream.whep_url, expect);
+  viewers.push(viewer);
+  return { stream, viewer };
+};
+async function setup() {
+  server = await startWebRtcServer({ enableTestRoutes: true, maxBenchmarkViewers: 3 });
+}
+async function teardown() {
+  await Promise.all(viewers.map((v) => v.leave().catch(() => {})));
+  await server.stop();
+}
+
+const check = suite('GET check');
+check.before(setup);
+check('reports the real werift version, its codecs and the content directory', async () => {
+  const r = await server.json(`${WEBRTC}/check`);
+  assert.is(r.status, 200);
+  assert.is(r.body.success, true);
+  assert.is(r.body.webrtc.version, '0.24.4');
+  const mimes = [...r.body.webrtc.codecs.video, ...r.body.webrtc.codecs.audio].map((c: { mime_type: string }) => c.mime_type.toLowerCase());
+  assert.ok(mimes.includes('video/vp8') && mimes.includes('audio/opus'), mimes.join());
+  assert.ok(r.body.content.files.some((f: { name: string; media: boolean }) => f.name === 'sample.webm' && f.media));
+});
+check.run();
+
+const stream = suite('POST stream');
+stream('creates a stream and answers absolute player and WHEP URLs', async () => {
+  const r = await server.json(`${WEBRTC}/stream`, { method: 'POST', json: { content: 'sample.webm', quality: 'high' } });
+  assert.is(r.status, 200);
+  assert.is(r.body.success, true);
+  assert.match(r.body.url, new RegExp(`^http://127\\.0\\.0\\.1:\\d+/player/${r.body.server_id}$`));
+  assert.match(r.body.whep_url, new RegExp(`^http://127\\.0\\.0\\.1:\\d+${WEBRTC}/whep/${r.body.server_id}$`));
+  const op = await server.json(`${MONITOR}/operations/${r.body.operation_id}`);
+  assert.is(op.body.operation.status, 'completed');
+  assert.is(op.body.operation.type, 'stream');
+});
+
+stream('refuses bad input with a problem and writes nothing to the log', async () => {
+  const before = eventCount();
+  const cases: [unknown, number, string][] = [
+    [{ content: 'sample.webm', quality: 'ultra' }, 422, 'VALIDATION_FAILED'],
+    [{ content: 'sample.webm', mode: 'video' }, 422, 'VALIDATION_FAILED'],
+    [{ content: 'sample.webm', extra: 1 }, 422, 'VALIDATION_FAILED'],
+    [{}, 422, 'VALIDATION_FAILED'],
+    [{ content: 'missing.webm' }, 404, 'CONTENT_NOT_FOUND'],
+    [{ content: '../package.json', mode: 'data' }, 422, 'VALIDATION_FAILED'],
+    [{ content: 'README.md', mode: 'media' }, 422, 'VALIDATION_FAILED'],
+    [{ content: 'sample.webm', ice_servers: ['http://example.com'] }, 422, 'VALIDATION_FAILED'],
+  ];
+  for (const [json, status, code] of cases) {
+    const r = await server.json(`${WEBRTC}/stream`, { method: 'POST', json });
+    assert.is(r.status, status, JSON.stringify(json));
+    assert.is(r.body.code, code, JSON.stringify(json));
+    assert.is(r.headers.get('content-type'), 'application/problem+json');
+  }
+  const text = await server.json(`${WEBRTC}/stream`, { method: 'POST', body: 'content=sample.webm', headers: { 'content-type': 'text/plain' } });
+  assert.is(text.status, 415);
+  const broken = await server.json(`${WEBRTC}/stream`, { method: 'POST', body: '{"content":', headers: { 'content-type': 'application/json' } });
+  assert.is(broken.status, 400);
+  assert.is(eventCount(), before, 'no event was appended');
+});
+
+stream('answers 202 with a Location at once when the client prefers respond-async', async () => {
+  const r = await server.json(`${WEBRTC}/stream`, { method: 'POST', json: { content: 'sample.webm' }, headers: { prefer: 'respond-async' } });
+  assert.is(r.status, 202);
+  assert.is(r.body.status, 'running');
+  assert.is(r.headers.get('location'), `${MONITOR}/operations/${r.body.operation_id}`);
+  assert.is(r.headers.get('preference-applied'), 'respond-async');
+  assert.ok(r.body.server_id && r.body.whep_url);
+  const done = await waitFor(async () => {
+    const op = await server.json(r.headers.get('location')!);
+    return op.body.operation.status === 'completed' ? op.body.operation : null;
+  }, 5000, 'the stream operation');
+  assert.is(done.result.server_id, r.body.server_id);
+});
+stream.run();
+
+const connections = suite('GET connections and GET connections/:id/stats');
+connections('lists live connections and gives a live getStats summary with bytes flowing', async () => {
+  const { stream: s, viewer } = await connect();
+  // The viewer may see `connected` a moment before the server does (DTLS's last flight).
+  const mine = await waitFor(async () => {
+    const list = await server.json(`${WEBRTC}/connections`);
+    assert.is(list.status, 200);
+    const c = list.body.find((c: { id: string }) => c.id === viewer.connectionId);
+    return c?.connection_state === 'connected' ? c : null;
+  }, 3000, 'the server side connected');
+  assert.is(mine.server_id, s.server_id);
+  const stats = await waitFor(async () => {
+    const r = await server.json(`${WEBRTC}/connections/${viewer.connectionId}/stats`);
+    return r.body.stats.bytes_sent > 0 && r.body.stats.frames_sent > 0 ? r.body.stats : null;
+  }, 5000, 'bytes and frames sent');
+  assert.is(stats.dtls_state, 'connected');
+  assert.ok(stats.selected_pair.local.includes('udp'));
+});
+connections('answers 404 for an unknown id', async () => {
+  const r = await server.json(`${WEBRTC}/connections/nope/stats`);
+  assert.is(r.status, 404);
+  assert.is(r.body.code, 'NOT_FOUND');
+});
+connections.run();
+
+const close = suite('POST connections/:id/close');
+close('closes the connection, records initiator local, and refuses a second close with 409', async () => {
+  const { viewer } = await connect({}, 'media');
+  const r = await server.json(`${WEBRTC}/connections/${viewer.connectionId}/close`, { method: 'POST' });
+  assert.is(r.status, 200);
+  assert.is(r.body.closed, true);
+  const monitor = await server.json(`${MONITOR}/connections/${viewer.connectionId}`);
+  assert.is(monitor.body.connection.category, 'closed');
+  assert.equal(monitor.body.connection.close, { reason: 'close_requested', initiator: 'local' });
+  const again = await server.json(`${WEBRTC}/connections/${viewer.connectionId}/close`, { method: 'POST' });
+  assert.is(again.status, 409);
+  assert.is(again.body.code, 'CONFLICT');
+  const unknown = await server.json(`${WEBRTC}/connections/nope/close`, { method: 'POST' });
+  assert.is(unknown.status, 404);
+});
+close.run();
+
+const stop = suite('POST stream/stop/:server_id');
+stop("closes that stream's connections only and reports how many", async () => {
+  const a = await connect();
+  const b = await connect();
+  const a2 = await server.viewer(a.stream.whep_url);
+  viewers.push(a2);
+  const r = await server.json(`${WEBRTC}/stream/stop/${a.stream.server_id}`, { method: 'POST' });
+  assert.is(r.status, 200);
+  assert.is(r.body.closed, 2);
+  assert.equal(new Set(r.body.connection_ids), new Set([a.viewer.connectionId, a2.connectionId]));
+  const other = await server.json(`${MONITOR}/connections/${b.viewer.connectionId}`);
+  assert.is(other.body.connection.category, 'connected', 'the other stream is untouched');
+  const again = await server.json(`${WEBRTC}/stream/stop/${a.stream.server_id}`, { method: 'POST' });
+  assert.is(again.status, 404);
+  const whep = await fetch(a.stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
+  assert.is(whep.status, 404, 'a stopped stream takes no viewers');
+});
+stop.run();
+
+const quality = suite('POST connections/quality');
+quality('caps a data stream\'s send rate, visibly in the next stats samples', async () => {
+  const { viewer } = await connect({ mode: 'data', quality: 'high' }, 'data');
+  const samples = async (after: number) => {
+    const r = await server.json(`${MONITOR}/connections/${viewer.connectionId}?events_limit=1000`);
+    return r.body.timeline.events.filter((e: { type: string; position: number }) => e.type === 'connection.stats_sampled' && e.position > after);
+  };
+  await waitFor(async () => (await samples(0)).length >= 4, 5000, 'samples at high');
+  const high = (await samples(0)).slice(-2).map((e: { data: { bitrate_out_bps: number } }) => e.data.bitrate_out_bps);
+  const r = await server.json(`${WEBRTC}/connections/quality`, { method: 'POST', json: { connection_id: viewer.connectionId, quality: 'low' } });
+  assert.is(r.status, 200);
+  assert.equal([r.body.from, r.body.to], ['high', 'low']);
+  const changedAt = eventCount();
+  await waitFor(async () => (await samples(changedAt)).length >= 4, 5000, 'samples at low');
+  const low = (await samples(changedAt)).slice(-2).map((e: { data: { bitrate_out_bps: number } }) => e.data.bitrate_out_bps);
+  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  // high is 512 KiB/s, low 32 KiB/s: expect at least a fourfold drop.
+  assert.ok(avg(low) * 4 < avg(high), `high ${high} bps, low ${low} bps`);
+  assert.ok(avg(low) < 32 * 1024 * 8 * 1.5, `low stays near its cap: ${low}`);
+  assert.ok(viewer.sha256Verified, 'the data still verifies');
+});
+quality('refuses an unknown quality (422) and an unknown connection (404)', async () => {
+  const bad = await server.json(`${WEBRTC}/connections/quality`, { method: 'POST', json: { connection_id: 'x', quality: 'best' } });
+  assert.is(bad.status, 422);
+  const unknown = await server.json(`${WEBRTC}/connections/quality`, { method: 'POST', json: { connection_id: 'nope', quality: 'low' } });
+  assert.is(unknown.status, 404);
+});
+quality.run();
+
+const closeAll = suite('POST connections/close-all');
+closeAll('closes every live connection and reports the real count', async () => {
+  const live = (await server.json(`${WEBRTC}/connections`)).body.length;
+  assert.ok(live >= 1);
+  const r = await server.json(`${WEBRTC}/connections/close-all`, { method: 'POST' });
+  assert.is(r.status, 200);
+  assert.is(r.body.closed, live);
+  assert.is((await server.json(`${WEBRTC}/connections`)).body.length, 0);
+  const again = await server.json(`${WEBRTC}/connections/close-all`, { method: 'POST' });
+  assert.is(again.body.closed, 0);
+});
+closeAll.run();
+
+const bench = suite('POST benchmark');
+bench('runs real viewers and answers set-up time, throughput and loss, as an operation with tasks', async () => {
+  const r = await server.json(`${WEBRTC}/benchmark`, { method: 'POST', json: { content: 'sample.webm', duration_s: 1, viewers: 2 } });
+  assert.is(r.status, 200, JSON.stringify(r.body));
+  const result = r.body.result;
+  assert.is(result.viewers_connected, 2);
+  assert.ok(result.setup_ms.median > 0);
+  assert.ok(result.received.bytes_total > 10_000, `received ${result.received.bytes_total}`);
+  assert.ok(result.received.frames_per_viewer_median >= 15, `frames ${result.received.frames_per_viewer_median}`);
+  assert.is(result.received.packets_lost_total, 0);
+  const op = await server.json(`${MONITOR}/operations/${r.body.operation_id}`);
+  const names = op.body.tasks.map((t: { name: string }) => t.name);
+  for (const n of ['run', 'connect viewers', 'measure', 'close viewers']) assert.ok(names.includes(n), names.join());
+  await waitFor(async () => (await server.json(`${WEBRTC}/connections`)).body.length === 0, 3000, 'benchmark viewers gone');
+});
+bench('refuses more viewers than --max-benchmark-viewers and durations over 60 s', async () => {
+  const many = await server.json(`${WEBRTC}/benchmark`, { method: 'POST', json: { content: 'sample.webm', viewers: 4 } });
+  assert.is(many.status, 422);
+  const long = await server.json(`${WEBRTC}/benchmark`, { method: 'POST', json: { content: 'sample.webm', duration_s: 61 } });
+  assert.is(long.status, 422);
+});
+bench.run();
+
+const resources = suite('GET stats/resources');
+resources('reports CPU, memory, event-loop delay, open peers and pending tasks', async () => {
+  const r = await server.json(`${WEBRTC}/stats/resources`);
+  assert.is(r.status, 200);
+  assert.ok(r.body.memory.rss_bytes > 0);
+  assert.type(r.body.cpu.percent, 'number');
+  assert.type(r.body.event_loop_delay.p99_ms, 'number');
+  assert.is(r.body.webrtc.open_peers, 0);
+  assert.type(r.body.webrtc.pending_tasks, 'number');
+});
+resources.run();
+
+const asyncClose = suite('POST test/async_close');
+asyncClose('sets up a real pair, answers 202, and the operation later shows the close completed', async () => {
+  const r = await server.json(`${MONITOR}/test/async_close`, { method: 'POST' });
+  assert.is(r.status, 202);
+  const op = await waitFor(async () => {
+    const o = await server.json(r.headers.get('location')!);
+    return o.body.operation.status !== 'running' ? o.body.operation : null;
+  }, 5000, 'the async close');
+  assert.is(op.status, 'completed');
+  assert.is(op.result.closed, true);
+  const conn = await server.json(`${MONITOR}/connections/${r.body.connection_id}`);
+  assert.equal(conn.body.connection.close, { reason: 'async_close_test', initiator: 'local' });
+});
+asyncClose.after(teardown);
+asyncClose.run();
+
+const guarded = suite('routes when test routes are off and a token is set');
+let locked: WebRtcTestServer;
+guarded.before(async () => {
+  locked = await startWebRtcServer({ authToken: 'sesame' });
+});
+guarded.after(() => locked.stop());
+guarded('hides the test route (404 ROUTE_NOT_FOUND) and needs the token on mutating routes', async () => {
+  const test = await locked.json(`${MONITOR}/test/async_close`, { method: 'POST' });
+  assert.is(test.status, 404);
+  assert.is(test.body.code, 'ROUTE_NOT_FOUND');
+  const res = await locked.api(`${WEBRTC}/stream`, { method: 'POST', json: { content: 'sample.webm' } });
+  assert.is(res.status, 401);
+  const ok = await locked.json(`${WEBRTC}/stream`, { method: 'POST', json: { content: 'sample.webm' } });
+  assert.is(ok.status, 200);
+  const whep = await fetch(ok.body.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
+  assert.is(whep.status, 401);
+  const viewer = await locked.viewer(ok.body.whep_url);
+  assert.is(viewer.connectionState, 'connected');
+  await viewer.close();
+});
+guarded.run();
