@@ -5,7 +5,31 @@
 import type { Db } from './open.ts';
 import { AppError } from './errors.ts';
 
+// A PRAGMA that sets something returns a row too, so `stmt.reader` lets it
+// through and SQLite then fails it with "disk I/O error" or "database is
+// locked": refuse it here, by name, with a message that says why.
+const PRAGMA = /^(?:\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*PRAGMA\s+(?:\w+\s*\.\s*)?(\w+)\s*([=(])?/i;
+/** Pragmas that only read, even with an argument (`table_info(events)`). */
+const READING_PRAGMAS_WITH_ARGUMENT = new Set([
+  'table_info', 'table_xinfo', 'table_list', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list',
+  'foreign_key_check', 'integrity_check', 'quick_check', 'pragma_list', 'function_list', 'module_list',
+  'collation_list', 'database_list', 'compile_options',
+]);
+/** Pragmas that write (or try to) even without an argument. */
+const WRITING_PRAGMAS = new Set(['wal_checkpoint', 'optimize', 'incremental_vacuum', 'shrink_memory']);
+
+function refuseWritingPragma(sql: string) {
+  const m = PRAGMA.exec(sql);
+  if (!m) return;
+  const name = m[1].toLowerCase();
+  const sets = m[2] === '=' || (m[2] === '(' && !READING_PRAGMAS_WITH_ARGUMENT.has(name));
+  if (sets || WRITING_PRAGMAS.has(name)) {
+    throw new AppError(403, 'READ_ONLY', `query is read-only: PRAGMA ${name} would change the database or its settings`);
+  }
+}
+
 export function runQuery(db: Db, sql: string): { columns: string[]; rows: Record<string, unknown>[] } {
+  refuseWritingPragma(sql);
   let stmt;
   try {
     stmt = db.prepare(sql);
