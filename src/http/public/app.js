@@ -154,15 +154,22 @@ function scheduleRefresh(delay = 150) {
 }
 
 async function refresh() {
-  const [summary, connections, operations, pending, recent] = await Promise.all([
+  // Open connections first (all of them, up to 200), then the most recent closed ones,
+  // so a long history of closed viewers never pushes a live one off the page.
+  const [summary, open, closed, operations, pending, recent] = await Promise.all([
     getJson(`${MONITOR}/summary`),
-    getJson(`${MONITOR}/connections?include_closed=true&limit=50`),
+    getJson(`${MONITOR}/connections?limit=200`),
+    getJson(`${MONITOR}/connections?state=closed&limit=20`),
     getJson(`${MONITOR}/operations?status=all&limit=20`),
     getJson(`${MONITOR}/tasks?status=pending&limit=50`),
     getJson(`${MONITOR}/tasks?status=all&limit=20`),
   ]);
   renderCards(summary);
-  renderConnections(Object.values(connections.connections).sort((a, b) => b.created_position - a.created_position));
+  const newestFirst = (page) => Object.values(page.connections).sort((a, b) => b.created_position - a.created_position);
+  // One that closed between the two reads is in both: show it closed.
+  const closedList = newestFirst(closed);
+  const closedIds = new Set(closedList.map((c) => c.id));
+  renderConnections([...newestFirst(open).filter((c) => !closedIds.has(c.id)), ...closedList]);
   renderOperations(operations.operations);
   renderTasks(flattenTasks(pending.tasks), flattenTasks(recent.tasks));
   if (selected) await refreshDetails();
