@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { openSse, parseFrame } from '../helpers/sse.ts';
-import { feedClients } from '../../src/http/routes/events.ts';
+import { feedClients, MAX_FEED_CLIENTS } from '../../src/http/routes/events.ts';
 import type { NewEvent } from '../../src/log/catalogue.ts';
 
 const EVENTS = '/api/v0/mcp/monitor/webrtc/events';
@@ -235,6 +235,27 @@ stream('holds a bounded buffer for a client that stops reading, then catches it 
     assert.ok(ids.every((id, i) => id === i + 1));
   } finally {
     socket.destroy();
+    await server.stop();
+  }
+});
+
+stream('answers 503 with Retry-After past the client limit, and takes clients again when one leaves', async () => {
+  const server = await startTestServer();
+  const feeds = await Promise.all(Array.from({ length: MAX_FEED_CLIENTS }, () => openSse(server.url + `${EVENTS}/stream`)));
+  try {
+    assert.ok(feeds.every((f) => f.status === 200));
+    const refused = await server.api(`${EVENTS}/stream`);
+    assert.is(refused.status, 503);
+    assert.is(refused.headers.get('retry-after'), '5');
+    assert.is((await refused.json()).code, 'UNAVAILABLE');
+    feeds.pop()!.close();
+    const deadline = Date.now() + 2000;
+    while (feedClients(server.services).length >= MAX_FEED_CLIENTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const again = await openSse(server.url + `${EVENTS}/stream`);
+    assert.is(again.status, 200);
+    feeds.push(again);
+  } finally {
+    for (const f of feeds) f.close();
     await server.stop();
   }
 });
