@@ -117,6 +117,12 @@ export function eventsRouter(services: Services): Router {
       throw new AppError(503, 'UNAVAILABLE', `too many live feed clients (at most ${MAX_FEED_CLIENTS})`);
     }
 
+    if (ctx.method === 'HEAD') {
+      // Headers only: a HEAD response has no body to follow the log into.
+      ctx.status = 200;
+      ctx.type = 'text/event-stream';
+      return;
+    }
     const client: FeedClient = { id: nextClientId++, cursor: after, bufferedBytes: 0, maxBufferedBytes: 0, frames: 0 };
     clients.add(client);
     // Koa must not write a body; the response is ours from here.
