@@ -98,7 +98,15 @@ export class EventLog {
     for (const event of events) {
       const result = validateEvent(event);
       if (!result.ok) return Promise.reject(new AppError(422, 'INVALID_EVENT', result.problem));
-      checked.push({ type: result.type, data: JSON.stringify(result.data), value: result.data });
+      let data: string;
+      try {
+        data = JSON.stringify(result.data);
+      } catch (err) {
+        // A cycle or a BigInt in a payload: reject like any invalid event
+        // rather than throw out of a function that promises to reject.
+        return Promise.reject(new AppError(422, 'INVALID_EVENT', `${result.type}: payload is not JSON: ${(err as Error).message}`));
+      }
+      checked.push({ type: result.type, data, value: result.data });
     }
     const metaObject: EventMeta = { schema: EVENT_SCHEMA_VERSION, ...options.meta };
     return new Promise((resolve, reject) => {
