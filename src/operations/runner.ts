@@ -126,8 +126,25 @@ export class OperationRunner {
       } finally {
         clearTimeout(deadline);
       }
-      await this.recordOutcome(operationId, result, meta);
-      this.running.delete(operationId);
+      try {
+        await this.recordOutcome(operationId, result, meta);
+      } catch (err) {
+        // The outcome promise must never reject. A result the log cannot
+        // store (e.g. not serialisable) becomes a recorded failure; if the
+        // log is closed, the outcome goes unrecorded and the next start-up's
+        // recovery closes the operation out (process_restart).
+        if (result.status === 'completed') {
+          const failed: OperationOutcome<T> = {
+            operationId,
+            status: 'failed',
+            error: { code: 'INTERNAL', message: `the result could not be recorded: ${describe(err, null).message}` },
+            durationMs: result.durationMs,
+          };
+          if (await this.recordOutcome(operationId, failed, meta).then(() => true, () => false)) result = failed;
+        }
+      } finally {
+        this.running.delete(operationId);
+      }
       return result;
     })();
     this.running.set(operationId, { controller, outcome: outcome as Promise<OperationOutcome> });
