@@ -128,6 +128,20 @@ Append('rejects events that are not in the catalogue with INVALID_EVENT and writ
   assert.is(getSummary(store.db).event_count, 0);
 });
 
+Append('rejects a payload that is not JSON (a cycle) instead of throwing', async () => {
+  const cyclic: Record<string, unknown> = {};
+  cyclic.me = cyclic;
+  const p = store.log.append('operation:o', [{ type: 'operation.completed', data: { result: cyclic, duration_ms: 1 } }]);
+  try {
+    await p;
+    assert.unreachable();
+  } catch (error) {
+    assert.ok(isAppError(error));
+    assert.is(error.code, 'INVALID_EVENT');
+  }
+  assert.is(count(store), 0);
+});
+
 Append('rolls back only the append whose projection throws, keeping the batch', async () => {
   const { dir } = store;
   const db = openDatabase(`${dir}/throwing.db`);

@@ -1,0 +1,92 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { closeOrphans } from '../../src/operations/recover.ts';
+import { OperationRunner } from '../../src/operations/runner.ts';
+import { readAll, readStream } from '../../src/log/read.ts';
+import { getConnection, getOperation, getSummary } from '../../src/projections/queries.ts';
+import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
+import { freshStore, tempDir } from '../helpers/db.ts';
+import { openDatabase } from '../../src/log/open.ts';
+import { EventLog } from '../../src/log/append.ts';
+import { Projector } from '../../src/projections/projector.ts';
+import { startTestServer } from '../helpers/server.ts';
+
+const Close = suite('closeOrphans');
+
+Close('closes out open tasks, operations and connections with reason process_restart', async () => {
+  const store = freshStore();
+  try {
+    await store.log.append('connection:c1', [{ type: 'connection.created', data: { connection_id: 'c1' } }]);
+    const report = await closeOrphans(
+      store.log,
+      { connectionIds: ['c1'], operations: [{ id: 'o1', startedAtMs: 0 }], tasks: [{ id: 't1', createdAtMs: 0 }] },
+      1000,
+    );
+    assert.equal(report, { connections: 1, operations: 1, tasks: 1 });
+    const events = readAll(store.db, { after: 1, limit: 10 });
+    assert.equal(events.map((e) => [e.stream, e.type]).sort(), [
+      ['connection:c1', 'connection.closed'], ['operation:o1', 'operation.cancelled'], ['task:t1', 'task.cancelled'],
+    ]);
+    for (const e of events) assert.is(e.meta.recovery, 'process_restart');
+    assert.equal(getConnection(store.db, 'c1')?.close, { reason: 'process_restart', initiator: 'process_restart' });
+  } finally {
+    store.cleanup();
+  }
+});
+
+Close.run();
+
+const Restart = suite('recovery at server start');
+
+Restart('records process_restart for what a crashed run left open, once, and the monitor shows it', async () => {
+  const { dir, cleanup } = tempDir('wrm-recover-');
+  try {
+    // A "crashed" run: an operation mid-flight, a connection still up, and an
+    // operation that finished (must be left alone). The process dies without shutdown.
+    const path = join(dir, 'monitor.db');
+    const db = openDatabase(path);
+    const log = new EventLog(db, new Projector());
+    const runner = new OperationRunner(log, { defaultTimeoutMs: 300 });
+    await log.append('connection:live', [
+      { type: 'connection.created', data: { connection_id: 'live' } },
+      { type: 'connection.state_changed', data: { kind: 'connection', from: 'new', to: 'connected' } },
+    ]);
+    await log.append('connection:gone', [
+      { type: 'connection.created', data: { connection_id: 'gone' } },
+      { type: 'connection.closed', data: { reason: 'bye', initiator: 'remote' } },
+    ]);
+    const done = await runner.run('quick', {}, async () => 1);
+    const { operationId, outcome: stuckOutcome } = await runner.start('stuck', {}, () => new Promise(() => {}));
+    await new Promise((r) => setTimeout(r, 20));
+    log.close();
+    db.close();
+
+    const server = await startTestServer({}, { keepDir: dir });
+    try {
+      assert.equal(server.recovered, { connections: 1, operations: 1, tasks: 1 });
+      const sdb = server.services.db;
+      assert.is(getOperation(sdb, operationId)?.status, 'cancelled');
+      assert.equal(getOperation(sdb, operationId)?.error, { code: 'CANCELLED', message: 'process_restart' });
+      assert.is(getOperation(sdb, done.operationId)?.status, 'completed');
+      assert.equal(readStream(sdb, 'connection:live').at(-1)?.data, { reason: 'process_restart', initiator: 'process_restart' });
+      assert.is(readStream(sdb, 'connection:gone').length, 2, 'a closed connection is left alone');
+      assert.is(getSummary(sdb).tasks.pending, 0);
+      const summary = await (await server.api(`${MONITOR_PREFIX}/summary`)).json();
+      assert.is(summary.operation_stats.started, 0);
+      assert.is(summary.connection_states.closed, 2);
+    } finally {
+      await server.close();
+    }
+    // A second restart finds nothing left to close.
+    const again = await startTestServer({}, { keepDir: dir });
+    assert.equal(again.recovered, { connections: 0, operations: 0, tasks: 0 });
+    await again.close();
+    // The crashed run's runner still holds a deadline; it must settle without a trace.
+    assert.is((await stuckOutcome).status, 'failed');
+  } finally {
+    cleanup();
+  }
+});
+
+Restart.run();

@@ -1,0 +1,190 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { OperationRunner } from '../../src/operations/runner.ts';
+import { AppError, isAppError } from '../../src/log/errors.ts';
+import { readAll } from '../../src/log/read.ts';
+import { getOperation, getSummary, listTasks } from '../../src/projections/queries.ts';
+import { freshStore, type TestStore } from '../helpers/db.ts';
+
+let store: TestStore;
+let runner: OperationRunner;
+const types = (operationId: string) => readAll(store.db, { limit: 1000 }).filter((e) => e.meta.operation_id === operationId).map((e) => e.type);
+const tasksOf = (operationId: string) => listTasks(store.db, { statuses: [], operationId, limit: 100 }).items.reverse();
+/** Work that only ends when its signal aborts. */
+const forever = (signal: AbortSignal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+
+const Run = suite('OperationRunner.run');
+Run.before.each(() => {
+  store = freshStore();
+  runner = new OperationRunner(store.log, { defaultTimeoutMs: 2000 });
+});
+Run.after.each(async () => {
+  await runner.shutdown(0);
+  store.cleanup();
+});
+
+Run('records a completed operation with its result, its task and durations', async () => {
+  const outcome = await runner.run('close', { connection_id: 'c1' }, async () => {
+    await sleep(20);
+    return { closed: 1 };
+  }, { connectionId: 'c1', requestId: 'r-1' });
+  assert.is(outcome.status, 'completed');
+  assert.equal(outcome.status === 'completed' && outcome.result, { closed: 1 });
+  assert.ok(outcome.durationMs >= 15);
+  assert.equal(types(outcome.operationId), ['operation.started', 'task.created', 'task.started', 'task.completed', 'operation.completed']);
+  const op = getOperation(store.db, outcome.operationId)!;
+  assert.equal([op.status, op.type, op.connection_id, op.result], ['completed', 'close', 'c1', { closed: 1 }]);
+  assert.ok(op.duration_ms! >= 15);
+  const [task] = tasksOf(outcome.operationId);
+  assert.equal([task.name, task.status, task.connection_id], ['run', 'completed', 'c1']);
+  const started = readAll(store.db, { limit: 1 })[0];
+  assert.is(started.meta.request_id, 'r-1');
+  assert.is(runner.activeOperations, 0);
+  assert.is(runner.activeTasks, 0);
+});
+
+Run('commits operation.started before start() resolves', async () => {
+  let release!: () => void;
+  const { operationId, outcome } = await runner.start('slow', {}, () => new Promise<void>((r) => (release = r)));
+  assert.is(getOperation(store.db, operationId)?.status, 'running');
+  assert.is(getSummary(store.db).operations.running, 1);
+  await sleep(5);
+  release();
+  assert.is((await outcome).status, 'completed');
+});
+
+Run('records a failure with the error code of an AppError, or INTERNAL for anything else', async () => {
+  const a = await runner.run('x', {}, async () => {
+    throw new AppError(404, 'NOT_FOUND', 'no such peer');
+  });
+  assert.equal(a.status === 'failed' && a.error, { code: 'NOT_FOUND', message: 'no such peer' });
+  const b = await runner.run('x', {}, async () => {
+    throw new Error('boom');
+  });
+  assert.equal(b.status === 'failed' && b.error, { code: 'INTERNAL', message: 'boom' });
+  assert.equal(types(b.operationId), ['operation.started', 'task.created', 'task.started', 'task.failed', 'operation.failed']);
+  assert.is(getOperation(store.db, b.operationId)?.error?.code, 'INTERNAL');
+  assert.is(tasksOf(b.operationId)[0].status, 'failed');
+});
+
+Run('times out at its deadline: task.timed_out and operation.failed TIMEOUT, even if the work ignores its signal', async () => {
+  const t0 = performance.now();
+  const outcome = await runner.run('stuck', {}, () => new Promise(() => {}), { timeoutMs: 60 });
+  const took = performance.now() - t0;
+  assert.ok(took >= 55 && took < 1000, `${took} ms`);
+  assert.is(outcome.status, 'failed');
+  assert.is(outcome.status === 'failed' && outcome.error.code, 'TIMEOUT');
+  assert.equal(types(outcome.operationId), ['operation.started', 'task.created', 'task.started', 'task.timed_out', 'operation.failed']);
+  const task = tasksOf(outcome.operationId)[0];
+  assert.is(task.status, 'timed_out');
+  assert.is(getOperation(store.db, outcome.operationId)?.timeout_ms, 60);
+});
+
+Run('is cancelled by runner.cancel: task.cancelled and operation.cancelled with the reason', async () => {
+  const { operationId, outcome } = await runner.start('long', {}, (ctx) => forever(ctx.signal));
+  await sleep(10);
+  assert.ok(runner.cancel(operationId, 'operator said stop'));
+  const o = await outcome;
+  assert.is(o.status, 'cancelled');
+  assert.equal(o.status === 'cancelled' && o.error, { code: 'CANCELLED', message: 'operator said stop' });
+  assert.equal(types(operationId), ['operation.started', 'task.created', 'task.started', 'task.cancelled', 'operation.cancelled']);
+  assert.equal(getOperation(store.db, operationId)?.error, { code: 'CANCELLED', message: 'operator said stop' });
+  assert.not.ok(runner.cancel(operationId), 'nothing left to cancel');
+});
+
+Run('runs sub-tasks as tracked tasks of the operation, each with its own timeout', async () => {
+  const outcome = await runner.run('benchmark', {}, async (ctx) => {
+    const a = await ctx.task('negotiate', async () => 1, { connectionId: 'c9' });
+    const b = await ctx.task('measure', async () => 2);
+    const late = await ctx.task('slow-peer', (signal) => forever(signal), { timeoutMs: 30 }).catch((e) => e);
+    const boom = await ctx.task('broken', async () => {
+      throw new Error('peer crashed');
+    }).catch((e) => e.message);
+    return { sum: a + b, late: late instanceof Error, boom };
+  });
+  assert.is(outcome.status, 'completed');
+  assert.equal(outcome.status === 'completed' && outcome.result, { sum: 3, late: true, boom: 'peer crashed' });
+  const tasks = tasksOf(outcome.operationId);
+  assert.equal(tasks.map((t) => [t.name, t.status]), [
+    ['run', 'completed'], ['negotiate', 'completed'], ['measure', 'completed'], ['slow-peer', 'timed_out'], ['broken', 'failed'],
+  ]);
+  assert.is(tasks[1].connection_id, 'c9');
+  assert.is(getOperation(store.db, outcome.operationId)?.task_count, 5);
+});
+
+Run('cancels running sub-tasks when the operation is cancelled', async () => {
+  const { operationId, outcome } = await runner.start('x', {}, (ctx) => ctx.task('child', (s) => forever(s)));
+  await sleep(10);
+  runner.cancel(operationId);
+  await outcome;
+  assert.equal(tasksOf(operationId).map((t) => t.status), ['cancelled', 'cancelled']);
+  assert.is(getSummary(store.db).tasks.pending, 0);
+});
+
+Run('refuses a second operation with the same id as a 409 CONFLICT, recording nothing more', async () => {
+  await runner.run('x', {}, async () => 1, { operationId: 'fixed' });
+  const before = readAll(store.db, { limit: 1000 }).length;
+  try {
+    await runner.start('x', {}, async () => 1, { operationId: 'fixed' });
+    assert.unreachable('duplicate accepted');
+  } catch (err) {
+    assert.ok(isAppError(err));
+    assert.equal([err.status, err.code], [409, 'CONFLICT']);
+  }
+  assert.is(readAll(store.db, { limit: 1000 }).length, before);
+});
+
+Run('records a failure when the result cannot be stored, and the outcome still resolves', async () => {
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  const outcome = await runner.run('x', {}, async () => circular);
+  assert.is(outcome.status, 'failed');
+  assert.is(outcome.status === 'failed' && outcome.error.code, 'INTERNAL');
+  assert.is(getOperation(store.db, outcome.operationId)?.status, 'failed');
+  assert.is(runner.activeOperations, 0);
+});
+
+Run('resolves the outcome even when the log closed under it (a crash-like stop)', async () => {
+  const { outcome } = await runner.start('x', {}, () => sleep(30).then(() => 'done'));
+  store.log.close();
+  const o = await outcome;
+  assert.is(o.status, 'failed', 'its task could not record its end');
+  assert.is(runner.activeOperations, 0);
+});
+
+Run.run();
+
+const Shutdown = suite('OperationRunner.shutdown');
+Shutdown.before.each(() => {
+  store = freshStore();
+  runner = new OperationRunner(store.log, { defaultTimeoutMs: 5000 });
+});
+Shutdown.after.each(() => store.cleanup());
+
+Shutdown('waits for what finishes within the grace period and cancels the rest, recorded', async () => {
+  const quick = await runner.start('quick', {}, () => sleep(20).then(() => 'done'));
+  const stuck = await runner.start('stuck', {}, (ctx) => forever(ctx.signal));
+  const result = await runner.shutdown(100);
+  assert.equal(result, { finished: 1, cancelled: 1 });
+  assert.is((await quick.outcome).status, 'completed');
+  const s = await stuck.outcome;
+  assert.equal(s.status === 'cancelled' && s.error, { code: 'CANCELLED', message: 'shutdown' });
+  assert.is(getOperation(store.db, stuck.operationId)?.status, 'cancelled');
+  assert.is(getSummary(store.db).tasks.pending, 0);
+  assert.is(runner.activeOperations, 0);
+});
+
+Shutdown('refuses new operations once shutting down', async () => {
+  await runner.shutdown(0);
+  try {
+    await runner.start('late', {}, async () => 1);
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isAppError(err));
+    assert.is(err.code, 'SHUTTING_DOWN');
+  }
+  assert.is(readAll(store.db, { limit: 10 }).length, 0);
+});
+
+Shutdown.run();
