@@ -48,6 +48,10 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
     bodyParser({
       enableTypes: ['json', 'text'],
       jsonLimit: limit,
+      // A bare JSON string or number is valid JSON of the wrong shape: let the
+      // route's schema answer 422, rather than strict parsing calling it
+      // "not valid JSON" (400).
+      jsonStrict: false,
       textLimit: limit,
       extendTypes: { text: ['application/sdp'] },
       // Koa's bodyparser would map parse errors to 500 without this.
