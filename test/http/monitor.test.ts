@@ -1,0 +1,326 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
+import { headPosition, readStream } from '../../src/log/read.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { appendSteps, realisticSteps } from '../helpers/events.ts';
+
+let server: TestServer;
+const get = async (path: string) => {
+  const res = await server.api(`${MONITOR_PREFIX}${path}`);
+  assert.ok(res.status < 500, `${path} answered ${res.status}`);
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as any };
+};
+const ok = async (path: string) => {
+  const r = await get(path);
+  assert.is(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
+  return r.body;
+};
+const problem = async (path: string, status: number, code: string) => {
+  const r = await get(path);
+  assert.is(r.status, status, `${path}: ${JSON.stringify(r.body)}`);
+  assert.match(r.type, 'application/problem+json');
+  assert.is(r.body.code, code, path);
+  assert.is(r.body.status, status);
+  return r.body;
+};
+const db = () => server.services.db;
+const ids = (sql: string) => db().prepare(sql).pluck().all() as string[];
+
+async function start() {
+  server = await startTestServer({ debug: true, shutdownGraceMs: 0 });
+  await appendSteps(server.services.log, realisticSteps(31, { minEvents: 1200 }), { seed: 31, maxBatch: 20, setNow: () => {} });
+  const { runner, log } = server.services;
+  await log.append('connection:doomed', [
+    { type: 'connection.created', data: { connection_id: 'doomed' } },
+    { type: 'connection.state_changed', data: { kind: 'connection', from: 'connecting', to: 'failed' } },
+  ]);
+  // Pending tasks that belong to connections (cancelled when the server stops).
+  for (const connectionId of ['doomed', 'other']) {
+    await runner.start('stuck', {}, (ctx) => ctx.task('wait', (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))), { connectionId, timeoutMs: 60_000 });
+  }
+  await runner.run('quick', {}, async () => 'ok');
+  await runner.run('broken', {}, async () => {
+    throw new Error('nope');
+  });
+}
+
+const Summary = suite('GET summary');
+Summary.before(start);
+Summary.after(() => server.stop());
+
+Summary('has every field of the original and its counters add up', async () => {
+  const s = await ok('/summary');
+  for (const k of ['uptime_seconds', 'timestamp', 'debug_mode', 'logging_enabled', 'connection_states', 'operation_stats', 'pending_tasks', 'event_count', 'log_position']) {
+    assert.ok(k in s, k);
+  }
+  assert.is(s.debug_mode, true);
+  assert.is(s.logging_enabled, false);
+  assert.ok(!Number.isNaN(Date.parse(s.timestamp)) && s.timestamp.endsWith('Z'));
+  const c = s.connection_states;
+  assert.is(c.total, c.connected + c.disconnected + c.new + c.connecting + c.closed + c.failed);
+  assert.is(c.total, ids('SELECT id FROM connections').length);
+  assert.is(c.connected, ids("SELECT id FROM connections WHERE category = 'connected'").length);
+  assert.ok(c.connected > 0 && c.closed > 0 && c.failed > 0);
+  const o = s.operation_stats;
+  assert.is(o.total, o.started + o.completed + o.failed + o.canceled);
+  assert.is(o.total, ids('SELECT id FROM operations').length);
+  assert.is(s.pending_tasks, ids("SELECT id FROM tasks WHERE status IN ('created', 'running')").length);
+  assert.is(s.event_count, headPosition(db()));
+  assert.is(s.log_position, headPosition(db()));
+});
+
+Summary.run();
+
+const Connections = suite('GET connections');
+Connections.before(start);
+Connections.after(() => server.stop());
+
+Connections('answers the map shape, open connections only by default', async () => {
+  const body = await ok('/connections');
+  assert.type(body.connections, 'object');
+  assert.not.ok(Array.isArray(body.connections));
+  const list = Object.entries(body.connections) as [string, any][];
+  assert.is(body.count, list.length);
+  assert.ok(list.length > 0);
+  for (const [id, c] of list) {
+    assert.is(c.id, id);
+    assert.is.not(c.category, 'closed');
+  }
+  assert.is(list.length, ids("SELECT id FROM connections WHERE category <> 'closed'").length);
+  assert.ok(body.timestamp);
+});
+
+Connections('filters with ?state= (one or several) and ?include_closed=', async () => {
+  const closed = await ok('/connections?state=closed');
+  assert.ok(closed.count > 0 && Object.values(closed.connections).every((c: any) => c.category === 'closed'));
+  const two = await ok('/connections?state=connected,failed');
+  assert.is(two.count, ids("SELECT id FROM connections WHERE category IN ('connected', 'failed')").length);
+  const all = await ok('/connections?include_closed=true&limit=1000');
+  assert.is(all.count, ids('SELECT id FROM connections').length);
+  const notClosed = await ok('/connections?include_closed=false&limit=1000');
+  assert.is(notClosed.count + closed.count, all.count);
+});
+
+Connections('pages with limit and cursor, newest first, with no gap and no repeat', async () => {
+  const seen: string[] = [];
+  let cursor = '';
+  for (let i = 0; i < 100; i++) {
+    const page = await ok(`/connections?include_closed=true&limit=9${cursor ? `&cursor=${cursor}` : ''}`);
+    seen.push(...Object.keys(page.connections));
+    if (!page.next_cursor) break;
+    cursor = page.next_cursor;
+  }
+  assert.equal(seen, ids('SELECT id FROM connections ORDER BY created_position DESC'));
+});
+
+Connections('answers 400 problem+json for bad query values', async () => {
+  await problem('/connections?state=sleepy', 400, 'BAD_REQUEST');
+  await problem('/connections?state=', 400, 'BAD_REQUEST');
+  await problem('/connections?include_closed=maybe', 400, 'BAD_REQUEST');
+  await problem('/connections?limit=0', 400, 'BAD_REQUEST');
+  await problem('/connections?limit=abc', 400, 'BAD_REQUEST');
+  await problem('/connections?limit=100000', 400, 'BAD_REQUEST');
+  await problem('/connections?cursor=not-ours', 400, 'BAD_REQUEST');
+  await problem(`/connections?cursor=${'x'.repeat(500)}`, 400, 'BAD_REQUEST');
+  await problem('/connections?limit=1&limit=2', 400, 'BAD_REQUEST');
+});
+
+Connections.run();
+
+const Detail = suite('GET connections/:id');
+Detail.before(start);
+Detail.after(() => server.stop());
+
+const busiest = () =>
+  db().prepare("SELECT substr(stream, 12) FROM events WHERE stream LIKE 'connection:%' GROUP BY stream ORDER BY count(*) DESC LIMIT 1").pluck().get() as string;
+
+Detail('answers the read model, its tasks and the first page of its timeline', async () => {
+  const id = busiest();
+  const body = await ok(`/connections/${encodeURIComponent(id)}`);
+  assert.is(body.connection.id, id);
+  for (const k of ['connection_state', 'ice_connection_state', 'tracks', 'data_channels', 'errors', 'latest_stats', 'category']) assert.ok(k in body.connection, k);
+  assert.ok(Array.isArray(body.tasks));
+  assert.is(body.as_of, null);
+  const events = readStream(db(), `connection:${id}`);
+  assert.equal(body.timeline.events.map((e: any) => e.position), events.slice(0, 100).map((e) => e.position));
+  assert.is(body.timeline.events[0].recorded_at, new Date(events[0].recordedAt).toISOString());
+});
+
+Detail('pages its timeline with events_limit and events_after', async () => {
+  const id = busiest();
+  const all = readStream(db(), `connection:${id}`);
+  const seen: number[] = [];
+  let after = 0;
+  for (;;) {
+    const body = await ok(`/connections/${encodeURIComponent(id)}?events_limit=4&events_after=${after}`);
+    seen.push(...body.timeline.events.map((e: any) => e.version));
+    if (body.timeline.next_after === null) break;
+    after = body.timeline.next_after;
+  }
+  assert.equal(seen, all.map((e) => e.version));
+});
+
+Detail('travels in time with ?at= a log position or an ISO time', async () => {
+  const id = busiest();
+  const events = readStream(db(), `connection:${id}`);
+  const mid = events[Math.floor(events.length / 2)];
+  const byPosition = await ok(`/connections/${encodeURIComponent(id)}?at=${mid.position}`);
+  assert.is(byPosition.connection.last_position, mid.position);
+  assert.is(byPosition.connection.version, mid.version);
+  assert.equal(byPosition.as_of, { position: mid.position });
+  assert.is(byPosition.timeline.events.at(-1).position, mid.position);
+  const iso = new Date(events[0].recordedAt).toISOString();
+  const byTime = await ok(`/connections/${encodeURIComponent(id)}?at=${iso}`);
+  assert.is(byTime.as_of, iso);
+  assert.ok(byTime.connection.last_position <= events.filter((e) => e.recordedAt <= events[0].recordedAt).at(-1)!.position);
+  await problem(`/connections/${encodeURIComponent(id)}?at=2000-01-01T00:00:00Z`, 404, 'NOT_FOUND');
+  await problem(`/connections/${encodeURIComponent(id)}?at=${events[0].position - 1}`, 404, 'NOT_FOUND');
+  await problem(`/connections/${encodeURIComponent(id)}?at=yesterday`, 400, 'BAD_REQUEST');
+  await problem(`/connections/${encodeURIComponent(id)}?at=2026-13-45T99:00:00Z`, 400, 'BAD_REQUEST');
+});
+
+Detail('finds ids with hostile characters and answers 404 for unknown ones', async () => {
+  await server.services.log.append('connection:../../x %/?#', [{ type: 'connection.created', data: { connection_id: '../../x %/?#' } }]);
+  const body = await ok(`/connections/${encodeURIComponent('../../x %/?#')}`);
+  assert.is(body.connection.id, '../../x %/?#');
+  const p = await problem('/connections/no-such-connection', 404, 'NOT_FOUND');
+  assert.match(p.detail, 'no-such-connection');
+  await problem(`/connections/${encodeURIComponent(busiest())}?events_limit=0`, 400, 'BAD_REQUEST');
+});
+
+Detail.run();
+
+const Operations = suite('GET operations');
+Operations.before(start);
+Operations.after(() => server.stop());
+
+Operations('lists active operations by default, as the original did', async () => {
+  const body = await ok('/operations');
+  assert.ok(body.count > 0);
+  assert.ok(body.operations.every((o: any) => o.status === 'running'));
+  assert.is(body.count, ids("SELECT id FROM operations WHERE status = 'running'").length);
+  assert.equal((await ok('/operations?status=active')).operations, body.operations);
+  assert.equal((await ok('/operations?status=started')).operations, body.operations);
+});
+
+Operations('accepts every status word, the original spelling canceled, and all', async () => {
+  const count = (status: string) => ids(`SELECT id FROM operations WHERE status = '${status}'`).length;
+  for (const s of ['completed', 'failed', 'cancelled', 'running']) {
+    const body = await ok(`/operations?status=${s}&limit=1000`);
+    assert.is(body.count, count(s), s);
+    assert.ok(body.operations.every((o: any) => o.status === s));
+  }
+  assert.is((await ok('/operations?status=canceled&limit=1000')).count, count('cancelled'));
+  assert.is((await ok('/operations?status=failed,canceled&limit=1000')).count, count('failed') + count('cancelled'));
+  assert.is((await ok('/operations?status=active,failed&limit=1000')).count, count('running') + count('failed'));
+  assert.is((await ok('/operations?status=all&limit=1000')).count, ids('SELECT id FROM operations').length);
+  assert.ok((await ok('/operations?status=all&type=quick')).operations.every((o: any) => o.type === 'quick'));
+  await problem('/operations?status=exploded', 400, 'BAD_REQUEST');
+});
+
+Operations('pages with limit and cursor', async () => {
+  const all = ids('SELECT id FROM operations ORDER BY created_position DESC');
+  const seen: string[] = [];
+  let cursor = '';
+  for (let i = 0; i < 100; i++) {
+    const page = await ok(`/operations?status=all&limit=11${cursor ? `&cursor=${cursor}` : ''}`);
+    seen.push(...page.operations.map((o: any) => o.id));
+    if (!page.next_cursor) break;
+    cursor = page.next_cursor;
+  }
+  assert.equal(seen, all);
+});
+
+Operations('answers one operation with its tasks, and 404 for an unknown id', async () => {
+  const id = ids("SELECT id FROM operations WHERE type = 'broken'")[0];
+  const body = await ok(`/operations/${id}`);
+  assert.is(body.operation.id, id);
+  assert.is(body.operation.status, 'failed');
+  assert.equal(body.operation.error, { code: 'INTERNAL', message: 'nope' });
+  assert.equal(body.tasks.map((t: any) => [t.name, t.status]), [['run', 'failed']]);
+  await problem('/operations/00000000-0000-0000-0000-000000000000', 404, 'NOT_FOUND');
+});
+
+Operations.run();
+
+const Tasks = suite('GET tasks');
+Tasks.before(start);
+Tasks.after(() => server.stop());
+
+Tasks('groups pending tasks by connection, as the original did', async () => {
+  const body = await ok('/tasks?limit=1000');
+  const groups = Object.entries(body.pending_tasks) as [string, any[]][];
+  assert.ok(groups.length >= 3, 'none, doomed, other');
+  assert.is(body.pending_tasks.doomed.length, 2, 'run and wait');
+  let n = 0;
+  for (const [connection, tasks] of groups) {
+    for (const t of tasks) {
+      assert.is(t.connection_id ?? 'none', connection);
+      assert.ok(t.status === 'created' || t.status === 'running');
+      n++;
+    }
+  }
+  assert.is(n, body.count);
+  assert.is(n, ids("SELECT id FROM tasks WHERE status IN ('created', 'running')").length);
+});
+
+Tasks('answers history with ?status=, including all, and refuses unknown words', async () => {
+  const timedOut = await ok('/tasks?status=timed_out&limit=1000');
+  assert.is(timedOut.pending_tasks, undefined);
+  assert.is(timedOut.count, ids("SELECT id FROM tasks WHERE status = 'timed_out'").length);
+  assert.ok(Object.values(timedOut.tasks).flat().every((t: any) => t.status === 'timed_out'));
+  assert.is((await ok('/tasks?status=all&limit=1000')).count, ids('SELECT id FROM tasks').length);
+  assert.is((await ok('/tasks?status=pending&limit=1000')).count, ids("SELECT id FROM tasks WHERE status IN ('created', 'running')").length);
+  const conn = ids('SELECT connection_id FROM tasks WHERE connection_id IS NOT NULL LIMIT 1')[0];
+  const byConn = await ok(`/tasks?status=all&connection_id=${encodeURIComponent(conn)}`);
+  assert.equal(Object.keys(byConn.tasks), [conn]);
+  await problem('/tasks?status=done', 400, 'BAD_REQUEST');
+});
+
+Tasks.run();
+
+const Export = suite('POST export');
+Export.before(start);
+Export.after(() => server.stop());
+
+Export('writes the connections/ and operations/ layout beside the database, as an operation', async () => {
+  const res = await server.api(`${MONITOR_PREFIX}/export`, { method: 'POST' });
+  const body = (await res.json()) as any;
+  assert.is(res.status, 200, JSON.stringify(body));
+  assert.is(body.success, true);
+  const out = join(server.dir, 'exports');
+  assert.is(body.out, out);
+  const connections = readdirSync(join(out, 'connections'));
+  const operations = readdirSync(join(out, 'operations'));
+  assert.is(connections.length, body.connections);
+  assert.is(connections.length, ids('SELECT id FROM connections').length);
+  // The export operation itself was still running when the operations were listed.
+  assert.is(operations.length, body.operations);
+  for (const f of [...connections.map((f) => join(out, 'connections', f)), ...operations.map((f) => join(out, 'operations', f))].slice(0, 50)) {
+    JSON.parse(readFileSync(f, 'utf8'));
+  }
+  const op = await ok(`/operations/${body.operation_id}`);
+  assert.is(op.operation.type, 'export');
+  assert.is(op.operation.status, 'completed');
+});
+
+Export('takes since and connection_id, and refuses a wrong body with 422', async () => {
+  const id = busiest();
+  const res = await server.api(`${MONITOR_PREFIX}/export`, { method: 'POST', json: { connection_id: id } });
+  const body = (await res.json()) as any;
+  assert.is(res.status, 200, JSON.stringify(body));
+  assert.is(body.connections, 1);
+  const future = await server.api(`${MONITOR_PREFIX}/export`, { method: 'POST', json: { since: '2999-01-01T00:00:00Z' } });
+  const f = (await future.json()) as any;
+  assert.equal([f.connections, f.operations], [0, 0]);
+  for (const json of [{ since: 'yesterday' }, { connection_id: 5 }, { surprise: true }, [1, 2], 'text']) {
+    const r = await server.api(`${MONITOR_PREFIX}/export`, { method: 'POST', json });
+    assert.is(r.status, 422, JSON.stringify(json));
+    assert.is(((await r.json()) as any).code, 'VALIDATION_FAILED');
+  }
+});
+
+Export.run();
