@@ -37,6 +37,8 @@ export async function restFigures(dbPath: string, events: number, seconds: numbe
       { id: 'operations', label: 'GET operations?status=all (100)', path: `${MONITOR_PREFIX}/operations?status=all` },
       { id: 'tasks', label: 'GET tasks?status=all (100)', path: `${MONITOR_PREFIX}/tasks?status=all` },
     ];
+    const bytes = new Map<string, number>();
+    for (const r of routes) bytes.set(r.id, (await (await fetch(base + r.path)).arrayBuffer()).byteLength);
     // Warm the JIT and SQLite's page cache on every route first.
     for (const r of [{ path: TRIVIAL }, ...routes]) await load(base + r.path, 1);
     // The trivial route is measured before and after the others; its mean is the anchor.
@@ -57,6 +59,7 @@ export async function restFigures(dbPath: string, events: number, seconds: numbe
         anchor: { label: 'trivial Koa route', value: trivial.rps },
         ratio: m.rps / trivial.rps,
         target: { text: '≥ 0.6× trivial', met: m.rps / trivial.rps >= 0.6 },
+        note: `${(bytes.get(m.id)! / 1024).toFixed(1)} KB per response`,
       });
       figures.push({
         id: `rest.${m.id}.p99`,
@@ -69,7 +72,7 @@ export async function restFigures(dbPath: string, events: number, seconds: numbe
         target: { text: '< 10 ms', met: m.p99 < 10 },
       });
     }
-    figures[0].note = `${log}; autocannon, 10 connections, ${seconds} s per route, server in its own process; trivial route measured before and after (${Math.round(before.rps)} / ${Math.round(after.rps)} req/s); p99 ratios use max(trivial p99, 1 ms)`;
+    figures[0].note = `${figures[0].note}; ${log}; autocannon, 10 connections, ${seconds} s per route, server in its own process; trivial route measured before and after (${Math.round(before.rps)} / ${Math.round(after.rps)} req/s); p99 ratios use max(trivial p99, 1 ms)`;
     return figures;
   } finally {
     await stop(child);
