@@ -65,7 +65,9 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
   const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
   for (const router of routers) {
     app.use(router.routes());
-    app.use(router.allowedMethods({ throw: true }));
+    // Not `throw: true`: thrown, @koa/router drops the Allow header and turns
+    // unknown methods into 501; the problem middleware makes these a 405.
+    app.use(router.allowedMethods());
   }
   return { app, routers };
 }

@@ -48,6 +48,12 @@ export function problemMiddleware(logger: Logger) {
       if (ctx.status === 404 && ctx.body === undefined) {
         throw new AppError(404, 'ROUTE_NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
       }
+      // The router answers a method it does not know (PROPFIND, TRACE) with
+      // 501; to the client both are "not this method here", a 4xx. Its Allow
+      // header stays on the response.
+      if ((ctx.status === 405 || ctx.status === 501) && ctx.body === undefined) {
+        throw new AppError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`);
+      }
     } catch (raw) {
       const err = isAppError(raw) ? raw : fromForeign(raw as object);
       if (err.status >= 500) logger.error({ err: raw, path: ctx.path, method: ctx.method }, 'request failed');
