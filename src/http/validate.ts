@@ -26,7 +26,9 @@ export function parseBody<S extends z.ZodType>(ctx: Context, schema: S): z.outpu
   if (hasBody && !ctx.is('application/json')) {
     throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
   }
-  const body = (ctx.request as { body?: unknown }).body ?? {};
+  // Only a missing body defaults to {}: a client that sent `null` sent the wrong shape.
+  const sent = (ctx.request as { body?: unknown }).body;
+  const body = hasBody ? sent : (sent ?? {});
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
     throw new AppError(422, 'VALIDATION_FAILED', `invalid body: ${summary(parsed.error)}`, issues(parsed.error));
