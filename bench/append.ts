@@ -12,9 +12,9 @@ const BATCH = 100;
 const rate = (events: number, ms: number) => events / (ms / 1000);
 
 /** The project's path: EventLog.append with the inline Projector; 100 single-event appends per tick share one commit. */
-async function eventLogRate(path: string, intents: Intent[]): Promise<number> {
+async function eventLogRate(path: string, intents: Intent[], projections = true): Promise<number> {
   const db = openDatabase(path);
-  const log = new EventLog(db, new Projector());
+  const log = new EventLog(db, projections ? new Projector() : null);
   const t0 = performance.now();
   for (let i = 0; i < intents.length; i += BATCH) {
     const results = await Promise.all(intents.slice(i, i + BATCH).map((x) => log.append(x.stream, [x.event], { meta: x.meta })));
@@ -91,6 +91,7 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
   await eventLogRate(join(dir, 'warm.db'), intents.slice(0, 2000));
   const raw = rawRate(join(dir, 'raw.db'), intents);
   const ours = await eventLogRate(join(dir, 'eventlog.db'), intents);
+  const logOnly = await eventLogRate(join(dir, 'eventlog-noproj.db'), intents, false);
   const emmett = await emmettRates(dir, intents.slice(0, sizes.emmettEvents), sizes.emmettApiEvents);
   const shape = `${sizes.events.toLocaleString('en-US')} generated events, single-event appends, ${BATCH} per transaction`;
   return [
@@ -104,6 +105,16 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
       ratio: ours / raw,
       target: { text: '≥ 0.5× raw', met: ours / raw >= 0.5 },
       note: `${shape}; raw inserts pre-serialised rows into the same events table (no validation, no projections)`,
+    },
+    {
+      id: 'append.eventlog_no_projections_vs_raw',
+      group: 1,
+      label: 'EventLog.append, projections off',
+      value: logOnly,
+      unit: 'events/s',
+      anchor: { label: 'raw better-sqlite3 inserts', value: raw },
+      ratio: logOnly / raw,
+      note: 'the same appends with no inline Projector: what validation, version checks, savepoints and group commit cost on their own',
     },
     {
       id: 'append.eventlog_vs_emmett',
