@@ -7,7 +7,7 @@ import { openDatabase, openReadOnly } from './log/open.ts';
 import { rebuild } from './projections/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
 import { runQuery, formatTable } from './log/query.ts';
-import { makeLogger, startServer, type PluginFactory } from './http/serve.ts';
+import type { PluginFactory } from './http/serve.ts';
 import { AppError, isAppError } from './log/errors.ts';
 import { prune, prunedThrough } from './log/prune.ts';
 
@@ -70,6 +70,9 @@ export function buildCli(): Command {
         enableTestRoutes: opts.enableTestRoutes || opts.runTests,
       };
       const config = loadConfig(configFromEnv(process.env), flags);
+      // Loaded here, not at the top: the HTTP stack costs over a second to
+      // load, which every `query`, `export-logs` or `--help` would pay.
+      const { makeLogger, startServer } = await import('./http/serve.ts');
       const logger = makeLogger(config);
       if (!isLoopback(config.host) && !config.authToken) {
         logger.warn(
