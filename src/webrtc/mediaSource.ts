@@ -9,7 +9,7 @@
 //    glitch" in WERIFT.md, which froze browsers for a GOP every loop);
 //  - quality `low` sends only video keyframes (see quality.ts);
 //  - frames sent are counted for the stats.
-import { MediaStreamTrack, type RTCPeerConnection, type RtpPacket } from 'werift';
+import { defaultPeerConfig, MediaStreamTrack, type RTCPeerConnection, type RtpPacket } from 'werift';
 import { getUserMedia } from 'werift/nonstandard';
 import { KEYFRAMES_ONLY, type Quality } from './quality.ts';
 import { vp8FrameStart } from './vp8.ts';
@@ -30,6 +30,7 @@ class Relay {
   /** After leaving keyframes-only mode, deltas are useless until the next keyframe. */
   private needKeyframe = false;
   keyframesOnly = false;
+  attached = false;
 
   constructor(
     readonly source: MediaStreamTrack,
@@ -104,9 +105,17 @@ export class MediaSource {
     return this.relays.map((r) => r.track);
   }
 
-  /** Adds the relay tracks to a peer that has applied the viewer's offer (reusing its transceivers). */
-  attach(pc: RTCPeerConnection) {
-    for (const relay of this.relays) pc.addTrack(relay.track);
+  /**
+   * Adds the relay tracks of the kinds the viewer offered to a peer that has
+   * applied the offer (reusing its transceivers); an answer cannot add a kind
+   * the offer lacks.
+   */
+  attach(pc: RTCPeerConnection, offeredKinds: string[]) {
+    for (const relay of this.relays) {
+      if (!offeredKinds.includes(relay.kind)) continue;
+      pc.addTrack(relay.track);
+      relay.attached = true;
+    }
   }
 
   /** Starts playback; call once the connection is `connected` (WERIFT.md: an earlier keyframe is lost). */
@@ -115,10 +124,26 @@ export class MediaSource {
     this.started = true;
     // The player checks its own tracks' negotiated codec; the sender set it on the relay.
     for (const relay of this.relays) {
-      if (!relay.track.codec) throw new Error(`no ${relay.kind} codec was negotiated with the viewer`);
-      relay.source.codec = relay.track.codec;
+      if (relay.attached) {
+        if (!relay.track.codec) throw new Error(`no ${relay.kind} codec was negotiated with the viewer`);
+        relay.source.codec = relay.track.codec;
+      } else {
+        // The player plays every track of the file and insists each has a
+        // codec matching its source; a kind the viewer did not ask for gets
+        // werift's default codec for that source and goes nowhere.
+        relay.source.codec = this.defaultCodecFor(relay);
+      }
     }
     await this.player.start();
+  }
+
+  /** werift's default codec for a track's source codec (player internals: werift 0.24.4 is pinned). */
+  private defaultCodecFor(relay: Relay) {
+    const session = (this.player as unknown as { session?: { playbackTracks?: { track: MediaStreamTrack; sourceCodec: string }[] } }).session;
+    const sourceCodec = session?.playbackTracks?.find((t) => t.track === relay.source)?.sourceCodec;
+    const codec = (defaultPeerConfig.codecs[relay.kind] ?? []).find((c) => c.mimeType.toLowerCase() === `${relay.kind}/${sourceCodec}`.toLowerCase());
+    if (!codec) throw new Error(`cannot play the ${relay.kind} track (${sourceCodec ?? 'unknown codec'}) without a viewer for it`);
+    return codec;
   }
 
   setQuality(quality: Quality) {

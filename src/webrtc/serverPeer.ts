@@ -143,7 +143,7 @@ export class ServerPeer {
       this.media = await MediaSource.open(this.spec.content.path);
       this.media.setQuality(this.quality);
       this.media.onError((err) => this.recordError('MEDIA_ERROR', err.message, false));
-      this.media.attach(this.pc);
+      this.media.attach(this.pc, kinds);
     } else {
       this.data = new DataSource(this.spec.content.path, this.spec.content.name, this.quality);
     }

@@ -1,0 +1,105 @@
+// WHEP signaling and the player page, against a real server.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RTCPeerConnection } from 'werift';
+import { MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { viewerPeerConfig } from '../../src/webrtc/peerConfig.ts';
+
+let server: WebRtcTestServer;
+const eventCount = () => server.services.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+
+const whep = suite('WHEP POST and DELETE');
+whep.before(async () => {
+  server = await startWebRtcServer();
+});
+
+whep('answers 201 with an SDP answer holding its candidates and a Location; DELETE closes it as remote', async () => {
+  const stream = await server.stream();
+  const pc = new RTCPeerConnection(await viewerPeerConfig());
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  await waitFor(() => pc.iceGatheringState === 'complete', 3000, 'gathering');
+  const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription!.sdp });
+  assert.is(res.status, 201);
+  assert.is(res.headers.get('content-type'), 'application/sdp');
+  const location = res.headers.get('location')!;
+  assert.match(location, new RegExp(`^${WEBRTC}/whep/${stream.server_id}/sessions/[0-9a-f-]{36}$`));
+  const answer = await res.text();
+  assert.match(answer, /^v=0/);
+  assert.match(answer, /a=candidate:.* 127\.0\.0\.1 /, 'loopback candidate in the answer (non-trickle)');
+  assert.match(answer, /a=ice-lite/);
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  await waitFor(() => pc.connectionState === 'connected', 5000, 'connected');
+  const id = location.split('/').pop()!;
+
+  const del = await fetch(new URL(location, stream.whep_url), { method: 'DELETE' });
+  assert.is(del.status, 204);
+  const conn = await server.json(`${MONITOR}/connections/${id}`);
+  assert.equal(conn.body.connection.close, { reason: 'whep_delete', initiator: 'remote' });
+  const again = await fetch(new URL(location, stream.whep_url), { method: 'DELETE' });
+  assert.is(again.status, 404);
+  await pc.close();
+});
+
+whep('refuses what is not an SDP offer, with nothing in the log', async () => {
+  const stream = await server.stream();
+  const before = eventCount();
+  const post = (body: string, type = 'application/sdp') => fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': type }, body });
+  assert.is((await post('v=0\r\n', 'text/plain')).status, 415);
+  assert.is((await post('hello')).status, 400);
+  assert.is((await post('v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n')).status, 400, 'no m= line');
+  const dataOffer = 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n';
+  const wrongKind = await post(dataOffer);
+  assert.is(wrongKind.status, 422, 'a media stream needs audio or video');
+  assert.is((await wrongKind.json()).code, 'VALIDATION_FAILED');
+  assert.is(eventCount(), before);
+});
+
+whep('answers 404 for an unknown stream or session', async () => {
+  const r = await fetch(`${server.url}${WEBRTC}/whep/nope`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
+  assert.is(r.status, 404);
+  const d = await fetch(`${server.url}${WEBRTC}/whep/nope/sessions/nope`, { method: 'DELETE' });
+  assert.is(d.status, 404);
+});
+
+whep('records an offer werift refuses as a failed connect operation and a closed connection', async () => {
+  const stream = await server.stream();
+  const bogus = 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=recvonly\r\n';
+  const r = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: bogus });
+  const body = await r.json();
+  assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}: ${JSON.stringify(body)}`);
+  const ops = await server.json(`${MONITOR}/operations?status=failed&type=connect`);
+  assert.ok(ops.body.operations.length >= 1);
+  const connId = ops.body.operations[0].connection_id;
+  const conn = await server.json(`${MONITOR}/connections/${connId}`);
+  assert.equal(conn.body.connection.close, { reason: 'negotiation_failed', initiator: 'local' });
+});
+whep.run();
+
+const player = suite('GET /player/:server_id');
+player('serves a page that connects through WHEP, carries ?token=, hangs up on pagehide and exposes window.pc', async () => {
+  const stream = await server.stream();
+  const res = await fetch(stream.url);
+  assert.is(res.status, 200);
+  assert.match(res.headers.get('content-type')!, /text\/html/);
+  const csp = res.headers.get('content-security-policy')!;
+  assert.match(csp, /script-src 'nonce-[^']+'/);
+  const html = await res.text();
+  for (const needle of ["searchParams", "get('token')", 'Authorization', 'window.pc = pc', "addEventListener('pagehide'", 'keepalive: true', "method: 'DELETE'", "direction: 'recvonly'", 'event.track', 'application/sdp']) {
+    assert.ok(html.replace(/new URLSearchParams\(location.search\)/, 'searchParams').includes(needle), needle);
+  }
+  const config = JSON.parse(/<script type="application\/json" id="config">([^<]*)<\/script>/.exec(html)![1]);
+  assert.equal(config, { server_id: stream.server_id, mode: 'media', content: 'sample.webm', whep_url: `${WEBRTC}/whep/${stream.server_id}` });
+});
+player('escapes server text so it cannot break out of the page', async () => {
+  // Content names are file names of the content directory; the escaping must hold for any text.
+  const html = await (await fetch((await server.stream({ mode: 'data', content: 'README.md' })).url)).text();
+  const block = /<script type="application\/json" id="config">([^<]*)<\/script>/.exec(html)![1];
+  assert.not.match(block, /[<>&]/);
+});
+player('answers 404 for an unknown stream', async () => {
+  const res = await fetch(`${server.url}/player/nope`);
+  assert.is(res.status, 404);
+});
+player.after(() => server.stop());
+player.run();
