@@ -3,7 +3,8 @@
 // events at a time (memory does not grow with the log), written to a temporary
 // name and renamed (a reader never sees half a file), and their bytes depend
 // only on the log (exporting twice gives identical trees).
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Db } from '../log/open.ts';
 import { readStream } from '../log/read.ts';
@@ -42,7 +43,11 @@ class JsonFile {
   ) {}
 
   static async create(path: string) {
-    const tmp = `${path}.partial`;
+    // A temporary name of its own: two writers of the same file (two POST
+    // export, or one beside the --log-dir writer) would otherwise share it,
+    // and the second rename would fail. Both write the same bytes; the last
+    // rename wins.
+    const tmp = `${path}.${randomBytes(6).toString('hex')}.partial`;
     return new JsonFile(await open(tmp, 'w'), tmp, path);
   }
 
@@ -67,6 +72,7 @@ class JsonFile {
 
   async abandon() {
     await this.handle.close().catch(() => {});
+    await rm(this.tmp, { force: true }).catch(() => {});
   }
 }
 
