@@ -93,6 +93,20 @@ Export('gives byte-identical trees when run twice on the same log', async () => 
   }
 });
 
+Export('lets two exports into the same directory run at once, leaving one complete tree', async () => {
+  const a = tempDir();
+  const b = tempDir();
+  try {
+    const reports = await Promise.all([exportLogs(store.db, { out: a.dir }), exportLogs(store.db, { out: a.dir }), exportLogs(store.db, { out: a.dir })]);
+    assert.ok(reports.every((r) => r.files === reports[0].files));
+    await exportLogs(store.db, { out: b.dir });
+    assert.equal(treeHashes(a.dir), treeHashes(b.dir), 'no .partial left behind, every file whole');
+  } finally {
+    a.cleanup();
+    b.cleanup();
+  }
+});
+
 Export('keeps hostile ids inside the directory, each in its own file', async () => {
   const hostile = ['../../x', '../../../../tmp/escape', '/abs/path', 'a\\b', 'a/b', 'a_b', 'ctl\u0001\u001f\u007f', '%2e%2e%2f', '%', 'y'.repeat(300), 'y'.repeat(299), '..', ''];
   const s = freshStore();
