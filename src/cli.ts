@@ -2,6 +2,7 @@
 // the database takes the same --persistence-path with the same default.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { configFromEnv, DEFAULT_DB_PATH, isLoopback, loadConfig, type ConfigInput } from './config.ts';
 import { openDatabase, openReadOnly } from './log/open.ts';
 import { rebuild } from './projections/rebuild.ts';
@@ -22,6 +23,12 @@ const time = (value: string) => {
   if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) throw new InvalidArgumentError('use an ISO-8601 time, e.g. 2026-01-31T12:00:00Z');
   return t;
 };
+
+/** rebuild and prune work on a log that exists: a mistyped path must not create an empty database. */
+function openExisting(path: string) {
+  if (!existsSync(path)) throw new AppError(404, 'NOT_FOUND', `no database at ${resolve(path)} (check --persistence-path)`);
+  return openDatabase(path);
+}
 
 const persistenceOption = () =>
   new Option('--persistence-path <file>', 'the SQLite database file').default(DEFAULT_DB_PATH);
@@ -150,7 +157,7 @@ export function buildCli(): Command {
     .option('--force', 'rebuild even though old events were pruned (their streams lose that history)', false)
     .addOption(persistenceOption())
     .action((opts) => {
-      const db = openDatabase(opts.persistencePath);
+      const db = openExisting(opts.persistencePath);
       const pruned = prunedThrough(db);
       if (pruned !== null && !opts.force) {
         db.close();
@@ -174,7 +181,7 @@ export function buildCli(): Command {
     .option('--archive <file>', 'write the deleted events as JSON lines to this new file first')
     .addOption(persistenceOption())
     .action(async (opts) => {
-      const db = openDatabase(opts.persistencePath);
+      const db = openExisting(opts.persistencePath);
       try {
         const report = await prune(db, { throughPosition: opts.through, archivePath: opts.archive && resolve(opts.archive) });
         process.stdout.write(
