@@ -98,8 +98,14 @@ Cli('rebuild replays the log into the same read models', async () => {
   const before = snapshotReadModels(store.db);
   store.db.prepare("UPDATE connections SET category = 'scribbled'").run();
   store.db.pragma('wal_checkpoint(TRUNCATE)');
-  const r = await runCli(['rebuild', '--persistence-path', store.path]);
+  const [r, typo] = await Promise.all([
+    runCli(['rebuild', '--persistence-path', store.path]),
+    runCli(['rebuild', '--persistence-path', join(store.dir, 'typo.db')]),
+  ]);
   assert.is(r.code, 0, r.stderr);
+  assert.is.not(typo.code, 0);
+  assert.match(typo.stderr, 'no database at');
+  assert.not.ok(existsSync(join(store.dir, 'typo.db')), 'a mistyped path creates nothing');
   assert.match(r.stdout, /rebuilt read models from \d+ events/);
   assert.equal(snapshotReadModels(store.db), before);
 });
