@@ -1,0 +1,57 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { prune, prunedThrough } from '../../src/log/prune.ts';
+import { writeCheckpoint } from '../../src/log/checkpoint.ts';
+import { readAll, headPosition } from '../../src/log/read.ts';
+import { isAppError } from '../../src/log/errors.ts';
+import { freshStore, type TestStore } from '../helpers/db.ts';
+
+let store: TestStore;
+const Prune = suite('prune');
+Prune.before.each(async () => {
+  store = freshStore();
+  await store.log.append('connection:a', Array.from({ length: 30 }, (_, i) => ({ type: 'connection.error', data: { code: `e${i}`, message: 'm' } }) as const));
+});
+Prune.after.each(() => store.cleanup());
+
+Prune('deletes events through a position, archiving them first as JSON lines', async () => {
+  const archive = join(store.dir, 'archive.jsonl');
+  const report = await prune(store.db, { throughPosition: 12, archivePath: archive });
+  assert.equal(report, { deleted: 12, throughPosition: 12, archived: archive });
+  const lines = readFileSync(archive, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.map((e) => e.position), Array.from({ length: 12 }, (_, i) => i + 1));
+  assert.is(readAll(store.db, { limit: 100 })[0].position, 13);
+  assert.is(prunedThrough(store.db), 12);
+  assert.is(headPosition(store.db), 30);
+});
+
+Prune('never deletes past the lowest consumer checkpoint', async () => {
+  writeCheckpoint(store.db, 'log-dir', 5);
+  writeCheckpoint(store.db, 'other', 20);
+  const report = await prune(store.db, { throughPosition: 25 });
+  assert.is(report.throughPosition, 5);
+  assert.is(report.deleted, 5);
+});
+
+Prune('refuses position 0 and keeps positions growing after a prune of everything', async () => {
+  try {
+    await prune(store.db, { throughPosition: 0 });
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isAppError(err));
+    assert.is(err.status, 400);
+  }
+  await prune(store.db, { throughPosition: 30 });
+  assert.is(prunedThrough(store.db), 30);
+  const r = await store.log.append('connection:b', [{ type: 'connection.created', data: { connection_id: 'b' } }]);
+  assert.ok(r.ok);
+  assert.is(r.firstPosition, 31, 'AUTOINCREMENT never reuses a pruned position');
+});
+
+Prune('says nothing was pruned on a fresh log', () => {
+  assert.is(prunedThrough(store.db), null);
+});
+
+Prune.run();
