@@ -44,6 +44,15 @@ export type PeerDeps = {
   onClosed(peer: ServerPeer): void;
 };
 
+/**
+ * RFC 7675 consent, from the ICE-lite side: werift's lite agent never runs
+ * consent checks itself (its queryConsent returns at once when iceLite), so
+ * a viewer that vanished would stay `connected` forever. The full agent on
+ * the other side sends a check about every 5 s; when neither a check nor any
+ * other packet has arrived for this long, consent is gone.
+ */
+export const CONSENT_TIMEOUT_MS = 30_000;
+
 /** Candidates recorded per side; the count in the SDP beyond this is not interesting. */
 const MAX_RECORDED_CANDIDATES = 20;
 const STATE_KINDS = ['connection', 'ice', 'gathering', 'signaling'] as const;
@@ -68,6 +77,7 @@ export class ServerPeer {
   private localCandidates = 0;
   private lastSample: { at: number; bytesSent: number; bytesReceived: number } | null = null;
   private sampling = false;
+  private heard = { activity: -1, at: 0 };
 
   constructor(
     readonly spec: StreamSpec,
@@ -207,6 +217,7 @@ export class ServerPeer {
       const totals = await peerStats(this.pc);
       if (this.closing) return false;
       const at = performance.now();
+      if (this.consentExpired(totals, at)) return false;
       const prev = this.lastSample;
       const intervalMs = prev ? at - prev.at : 0;
       const rate = (now: number, before: number) =>
@@ -238,6 +249,20 @@ export class ServerPeer {
     } finally {
       this.sampling = false;
     }
+  }
+
+  /** Tracks what arrives from the viewer; closes the peer (initiator `ice`) when it has been silent too long. */
+  private consentExpired(totals: StatsTotals, now: number): boolean {
+    const activity = totals.ice_requests_received + totals.bytes_received + totals.packets_received;
+    if (activity !== this.heard.activity) {
+      this.heard = { activity, at: now };
+      return false;
+    }
+    const silentMs = now - this.heard.at;
+    if (silentMs < CONSENT_TIMEOUT_MS) return false;
+    this.recordError('CONSENT_EXPIRED', `nothing received from the viewer for ${Math.round(silentMs)} ms`, true);
+    void this.close('ice', 'consent_expired');
+    return true;
   }
 
   /** Resolves when every event recorded so far is committed. */

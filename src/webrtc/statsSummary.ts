@@ -15,6 +15,8 @@ export type StatsTotals = {
   jitter_ms: number | null;
   dtls_state: string | null;
   ice_state: string | null;
+  /** STUN binding requests received on all candidate pairs (the remote's consent checks). */
+  ice_requests_received: number;
   selected_pair: { local: string; remote: string } | null;
   data_channel: { messages_sent: number; bytes_sent: number; messages_received: number; bytes_received: number } | null;
   rtp: { kind: string; direction: 'outbound' | 'inbound'; packets: number; bytes: number }[];
@@ -39,6 +41,7 @@ export function summarizeStats(report: Iterable<[string, unknown]> | Map<string,
     jitter_ms: null,
     dtls_state: null,
     ice_state: null,
+    ice_requests_received: 0,
     selected_pair: null,
     data_channel: null,
     rtp: [],
@@ -64,6 +67,9 @@ export function summarizeStats(report: Iterable<[string, unknown]> | Map<string,
         }
         break;
       }
+      case 'candidate-pair':
+        out.ice_requests_received += num(s.requestsReceived);
+        break;
       case 'outbound-rtp':
         out.rtp.push({ kind: String(s.kind), direction: 'outbound', packets: num(s.packetsSent), bytes: num(s.bytesSent) });
         break;
