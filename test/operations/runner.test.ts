@@ -165,7 +165,7 @@ Shutdown.after.each(() => store.cleanup());
 Shutdown('waits for what finishes within the grace period and cancels the rest, recorded', async () => {
   const quick = await runner.start('quick', {}, () => sleep(20).then(() => 'done'));
   const stuck = await runner.start('stuck', {}, (ctx) => forever(ctx.signal));
-  const result = await runner.shutdown(100);
+  const result = await runner.shutdown(400);
   assert.equal(result, { finished: 1, cancelled: 1 });
   assert.is((await quick.outcome).status, 'completed');
   const s = await stuck.outcome;
