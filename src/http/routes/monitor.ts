@@ -47,6 +47,8 @@ const cursorParam = z
     return p;
   });
 
+const isoTime = z.iso.datetime({ offset: true });
+
 /** `?at=`: an ISO-8601 time or a log position. */
 const atParam = z
   .string()
@@ -54,7 +56,9 @@ const atParam = z
   .transform((s, ctx) => {
     if (s === undefined) return undefined;
     if (/^\d+$/.test(s)) return { position: Number(s) };
-    const t = /^\d{4}-\d{2}-\d{2}T/.test(s) ? Date.parse(s) : NaN;
+    // A real calendar time with its zone: Date.parse alone takes 2026-02-30
+    // for March 2nd and a zone-less time as the server's local time.
+    const t = isoTime.safeParse(s).success ? Date.parse(s) : NaN;
     if (Number.isNaN(t)) {
       ctx.addIssue({ code: 'custom', message: 'use an ISO-8601 time (2026-01-31T12:00:00Z) or a log position' });
       return z.NEVER;
