@@ -180,6 +180,10 @@ Detail('travels in time with ?at= a log position or an ISO time', async () => {
   await problem(`/connections/${encodeURIComponent(id)}?at=${events[0].position - 1}`, 404, 'NOT_FOUND');
   await problem(`/connections/${encodeURIComponent(id)}?at=yesterday`, 400, 'BAD_REQUEST');
   await problem(`/connections/${encodeURIComponent(id)}?at=2026-13-45T99:00:00Z`, 400, 'BAD_REQUEST');
+  await problem(`/connections/${encodeURIComponent(id)}?at=2026-02-30T00:00:00Z`, 400, 'BAD_REQUEST');
+  await problem(`/connections/${encodeURIComponent(id)}?at=${iso.slice(0, 19)}`, 400, 'BAD_REQUEST');
+  const offset = new Date(events[0].recordedAt + 3_600_000).toISOString().replace('Z', '+01:00');
+  assert.is((await ok(`/connections/${encodeURIComponent(id)}?at=${encodeURIComponent(offset)}`)).as_of, iso, 'an offset names the same instant');
 });
 
 Detail('finds ids with hostile characters and answers 404 for unknown ones', async () => {
