@@ -8,6 +8,7 @@
 //
 //   node --import tsx bench/peer-server.ts on|off <database> <stats interval ms>
 import { createServer } from 'node:http';
+import Router from '@koa/router';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { makeConfig } from '../src/config.ts';
@@ -45,7 +46,18 @@ const runner = new OperationRunner(log, { defaultTimeoutMs: config.operationTime
 const services: Services = { config, db, log, runner, logger, startedAt: Date.now() };
 const plugin = webrtcPlugin(services);
 await plugin.start?.();
-const { app } = createApp(services, plugin.routers ?? []);
+// How much time this process spent committing appends (recording on), read
+// by the benchmark at the start and end of its window.
+const commits = { ms: 0, batches: 0, events: 0 };
+log.onCommit(({ size, durationMs }) => {
+  commits.ms += durationMs;
+  commits.batches++;
+  commits.events += size;
+});
+const benchRouter = () => new Router().get('/bench/commits', (ctx) => {
+  ctx.body = commits;
+});
+const { app } = createApp(services, [...(plugin.routers ?? []), benchRouter]);
 const server = createServer(app.callback());
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`);
