@@ -1,6 +1,7 @@
 // A real server with the WebRTC plugin (content from ./content), plus the
 // steps most WebRTC tests share: start a stream, connect a werift viewer
 // through WHEP, wait for something to be true.
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ConfigInput } from '../../src/config.ts';
 import { webrtcPlugin } from '../../src/http/webrtcPlugin.ts';
@@ -55,7 +56,28 @@ export async function waitFor<T>(probe: () => T | null | undefined | false | Pro
   }
 }
 
-/** UDP sockets this process holds (IPv4 and IPv6), from the kernel's view. */
+/**
+ * UDP sockets this process holds (IPv4 and IPv6), from the kernel's view:
+ * the socket inodes among /proc/self/fd that /proc/net/udp{,6} list. Unlike
+ * process.getActiveResourcesInfo() it also sees unref'd sockets.
+ */
 export function udpSocketCount(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap' || r === 'UDPWRAP').length;
+  const udp = new Set<string>();
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    if (!existsSync(table)) continue;
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const inode = line.trim().split(/\s+/)[9];
+      if (inode && inode !== '0') udp.add(inode);
+    }
+  }
+  let count = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      if (m && udp.has(m[1])) count++;
+    } catch {
+      // the fd closed while we looked
+    }
+  }
+  return count;
 }
