@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
+import { z } from 'zod';
 import { configFromEnv, DEFAULT_DB_PATH, isLoopback, loadConfig, type ConfigInput } from './config.ts';
 import { openDatabase, openReadOnly } from './log/open.ts';
 import { rebuild } from './projections/rebuild.ts';
@@ -18,10 +19,12 @@ const int = (name: string) => (value: string) => {
   return n;
 };
 
+// A calendar date (midnight UTC) or a time with Z or an offset: Date.parse
+// alone takes 2026-02-30 for March 2nd and a zone-less time as local time.
+const isoDateOrTime = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
 const time = (value: string) => {
-  const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) throw new InvalidArgumentError('use an ISO-8601 time, e.g. 2026-01-31T12:00:00Z');
-  return t;
+  if (!isoDateOrTime.safeParse(value).success) throw new InvalidArgumentError('use an ISO-8601 time, e.g. 2026-01-31T12:00:00Z');
+  return Date.parse(value);
 };
 
 /** rebuild and prune work on a log that exists: a mistyped path must not create an empty database. */
