@@ -273,10 +273,11 @@ export class WebRtcService {
             exchange: this.inProcessExchange(serverId, { remote: 'benchmark' }),
           });
         } finally {
-          this.registry.streams.delete(serverId);
+          // Unless a shutdown already stopped (and recorded) the stream.
+          const mine = this.registry.streams.delete(serverId);
           const leftovers = this.registry.peersOf(serverId);
           if (leftovers.length) await this.closePeers(ctx, leftovers, 'local', 'benchmark_finished').catch(() => {});
-          await this.deps.log.append(
+          if (mine) await this.deps.log.append(
             streamName('server', serverId),
             [{ type: 'server.stopped', data: { server_id: serverId, reason: 'benchmark_finished' } }],
             { meta: { operation_id: ctx.operationId } },
@@ -337,8 +338,7 @@ export class WebRtcService {
           return { connection_id: connectionId, closed, setup_ms: setupMs };
         } finally {
           this.testViewers.delete(testViewer);
-          this.registry.streams.delete(serverId);
-          await this.deps.log.append(
+          if (this.registry.streams.delete(serverId)) await this.deps.log.append(
             streamName('server', serverId),
             [{ type: 'server.stopped', data: { server_id: serverId, reason: 'async_close_test' } }],
             { meta: { operation_id: ctx.operationId } },
