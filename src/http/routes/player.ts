@@ -37,6 +37,7 @@ function page(nonce: string, configJson: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>webrtc-monitor player</title>
+<link rel="icon" href="data:,"><!-- no favicon request: it would only 404 -->
 <style nonce="${nonce}">
   body { font: 14px system-ui, sans-serif; margin: 1.5rem; background: #111; color: #eee; }
   video { width: 640px; max-width: 100%; background: #000; display: block; }
