@@ -261,6 +261,10 @@ export class ServerPeer {
     const silentMs = now - this.heard.at;
     if (silentMs < CONSENT_TIMEOUT_MS) return false;
     this.recordError('CONSENT_EXPIRED', `nothing received from the viewer for ${Math.round(silentMs)} ms`, true);
+    // RFC 7675: lost consent fails the connection. werift's lite agent will
+    // never say so, so record the failure a full agent would report, then close.
+    this.recordState('ice', 'failed');
+    this.recordState('connection', 'failed');
     void this.close('ice', 'consent_expired');
     return true;
   }

@@ -255,7 +255,7 @@ export class WebRtcService {
 
   async benchmark(request: { content: string; mode: StreamMode; quality: Quality; durationS: number; viewers: number }, origin: Origin = {}) {
     const max = this.deps.config.maxBenchmarkViewers;
-    if (request.viewers > max) throw new AppError(422, 'VALIDATION_FAILED', `viewers must be at most ${max} (--max-benchmark-viewers)`);
+    if (request.viewers > max) throw new AppError(422, 'VALIDATION_FAILED', `viewers must be at most ${max} (config maxBenchmarkViewers)`);
     if (request.durationS > MAX_BENCHMARK_SECONDS) throw new AppError(422, 'VALIDATION_FAILED', `duration_s must be at most ${MAX_BENCHMARK_SECONDS}`);
     if (this.registry.peers.size + request.viewers > 1000) throw new AppError(503, 'UNAVAILABLE', 'not enough connection slots left');
     const content = await this.contentFor(request.content, request.mode);

@@ -299,7 +299,7 @@ export const webrtcOpenApiPaths: OpenApiPaths = {
         properties: {
           content: { type: 'string' },
           duration_s: { type: 'integer', minimum: 1, maximum: MAX_BENCHMARK_SECONDS, default: 5 },
-          viewers: { type: 'integer', minimum: 1, description: 'At most --max-benchmark-viewers', default: 1 },
+          viewers: { type: 'integer', minimum: 1, description: 'At most the configured maxBenchmarkViewers (default 50)', default: 1 },
           mode: { type: 'string', enum: ['media', 'data'], default: 'media' },
           quality: { ...qualityEnum, default: 'auto' },
         },
