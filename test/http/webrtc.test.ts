@@ -34,6 +34,18 @@ check('reports the real werift version, its codecs and the content directory', a
   assert.ok(mimes.includes('video/vp8') && mimes.includes('audio/opus'), mimes.join());
   assert.ok(r.body.content.files.some((f: { name: string; media: boolean }) => f.name === 'sample.webm' && f.media));
 });
+check('reports a missing content directory truthfully (success false), never a forced ok', async () => {
+  const bare = await startWebRtcServer({ contentDir: '/nonexistent/content' });
+  try {
+    const r = await bare.json(`${WEBRTC}/check`);
+    assert.is(r.status, 200);
+    assert.is(r.body.success, false);
+    assert.is(r.body.status, 'degraded');
+    assert.equal([r.body.content.exists, r.body.content.readable, r.body.content.files], [false, false, []]);
+  } finally {
+    await bare.stop();
+  }
+});
 check.run();
 
 const stream = suite('POST stream');
