@@ -6,9 +6,10 @@ import { EventLog } from '../src/log/append.ts';
 import { Projector } from '../src/projections/projector.ts';
 import { streamName, validateEvent } from '../src/log/catalogue.ts';
 import { generateLog, type Intent } from './make-log.ts';
-import { percentile, type Figure } from './report.ts';
+import { median, percentile, type Figure } from './report.ts';
 
 const BATCH = 100;
+const ROUNDS = 3;
 const rate = (events: number, ms: number) => events / (ms / 1000);
 
 /** The project's path: EventLog.append with the inline Projector; 100 single-event appends per tick share one commit. */
@@ -89,11 +90,18 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
   const intents = [...generateLog(sizes.events)];
   // Warm-up on a throw-away file: zod schemas, statement caches, the JIT.
   await eventLogRate(join(dir, 'warm.db'), intents.slice(0, 2000));
-  const raw = rawRate(join(dir, 'raw.db'), intents);
-  const ours = await eventLogRate(join(dir, 'eventlog.db'), intents);
-  const logOnly = await eventLogRate(join(dir, 'eventlog-noproj.db'), intents, false);
+  // Interleaved rounds, a fresh file each time, medians: a shared machine drifts.
+  const runs = { raw: [] as number[], ours: [] as number[], logOnly: [] as number[] };
+  for (let r = 0; r < ROUNDS; r++) {
+    runs.raw.push(rawRate(join(dir, `raw-${r}.db`), intents));
+    runs.ours.push(await eventLogRate(join(dir, `eventlog-${r}.db`), intents));
+    runs.logOnly.push(await eventLogRate(join(dir, `eventlog-noproj-${r}.db`), intents, false));
+  }
+  const raw = median(runs.raw);
+  const ours = median(runs.ours);
+  const logOnly = median(runs.logOnly);
   const emmett = await emmettRates(dir, intents.slice(0, sizes.emmettEvents), sizes.emmettApiEvents);
-  const shape = `${sizes.events.toLocaleString('en-US')} generated events, single-event appends, ${BATCH} per transaction`;
+  const shape = `median of ${ROUNDS} interleaved rounds of ${sizes.events.toLocaleString('en-US')} generated events, single-event appends, ${BATCH} per transaction`;
   return [
     {
       id: 'append.eventlog_vs_raw',
@@ -170,8 +178,21 @@ async function producers(path: string, count: number, perProducer: number) {
 
 export async function groupCommitFigures(dir: string, perProducer: number): Promise<Figure[]> {
   await producers(join(dir, 'gc-warm.db'), 10, 20);
-  const one = await producers(join(dir, 'gc-one.db'), 1, perProducer * 10);
-  const many = await producers(join(dir, 'gc-many.db'), 100, perProducer);
+  const ones = [];
+  const manys = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    ones.push(await producers(join(dir, `gc-one-${r}.db`), 1, perProducer * 10));
+    manys.push(await producers(join(dir, `gc-many-${r}.db`), 100, perProducer));
+  }
+  type Run = (typeof ones)[number];
+  const mid = (runs: Run[]) => ({
+    eps: median(runs.map((x) => x.eps)),
+    p50: median(runs.map((x) => x.p50)),
+    p99: median(runs.map((x) => x.p99)),
+    perCommit: median(runs.map((x) => x.perCommit)),
+  });
+  const one = mid(ones);
+  const many = mid(manys);
   return [
     {
       id: 'group_commit.events_per_s',
@@ -181,7 +202,7 @@ export async function groupCommitFigures(dir: string, perProducer: number): Prom
       unit: 'events/s',
       anchor: { label: '1 producer', value: one.eps },
       ratio: many.eps / one.eps,
-      note: `${perProducer} appends per producer; ${many.perCommit.toFixed(1)} events per commit on average (1 producer: ${one.perCommit.toFixed(1)})`,
+      note: `medians of ${ROUNDS} interleaved rounds; ${perProducer} appends per producer (1 producer: ${perProducer * 10}); ${many.perCommit.toFixed(1)} events per commit on average (1 producer: ${one.perCommit.toFixed(1)})`,
     },
     {
       id: 'group_commit.latency_p50',
