@@ -1,0 +1,164 @@
+// aiortc (Debian's python3-aiortc 1.4) as a viewer nobody here wrote:
+// test/webrtc/aiortc_viewer.py connects through WHEP, receives media or a
+// data-channel file transfer, hangs up with DELETE and prints what it saw.
+// Asserted: the Python side's result and what the monitor recorded. aiortc 1.4
+// only works against werift because the server unifies its per-section ICE
+// credentials and defers the first data-channel send (WERIFT.md); these runs
+// show both hold.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { unifyBundleCredentials } from '../../src/webrtc/sdpFixes.ts';
+import { CONTENT_DIR, MONITOR, startWebRtcServer, type WebRtcTestServer } from '../helpers/webrtc.ts';
+
+/** Debian's Python: the only one that sees python3-aiortc (a pyenv python on the PATH would not). */
+const PYTHON = process.env.AIORTC_PYTHON ?? '/usr/bin/python3';
+const VIEWER = resolve(import.meta.dirname, 'aiortc_viewer.py');
+const SAMPLE_SHA256 = createHash('sha256').update(readFileSync(join(CONTENT_DIR, 'sample.webm'))).digest('hex');
+
+type AiortcResult = {
+  ok: boolean;
+  error?: string;
+  aiortc: string;
+  mode: 'media' | 'data';
+  offer: string;
+  offer_sections: number;
+  offer_distinct_ice_credentials: boolean;
+  offer_candidates: number;
+  whep_status: number;
+  connection_id: string;
+  connected_ms: number;
+  video_frames?: number;
+  audio_frames?: number;
+  width?: number;
+  height?: number;
+  channel_states?: string[];
+  data?: { first_message: string; messages: number; passes: { pass: number; bytes: number; sha256: string; server_sha256: string; verified: boolean }[] };
+  delete_status: number;
+  states: string[];
+  elapsed_ms: number;
+};
+
+/** Runs the Python viewer to the end and returns its JSON line; a crash or a hang fails with its stderr. */
+function runAiortc(whepUrl: string, mode: 'media' | 'data', token?: string): Promise<AiortcResult> {
+  const args = [VIEWER, whepUrl, mode, '--timeout', '15', ...(token ? ['--token', token] : [])];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    child.on('error', (err) => {
+      clearTimeout(killer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      const line = stdout.trim().split('\n').pop() ?? '';
+      try {
+        resolvePromise(JSON.parse(line));
+      } catch {
+        reject(new Error(`aiortc viewer exited ${code ?? signal} without a result\nstdout: ${stdout.slice(-2000)}\nstderr: ${stderr}`));
+      }
+    });
+  });
+}
+
+let server: WebRtcTestServer;
+/** aiortc's real media offer, kept from the first run for the SDP suite below. */
+let aiortcOffer: string | null = null;
+const connection = async (id: string) => (await server.json(`${MONITOR}/connections/${id}?events_limit=1000`)).body;
+type Event = { type: string; data: Record<string, unknown> };
+const connectionStates = (events: Event[]) =>
+  events.filter((e) => e.type === 'connection.state_changed' && e.data.kind === 'connection').map((e) => e.data.to);
+const lean = (r: AiortcResult) => JSON.stringify({ ...r, offer: undefined });
+
+const viewer = suite('an aiortc viewer through WHEP');
+viewer.before(async () => {
+  server = await startWebRtcServer({ statsIntervalMs: 250 });
+});
+viewer.after(() => server.stop());
+
+viewer('receives the clip as decoded VP8 video and Opus audio, and the monitor records its connection from created to a remote close', async () => {
+  const stream = await server.stream({ content: 'sample.webm', mode: 'media' });
+  const r = await runAiortc(stream.whep_url, 'media');
+  aiortcOffer = r.offer ?? null;
+  assert.ok(r.ok, lean(r));
+  assert.match(r.aiortc, /^1\./);
+  assert.ok(r.video_frames! >= 30 && r.audio_frames! >= 50, lean(r));
+  assert.equal([r.width, r.height], [320, 240]);
+  assert.is(r.delete_status, 204);
+  assert.equal(r.states, ['connecting', 'connected', 'closed']);
+  // aiortc offered a candidate in the SDP (no trickle), and bundled sections with their own credentials.
+  assert.ok(r.offer_candidates > 0);
+  assert.is(r.offer_sections, 2);
+  assert.ok(r.offer_distinct_ice_credentials, 'aiortc 1.4 gives each bundled section its own ufrag/pwd');
+
+  const body = await connection(r.connection_id);
+  const c = body.connection;
+  assert.is(c.category, 'closed');
+  assert.equal(c.close, { reason: 'whep_delete', initiator: 'remote' });
+  assert.match(c.user_agent, /^aiortc\/1\./);
+  assert.ok(c.candidates.remote > 0, 'candidates from the offer were recorded');
+  assert.ok(c.selected_pair?.local && c.selected_pair?.remote);
+  assert.equal(c.tracks.map((t: { codec: string }) => t.codec.toLowerCase()).sort(), ['audio/opus', 'video/vp8']);
+  assert.ok(c.stats_samples > 0 && c.latest_stats.bytes_sent > 0 && c.latest_stats.frames_sent > 0, JSON.stringify(c.latest_stats));
+  const events: Event[] = body.timeline.events;
+  assert.is(events[0].type, 'connection.created');
+  assert.is(events[events.length - 1].type, 'connection.closed');
+  assert.equal(connectionStates(events), ['connecting', 'connected', 'closed']);
+  assert.is(c.error_count, 0, JSON.stringify(c.errors));
+  process.stdout.write(`  (aiortc media: connected in ${r.connected_ms} ms, ${r.video_frames} video / ${r.audio_frames} audio frames, whole run ${r.elapsed_ms} ms)\n`);
+});
+
+viewer("receives the data-channel file transfer and verifies its SHA-256; the monitor records the channel, the bytes and the hash", async () => {
+  const stream = await server.stream({ content: 'sample.webm', mode: 'data' });
+  const r = await runAiortc(stream.whep_url, 'data');
+  assert.ok(r.ok, lean(r));
+  const [first] = r.data!.passes;
+  assert.ok(first.verified, JSON.stringify(first));
+  assert.is(first.pass, 1);
+  assert.is(first.sha256, SAMPLE_SHA256);
+  assert.is(first.server_sha256, SAMPLE_SHA256);
+  assert.is(first.bytes, readFileSync(join(CONTENT_DIR, 'sample.webm')).length);
+  // The first message arrived whole and first: the server's first send waited
+  // for werift's DCEP ACK, which would otherwise kill aiortc's transport.
+  assert.is(r.data!.first_message, 'begin');
+  assert.equal(r.channel_states, ['open', 'closed']);
+  assert.is(r.delete_status, 204);
+
+  const body = await connection(r.connection_id);
+  const c = body.connection;
+  assert.is(c.category, 'closed');
+  assert.equal(c.close, { reason: 'whep_delete', initiator: 'remote' });
+  assert.is(c.mode, 'data');
+  assert.is(c.data_channels.length, 1);
+  const channel = c.data_channels[0];
+  assert.is(channel.label, 'data');
+  assert.ok(channel.closed_at, 'the channel close was recorded');
+  assert.ok(channel.bytes_sent >= first.bytes, `bytes_sent ${channel.bytes_sent}`);
+  assert.is(channel.sha256, SAMPLE_SHA256);
+  const types = (body.timeline.events as Event[]).map((e) => e.type);
+  assert.ok(types.indexOf('connection.datachannel_opened') < types.indexOf('connection.datachannel_closed'));
+  assert.is(c.error_count, 0, JSON.stringify(c.errors));
+  process.stdout.write(`  (aiortc data: ${first.bytes} bytes verified, connected in ${r.connected_ms} ms, whole run ${r.elapsed_ms} ms)\n`);
+});
+viewer.run();
+
+const sdp = suite('unifyBundleCredentials on a real aiortc offer');
+sdp("gives every bundled section the first section's credentials and keeps candidates in the first only", () => {
+  assert.ok(aiortcOffer, 'the media run above captured aiortc\'s offer');
+  const fixed = unifyBundleCredentials(aiortcOffer!);
+  assert.is.not(fixed, aiortcOffer);
+  const sections = fixed.split(/\r?\n(?=m=)/).slice(1);
+  assert.is(sections.length, 2);
+  const creds = sections.map((s) => `${/a=ice-ufrag:(\S+)/.exec(s)![1]} ${/a=ice-pwd:(\S+)/.exec(s)![1]}`);
+  assert.is(new Set(creds).size, 1);
+  assert.ok(/a=candidate:/.test(sections[0]));
+  assert.not.ok(/a=candidate:/.test(sections[1]));
+});
+sdp.run();
