@@ -1,10 +1,17 @@
 // aiortc (Debian's python3-aiortc 1.4) as a viewer nobody here wrote:
 // test/webrtc/aiortc_viewer.py connects through WHEP, receives media or a
 // data-channel file transfer, hangs up with DELETE and prints what it saw.
-// Asserted: the Python side's result and what the monitor recorded. aiortc 1.4
-// only works against werift because the server unifies its per-section ICE
-// credentials and defers the first data-channel send (WERIFT.md); these runs
-// show both hold.
+// Asserted: the Python side's result and what the monitor recorded.
+//
+// WERIFT.md names two aiortc 1.4 hazards; measured against this server:
+// - per-section ICE credentials: a full-ICE werift peer without
+//   unifyBundleCredentials left aiortc in `checking` until the timeout, and
+//   connected with it. The server peers are ICE-lite (they send no checks, so
+//   the remote credentials are never used) and aiortc connects either way; the
+//   last suite checks the unification on aiortc's real offer.
+// - data sent before werift's DCEP ACK: the data source's first send follows
+//   an awaited file open (and a setImmediate), and aiortc 1.4.0 here even took a
+//   synchronous send from the open handler; the first message must be `begin`.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -125,8 +132,7 @@ viewer("receives the data-channel file transfer and verifies its SHA-256; the mo
   assert.is(first.sha256, SAMPLE_SHA256);
   assert.is(first.server_sha256, SAMPLE_SHA256);
   assert.is(first.bytes, readFileSync(join(CONTENT_DIR, 'sample.webm')).length);
-  // The first message arrived whole and first: the server's first send waited
-  // for werift's DCEP ACK, which would otherwise kill aiortc's transport.
+  // Nothing before the first pass was lost, and the transport survived the first send.
   assert.is(r.data!.first_message, 'begin');
   assert.equal(r.channel_states, ['open', 'closed']);
   assert.is(r.delete_status, 204);
