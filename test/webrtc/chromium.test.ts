@@ -4,15 +4,18 @@
 // (state transitions, tracks, stats samples, how the connection ended).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openPage, type WatchedPage } from '../helpers/browser.ts';
 import { launchKillableChromium } from '../helpers/chromiumProcess.ts';
-import { MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { CONTENT_DIR, MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
 
 const ARTIFACTS = resolve('test-artifacts');
+const SAMPLE_BYTES = readFileSync(join(CONTENT_DIR, 'sample.webm'));
+const SAMPLE_SHA256 = createHash('sha256').update(SAMPLE_BYTES).digest('hex');
 let server: WebRtcTestServer;
 let browser: Browser;
 
@@ -101,6 +104,36 @@ player('plays the sample clip: Chromium decodes video frames and receives audio,
     const samples = body.timeline.events.filter((e: { type: string }) => e.type === 'connection.stats_sampled');
     assert.ok(samples.some((e: { data: { frames_sent: number; packets_sent: number } }) => e.data.frames_sent > 0 && e.data.packets_sent > 0));
     assert.ok(samples.some((e: { data: { bitrate_out_bps: number } }) => e.data.bitrate_out_bps > 0), 'a sample with an outgoing bitrate');
+    assert.equal(watched.problems, []);
+  } finally {
+    await watched.close();
+  }
+});
+
+player('in data mode, Chromium receives the file over a data channel and verifies its SHA-256 against the one the server sends', async () => {
+  const stream = await server.stream({ content: 'sample.webm', mode: 'data' });
+  const watched = await openPage(browser);
+  try {
+    await watched.page.goto(stream.url);
+    const id = await playerConnectionId(watched.page);
+    const result = await watched.page
+      .waitForFunction(() => {
+        const r = (window as unknown as { dataResult?: { verified: boolean; passes: number; mismatches: number; sha256: string } }).dataResult;
+        return r?.verified ? r : null;
+      }, null, { timeout: 10_000, polling: 50 })
+      .then((h) => h.jsonValue());
+    assert.ok(result, 'a verified pass');
+    assert.is(result!.mismatches, 0);
+    assert.is(result!.sha256, SAMPLE_SHA256);
+    await watched.page.close({ runBeforeUnload: true });
+    const c = await waitFor(async () => {
+      const b = await connection(id);
+      return b.connection.category === 'closed' ? b.connection : null;
+    }, 3000, 'the close');
+    assert.is(c.close.initiator, 'remote');
+    assert.is(c.data_channels.length, 1);
+    assert.is(c.data_channels[0].sha256, SAMPLE_SHA256);
+    assert.ok(c.data_channels[0].bytes_sent >= SAMPLE_BYTES.length);
     assert.equal(watched.problems, []);
   } finally {
     await watched.close();
