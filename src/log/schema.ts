@@ -84,6 +84,8 @@ export const tasks = sqliteTable(
   },
   (t) => [
     index('tasks_status_position').on(t.status, t.createdPosition),
+    // Unfiltered history (?status=all) pages by position; without this it was a full scan and sort.
+    index('tasks_created_position').on(t.createdPosition),
     index('tasks_operation').on(t.operationId),
     index('tasks_connection').on(t.connectionId),
   ],

@@ -1,0 +1,1 @@
+CREATE INDEX `tasks_created_position` ON `tasks` (`created_position`);
