@@ -105,6 +105,7 @@ player('plays the sample clip: Chromium decodes video frames and receives audio,
     assert.ok(samples.some((e: { data: { frames_sent: number; packets_sent: number } }) => e.data.frames_sent > 0 && e.data.packets_sent > 0));
     assert.ok(samples.some((e: { data: { bitrate_out_bps: number } }) => e.data.bitrate_out_bps > 0), 'a sample with an outgoing bitrate');
     assert.equal(watched.problems, []);
+    process.stdout.write(`  (Chromium: connected ${c.setup_ms} ms after the connection was created; ${rtp.framesDecoded} frames decoded)\n`);
   } finally {
     await watched.close();
   }
@@ -160,20 +161,18 @@ player('closing the page sends the WHEP DELETE on pagehide: the close is recorde
     const recordedAfter = Date.parse(c.closed_at) - closingAt;
     assert.ok(recordedAfter <= 1000, `close recorded ${recordedAfter} ms after the page closed`);
     assert.is(c.close.initiator, 'remote');
-    // The player calls pc.close() right after the keepalive DELETE, so Chromium's
-    // DTLS close_notify and the DELETE race; either way the viewer hung up. The
-    // DELETE itself must still arrive and be answered.
+    // The player sends the keepalive DELETE and then calls pc.close(), whose
+    // DTLS close_notify usually reaches werift first (measured: 6 of 6 runs,
+    // the DELETE 15-40 ms after the page closed). Both are the viewer hanging
+    // up; pc.close() is kept because page teardown alone sends nothing, so a
+    // lost DELETE would otherwise wait for the consent timeout.
     assert.ok(['whep_delete', 'dtls_closed'].includes(c.close.reason), c.close.reason);
-    const op = await waitFor(async () => {
-      const ops: { connection_id: string; status: string }[] = (await server.json(`${MONITOR}/operations?type=whep_delete&status=all`)).body.operations;
-      return ops.find((o) => o.connection_id === id && o.status === 'completed');
-    }, 3000, 'the whep_delete operation');
-    assert.ok(op);
-    assert.ok(
-      answered.some((r) => r.method === 'DELETE' && r.url.endsWith(`/sessions/${id}`) && r.status === 204),
-      JSON.stringify(answered),
-    );
-    process.stdout.write(`  (page close recorded after ${recordedAfter} ms as ${c.close.reason})\n`);
+    // The DELETE itself must arrive: 204 when it closed or joined the close,
+    // 404 when the DTLS close had already ended the session.
+    const del = await waitFor(() => answered.find((r) => r.method === 'DELETE' && r.url.endsWith(`/sessions/${id}`)), 3000, 'the DELETE');
+    assert.ok([204, 404].includes(del.status), JSON.stringify(del));
+    if (c.close.reason === 'whep_delete') assert.is(del.status, 204);
+    process.stdout.write(`  (page close recorded after ${recordedAfter} ms as ${c.close.reason}; DELETE answered ${del.status})\n`);
   } finally {
     server.server.off('request', watch);
     await watched.close();
