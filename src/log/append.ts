@@ -1,8 +1,10 @@
 // Appending to the log with group commit: every append made before the next
 // turn of the event loop joins one SQLite transaction, and each caller's
-// promise settles after that transaction commits. Each append runs in its own
-// savepoint, so a version conflict or a failing projection rejects that append
-// alone and leaves the rest of the batch untouched.
+// promise settles after that transaction commits. A version conflict is
+// checked before anything is written, so it rejects that append alone. Any
+// other failure (a projection that throws, a disk error) rolls the batch back
+// and the batch is retried one append per transaction, so only the append
+// that fails is rejected. The fast path needs no savepoint per append.
 import type { Db } from './open.ts';
 import { AppError } from './errors.ts';
 import {
@@ -60,7 +62,7 @@ export class EventLog {
   private readonly insert;
   private readonly currentVersion;
   private readonly runBatch;
-  private readonly runOne;
+  private readonly runAlone;
   readonly stats: AppendStats = { batches: 0, events: 0, lastBatchSize: 0, lastBatchMs: 0 };
 
   constructor(
@@ -72,10 +74,12 @@ export class EventLog {
       'INSERT INTO events (stream, version, type, data, meta, recorded_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.currentVersion = db.prepare('SELECT max(version) AS v FROM events WHERE stream = ?').pluck();
-    this.runOne = db.transaction((p: Pending, versions: Map<string, number>, recordedAt: number) =>
-      this.appendOne(p, versions, recordedAt),
-    );
-    this.runBatch = db.transaction((batch: Pending[]) => this.appendBatch(batch));
+    this.runBatch = db.transaction((batch: Pending[], recordedAt: number) => this.appendBatch(batch, recordedAt));
+    this.runAlone = db.transaction((p: Pending, recordedAt: number) => {
+      const result = this.appendOne(p, new Map(), recordedAt);
+      this.projector?.flush(this.db);
+      return result;
+    });
     // Carry the floor across restarts: a clock set back while the server was
     // down must not make recorded_at decrease in log order (positionAtTime's
     // binary search depends on it). The last row holds the maximum.
@@ -135,13 +139,26 @@ export class EventLog {
     if (batch.length === 0) return;
     this.queue = [];
     const started = performance.now();
+    // recorded_at never goes backwards in log order, even if the wall clock does,
+    // so "as of time T" and "as of position P" agree.
+    const recordedAt = Math.max(this.clock(), this.lastRecordedAt);
+    this.lastRecordedAt = recordedAt;
     let results: (AppendResult | Error)[];
     try {
-      results = this.runBatch(batch);
-    } catch (err) {
+      results = this.runBatch(batch, recordedAt);
+    } catch {
+      // Something other than a conflict failed and the whole batch rolled
+      // back: retry each append in its own transaction so that only the
+      // append that fails is rejected.
       this.projector?.discard();
-      for (const p of batch) p.reject(err);
-      return;
+      results = batch.map((p) => {
+        try {
+          return this.runAlone(p, recordedAt);
+        } catch (err) {
+          this.projector?.discard();
+          return err instanceof Error ? err : new Error(String(err));
+        }
+      });
     }
     const durationMs = performance.now() - started;
     let size = 0;
@@ -174,19 +191,9 @@ export class EventLog {
     this.closed = true;
   }
 
-  private appendBatch(batch: Pending[]): (AppendResult | Error)[] {
-    // recorded_at never goes backwards in log order, even if the wall clock does,
-    // so "as of time T" and "as of position P" agree.
-    const recordedAt = Math.max(this.clock(), this.lastRecordedAt);
-    this.lastRecordedAt = recordedAt;
+  private appendBatch(batch: Pending[], recordedAt: number): AppendResult[] {
     const versions = new Map<string, number>();
-    const results = batch.map((p) => {
-      try {
-        return this.runOne(p, versions, recordedAt);
-      } catch (err) {
-        return err instanceof Error ? err : new Error(String(err));
-      }
-    });
+    const results = batch.map((p) => this.appendOne(p, versions, recordedAt));
     this.projector?.flush(this.db);
     return results;
   }
@@ -209,8 +216,7 @@ export class EventLog {
         stored.push({ ...event, meta: p.metaObject, recordedAt } as StoredEvent);
       }
     }
-    // A throw here rolls back this append's savepoint; the projector keeps
-    // nothing it staged for it.
+    // A throw here rolls back the transaction; the projector is told to discard.
     if (this.projector) this.projector.apply(this.db, stored);
     versions.set(p.stream, version);
     return {

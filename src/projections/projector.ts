@@ -16,13 +16,22 @@ type Models = {
 };
 type Kind = keyof Models;
 
-/** A batch's staged states: `null` means "looked up, no row". */
-type Staged = { [K in Kind]: Map<string, Models[K] | null> };
+/** Models by id; `null` means "looked up: no row". */
+type Known = { [K in Kind]: Map<string, Models[K] | null> };
 
-const emptyStage = (): Staged => ({ connection: new Map(), operation: new Map(), task: new Map() });
+const emptyKnown = (): Known => ({ connection: new Map(), operation: new Map(), task: new Map() });
+
+/**
+ * Models kept in memory between batches, per kind. Hot entities (a connection
+ * sampled every second) then skip the SELECT and JSON.parse of their row.
+ * This projector is the only writer of the read models while the server runs
+ * (rebuild is for a stopped server), so what it remembers stays true; after a
+ * failed transaction it forgets everything.
+ */
+export const MODEL_CACHE_LIMIT = 5_000;
 
 export class Projector implements InlineProjector {
-  private stage: Staged = emptyStage();
+  private known: Known = emptyKnown();
   private dirty = { connection: new Set<string>(), operation: new Set<string>(), task: new Set<string>() };
   private summary: SummaryModel | null = null;
   private summaryDirty = false;
@@ -31,23 +40,22 @@ export class Projector implements InlineProjector {
 
   apply(db: Db, events: StoredEvent[]): void {
     const sql = this.sql(db);
-    // Stage into a scratch copy first: if a reducer throws, nothing is kept.
-    const scratch = emptyStage();
-    const touched = { connection: new Set<string>(), operation: new Set<string>(), task: new Set<string>() };
     let summary = this.summary ?? loadSummary(sql);
     const get = <K extends Kind>(kind: K, id: string): Models[K] | null => {
-      const s = scratch[kind] as Map<string, Models[K] | null>;
-      if (s.has(id)) return s.get(id)!;
-      const b = this.stage[kind] as Map<string, Models[K] | null>;
-      if (b.has(id)) return b.get(id)!;
+      const known = this.known[kind] as Map<string, Models[K] | null>;
+      const hit = known.get(id);
+      if (hit !== undefined) return hit;
       const row = sql.load[kind].get(id) as string | undefined;
       const model = row === undefined ? null : (JSON.parse(row) as Models[K]);
-      b.set(id, model);
+      known.set(id, model);
       return model;
     };
     const put = <K extends Kind>(kind: K, id: string, model: Models[K] | null) => {
-      (scratch[kind] as Map<string, Models[K] | null>).set(id, model);
-      touched[kind].add(id);
+      const known = this.known[kind] as Map<string, Models[K] | null>;
+      // Re-insert so Map order is least recently written first (eviction order).
+      known.delete(id);
+      known.set(id, model);
+      this.dirty[kind].add(id);
     };
 
     for (const event of events) {
@@ -79,12 +87,6 @@ export class Projector implements InlineProjector {
       summary = reduceSummary(summary, event, changes);
     }
 
-    for (const kind of ['connection', 'operation', 'task'] as const) {
-      for (const id of touched[kind]) {
-        (this.stage[kind] as Map<string, unknown>).set(id, scratch[kind].get(id));
-        this.dirty[kind].add(id);
-      }
-    }
     this.summary = summary;
     this.summaryDirty = true;
   }
@@ -92,29 +94,31 @@ export class Projector implements InlineProjector {
   flush(db: Db): void {
     const sql = this.sql(db);
     for (const id of this.dirty.connection) {
-      const m = this.stage.connection.get(id);
+      const m = this.known.connection.get(id);
       if (m) sql.saveConnection.run(connectionRow(m));
     }
     for (const id of this.dirty.operation) {
-      const m = this.stage.operation.get(id);
+      const m = this.known.operation.get(id);
       if (m) sql.saveOperation.run(operationRow(m));
     }
     for (const id of this.dirty.task) {
-      const m = this.stage.task.get(id);
+      const m = this.known.task.get(id);
       if (m) sql.saveTask.run(taskRow(m));
     }
     if (this.summaryDirty && this.summary) sql.saveSummary.run(JSON.stringify(this.summary));
-    this.reset();
+    this.dirty = { connection: new Set(), operation: new Set(), task: new Set() };
+    this.summaryDirty = false;
+    for (const known of Object.values(this.known) as Map<string, unknown>[]) {
+      for (const id of known.keys()) {
+        if (known.size <= MODEL_CACHE_LIMIT) break;
+        known.delete(id);
+      }
+    }
   }
 
+  /** The transaction failed: forget everything, the tables are the truth. */
   discard(): void {
-    this.reset();
-  }
-
-  private reset() {
-    // Staged states live for one batch only: memory stays bounded and the
-    // tables stay the truth between batches.
-    this.stage = emptyStage();
+    this.known = emptyKnown();
     this.dirty = { connection: new Set(), operation: new Set(), task: new Set() };
     this.summary = null;
     this.summaryDirty = false;
