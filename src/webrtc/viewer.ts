@@ -187,12 +187,14 @@ export async function openViewer(exchange: Exchange, options: ViewerOptions): Pr
     }
     const t0 = performance.now();
     await pc.setLocalDescription(await pc.createOffer());
-    await until(() => pc.iceGatheringState === 'complete', pc.iceGatheringStateChange, options);
+    const describeState = () => `connection ${pc.connectionState}, ice ${pc.iceConnectionState}, gathering ${pc.iceGatheringState}`;
+    await until(() => pc.iceGatheringState === 'complete', pc.iceGatheringStateChange, options, undefined, describeState);
     const { answerSdp, connectionId, hangUp } = await exchange(pc.localDescription!.sdp);
     viewer.attach(connectionId, hangUp ?? null);
     await pc.setRemoteDescription({ type: 'answer', sdp: answerSdp });
     await until(() => pc.connectionState === 'connected', pc.connectionStateChange, options, () =>
       pc.connectionState === 'failed' || pc.connectionState === 'closed' ? `connection ${pc.connectionState}` : null,
+      describeState,
     );
     viewer.setupMs = Math.round((performance.now() - t0) * 10) / 10;
     return viewer;
@@ -208,11 +210,12 @@ function until(
   event: { subscribe(fn: () => void): { unSubscribe(): void } },
   options: ViewerOptions,
   failed: () => string | null = () => null,
+  describeState: () => string = () => '',
 ): Promise<void> {
   if (ready()) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timeoutMs = options.timeoutMs ?? 10_000;
-    const timer = setTimeout(() => finish(new Error(`viewer not ready after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => finish(new Error(`viewer not ready after ${timeoutMs} ms (${describeState()})`)), timeoutMs);
     const { unSubscribe } = event.subscribe(() => {
       if (ready()) finish();
       else {
