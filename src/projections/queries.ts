@@ -11,7 +11,12 @@ import { emptySummary, type SummaryModel } from './summary.ts';
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
-const parse = <T>(rows: unknown[]) => (rows as string[]).map((s) => JSON.parse(s) as T);
+/**
+ * A read-model row as stored: its state as JSON text. List routes splice these
+ * into the response as they are, which halves the cost of a large page
+ * compared with a parse and a stringify of every item.
+ */
+export type StoredRow = { id: string; connectionId: string | null; json: string; createdPosition: number };
 
 // Statements are prepared once per database handle.
 const cache = new WeakMap<Db, Map<string, ReturnType<Db['prepare']>>>();
@@ -32,11 +37,37 @@ export function decodeCursor(cursor: string | undefined): number | null {
   return n ? Number(n[1]) : NaN;
 }
 
-function paged<T extends { created_position: number }>(items: T[], limit: number): Page<T> {
-  const more = items.length > limit;
-  const shown = more ? items.slice(0, limit) : items;
-  return { items: shown, nextCursor: more ? encodeCursor(shown[shown.length - 1].created_position) : null };
+type Filter = { where: string[]; args: unknown[] };
+
+function newestFirst(before: number | null | undefined): Filter {
+  return { where: ['created_position < ?'], args: [before ?? Number.MAX_SAFE_INTEGER] };
 }
+
+function anyOf(filter: Filter, column: string, values: readonly string[] | undefined) {
+  if (!values?.length) return;
+  filter.where.push(`${column} IN (${values.map(() => '?').join(', ')})`);
+  filter.args.push(...values);
+}
+
+function equals(filter: Filter, column: string, value: string | undefined) {
+  if (value === undefined) return;
+  filter.where.push(`${column} = ?`);
+  filter.args.push(value);
+}
+
+function storedPage(db: Db, table: string, connectionColumn: string, filter: Filter, limit: number) {
+  const sql = `SELECT id, ${connectionColumn} AS connectionId, state AS json, created_position AS createdPosition
+    FROM ${table} WHERE ${filter.where.join(' AND ')} ORDER BY created_position DESC LIMIT ?`;
+  const rows = stmt(db, sql).all([...filter.args, limit + 1]) as StoredRow[];
+  const more = rows.length > limit;
+  const items = more ? rows.slice(0, limit) : rows;
+  return { items, nextCursor: more ? encodeCursor(items[items.length - 1].createdPosition) : null };
+}
+
+const parsed = <T>(page: Page<StoredRow>): Page<T> => ({
+  items: page.items.map((r) => JSON.parse(r.json) as T),
+  nextCursor: page.nextCursor,
+});
 
 export function getSummary(db: Db): SummaryModel {
   const row = stmt(db, 'SELECT state FROM summary WHERE id = 1').pluck().get() as string | undefined;
@@ -48,25 +79,27 @@ export function getConnection(db: Db, id: string): ConnectionModel | null {
   return row ? JSON.parse(row) : null;
 }
 
-export function listConnections(
-  db: Db,
-  options: { categories?: ConnectionCategory[]; includeClosed?: boolean; serverId?: string; limit: number; before?: number | null },
-): Page<ConnectionModel> {
-  const where = ['created_position < ?'];
-  const args: unknown[] = [options.before ?? Number.MAX_SAFE_INTEGER];
-  if (options.categories?.length) {
-    where.push(`category IN (${options.categories.map(() => '?').join(', ')})`);
-    args.push(...options.categories);
-  } else if (!options.includeClosed) {
-    where.push(`category <> 'closed'`);
-  }
-  if (options.serverId) {
-    where.push('server_id = ?');
-    args.push(options.serverId);
-  }
-  const sql = `SELECT state FROM connections WHERE ${where.join(' AND ')} ORDER BY created_position DESC LIMIT ?`;
-  const rows = stmt(db, sql).pluck().all(...args, options.limit + 1);
-  return paged(parse<ConnectionModel>(rows), options.limit);
+export type ConnectionListOptions = {
+  categories?: ConnectionCategory[];
+  includeClosed?: boolean;
+  serverId?: string;
+  limit: number;
+  before?: number | null;
+};
+
+export function listConnectionRows(db: Db, options: ConnectionListOptions): Page<StoredRow> {
+  const filter = newestFirst(options.before);
+  if (options.categories?.length) anyOf(filter, 'category', options.categories);
+  else if (!options.includeClosed) filter.where.push(`category <> 'closed'`);
+  equals(filter, 'server_id', options.serverId);
+  return storedPage(db, 'connections', 'id', filter, options.limit);
+}
+
+export const listConnections = (db: Db, options: ConnectionListOptions) =>
+  parsed<ConnectionModel>(listConnectionRows(db, options));
+
+export function getConnectionJson(db: Db, id: string): string | null {
+  return (stmt(db, 'SELECT state FROM connections WHERE id = ?').pluck().get(id) as string | undefined) ?? null;
 }
 
 /** What a connection looked like at a time (epoch ms) or log position. */
@@ -80,43 +113,34 @@ export function getOperation(db: Db, id: string): OperationModel | null {
   return row ? JSON.parse(row) : null;
 }
 
+export type OperationListOptions = { statuses: OperationStatus[]; type?: string; limit: number; before?: number | null };
+
 /** `statuses` empty means every status. */
-export function listOperations(
-  db: Db,
-  options: { statuses: OperationStatus[]; type?: string; limit: number; before?: number | null },
-): Page<OperationModel> {
-  const where = ['created_position < ?'];
-  const args: unknown[] = [options.before ?? Number.MAX_SAFE_INTEGER];
-  if (options.statuses.length) {
-    where.push(`status IN (${options.statuses.map(() => '?').join(', ')})`);
-    args.push(...options.statuses);
-  }
-  if (options.type) {
-    where.push('type = ?');
-    args.push(options.type);
-  }
-  const sql = `SELECT state FROM operations WHERE ${where.join(' AND ')} ORDER BY created_position DESC LIMIT ?`;
-  return paged(parse<OperationModel>(stmt(db, sql).pluck().all(...args, options.limit + 1)), options.limit);
+export function listOperationRows(db: Db, options: OperationListOptions): Page<StoredRow> {
+  const filter = newestFirst(options.before);
+  anyOf(filter, 'status', options.statuses);
+  equals(filter, 'type', options.type);
+  return storedPage(db, 'operations', 'connection_id', filter, options.limit);
 }
 
-export function listTasks(
-  db: Db,
-  options: { statuses: TaskStatus[]; connectionId?: string; operationId?: string; limit: number; before?: number | null },
-): Page<TaskModel> {
-  const where = ['created_position < ?'];
-  const args: unknown[] = [options.before ?? Number.MAX_SAFE_INTEGER];
-  if (options.statuses.length) {
-    where.push(`status IN (${options.statuses.map(() => '?').join(', ')})`);
-    args.push(...options.statuses);
-  }
-  if (options.connectionId) {
-    where.push('connection_id = ?');
-    args.push(options.connectionId);
-  }
-  if (options.operationId) {
-    where.push('operation_id = ?');
-    args.push(options.operationId);
-  }
-  const sql = `SELECT state FROM tasks WHERE ${where.join(' AND ')} ORDER BY created_position DESC LIMIT ?`;
-  return paged(parse<TaskModel>(stmt(db, sql).pluck().all(...args, options.limit + 1)), options.limit);
+export const listOperations = (db: Db, options: OperationListOptions) =>
+  parsed<OperationModel>(listOperationRows(db, options));
+
+export type TaskListOptions = {
+  statuses: TaskStatus[];
+  connectionId?: string;
+  operationId?: string;
+  limit: number;
+  before?: number | null;
+};
+
+/** `statuses` empty means every status. */
+export function listTaskRows(db: Db, options: TaskListOptions): Page<StoredRow> {
+  const filter = newestFirst(options.before);
+  anyOf(filter, 'status', options.statuses);
+  equals(filter, 'connection_id', options.connectionId);
+  equals(filter, 'operation_id', options.operationId);
+  return storedPage(db, 'tasks', 'connection_id', filter, options.limit);
 }
+
+export const listTasks = (db: Db, options: TaskListOptions) => parsed<TaskModel>(listTaskRows(db, options));

@@ -3,6 +3,7 @@
 // (connections as a map keyed by id, tasks grouped by connection) so its
 // clients keep working; lists grow filters and cursors.
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Services } from '../app.ts';
 import { AppError, notFound } from '../../log/errors.ts';
@@ -14,8 +15,9 @@ import {
   getConnection,
   getOperation,
   getSummary,
-  listConnections,
-  listOperations,
+  listConnectionRows,
+  listOperationRows,
+  listTaskRows,
   listTasks,
 } from '../../projections/queries.ts';
 import { CONNECTION_CATEGORIES, type ConnectionCategory } from '../../projections/connection.ts';
@@ -28,6 +30,15 @@ import { exportDirFor } from '../../export/paths.ts';
 export const MONITOR_PREFIX = '/api/v0/mcp/monitor/webrtc';
 
 const now = () => new Date().toISOString();
+
+/** Sends JSON text built from stored read-model JSON (see StoredRow). */
+function sendJson(ctx: Context, text: string) {
+  ctx.type = 'application/json';
+  ctx.body = text;
+}
+
+/** The closing fields every list shares. */
+const tail = (nextCursor: string | null) => `"next_cursor":${JSON.stringify(nextCursor)},"timestamp":"${now()}"`;
 
 /** A comma-separated list of allowed words, e.g. `?status=failed,cancelled`. */
 function listOf<T extends string>(allowed: readonly T[], extra: string[] = []) {
@@ -155,19 +166,16 @@ export function monitorRouter(services: Services): Router {
 
   router.get('/connections', (ctx) => {
     const q = parseQuery(ctx, connectionsQuery);
-    const page = listConnections(db, {
+    const page = listConnectionRows(db, {
       categories: q.state as ConnectionCategory[] | undefined,
       includeClosed: q.include_closed,
       serverId: q.server_id,
       limit: q.limit,
       before: q.cursor,
     });
-    ctx.body = {
-      connections: Object.fromEntries(page.items.map((c) => [c.id, c])),
-      count: page.items.length,
-      next_cursor: page.nextCursor,
-      timestamp: now(),
-    };
+    // The add-on's shape: a map keyed by connection id.
+    const entries = page.items.map((r) => `${JSON.stringify(r.id)}:${r.json}`).join(',');
+    sendJson(ctx, `{"connections":{${entries}},"count":${page.items.length},${tail(page.nextCursor)}}`);
   });
 
   router.get('/connections/:id', (ctx) => {
@@ -202,8 +210,9 @@ export function monitorRouter(services: Services): Router {
 
   router.get('/operations', (ctx) => {
     const q = parseQuery(ctx, operationsQuery);
-    const page = listOperations(db, { statuses: operationStatuses(q.status), type: q.type, limit: q.limit, before: q.cursor });
-    ctx.body = { operations: page.items, count: page.items.length, next_cursor: page.nextCursor, timestamp: now() };
+    const page = listOperationRows(db, { statuses: operationStatuses(q.status), type: q.type, limit: q.limit, before: q.cursor });
+    const items = page.items.map((r) => r.json).join(',');
+    sendJson(ctx, `{"operations":[${items}],"count":${page.items.length},${tail(page.nextCursor)}}`);
   });
 
   router.get('/operations/:id', (ctx) => {
@@ -216,7 +225,7 @@ export function monitorRouter(services: Services): Router {
   router.get('/tasks', (ctx) => {
     const q = parseQuery(ctx, tasksQuery);
     const statuses = taskStatuses(q.status);
-    const page = listTasks(db, {
+    const page = listTaskRows(db, {
       statuses,
       connectionId: q.connection_id,
       operationId: q.operation_id,
@@ -224,16 +233,17 @@ export function monitorRouter(services: Services): Router {
       before: q.cursor,
     });
     // The add-on's shape: tasks grouped by the connection they belong to.
-    const grouped: Record<string, unknown[]> = {};
-    for (const t of page.items) (grouped[t.connection_id ?? 'none'] ??= []).push(t);
-    ctx.body = {
-      pending_tasks: q.status ? undefined : grouped,
-      tasks: grouped,
-      count: page.items.length,
-      statuses: statuses.length ? statuses : 'all',
-      next_cursor: page.nextCursor,
-      timestamp: now(),
-    };
+    const grouped = new Map<string, string[]>();
+    for (const r of page.items) {
+      const key = r.connectionId ?? 'none';
+      const list = grouped.get(key);
+      if (list) list.push(r.json);
+      else grouped.set(key, [r.json]);
+    }
+    const groups = `{${[...grouped].map(([k, items]) => `${JSON.stringify(k)}:[${items.join(',')}]`).join(',')}}`;
+    const pending = q.status ? '' : `"pending_tasks":${groups},`;
+    const shown = JSON.stringify(statuses.length ? statuses : 'all');
+    sendJson(ctx, `{${pending}"tasks":${groups},"count":${page.items.length},"statuses":${shown},${tail(page.nextCursor)}}`);
   });
 
   router.post('/export', async (ctx) => {
