@@ -300,6 +300,15 @@ function describe(err: unknown, signal: AbortSignal | null): { code: string; mes
 /** Task results are summaries: large values belong in the operation result, not every task event. */
 function summarize(value: unknown): unknown {
   if (value === undefined) return null;
-  const text = JSON.stringify(value);
-  return text !== undefined && text.length <= 2000 ? value : { truncated: true, bytes: text?.length ?? 0 };
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    // A BigInt or a cycle (a werift object, say) must not fail the task it describes.
+    return { not_recorded: `result is not JSON: ${(err as Error).message}` };
+  }
+  if (text === undefined) return null;
+  // Large results are the operation's business (its outcome records them whole);
+  // the task event says how large it was instead of repeating it.
+  return text.length <= 2000 ? value : { not_recorded: 'large result: see the operation outcome', json_bytes: text.length };
 }
