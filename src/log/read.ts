@@ -2,7 +2,7 @@
 import type { Db } from './open.ts';
 import type { StoredEvent } from './catalogue.ts';
 
-type EventRow = {
+export type EventRow = {
   position: number;
   stream: string;
   version: number;
@@ -36,21 +36,32 @@ export type ReadStreamOptions = {
   limit?: number;
 };
 
+// Statements are prepared once per database handle: reads sit on request paths.
+const prepared = new WeakMap<Db, Map<string, ReturnType<Db['prepare']>>>();
+function stmt(db: Db, sql: string) {
+  let byDb = prepared.get(db);
+  if (!byDb) prepared.set(db, (byDb = new Map()));
+  let s = byDb.get(sql);
+  if (!s) byDb.set(sql, (s = db.prepare(sql)));
+  return s;
+}
+
+/** Rows of one stream in version order, with `data` and `meta` still JSON text. */
+export function readStreamRows(db: Db, stream: string, options: ReadStreamOptions = {}): EventRow[] {
+  const sql = `SELECT ${COLUMNS} FROM events WHERE stream = ? AND version > ? AND position <= ? AND recorded_at <= ?
+       ORDER BY version LIMIT ?`;
+  return stmt(db, sql).all([
+    stream,
+    options.afterVersion ?? 0,
+    options.untilPosition ?? Number.MAX_SAFE_INTEGER,
+    options.untilTime ?? Number.MAX_SAFE_INTEGER,
+    options.limit ?? -1,
+  ]) as EventRow[];
+}
+
 /** Events of one stream in version order. */
 export function readStream(db: Db, stream: string, options: ReadStreamOptions = {}): StoredEvent[] {
-  const rows = db
-    .prepare(
-      `SELECT ${COLUMNS} FROM events WHERE stream = ? AND version > ? AND position <= ? AND recorded_at <= ?
-       ORDER BY version LIMIT ?`,
-    )
-    .all(
-      stream,
-      options.afterVersion ?? 0,
-      options.untilPosition ?? Number.MAX_SAFE_INTEGER,
-      options.untilTime ?? Number.MAX_SAFE_INTEGER,
-      options.limit ?? -1,
-    ) as EventRow[];
-  return rows.map(rowToEvent);
+  return readStreamRows(db, stream, options).map(rowToEvent);
 }
 
 export type ReadAllOptions = {
@@ -81,9 +92,7 @@ export function readAll(db: Db, options: ReadAllOptions): StoredEvent[] {
     args.push(...options.types);
   }
   args.push(options.limit);
-  const rows = db
-    .prepare(`SELECT ${COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY position LIMIT ?`)
-    .all(...args) as EventRow[];
+  const rows = stmt(db, `SELECT ${COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY position LIMIT ?`).all(args) as EventRow[];
   return rows.map(rowToEvent);
 }
 

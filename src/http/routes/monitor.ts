@@ -7,12 +7,12 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Services } from '../app.ts';
 import { AppError, notFound } from '../../log/errors.ts';
-import { readStream } from '../../log/read.ts';
+import { readStreamRows, type EventRow } from '../../log/read.ts';
 import { streamName, TASK_STATUSES, type TaskStatus } from '../../log/catalogue.ts';
 import {
   connectionAt,
   decodeCursor,
-  getConnection,
+  getConnectionJson,
   getOperation,
   getSummary,
   listConnectionRows,
@@ -181,31 +181,31 @@ export function monitorRouter(services: Services): Router {
   router.get('/connections/:id', (ctx) => {
     const id = ctx.params.id;
     const q = parseQuery(ctx, connectionQuery);
-    const current = getConnection(db, id);
-    if (!current) throw notFound('connection', id);
-    const connection = q.at ? connectionAt(db, id, q.at) : current;
-    if (!connection) {
-      throw new AppError(404, 'NOT_FOUND', `connection "${id}" did not exist yet at ${JSON.stringify(q.at)}`);
+    const currentJson = getConnectionJson(db, id);
+    if (currentJson === null) throw notFound('connection', id);
+    let connectionJson = currentJson;
+    if (q.at) {
+      const then = connectionAt(db, id, q.at);
+      if (!then) throw new AppError(404, 'NOT_FOUND', `connection "${id}" did not exist yet at ${JSON.stringify(q.at)}`);
+      connectionJson = JSON.stringify(then);
     }
-    const events = readStream(db, streamName('connection', id), {
+    const rows = readStreamRows(db, streamName('connection', id), {
       afterVersion: q.events_after,
       untilPosition: q.at?.position,
       untilTime: q.at?.time,
       limit: q.events_limit + 1,
     });
-    const more = events.length > q.events_limit;
-    const shown = more ? events.slice(0, q.events_limit) : events;
-    const tasks = listTasks(db, { statuses: [], connectionId: id, limit: 100 });
-    ctx.body = {
-      connection,
-      as_of: q.at ? (q.at.time !== undefined ? new Date(q.at.time).toISOString() : { position: q.at.position }) : null,
-      tasks: tasks.items,
-      timeline: {
-        events: shown.map(publicEvent),
-        next_after: more ? shown[shown.length - 1].version : null,
-      },
-      timestamp: now(),
-    };
+    const more = rows.length > q.events_limit;
+    const shown = more ? rows.slice(0, q.events_limit) : rows;
+    const tasks = listTaskRows(db, { statuses: [], connectionId: id, limit: 100 });
+    const asOf = q.at ? (q.at.time !== undefined ? new Date(q.at.time).toISOString() : { position: q.at.position }) : null;
+    sendJson(
+      ctx,
+      `{"connection":${connectionJson},"as_of":${JSON.stringify(asOf)},` +
+        `"tasks":[${tasks.items.map((t) => t.json).join(',')}],` +
+        `"timeline":{"events":[${shown.map(publicEventJson).join(',')}],` +
+        `"next_after":${more ? shown[shown.length - 1].version : null}},"timestamp":"${now()}"}`,
+    );
   });
 
   router.get('/operations', (ctx) => {
@@ -263,6 +263,14 @@ export function monitorRouter(services: Services): Router {
   });
 
   return router;
+}
+
+/** publicEvent's JSON text, built from a stored row without parsing its data and meta. */
+function publicEventJson(r: EventRow): string {
+  return (
+    `{"position":${r.position},"stream":${JSON.stringify(r.stream)},"version":${r.version},"type":${JSON.stringify(r.type)},` +
+    `"recorded_at":"${new Date(r.recorded_at).toISOString()}","data":${r.data},"meta":${r.meta}}`
+  );
 }
 
 /** An event as the API shows it: ISO time, snake_case. */
