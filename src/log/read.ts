@@ -1,6 +1,7 @@
 // Reading the log back: one stream, or the whole log from a position, in pages.
 import type { Db } from './open.ts';
 import type { StoredEvent } from './catalogue.ts';
+import { cachedStatement } from './statements.ts';
 
 export type EventRow = {
   position: number;
@@ -36,15 +37,7 @@ export type ReadStreamOptions = {
   limit?: number;
 };
 
-// Statements are prepared once per database handle: reads sit on request paths.
-const prepared = new WeakMap<Db, Map<string, ReturnType<Db['prepare']>>>();
-function stmt(db: Db, sql: string) {
-  let byDb = prepared.get(db);
-  if (!byDb) prepared.set(db, (byDb = new Map()));
-  let s = byDb.get(sql);
-  if (!s) byDb.set(sql, (s = db.prepare(sql)));
-  return s;
-}
+const stmt = cachedStatement;
 
 /** Rows of one stream in version order, with `data` and `meta` still JSON text. */
 export function readStreamRows(db: Db, stream: string, options: ReadStreamOptions = {}): EventRow[] {

@@ -2,6 +2,7 @@
 // models, or from folding a stream of the log (time travel).
 import type { Db } from '../log/open.ts';
 import { readStream } from '../log/read.ts';
+import { cachedStatement } from '../log/statements.ts';
 import { streamName } from '../log/catalogue.ts';
 import { foldConnection, type ConnectionCategory, type ConnectionModel } from './connection.ts';
 import type { OperationModel, OperationStatus } from './operation.ts';
@@ -18,15 +19,7 @@ export type Page<T> = { items: T[]; nextCursor: string | null };
  */
 export type StoredRow = { id: string; connectionId: string | null; json: string; createdPosition: number };
 
-// Statements are prepared once per database handle.
-const cache = new WeakMap<Db, Map<string, ReturnType<Db['prepare']>>>();
-function stmt(db: Db, sql: string) {
-  let byDb = cache.get(db);
-  if (!byDb) cache.set(db, (byDb = new Map()));
-  let s = byDb.get(sql);
-  if (!s) byDb.set(sql, (s = db.prepare(sql)));
-  return s;
-}
+const stmt = cachedStatement;
 
 /** Cursors are the created_position of the last item shown; lists run newest first. */
 export const encodeCursor = (position: number) => Buffer.from(`p${position}`).toString('base64url');
