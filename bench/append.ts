@@ -122,7 +122,7 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
       unit: 'events/s',
       anchor: { label: 'raw better-sqlite3 inserts', value: raw },
       ratio: logOnly / raw,
-      note: 'the same appends with no inline Projector: what validation, version checks, savepoints and group commit cost on their own',
+      note: 'the same appends with no inline Projector: what validation, version checks and group commit cost on their own',
     },
     {
       id: 'append.eventlog_vs_emmett',
