@@ -414,7 +414,7 @@ export class WebRtcService {
   private async closePeers(ctx: OperationContext, peers: ServerPeer[], initiator: 'local' | 'shutdown', reason: string) {
     const results = await Promise.all(
       peers.map((peer) =>
-        ctx.task(`close ${peer.id}`, () => peer.close(initiator, reason, { operation_id: ctx.operationId }), { connectionId: peer.id }).then(
+        ctx.task('close', () => peer.close(initiator, reason, { operation_id: ctx.operationId }), { connectionId: peer.id }).then(
           (r) => (r.closedNow ? peer.id : null),
         ),
       ),
