@@ -5,12 +5,20 @@ import { CONNECTION_CATEGORIES, type ConnectionCategory, type ConnectionModel } 
 import { OPERATION_STATUSES, type OperationModel, type OperationStatus } from './operation.ts';
 import { isPending, type TaskModel } from './task.ts';
 
+export const TRAFFIC_FIELDS = ['bytes_sent', 'bytes_received', 'packets_sent', 'packets_received', 'packets_lost'] as const;
+export type Traffic = Record<(typeof TRAFFIC_FIELDS)[number], number>;
+
 export type SummaryModel = {
   event_count: number;
   log_position: number;
   connections: Record<ConnectionCategory, number> & { total: number };
   operations: Record<OperationStatus, number> & { total: number };
   tasks: { total: number; pending: number };
+  /**
+   * Each connection's latest stats sample, summed by the category it is in:
+   * moved with the connection, so /metrics reads totals without a scan.
+   */
+  traffic: Record<ConnectionCategory, Traffic>;
 };
 
 export type Change<T> = { before: T | null; after: T | null };
@@ -27,7 +35,17 @@ export function emptySummary(): SummaryModel {
     connections: { total: 0, ...zeros(CONNECTION_CATEGORIES) },
     operations: { total: 0, ...zeros(OPERATION_STATUSES) },
     tasks: { total: 0, pending: 0 },
+    traffic: Object.fromEntries(CONNECTION_CATEGORIES.map((c) => [c, zeros(TRAFFIC_FIELDS)])) as SummaryModel['traffic'],
   };
+}
+
+/** Adds (sign 1) or removes (sign -1) a connection's latest sample from its category's totals. */
+function moveTraffic(traffic: SummaryModel['traffic'], m: ConnectionModel | null, sign: 1 | -1): SummaryModel['traffic'] {
+  const stats = m?.latest_stats;
+  if (!m || !stats) return traffic;
+  const totals = { ...traffic[m.category] };
+  for (const f of TRAFFIC_FIELDS) totals[f] += sign * (Number(stats[f]) || 0);
+  return { ...traffic, [m.category]: totals };
 }
 
 function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
@@ -42,8 +60,13 @@ export function reduceSummary(state: SummaryModel, event: StoredEvent, changes: 
     connections: { ...state.connections },
     operations: { ...state.operations },
     tasks: { ...state.tasks },
+    // Summaries stored before traffic was kept start from zero (rebuild fills them in).
+    traffic: state.traffic ?? emptySummary().traffic,
   };
   const c = changes.connection;
+  if (c && (c.before?.category !== c.after?.category || c.before?.latest_stats !== c.after?.latest_stats)) {
+    s.traffic = moveTraffic(moveTraffic(s.traffic, c.before, -1), c.after, 1);
+  }
   if (c && c.before?.category !== c.after?.category) {
     if (c.before) s.connections[c.before.category]--;
     else s.connections.total++;

@@ -135,4 +135,36 @@ Reduce('does not mutate the state it is given', () => {
   assert.is(JSON.stringify(s), before);
 });
 
+Reduce('sums each connection\'s latest stats sample under the category it is in, and moves it when the category changes', () => {
+  const f = new EventFactory();
+  const on = f.on('connection:c');
+  const sample = (bytes: number) =>
+    on('connection.stats_sampled', {
+      bytes_sent: bytes,
+      bytes_received: 10,
+      packets_sent: bytes / 100,
+      packets_received: 1,
+      packets_lost: 0,
+      rtt_ms: 1,
+      jitter_ms: 0,
+      bitrate_out_bps: 0,
+      bitrate_in_bps: 0,
+      interval_ms: 1000,
+    });
+  const events = [
+    on('connection.created', { connection_id: 'c' }),
+    on('connection.state_changed', { kind: 'connection', from: 'new', to: 'connected' }),
+    on('connection.state_changed', { kind: 'ice', from: 'new', to: 'connected' }),
+    sample(1000),
+    sample(3000),
+  ];
+  const live = foldAll(events).s;
+  assert.is(live.traffic.connected.bytes_sent, 3000, 'the latest sample replaces the previous one');
+  assert.is(live.traffic.connected.packets_sent, 30);
+  const closed = foldAll([...events, on('connection.closed', { reason: 'bye', initiator: 'remote' })]).s;
+  assert.is(closed.traffic.connected.bytes_sent, 0);
+  assert.is(closed.traffic.closed.bytes_sent, 3000, 'bytes follow the connection into closed');
+  assert.is(closed.traffic.closed.bytes_received, 10);
+});
+
 Reduce.run();

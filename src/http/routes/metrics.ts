@@ -20,6 +20,7 @@ import { headPosition, readAll } from '../../log/read.ts';
 import { parseStream, TASK_STATUSES } from '../../log/catalogue.ts';
 import { getOperation, getSummary } from '../../projections/queries.ts';
 import { CONNECTION_CATEGORIES } from '../../projections/connection.ts';
+import { emptySummary, type SummaryModel, type Traffic } from '../../projections/summary.ts';
 import { OPERATION_STATUSES } from '../../projections/operation.ts';
 import { feedClients } from './events.ts';
 import type { OpenApiPaths } from '../openapi/types.ts';
@@ -30,15 +31,6 @@ const OUTCOME = { 'operation.completed': 'completed', 'operation.failed': 'faile
 /** Log events read per page, and pages per scrape, when catching up on operation durations. */
 const CATCH_UP_PAGE = 500;
 const CATCH_UP_PAGES_PER_SCRAPE = 200;
-
-type TrafficRow = {
-  category: string;
-  bytes_sent: number;
-  bytes_received: number;
-  packets_sent: number;
-  packets_received: number;
-  packets_lost: number;
-};
 
 export function metricsRouter(services: Services): Router {
   const { db, log } = services;
@@ -150,32 +142,22 @@ export function metricsRouter(services: Services): Router {
     batchDuration.observe(durationMs / 1000);
   });
 
-  // The latest stats sample of each connection, summed per state category.
-  // This scans the connections read model (closed ones included, so bytes do
-  // not vanish when a viewer leaves); json_extract keeps it inside SQLite.
-  const traffic = db.prepare(`
-    SELECT category,
-      coalesce(sum(json_extract(state, '$.latest_stats.bytes_sent')), 0) AS bytes_sent,
-      coalesce(sum(json_extract(state, '$.latest_stats.bytes_received')), 0) AS bytes_received,
-      coalesce(sum(json_extract(state, '$.latest_stats.packets_sent')), 0) AS packets_sent,
-      coalesce(sum(json_extract(state, '$.latest_stats.packets_received')), 0) AS packets_received,
-      coalesce(sum(json_extract(state, '$.latest_stats.packets_lost')), 0) AS packets_lost
-    FROM connections GROUP BY category`);
-  let trafficRows: TrafficRow[] = [];
-  const readTraffic = () => (trafficRows = traffic.all() as TrafficRow[]);
-  const trafficGauge = (name: string, help: string, pick: (r: TrafficRow) => [string, number][]) =>
+  // Each connection's latest stats sample, summed per state category: the
+  // summary read model keeps these totals (moved as connections change
+  // state), so a scrape costs the same however long the history is.
+  // (A summary stored before it kept traffic has none until a rebuild.)
+  const currentTraffic = () => getSummary(db).traffic ?? emptySummary().traffic;
+  let traffic: SummaryModel['traffic'] = currentTraffic();
+  const readTraffic = () => (traffic = currentTraffic());
+  const trafficGauge = (name: string, help: string, pick: (t: Traffic) => [string, number][]) =>
     new Gauge({
       name: `${PREFIX}${name}`,
       help,
       labelNames: ['state', 'direction'],
       registers,
       collect() {
-        const byState = new Map(trafficRows.map((r) => [r.category, r]));
         for (const state of CONNECTION_CATEGORIES) {
-          const row = byState.get(state);
-          for (const [direction, value] of row ? pick(row) : [['sent', 0] as [string, number], ['received', 0] as [string, number]]) {
-            this.set({ state, direction }, value);
-          }
+          for (const [direction, value] of pick(traffic[state])) this.set({ state, direction }, value);
         }
       },
     });
@@ -193,8 +175,7 @@ export function metricsRouter(services: Services): Router {
     labelNames: ['state'],
     registers,
     collect() {
-      const byState = new Map(trafficRows.map((r) => [r.category, r]));
-      for (const state of CONNECTION_CATEGORIES) this.set({ state }, byState.get(state)?.packets_lost ?? 0);
+      for (const state of CONNECTION_CATEGORIES) this.set({ state }, traffic[state].packets_lost);
     },
   });
 
