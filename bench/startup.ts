@@ -1,20 +1,21 @@
 // Figure 4: process start to the first answer of GET summary, with the big
 // log and with an empty database, each the median of a few starts. The server
-// is the real CLI (`tsx src/cli.ts serve`), as `npm start` runs it.
+// is the real CLI (`node --import tsx src/cli.ts serve`), as `npm start` runs it.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openDatabase } from '../src/log/open.ts';
 import { MONITOR_PREFIX } from '../src/http/routes/monitor.ts';
-import { spawnUntil, stop, TSX } from './child.ts';
+import { nodeTs, spawnUntil, stop } from './child.ts';
 import { median, type Figure } from './report.ts';
 
 async function startOnce(dbPath: string): Promise<number> {
   const t0 = performance.now();
+  const [node, args] = nodeTs('src/cli.ts', ['serve', '--port', '0', '--persistence-path', dbPath]);
   const { child, match } = await spawnUntil(
-    TSX,
-    ['src/cli.ts', 'serve', '--port', '0', '--persistence-path', dbPath],
+    node,
+    [...args],
     /listening on (http:\/\/\S+)/,
     { env: { ...process.env, WEBRTC_MONITOR_LOG_LEVEL: 'warn' } },
   );
