@@ -10,7 +10,8 @@
 //  - quality `low` sends only video keyframes (see quality.ts);
 //  - frames sent are counted for the stats.
 import { defaultPeerConfig, MediaStreamTrack, type RTCPeerConnection, type RtpPacket } from 'werift';
-import { getUserMedia } from 'werift/nonstandard';
+import type { getUserMedia } from 'werift/nonstandard';
+import { loadFilePlayer } from './filePlayer.ts';
 import { KEYFRAMES_ONLY, type Quality } from './quality.ts';
 import { vp8FrameStart } from './vp8.ts';
 
@@ -90,7 +91,7 @@ export class MediaSource {
   ) {}
 
   static async open(path: string): Promise<MediaSource> {
-    const player = await getUserMedia({ path, loop: true });
+    const player = await (await loadFilePlayer())({ path, loop: true });
     const relays: Relay[] = [];
     if (player.video) relays.push(new Relay(player.video, 'video'));
     if (player.audio) relays.push(new Relay(player.audio, 'audio'));

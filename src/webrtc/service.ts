@@ -9,7 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { defaultPeerConfig } from 'werift';
-import { getUserMedia } from 'werift/nonstandard';
+import type { getUserMedia } from 'werift/nonstandard';
+import { loadFilePlayer } from './filePlayer.ts';
 import type { Config } from '../config.ts';
 import type { EventLog } from '../log/append.ts';
 import { streamName } from '../log/catalogue.ts';
@@ -484,7 +485,7 @@ function weriftVersion(): string | null {
 async function probeMedia(path: string) {
   let player: Awaited<ReturnType<typeof getUserMedia>>;
   try {
-    player = await getUserMedia({ path, loop: false });
+    player = await (await loadFilePlayer())({ path, loop: false });
   } catch (err) {
     throw new AppError(422, 'VALIDATION_FAILED', `the file cannot be played: ${(err as Error).message}`);
   }
