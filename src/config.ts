@@ -1,7 +1,6 @@
 // The one place configuration is read: defaults, then environment, then flags,
 // validated into one frozen object that everything else receives. Tests build
 // their own with `makeConfig({...})`.
-import { resolve } from 'node:path';
 import { z } from 'zod';
 
 export const DEFAULT_DB_PATH = './data/monitor.db';
@@ -63,5 +62,3 @@ export function loadConfig(...layers: ConfigInput[]): Config {
 
 export const isLoopback = (host: string) =>
   host === 'localhost' || host === '::1' || host.startsWith('127.');
-
-export const absolute = (path: string) => resolve(path);

@@ -81,8 +81,8 @@ export class EventLog {
       return result;
     });
     // Carry the floor across restarts: a clock set back while the server was
-    // down must not make recorded_at decrease in log order (positionAtTime's
-    // binary search depends on it). The last row holds the maximum.
+    // down must not make recorded_at decrease in log order (time travel by
+    // time and by position must agree). The last row holds the maximum.
     this.lastRecordedAt =
       (db.prepare('SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1').pluck().get() as number | undefined) ?? 0;
   }

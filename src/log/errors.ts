@@ -45,7 +45,3 @@ export function isAppError(err: unknown): err is AppError {
 }
 
 export const notFound = (what: string, id: string) => new AppError(404, 'NOT_FOUND', `${what} "${id}" was not found`);
-export const badRequest = (message: string, details?: unknown) =>
-  new AppError(400, 'BAD_REQUEST', message, details);
-export const unprocessable = (message: string, details?: unknown) =>
-  new AppError(422, 'VALIDATION_FAILED', message, details);

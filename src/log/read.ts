@@ -107,19 +107,3 @@ export function* iterateAll(db: Db, options: { after?: number; pageSize?: number
 export function headPosition(db: Db): number {
   return (db.prepare('SELECT coalesce(max(position), 0) FROM events').pluck().get() as number) ?? 0;
 }
-
-/** The position of the last event recorded at or before a time (0 if none). */
-export function positionAtTime(db: Db, epochMs: number): number {
-  // recorded_at never decreases in position order (see append.ts), so a binary
-  // search over positions answers this without an index on recorded_at.
-  let lo = 0;
-  let hi = headPosition(db);
-  const at = db.prepare('SELECT recorded_at FROM events WHERE position >= ? ORDER BY position LIMIT 1').pluck();
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    const t = at.get(mid) as number | undefined;
-    if (t !== undefined && t <= epochMs) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}

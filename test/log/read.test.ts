@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readStream, readAll, iterateAll, headPosition, positionAtTime } from '../../src/log/read.ts';
+import { readStream, readAll, iterateAll, headPosition } from '../../src/log/read.ts';
 import type { NewEvent } from '../../src/log/catalogue.ts';
 import { freshStore, type TestStore } from '../helpers/db.ts';
 
@@ -114,17 +114,3 @@ Head('is 0 on an empty log and the last position otherwise', async () => {
 
 Head.run();
 
-const AtTime = suite('positionAtTime');
-AtTime.before.each(seed);
-AtTime.after.each(() => store.cleanup());
-
-AtTime('finds the last position recorded at or before a time', () => {
-  assert.is(positionAtTime(store.db, 999), 0);
-  assert.is(positionAtTime(store.db, 1_000), 1);
-  assert.is(positionAtTime(store.db, 1_005), 1);
-  assert.is(positionAtTime(store.db, 1_150), 16);
-  assert.is(positionAtTime(store.db, 1_290), 30);
-  assert.is(positionAtTime(store.db, 99_999), 30);
-});
-
-AtTime.run();
