@@ -27,6 +27,8 @@ export type ExportOptions = {
   /** Only this connection and the operations that name it. */
   connectionId?: string;
   onProgress?: (progress: ExportProgress) => void;
+  /** Stops between files when aborted (the file in progress is finished or not written at all). */
+  signal?: AbortSignal;
 };
 
 export type ExportProgress = { connections: number; operations: number; events: number };
@@ -150,6 +152,7 @@ export async function exportLogs(db: Db, options: ExportOptions): Promise<Export
       'SELECT state FROM connections WHERE created_position > ? AND updated_at >= ? ORDER BY created_position LIMIT ?',
     );
     await eachPage(pageOfConnections, [since], async (c: ConnectionModel) => {
+      options.signal?.throwIfAborted();
       progress.events += (await writeConnectionFile(db, options.out, c)).events;
       progress.connections++;
       options.onProgress?.(progress);
@@ -162,6 +165,7 @@ export async function exportLogs(db: Db, options: ExportOptions): Promise<Export
   );
   const onlyConnection = options.connectionId ?? null;
   await eachPage(pageOfOperations, [since, onlyConnection, onlyConnection], async (o: OperationModel) => {
+    options.signal?.throwIfAborted();
     progress.events += (await writeOperationFile(db, options.out, o)).events;
     progress.operations++;
     options.onProgress?.(progress);

@@ -7,7 +7,7 @@
 import type { Context } from 'koa';
 import { AppError, type ErrorCode } from '../log/errors.ts';
 import type { OperationOutcome, Started } from '../operations/runner.ts';
-import { MONITOR_PREFIX } from './routes/monitor.ts';
+import { MONITOR_PREFIX } from './paths.ts';
 
 /** Who asked, as the WebRTC service records it. */
 export function origin(ctx: Context): { remote?: string; userAgent?: string; requestId?: string } {

@@ -166,4 +166,29 @@ Export('exports only what was active since a time, or one connection and its ope
   }
 });
 
+Export('stops between files when its signal is aborted, leaving only whole files', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const controller = new AbortController();
+    let seen = 0;
+    const run = exportLogs(store.db, {
+      out: dir,
+      signal: controller.signal,
+      onProgress: () => {
+        if (++seen === 3) controller.abort(new Error('stop'));
+      },
+    });
+    await run.then(
+      () => assert.unreachable('an aborted export must reject'),
+      (err) => assert.is((err as Error).message, 'stop'),
+    );
+    const written = readdirSync(join(dir, 'connections'));
+    assert.is(written.length, 3);
+    assert.not.ok(written.some((f) => f.endsWith('.partial')));
+    for (const f of written) JSON.parse(readFileSync(join(dir, 'connections', f), 'utf8'));
+  } finally {
+    cleanup();
+  }
+});
+
 Export.run();

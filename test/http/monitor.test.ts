@@ -327,4 +327,22 @@ Export('takes since and connection_id, and refuses a wrong body with 422', async
   }
 });
 
+Export('answers 202 with the operation to poll when asked to respond asynchronously, and the operation then completes', async () => {
+  const res = await server.api(`${MONITOR_PREFIX}/export`, { method: 'POST', headers: { prefer: 'respond-async' } });
+  const body = (await res.json()) as any;
+  assert.is(res.status, 202, JSON.stringify(body));
+  assert.is(res.headers.get('location'), `${MONITOR_PREFIX}/operations/${body.operation_id}`);
+  assert.is(body.status, 'running');
+  for (let i = 0; i < 200; i++) {
+    const op = await ok(`/operations/${body.operation_id}`);
+    if (op.operation.status !== 'running') {
+      assert.is(op.operation.status, 'completed');
+      assert.ok(op.operation.result.files > 0);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.unreachable('the export operation did not finish within 10 s');
+});
+
 Export.run();

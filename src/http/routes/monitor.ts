@@ -26,8 +26,13 @@ import { PENDING_TASK_STATUSES } from '../../projections/task.ts';
 import { boolParam, limitParam, parseBody, parseQuery } from '../validate.ts';
 import { exportLogs } from '../../export/exporter.ts';
 import { exportDirFor } from '../../export/paths.ts';
+import { respondWithOutcome } from '../respond.ts';
+import { MONITOR_PREFIX } from '../paths.ts';
 
-export const MONITOR_PREFIX = '/api/v0/mcp/monitor/webrtc';
+export { MONITOR_PREFIX };
+
+/** An export of a long log takes minutes; it is cancelled (between files) past this. */
+const EXPORT_TIMEOUT_MS = 30 * 60_000;
 
 const now = () => new Date().toISOString();
 
@@ -250,16 +255,15 @@ export function monitorRouter(services: Services): Router {
     const body = parseBody(ctx, exportBody);
     const out = exportDirFor(config);
     const since = body.since ? Date.parse(body.since) : undefined;
-    const outcome = await services.runner.run(
+    const started = await services.runner.start(
       'export',
       { out, since: body.since ?? null, connection_id: body.connection_id ?? null },
-      () => exportLogs(db, { out, since, connectionId: body.connection_id }),
-      { requestId: ctx.state.requestId, connectionId: body.connection_id ?? null },
+      (op) => exportLogs(db, { out, since, connectionId: body.connection_id, signal: op.signal }),
+      { requestId: ctx.state.requestId, connectionId: body.connection_id ?? null, timeoutMs: EXPORT_TIMEOUT_MS },
     );
-    if (outcome.status !== 'completed') {
-      throw new AppError(500, 'INTERNAL', `export ${outcome.status}: ${outcome.error.message}`, undefined, true);
-    }
-    ctx.body = { success: true, operation_id: outcome.operationId, ...outcome.result, duration_ms: outcome.durationMs };
+    // A large export outlives the request: past --operation-timeout this
+    // answers 202 with the operation to poll, like every other operation.
+    await respondWithOutcome(ctx, started, config.operationTimeoutMs, (result) => ({ ...result }));
   });
 
   return router;
