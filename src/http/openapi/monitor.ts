@@ -139,6 +139,15 @@ export const monitorOpenApiPaths: OpenApiPaths = {
       tags,
       summary: 'Export JSON logs (connections/ and operations/) to the configured directory',
       security: writeSecurity,
+      parameters: [
+        {
+          name: 'Prefer',
+          in: 'header',
+          required: false,
+          description: '`respond-async` answers 202 at once with the operation id.',
+          schema: { type: 'string', examples: ['respond-async'] },
+        },
+      ],
       requestBody: jsonBody({
         type: 'object',
         additionalProperties: false,
@@ -146,6 +155,7 @@ export const monitorOpenApiPaths: OpenApiPaths = {
       }),
       responses: {
         200: json('What was written, with the export operation id'),
+        202: json('The export is still running (Prefer: respond-async, or --operation-timeout passed); poll Location.'),
         400: ref('BadRequest'),
         401: ref('Unauthorized'),
         415: ref('UnsupportedMediaType'),
