@@ -73,7 +73,13 @@ export class EventLog {
     this.insert = db.prepare(
       'INSERT INTO events (stream, version, type, data, meta, recorded_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    this.currentVersion = db.prepare('SELECT max(version) AS v FROM events WHERE stream = ?').pluck();
+    // A stream whose events were all pruned counts on from its last version.
+    this.currentVersion = db
+      .prepare(
+        `SELECT coalesce((SELECT max(version) FROM events WHERE stream = @s),
+                         (SELECT version FROM pruned_streams WHERE stream = @s), 0)`,
+      )
+      .pluck();
     this.runBatch = db.transaction((batch: Pending[], recordedAt: number) => this.appendBatch(batch, recordedAt));
     this.runAlone = db.transaction((p: Pending, recordedAt: number) => {
       const result = this.appendOne(p, new Map(), recordedAt);
@@ -199,7 +205,7 @@ export class EventLog {
   }
 
   private appendOne(p: Pending, versions: Map<string, number>, recordedAt: number): AppendResult {
-    const current = versions.get(p.stream) ?? ((this.currentVersion.get(p.stream) as number | null) ?? 0);
+    const current = versions.get(p.stream) ?? (this.currentVersion.get({ s: p.stream }) as number);
     if (!versionHolds(p.expectedVersion, current)) {
       return { ok: false, reason: 'conflict', expected: p.expectedVersion, current };
     }

@@ -23,6 +23,12 @@ export async function prune(db: Db, options: { throughPosition: number; archiveP
     out.end();
     await once(out, 'finish');
   }
+  // Remember where each pruned stream had got to, so its versions go on from there.
+  db.prepare(
+    `INSERT INTO pruned_streams (stream, version)
+       SELECT stream, max(version) FROM events WHERE position <= ? GROUP BY stream
+     ON CONFLICT (stream) DO UPDATE SET version = max(version, excluded.version)`,
+  ).run(through);
   // Chunked so a large prune never holds the write lock for long.
   const del = db.prepare('DELETE FROM events WHERE position IN (SELECT position FROM events WHERE position <= ? LIMIT 10000)');
   let deleted = 0;

@@ -97,6 +97,16 @@ export const summary = sqliteTable('summary', {
   state: text('state').notNull(),
 });
 
+/**
+ * The last version of each stream whose events were pruned. A stream keeps
+ * counting from here, so a pruned stream never reuses a version and
+ * `no_stream` never holds for a stream that existed.
+ */
+export const prunedStreams = sqliteTable('pruned_streams', {
+  stream: text('stream').primaryKey(),
+  version: integer('version').notNull(),
+});
+
 /** Where each log consumer (the --log-dir writer, ...) has read up to. */
 export const checkpoints = sqliteTable('checkpoints', {
   consumer: text('consumer').primaryKey(),

@@ -54,4 +54,16 @@ Prune('says nothing was pruned on a fresh log', () => {
   assert.is(prunedThrough(store.db), null);
 });
 
+Prune('a stream whose events were all pruned keeps counting its versions, and no_stream does not hold for it', async () => {
+  await prune(store.db, { throughPosition: 30 });
+  const again = await store.log.append('connection:a', [{ type: 'connection.error', data: { code: 'late', message: 'm' } }], {
+    expectedVersion: 'no_stream',
+  });
+  assert.equal(again.ok, false, 'the stream existed: no_stream must not hold');
+  const next = await store.log.append('connection:a', [{ type: 'connection.error', data: { code: 'late', message: 'm' } }], {
+    expectedVersion: 30,
+  });
+  assert.ok(next.ok && next.nextVersion === 31, JSON.stringify(next));
+});
+
 Prune.run();

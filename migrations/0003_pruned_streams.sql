@@ -1,0 +1,4 @@
+CREATE TABLE `pruned_streams` (
+	`stream` text PRIMARY KEY NOT NULL,
+	`version` integer NOT NULL
+) STRICT;
