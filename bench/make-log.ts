@@ -20,6 +20,7 @@ import { openDatabase, type Db } from '../src/log/open.ts';
 import type { EventLog } from '../src/log/append.ts';
 import { EVENT_SCHEMA_VERSION, streamName, validateEvent, type NewEvent, type StoredEvent } from '../src/log/catalogue.ts';
 import { Projector } from '../src/projections/projector.ts';
+import { prng } from '../test/helpers/events.ts';
 
 /** Bump when the generated log changes shape: it is part of the cache key. */
 export const GENERATOR_VERSION = 1;
@@ -37,17 +38,6 @@ export type Intent = {
   at: number;
 };
 
-/** mulberry32: small, fast, and the same everywhere. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = ReturnType<typeof prng>;
 const pick = <T>(r: Rand, xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
