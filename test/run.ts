@@ -1,16 +1,25 @@
-// Runs the uvu suite (every test/**/*.test.ts, never the helpers) and exits
-// when it is done. uvu only sets process.exitCode and waits for the event loop
-// to drain, so one leaked socket would hang CI; here a leak is reported by
-// name instead, and the process exits with uvu's verdict.
+// Runs a uvu suite (every *.test.ts under a folder, never the helpers) and
+// exits when it is done. uvu only sets process.exitCode and waits for the
+// event loop to drain, so one leaked socket would hang CI; here a leak is
+// reported by name instead, and the process exits with uvu's verdict.
 //
-//   npm test                         the whole suite
-//   npx tsx test/run.ts test/log     one folder
+//   npm test                          everything that needs Node alone
+//   npm run test:interop              the suites that need Debian packages (test/interop)
+//   npm run test:reliability          the suites that need root (test/reliability)
+//   npx tsx test/run.ts test/log      one folder
 //   npx tsx test/run.ts test "append\.test\.ts$"
+import { parseArgs } from 'node:util';
 import { parse } from 'uvu/parse';
 import { run } from 'uvu/run';
 
-const [dir = 'test', pattern = '\\.test\\.ts$'] = process.argv.slice(2);
-const { suites } = await parse(dir, new RegExp(pattern), { cwd: process.cwd() });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { exclude: { type: 'string', multiple: true, default: [] } },
+});
+const [dir = 'test', pattern = '\\.test\\.ts$'] = positionals;
+// Folders (relative to `dir`) left to their own scripts.
+const ignore = values.exclude.map((folder) => `^${folder.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(/|$)`);
+const { suites } = await parse(dir, new RegExp(pattern), { cwd: process.cwd(), ignore });
 await run(suites, { bail: false });
 
 // Give sockets closed in the last test a moment to be released, then name what is left.

@@ -1,8 +1,9 @@
 // Debian's Chromium driven by playwright-core: never a browser download. The
 // flags keep it headless, quiet on the network and usable as root in CI.
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { requireTool, TOOLS } from './prerequisites.ts';
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM_PATH = TOOLS.chromium.path;
 
 export const CHROMIUM_ARGS = [
   '--headless',
@@ -16,7 +17,7 @@ export const CHROMIUM_ARGS = [
 ];
 
 export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs] });
+  return chromium.launch({ executablePath: requireTool(TOOLS.chromium), args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 export type WatchedPage = {

@@ -2,7 +2,7 @@
 
 Run with Debian's Python (python3-aiortc is only visible to it):
 
-    /usr/bin/python3 test/webrtc/aiortc_viewer.py WHEP_URL media|data [--token T]
+    /usr/bin/python3 test/interop/webrtc/aiortc_viewer.py WHEP_URL media|data [--token T]
 
 It offers recvonly video+audio (media) or a data channel (data), POSTs the
 offer to the WHEP URL (aiortc does not trickle: setLocalDescription gathers,

@@ -9,9 +9,9 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, openPage, type WatchedPage } from '../helpers/browser.ts';
-import { launchKillableChromium } from '../helpers/chromiumProcess.ts';
-import { CONTENT_DIR, MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { launchChromium, openPage, type WatchedPage } from '../../helpers/browser.ts';
+import { launchKillableChromium } from '../../helpers/chromiumProcess.ts';
+import { CONTENT_DIR, MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../../helpers/webrtc.ts';
 
 const ARTIFACTS = resolve('test-artifacts');
 const SAMPLE_BYTES = readFileSync(join(CONTENT_DIR, 'sample.webm'));

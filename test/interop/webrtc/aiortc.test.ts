@@ -1,5 +1,5 @@
 // aiortc (Debian's python3-aiortc 1.4) as a viewer nobody here wrote:
-// test/webrtc/aiortc_viewer.py connects through WHEP, receives media or a
+// test/interop/webrtc/aiortc_viewer.py connects through WHEP, receives media or a
 // data-channel file transfer, hangs up with DELETE and prints what it saw.
 // Asserted: the Python side's result and what the monitor recorded.
 //
@@ -18,11 +18,12 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { unifyBundleCredentials } from '../../src/webrtc/sdpFixes.ts';
-import { CONTENT_DIR, MONITOR, startWebRtcServer, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { unifyBundleCredentials } from '../../../src/webrtc/sdpFixes.ts';
+import { CONTENT_DIR, MONITOR, startWebRtcServer, type WebRtcTestServer } from '../../helpers/webrtc.ts';
+import { requireAiortc } from '../../helpers/prerequisites.ts';
 
 /** Debian's Python: the only one that sees python3-aiortc (a pyenv python on the PATH would not). */
-const PYTHON = process.env.AIORTC_PYTHON ?? '/usr/bin/python3';
+const PYTHON = requireAiortc();
 const VIEWER = resolve(import.meta.dirname, 'aiortc_viewer.py');
 const SAMPLE_SHA256 = createHash('sha256').update(readFileSync(join(CONTENT_DIR, 'sample.webm'))).digest('hex');
 

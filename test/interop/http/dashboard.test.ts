@@ -4,11 +4,11 @@ import { mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { launchChromium, openPage } from '../helpers/browser.ts';
-import { webrtcPlugin } from '../../src/http/webrtcPlugin.ts';
-import { connectViewer, type Viewer } from '../../src/webrtc/viewer.ts';
-import type { NewEvent } from '../../src/log/catalogue.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { launchChromium, openPage } from '../../helpers/browser.ts';
+import { webrtcPlugin } from '../../../src/http/webrtcPlugin.ts';
+import { connectViewer, type Viewer } from '../../../src/webrtc/viewer.ts';
+import type { NewEvent } from '../../../src/log/catalogue.ts';
 
 const ARTIFACTS = resolve('test-artifacts');
 const state = (kind: 'connection' | 'ice', from: string, to: string): NewEvent => ({ type: 'connection.state_changed', data: { kind, from, to } });
