@@ -33,6 +33,10 @@ export const connections = sqliteTable(
     category: text('category').notNull(),
     connectionState: text('connection_state').notNull(),
     iceState: text('ice_state').notNull(),
+    /** clean | failed | shutdown | process_restart once it ended, else NULL. */
+    outcome: text('outcome'),
+    /** 1 while the liveness watchdog says nothing arrives from the remote peer. */
+    stalled: integer('stalled').notNull().default(0),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     closedAt: integer('closed_at'),
@@ -44,6 +48,7 @@ export const connections = sqliteTable(
     index('connections_category').on(t.category),
     index('connections_server').on(t.serverId),
     index('connections_created_position').on(t.createdPosition),
+    index('connections_outcome_position').on(t.outcome, t.createdPosition),
   ],
 );
 

@@ -7,7 +7,7 @@ import { parseStream, type StoredEvent } from '../log/catalogue.ts';
 import { reduceConnection, type ConnectionModel } from './connection.ts';
 import { reduceOperation, type OperationModel } from './operation.ts';
 import { reduceTask, type TaskModel } from './task.ts';
-import { emptySummary, reduceSummary, type EntityChanges, type SummaryModel } from './summary.ts';
+import { completeSummary, reduceSummary, type EntityChanges, type SummaryModel } from './summary.ts';
 
 type Models = {
   connection: ConnectionModel;
@@ -145,12 +145,13 @@ function prepare(db: Db) {
       'INSERT INTO summary (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state',
     ),
     saveConnection: db.prepare(
-      `INSERT INTO connections (id, server_id, category, connection_state, ice_state, created_at, updated_at,
+      `INSERT INTO connections (id, server_id, category, connection_state, ice_state, outcome, stalled, created_at, updated_at,
          closed_at, created_position, last_position, state)
-       VALUES (@id, @server_id, @category, @connection_state, @ice_state, @created_at, @updated_at,
+       VALUES (@id, @server_id, @category, @connection_state, @ice_state, @outcome, @stalled, @created_at, @updated_at,
          @closed_at, @created_position, @last_position, @state)
        ON CONFLICT (id) DO UPDATE SET server_id = excluded.server_id, category = excluded.category,
          connection_state = excluded.connection_state, ice_state = excluded.ice_state,
+         outcome = excluded.outcome, stalled = excluded.stalled,
          updated_at = excluded.updated_at, closed_at = excluded.closed_at,
          last_position = excluded.last_position, state = excluded.state`,
     ),
@@ -175,7 +176,7 @@ function prepare(db: Db) {
 
 function loadSummary(sql: ReturnType<typeof prepare>): SummaryModel {
   const row = sql.loadSummary.get() as string | undefined;
-  return row ? (JSON.parse(row) as SummaryModel) : emptySummary();
+  return completeSummary(row ? (JSON.parse(row) as Partial<SummaryModel>) : null);
 }
 
 const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
@@ -187,6 +188,8 @@ function connectionRow(m: ConnectionModel) {
     category: m.category,
     connection_state: m.connection_state,
     ice_state: m.ice_connection_state,
+    outcome: m.outcome ?? null,
+    stalled: m.stalled ? 1 : 0,
     created_at: ms(m.created_at),
     updated_at: ms(m.updated_at),
     closed_at: ms(m.closed_at),

@@ -7,8 +7,8 @@ import { streamName } from '../log/catalogue.ts';
 import { foldConnection, type ConnectionCategory, type ConnectionModel } from './connection.ts';
 import type { OperationModel, OperationStatus } from './operation.ts';
 import type { TaskModel } from './task.ts';
-import type { TaskStatus } from '../log/catalogue.ts';
-import { emptySummary, type SummaryModel } from './summary.ts';
+import type { ConnectionOutcome, TaskStatus } from '../log/catalogue.ts';
+import { completeSummary, type SummaryModel } from './summary.ts';
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
@@ -64,7 +64,7 @@ const parsed = <T>(page: Page<StoredRow>): Page<T> => ({
 
 export function getSummary(db: Db): SummaryModel {
   const row = stmt(db, 'SELECT state FROM summary WHERE id = 1').pluck().get() as string | undefined;
-  return row ? JSON.parse(row) : emptySummary();
+  return completeSummary(row ? JSON.parse(row) : null);
 }
 
 export function getConnection(db: Db, id: string): ConnectionModel | null {
@@ -74,6 +74,9 @@ export function getConnection(db: Db, id: string): ConnectionModel | null {
 
 export type ConnectionListOptions = {
   categories?: ConnectionCategory[];
+  /** Ended connections with one of these outcomes (implies closed ones are included). */
+  outcomes?: ConnectionOutcome[];
+  stalled?: boolean;
   includeClosed?: boolean;
   serverId?: string;
   limit: number;
@@ -83,7 +86,12 @@ export type ConnectionListOptions = {
 export function listConnectionRows(db: Db, options: ConnectionListOptions): Page<StoredRow> {
   const filter = newestFirst(options.before);
   if (options.categories?.length) anyOf(filter, 'category', options.categories);
-  else if (!options.includeClosed) filter.where.push(`category <> 'closed'`);
+  else if (!options.includeClosed && !options.outcomes?.length) filter.where.push(`category <> 'closed'`);
+  anyOf(filter, 'outcome', options.outcomes);
+  if (options.stalled !== undefined) {
+    filter.where.push('stalled = ?');
+    filter.args.push(options.stalled ? 1 : 0);
+  }
   equals(filter, 'server_id', options.serverId);
   return storedPage(db, 'connections', 'id', filter, options.limit);
 }
@@ -137,3 +145,18 @@ export function listTaskRows(db: Db, options: TaskListOptions): Page<StoredRow> 
 }
 
 export const listTasks = (db: Db, options: TaskListOptions) => parsed<TaskModel>(listTaskRows(db, options));
+
+/**
+ * Tasks given up on whose work was never recorded as settled (for start-up
+ * recovery). Looked for only when the summary counts some, so a start-up on
+ * a long history does not scan its timed-out and cancelled tasks.
+ */
+export function listAbandonedTasks(db: Db, limit = 1_000_000): TaskModel[] {
+  if (getSummary(db).tasks.abandoned <= 0) return [];
+  const rows = stmt(
+    db,
+    `SELECT state FROM tasks WHERE status IN ('timed_out', 'cancelled') AND json_extract(state, '$.abandoned') = 1
+     ORDER BY created_position LIMIT ?`,
+  ).pluck().all(limit) as string[];
+  return rows.map((r) => JSON.parse(r) as TaskModel);
+}

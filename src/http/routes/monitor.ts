@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { Services } from '../app.ts';
 import { AppError, notFound } from '../../log/errors.ts';
 import { readStreamRows, type EventRow } from '../../log/read.ts';
-import { streamName, TASK_STATUSES, type TaskStatus } from '../../log/catalogue.ts';
+import { CONNECTION_OUTCOMES, streamName, TASK_STATUSES, type ConnectionOutcome, type TaskStatus } from '../../log/catalogue.ts';
 import {
   connectionAt,
   decodeCursor,
@@ -84,6 +84,10 @@ const atParam = z
 
 const connectionsQuery = z.object({
   state: listOf(CONNECTION_CATEGORIES).optional(),
+  /** How it ended (clean, failed, shutdown, process_restart): ended connections only. */
+  outcome: listOf(CONNECTION_OUTCOMES).optional(),
+  /** true: only connections the liveness watchdog says are stalled now; false: only the others. */
+  stalled: boolParam.optional(),
   include_closed: boolParam.default(false),
   server_id: z.string().max(200).optional(),
   limit: limitParam(1000, 100),
@@ -155,6 +159,11 @@ export function monitorRouter(services: Services): Router {
         closed: s.connections.closed,
         failed: s.connections.failed,
       },
+      // How ended connections ended: a failure followed by a close counts here
+      // as failed, though its state (above) is closed.
+      connection_outcomes: { ...s.connection_outcomes },
+      stalled_connections: s.connections.stalled,
+      connection_stalls: s.stalls,
       operation_stats: {
         total: s.operations.total,
         started: s.operations.running,
@@ -162,7 +171,9 @@ export function monitorRouter(services: Services): Router {
         failed: s.operations.failed,
         canceled: s.operations.cancelled,
       },
+      // Running tasks plus abandoned ones (timed out or cancelled, work still running).
       pending_tasks: s.tasks.pending,
+      abandoned_tasks: s.tasks.abandoned,
       task_count: s.tasks.total,
       event_count: s.event_count,
       log_position: s.log_position,
@@ -173,6 +184,8 @@ export function monitorRouter(services: Services): Router {
     const q = parseQuery(ctx, connectionsQuery);
     const page = listConnectionRows(db, {
       categories: q.state as ConnectionCategory[] | undefined,
+      outcomes: q.outcome as ConnectionOutcome[] | undefined,
+      stalled: q.stalled,
       includeClosed: q.include_closed,
       serverId: q.server_id,
       limit: q.limit,
