@@ -386,6 +386,9 @@ export class WebRtcService {
         pending_tasks: this.deps.runner.activeTasks,
         abandoned_tasks: this.deps.runner.abandonedTasks,
         running_operations: this.deps.runner.activeOperations,
+        // The two timers that watch the peers: alive if their ticks advance.
+        stats_sampler: { interval_ms: this.deps.config.statsIntervalMs, ticks: this.sampler.ticks },
+        liveness_watchdog: { interval_ms: this.watchdog.tickMs, ticks: this.watchdog.ticks },
       },
     };
   }

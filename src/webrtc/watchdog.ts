@@ -9,6 +9,7 @@ import { livenessTickMs, type LivenessSettings } from './liveness.ts';
 export class LivenessWatchdog {
   private timer: NodeJS.Timeout | null = null;
   readonly tickMs: number;
+  ticks = 0;
 
   constructor(
     private readonly registry: Registry,
@@ -30,6 +31,7 @@ export class LivenessWatchdog {
   }
 
   tick() {
+    this.ticks++;
     const now = this.clock();
     for (const peer of this.registry.peers.values()) {
       if (peer.connectedAt && !peer.isClosing) peer.checkLiveness(now);
