@@ -81,6 +81,8 @@ export const tasks = sqliteTable(
     status: text('status').notNull(),
     operationId: text('operation_id'),
     connectionId: text('connection_id'),
+    /** 1 while a task given up on (timed out, cancelled) still has its work running. */
+    abandoned: integer('abandoned').notNull().default(0),
     createdAt: integer('created_at').notNull(),
     endedAt: integer('ended_at'),
     createdPosition: integer('created_position').notNull(),
@@ -89,6 +91,7 @@ export const tasks = sqliteTable(
   },
   (t) => [
     index('tasks_status_position').on(t.status, t.createdPosition),
+    index('tasks_abandoned_position').on(t.abandoned, t.createdPosition),
     // Unfiltered history (?status=all) pages by position; without this it was a full scan and sort.
     index('tasks_created_position').on(t.createdPosition),
     index('tasks_operation').on(t.operationId),

@@ -267,10 +267,12 @@ export class OperationRunner {
         const reason = controller.signal.aborted ? controller.signal.reason : null;
         const durationMs = elapsed(t0);
         // The deadline or a cancel ended the wait, not the work. Work that
-        // honours its signal stops within this turn; give it that turn (one
-        // macrotask) before deciding. Work still running after it is
-        // abandoned: counted until it really settles.
-        if (reason !== null && !workSettled) await new Promise<void>((resolve) => setImmediate(resolve));
+        // honours its signal stops at once, or after recording its own tasks'
+        // ends; give it ABANDON_GRACE_MS to do so (the task still counts as
+        // running meanwhile). Work still running after that is abandoned:
+        // counted until it really settles. The grace only decides how the end
+        // is told, never what is counted.
+        if (reason !== null && !workSettled) await settledWithin(work, ABANDON_GRACE_MS);
         const abandoned = reason !== null && !workSettled;
         if (abandoned) this.watchAbandoned(taskId, stream, work, t0, meta);
         if (reason instanceof AbortReason && reason.kind === 'timed_out') {
@@ -332,6 +334,19 @@ export class OperationRunner {
 }
 
 const elapsed = (t0: number) => Math.round(performance.now() - t0);
+
+/** How long aborted work has to stop before its task is recorded as abandoned. */
+export const ABANDON_GRACE_MS = 100;
+
+/** Resolves when `work` settles or `ms` passes, whichever is first. */
+function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = () => clearTimeout(timer);
+  return Promise.race([
+    work.then(done, done),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+}
 
 function describe(err: unknown, signal: AbortSignal | null): { code: string; message: string } {
   const reason = signal?.aborted ? signal.reason : err;

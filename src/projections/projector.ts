@@ -164,11 +164,11 @@ function prepare(db: Db) {
          duration_ms = excluded.duration_ms, last_position = excluded.last_position, state = excluded.state`,
     ),
     saveTask: db.prepare(
-      `INSERT INTO tasks (id, name, status, operation_id, connection_id, created_at, ended_at,
+      `INSERT INTO tasks (id, name, status, operation_id, connection_id, abandoned, created_at, ended_at,
          created_position, last_position, state)
-       VALUES (@id, @name, @status, @operation_id, @connection_id, @created_at, @ended_at,
+       VALUES (@id, @name, @status, @operation_id, @connection_id, @abandoned, @created_at, @ended_at,
          @created_position, @last_position, @state)
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at,
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, abandoned = excluded.abandoned, ended_at = excluded.ended_at,
          last_position = excluded.last_position, state = excluded.state`,
     ),
   };
@@ -222,6 +222,7 @@ function taskRow(m: TaskModel) {
     status: m.status,
     operation_id: m.operation_id,
     connection_id: m.connection_id,
+    abandoned: m.abandoned ? 1 : 0,
     created_at: ms(m.created_at),
     ended_at: ms(m.ended_at),
     created_position: m.created_position,

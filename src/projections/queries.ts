@@ -129,16 +129,22 @@ export const listOperations = (db: Db, options: OperationListOptions) =>
 
 export type TaskListOptions = {
   statuses: TaskStatus[];
+  /** Also tasks given up on whose work still runs (they hold work like running ones). */
+  abandoned?: boolean;
   connectionId?: string;
   operationId?: string;
   limit: number;
   before?: number | null;
 };
 
-/** `statuses` empty means every status. */
+/** `statuses` empty (and no `abandoned`) means every status. */
 export function listTaskRows(db: Db, options: TaskListOptions): Page<StoredRow> {
   const filter = newestFirst(options.before);
-  anyOf(filter, 'status', options.statuses);
+  if (options.abandoned && options.statuses.length) {
+    filter.where.push(`(status IN (${options.statuses.map(() => '?').join(', ')}) OR abandoned = 1)`);
+    filter.args.push(...options.statuses);
+  } else if (options.abandoned) filter.where.push('abandoned = 1');
+  else anyOf(filter, 'status', options.statuses);
   equals(filter, 'connection_id', options.connectionId);
   equals(filter, 'operation_id', options.operationId);
   return storedPage(db, 'tasks', 'connection_id', filter, options.limit);
@@ -146,17 +152,7 @@ export function listTaskRows(db: Db, options: TaskListOptions): Page<StoredRow> 
 
 export const listTasks = (db: Db, options: TaskListOptions) => parsed<TaskModel>(listTaskRows(db, options));
 
-/**
- * Tasks given up on whose work was never recorded as settled (for start-up
- * recovery). Looked for only when the summary counts some, so a start-up on
- * a long history does not scan its timed-out and cancelled tasks.
- */
+/** Tasks given up on whose work was never recorded as settled (for start-up recovery). */
 export function listAbandonedTasks(db: Db, limit = 1_000_000): TaskModel[] {
-  if (getSummary(db).tasks.abandoned <= 0) return [];
-  const rows = stmt(
-    db,
-    `SELECT state FROM tasks WHERE status IN ('timed_out', 'cancelled') AND json_extract(state, '$.abandoned') = 1
-     ORDER BY created_position LIMIT ?`,
-  ).pluck().all(limit) as string[];
-  return rows.map((r) => JSON.parse(r) as TaskModel);
+  return listTasks(db, { statuses: [], abandoned: true, limit }).items;
 }

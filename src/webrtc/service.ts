@@ -515,9 +515,12 @@ function weriftVersion(): string | null {
 
 /**
  * The source codecs werift's file player packetizes, as MIME types. werift
- * 0.24 keeps the list in a module its "exports" map does not expose, so it
- * is required by file path from the resolved package (test/http/webrtc.test.ts
- * pins it against a file that plays).
+ * 0.24 keeps the list (`supportedSourceCodecs`) and its MIME mapping
+ * (`toSupportedMimeType`) in a module its "exports" map does not expose, and
+ * requiring that CommonJS file beside the ESM build werift/nonstandard loads
+ * would load its media container library twice; so both are read from the
+ * file's text. test/http/webrtc.test.ts pins the result against the installed
+ * werift.
  */
 function playableSourceCodecs(): string[] | null {
   try {
@@ -525,9 +528,12 @@ function playableSourceCodecs(): string[] | null {
     for (let i = 0; i < 6; i++, dir = dirname(dir)) {
       const file = join(dir, 'nonstandard/userMedia/packetizer.js');
       if (!existsSync(file)) continue;
-      const packetizer = require(file) as { supportedSourceCodecs?: string[]; toSupportedMimeType?: (codec: string) => string | undefined };
-      if (!packetizer.supportedSourceCodecs || !packetizer.toSupportedMimeType) return null;
-      return packetizer.supportedSourceCodecs.map((c) => packetizer.toSupportedMimeType!(c) ?? c);
+      const text = readFileSync(file, 'utf8');
+      const list = /supportedSourceCodecs\s*=\s*\[([^\]]*)\]/.exec(text)?.[1];
+      if (!list) return null;
+      const codecs = [...list.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+      const mime = new Map([...text.matchAll(/case "([^"]+)":\s*return "([a-z]+\/[^"]+)";/g)].map((m) => [m[1], m[2]]));
+      return codecs.map((c) => mime.get(c) ?? c);
     }
   } catch {
     // fall through: report that we do not know

@@ -129,7 +129,7 @@ export const monitorOpenApiPaths: OpenApiPaths = {
       tags,
       summary: 'Tracked tasks grouped by connection (pending ones unless a status is given)',
       parameters: [
-        query('status', list([...TASK_STATUSES, 'pending', 'all'])),
+        query('status', list([...TASK_STATUSES, 'pending', 'abandoned', 'all']), 'pending (the default): created, running and abandoned (given up on, work still running).'),
         query('connection_id', { type: 'string' }),
         query('operation_id', { type: 'string' }),
         limitQuery(1000, 100),

@@ -133,7 +133,16 @@ function renderTasks(pending, recent) {
   fill(
     byId('tasks-pending').tBodies[0],
     pending.map((t) =>
-      h('tr', {}, h('td', {}, t.name), h('td', {}, badge(t.status, STATUSES)), h('td', { class: 'id' }, t.connection_id ?? '—'), h('td', {}, time(t.created_at)), h('td', {}, duration(t.timeout_ms))),
+      h(
+        'tr',
+        { dataset: { abandoned: String(t.abandoned === true) } },
+        h('td', {}, t.name),
+        // Given up on while its work still runs: it holds work, so it is listed here until that work settles.
+        h('td', {}, badge(t.status, STATUSES), t.abandoned ? [' ', h('span', { class: 'badge badge-stalled', title: 'its work has not stopped yet' }, 'abandoned')] : ''),
+        h('td', { class: 'id' }, t.connection_id ?? '—'),
+        h('td', {}, time(t.created_at)),
+        h('td', {}, duration(t.timeout_ms)),
+      ),
     ),
   );
   fill(

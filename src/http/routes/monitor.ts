@@ -108,7 +108,7 @@ const operationsQuery = z.object({
 });
 
 const tasksQuery = z.object({
-  status: listOf(TASK_STATUSES, ['pending', 'all']).optional(),
+  status: listOf(TASK_STATUSES, ['pending', 'abandoned', 'all']).optional(),
   connection_id: z.string().max(200).optional(),
   operation_id: z.string().max(200).optional(),
   limit: limitParam(1000, 100),
@@ -133,10 +133,16 @@ function operationStatuses(words: string[] | undefined): OperationStatus[] {
   }
 }
 
-function taskStatuses(words: string[] | undefined): TaskStatus[] {
-  if (!words) return [...PENDING_TASK_STATUSES];
-  if (words.includes('all')) return [];
-  return [...new Set(words.flatMap((w) => (w === 'pending' ? PENDING_TASK_STATUSES : [w as TaskStatus])))];
+/**
+ * `pending` (the default) is what still holds work: created, running, and
+ * abandoned (given up on while its work runs); `abandoned` is those alone.
+ */
+function taskStatuses(words: string[] | undefined): { statuses: TaskStatus[]; abandoned: boolean } {
+  if (!words) return { statuses: [...PENDING_TASK_STATUSES], abandoned: true };
+  if (words.includes('all')) return { statuses: [], abandoned: false };
+  const abandoned = words.includes('pending') || words.includes('abandoned');
+  const statuses = [...new Set(words.flatMap((w) => (w === 'pending' ? PENDING_TASK_STATUSES : w === 'abandoned' ? [] : [w as TaskStatus])))];
+  return { statuses, abandoned };
 }
 
 export function monitorRouter(services: Services): Router {
@@ -242,9 +248,10 @@ export function monitorRouter(services: Services): Router {
 
   router.get('/tasks', (ctx) => {
     const q = parseQuery(ctx, tasksQuery);
-    const statuses = taskStatuses(q.status);
+    const { statuses, abandoned } = taskStatuses(q.status);
     const page = listTaskRows(db, {
       statuses,
+      abandoned,
       connectionId: q.connection_id,
       operationId: q.operation_id,
       limit: q.limit,
@@ -260,7 +267,7 @@ export function monitorRouter(services: Services): Router {
     }
     const groups = `{${[...grouped].map(([k, items]) => `${JSON.stringify(k)}:[${items.join(',')}]`).join(',')}}`;
     const pending = q.status ? '' : `"pending_tasks":${groups},`;
-    const shown = JSON.stringify(statuses.length ? statuses : 'all');
+    const shown = JSON.stringify(statuses.length || abandoned ? [...statuses, ...(abandoned ? ['abandoned'] : [])] : 'all');
     sendJson(ctx, `{${pending}"tasks":${groups},"count":${page.items.length},"statuses":${shown},${tail(page.nextCursor)}}`);
   });
 

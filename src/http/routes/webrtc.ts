@@ -258,7 +258,7 @@ export const webrtcOpenApiPaths: OpenApiPaths = {
   [`${WEBRTC_PREFIX}/connections/{id}/stats`]: {
     get: {
       tags: ['webrtc'],
-      summary: "A live getStats() summary of one connection (bytes, packets, RTT, jitter, loss, frames)",
+      summary: 'A stats sample of one connection built now: totals, per-track RTCP figures (loss, jitter, RTT, NACK/PLI/FIR), data channels, DTLS/ICE state, stalled',
       parameters: [pathParam('id', 'The connection')],
       responses: { '200': json('The summary'), '404': ref('NotFound'), '409': failedOperation },
     },
