@@ -252,6 +252,18 @@ resources('reports CPU, memory, event-loop delay, open peers and pending tasks',
   assert.is(r.body.webrtc.stats_sampler.interval_ms, 250);
   assert.type(r.body.webrtc.liveness_watchdog.ticks, 'number');
 });
+resources('counts a task that ignored its abort signal in pending_tasks until its work settles', async () => {
+  let release!: () => void;
+  const outcome = await server.services.runner.run('stubborn', {}, () => new Promise<void>((resolve) => (release = resolve)), { timeoutMs: 20 });
+  assert.is(outcome.status, 'failed');
+  const during = (await server.json(`${WEBRTC}/stats/resources`)).body.webrtc;
+  assert.ok(during.pending_tasks >= 1 && during.abandoned_tasks === 1, JSON.stringify(during));
+  const summary = (await server.json(`${MONITOR}/summary`)).body;
+  assert.ok(summary.pending_tasks >= 1 && summary.abandoned_tasks === 1, JSON.stringify(summary));
+  release();
+  await waitFor(async () => (await server.json(`${WEBRTC}/stats/resources`)).body.webrtc.abandoned_tasks === 0, 5000, 'the work to settle');
+  assert.is((await server.json(`${MONITOR}/summary`)).body.abandoned_tasks, 0);
+});
 resources.run();
 
 const asyncClose = suite('POST test/async_close');
