@@ -59,6 +59,8 @@ export function buildCli(): Command {
     .option('--auth-token <token>', 'bearer token required by mutating routes (or WEBRTC_MONITOR_AUTH_TOKEN)')
     .option('--content-dir <dir>', 'directory of streamable content', 'content')
     .option('--stats-interval <ms>', 'getStats() sampling interval', int('--stats-interval'), 1000)
+    .option('--stall-after <ms>', 'record connection.stalled when nothing has arrived from a viewer for this long', int('--stall-after'), 5_000)
+    .option('--consent-timeout <ms>', 'fail a connection when nothing has arrived for this long (RFC 7675 consent)', int('--consent-timeout'), 30_000)
     .option('--operation-timeout <ms>', 'how long a request waits for an operation before answering 202', int('--operation-timeout'), 10_000)
     .option('--shutdown-grace <ms>', 'how long shutdown waits for running operations', int('--shutdown-grace'), 5_000)
     .option('--ice-server <url...>', 'STUN/TURN server URLs for the server peers')
@@ -74,6 +76,8 @@ export function buildCli(): Command {
         authToken: opts.authToken,
         contentDir: opts.contentDir,
         statsIntervalMs: opts.statsInterval,
+        stallAfterMs: opts.stallAfter,
+        consentTimeoutMs: opts.consentTimeout,
         operationTimeoutMs: opts.operationTimeout,
         shutdownGraceMs: opts.shutdownGrace,
         iceServers: opts.iceServer,

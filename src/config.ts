@@ -14,6 +14,14 @@ const configSchema = z.object({
   authToken: z.string().min(1).nullable().default(null),
   contentDir: z.string().min(1).default('content'),
   statsIntervalMs: z.number().int().min(50).default(1000),
+  /** Nothing received from a viewer for this long records `connection.stalled` (the liveness watchdog). */
+  stallAfterMs: z.number().int().min(50).default(5_000),
+  /**
+   * RFC 7675 consent: nothing received for this long fails the connection
+   * (the server peers are ICE-lite and werift's lite agent runs no consent
+   * checks). Independent of the stats interval.
+   */
+  consentTimeoutMs: z.number().int().min(100).default(30_000),
   operationTimeoutMs: z.number().int().min(1).default(10_000),
   shutdownGraceMs: z.number().int().min(0).default(5_000),
   enableTestRoutes: z.boolean().default(false),

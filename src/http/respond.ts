@@ -42,12 +42,17 @@ export async function waitBounded<T>(started: Started<T>, boundMs: number): Prom
   }
 }
 
+/**
+ * 202: the operation was accepted and is running, nothing more. No `success`:
+ * whether it succeeds is not known yet (the add-on answered `success: true`
+ * for work it had not done); the operation at Location will say.
+ */
 export function answerAccepted(ctx: Context, operationId: string, extra: Record<string, unknown> = {}) {
   const location = operationLocation(operationId);
   ctx.status = 202;
   ctx.set('Location', location);
   if (wantsAsync(ctx)) ctx.set('Preference-Applied', 'respond-async');
-  ctx.body = { success: true, operation_id: operationId, status: 'running', location, ...extra };
+  ctx.body = { ...extra, accepted: true, status: 'running', operation_id: operationId, location };
 }
 
 /** Throws the problem for an outcome that did not complete. */

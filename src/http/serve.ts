@@ -9,7 +9,7 @@ import type { Config } from '../config.ts';
 import { openDatabase } from '../log/open.ts';
 import { EventLog } from '../log/append.ts';
 import { Projector } from '../projections/projector.ts';
-import { listConnections, listOperations, listTasks } from '../projections/queries.ts';
+import { listAbandonedTasks, listConnections, listOperations, listTasks } from '../projections/queries.ts';
 import { PENDING_TASK_STATUSES } from '../projections/task.ts';
 import { OperationRunner } from '../operations/runner.ts';
 import { closeOrphans, type RecoveryReport } from '../operations/recover.ts';
@@ -52,7 +52,7 @@ export async function startServer(
   const services: Services = { config, db, log, runner, logger, startedAt: Date.now() };
 
   const recovered = await closeOrphans(log, findOrphans(services));
-  if (recovered.connections + recovered.operations + recovered.tasks > 0) {
+  if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks > 0) {
     logger.warn(recovered, 'closed out what the previous run left open (reason: process_restart)');
   }
 
@@ -115,5 +115,6 @@ function findOrphans(services: Services) {
     connectionIds: connections.items.map((c) => c.id),
     operations: operations.items.map((o) => ({ id: o.id, startedAtMs: Date.parse(o.started_at) })),
     tasks: tasks.items.map((t) => ({ id: t.id, createdAtMs: Date.parse(t.created_at) })),
+    abandonedTasks: listAbandonedTasks(db).map((t) => ({ id: t.id, createdAtMs: Date.parse(t.created_at), endedAtMs: Date.parse(t.ended_at ?? t.created_at) })),
   };
 }

@@ -2,18 +2,69 @@
 // union. Events are validated here, where they enter the log, so nothing
 // malformed is ever stored. Payloads evolve by adding optional fields; a
 // breaking change bumps EVENT_SCHEMA_VERSION (kept in each event's meta).
+//
+// Schema versions:
+//   1  the first catalogue
+//   2  connection.stats_sampled: unknown values are null, never 0 (packets_lost,
+//      bitrates and interval_ms on a first sample), with per-track and
+//      per-data-channel detail; connection.stalled / resumed; task.settled_late
 import { z } from 'zod';
 
-export const EVENT_SCHEMA_VERSION = 1;
+export const EVENT_SCHEMA_VERSION = 2;
 
 const id = z.string().min(1).max(200);
 const ms = z.number().int().nonnegative();
 const errorInfo = z.object({ code: z.string(), message: z.string() });
+const count = z.number().nonnegative();
 
 export const CONNECTION_STATE_KINDS = ['connection', 'ice', 'signaling', 'gathering'] as const;
 export const CLOSE_INITIATORS = ['local', 'remote', 'ice', 'shutdown', 'process_restart'] as const;
+/** How a connection ended: the read model derives it from the close and any failure before it. */
+export const CONNECTION_OUTCOMES = ['clean', 'failed', 'shutdown', 'process_restart'] as const;
+export type ConnectionOutcome = (typeof CONNECTION_OUTCOMES)[number];
+/** What the liveness watchdog hears from a viewer (RFC 7983 demultiplexing of what arrives). */
+export const ACTIVITY_KINDS = ['stun', 'dtls', 'rtp', 'rtcp'] as const;
+export type ActivityKind = (typeof ACTIVITY_KINDS)[number];
 export const TASK_STATUSES = ['created', 'running', 'completed', 'failed', 'cancelled', 'timed_out'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** One outbound RTP stream (SSRC) in a stats sample; RTCP values come from the viewer's reports. */
+const trackSample = z.object({
+  ssrc: z.number().int().nonnegative(),
+  kind: z.string(),
+  mid: z.string().nullable(),
+  codec: z.string().nullable(),
+  packets_sent: count,
+  bytes_sent: count,
+  bitrate_bps: count.nullable(),
+  packets_lost: z.number().int().nullable(),
+  fraction_lost: z.number().min(0).max(1).nullable(),
+  jitter_ms: z.number().nonnegative().nullable(),
+  /** From the latest receiver report that echoed a sender report (RFC 3550 A - LSR - DLSR). */
+  rtt_ms: z.number().nonnegative().nullable(),
+  receiver_reports: count,
+  nack_count: count,
+  pli_count: count,
+  fir_count: count,
+  retransmitted_packets_sent: count,
+  retransmitted_bytes_sent: count,
+  frames_sent: count.nullable(),
+  keyframes_sent: count.nullable(),
+});
+
+const channelSample = z.object({
+  label: z.string(),
+  channel_id: z.number().int().nullable(),
+  state: z.string(),
+  messages_sent: count,
+  bytes_sent: count,
+  messages_received: count,
+  bytes_received: count,
+  buffered_amount: count,
+});
+
+export type TrackSample = z.output<typeof trackSample>;
+export type ChannelSample = z.output<typeof channelSample>;
 
 const eventSchemas = {
   'server.created': z.object({
@@ -69,19 +120,47 @@ const eventSchemas = {
     bytes_sent: z.number().int().nonnegative().optional(),
     sha256: z.string().optional(),
   }),
+  // Connection-level totals, then the detail per outbound track and per data
+  // channel. null means unknown (no receiver report yet, no previous sample),
+  // never 0. Fields added after schema 1 are optional so older producers and
+  // logs stay valid.
   'connection.stats_sampled': z.object({
-    bytes_sent: z.number().nonnegative(),
-    bytes_received: z.number().nonnegative(),
-    packets_sent: z.number().nonnegative(),
-    packets_received: z.number().nonnegative(),
-    packets_lost: z.number(),
+    bytes_sent: count,
+    bytes_received: count,
+    packets_sent: count,
+    packets_received: count,
+    /** Cumulative, from the viewer's receiver reports (RFC 3550 allows it to go negative with duplicates). */
+    packets_lost: z.number().nullable(),
+    /** The worst track's fraction lost in its latest receiver report (0..1). */
+    fraction_lost: z.number().min(0).max(1).nullable().optional(),
     rtt_ms: z.number().nullable(),
     jitter_ms: z.number().nullable(),
-    frames_sent: z.number().nonnegative().nullable().optional(),
-    frames_received: z.number().nonnegative().nullable().optional(),
-    bitrate_out_bps: z.number().nonnegative(),
-    bitrate_in_bps: z.number().nonnegative(),
-    interval_ms: ms,
+    frames_sent: count.nullable().optional(),
+    frames_received: count.nullable().optional(),
+    keyframes_sent: count.nullable().optional(),
+    nack_count: count.nullable().optional(),
+    pli_count: count.nullable().optional(),
+    fir_count: count.nullable().optional(),
+    retransmitted_packets_sent: count.nullable().optional(),
+    bitrate_out_bps: count.nullable(),
+    bitrate_in_bps: count.nullable(),
+    /** Milliseconds since the previous sample; null on the first. */
+    interval_ms: ms.nullable(),
+    tracks: z.array(trackSample).max(50).optional(),
+    data_channels: z.array(channelSample).max(50).optional(),
+  }),
+  'connection.stalled': z.object({
+    /** Milliseconds since anything arrived from the remote peer. */
+    silent_ms: ms,
+    stall_after_ms: ms,
+    /** Milliseconds since each kind of traffic last arrived; null if it never did. */
+    last_heard_ms: z.record(z.enum(ACTIVITY_KINDS), ms.nullable()),
+  }),
+  'connection.resumed': z.object({
+    /** How long the connection was stalled. */
+    stalled_ms: ms,
+    /** What arrived to end the stall. */
+    via: z.array(z.enum(ACTIVITY_KINDS)),
   }),
   'connection.quality_changed': z.object({ from: z.string(), to: z.string() }),
   'connection.error': errorInfo.extend({ fatal: z.boolean().default(false) }),
@@ -112,8 +191,18 @@ const eventSchemas = {
   'task.started': z.object({}),
   'task.completed': z.object({ result: z.unknown().optional(), duration_ms: ms }),
   'task.failed': z.object({ error: errorInfo, duration_ms: ms }),
-  'task.cancelled': z.object({ reason: z.string(), duration_ms: ms }),
-  'task.timed_out': z.object({ timeout_ms: ms, duration_ms: ms }),
+  // `abandoned`: the work had not stopped when the task was given up on; it
+  // stays counted until `task.settled_late` says it did.
+  'task.cancelled': z.object({ reason: z.string(), duration_ms: ms, abandoned: z.boolean().optional() }),
+  'task.timed_out': z.object({ timeout_ms: ms, duration_ms: ms, abandoned: z.boolean().optional() }),
+  'task.settled_late': z.object({
+    /** How the abandoned work ended; `process_restart` when the process ended first. */
+    outcome: z.enum(['completed', 'failed', 'process_restart']),
+    error: errorInfo.optional(),
+    /** Milliseconds from giving up on the task to its work settling. */
+    late_ms: ms,
+    duration_ms: ms,
+  }),
 } as const;
 
 type Schemas = typeof eventSchemas;

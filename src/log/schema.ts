@@ -33,6 +33,10 @@ export const connections = sqliteTable(
     category: text('category').notNull(),
     connectionState: text('connection_state').notNull(),
     iceState: text('ice_state').notNull(),
+    /** clean | failed | shutdown | process_restart once it ended, else NULL. */
+    outcome: text('outcome'),
+    /** 1 while the liveness watchdog says nothing arrives from the remote peer. */
+    stalled: integer('stalled').notNull().default(0),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     closedAt: integer('closed_at'),
@@ -44,6 +48,7 @@ export const connections = sqliteTable(
     index('connections_category').on(t.category),
     index('connections_server').on(t.serverId),
     index('connections_created_position').on(t.createdPosition),
+    index('connections_outcome_position').on(t.outcome, t.createdPosition),
   ],
 );
 
@@ -76,6 +81,8 @@ export const tasks = sqliteTable(
     status: text('status').notNull(),
     operationId: text('operation_id'),
     connectionId: text('connection_id'),
+    /** 1 while a task given up on (timed out, cancelled) still has its work running. */
+    abandoned: integer('abandoned').notNull().default(0),
     createdAt: integer('created_at').notNull(),
     endedAt: integer('ended_at'),
     createdPosition: integer('created_position').notNull(),
@@ -84,6 +91,7 @@ export const tasks = sqliteTable(
   },
   (t) => [
     index('tasks_status_position').on(t.status, t.createdPosition),
+    index('tasks_abandoned_position').on(t.abandoned, t.createdPosition),
     // Unfiltered history (?status=all) pages by position; without this it was a full scan and sort.
     index('tasks_created_position').on(t.createdPosition),
     index('tasks_operation').on(t.operationId),

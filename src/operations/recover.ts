@@ -7,9 +7,11 @@ export type Orphans = {
   connectionIds: string[];
   operations: { id: string; startedAtMs: number }[];
   tasks: { id: string; createdAtMs: number }[];
+  /** Tasks given up on whose work had not settled when the process ended. */
+  abandonedTasks?: { id: string; createdAtMs: number; endedAtMs: number }[];
 };
 
-export type RecoveryReport = { connections: number; operations: number; tasks: number };
+export type RecoveryReport = { connections: number; operations: number; tasks: number; abandoned_tasks: number };
 
 const REASON = 'process_restart';
 
@@ -30,6 +32,13 @@ export async function closeOrphans(log: EventLog, orphans: Orphans, now = Date.n
         { meta },
       ),
     ),
+    ...(orphans.abandonedTasks ?? []).map((t) =>
+      log.append(
+        streamName('task', t.id),
+        [{ type: 'task.settled_late', data: { outcome: REASON, late_ms: Math.max(0, now - t.endedAtMs), duration_ms: Math.max(0, now - t.createdAtMs) } }],
+        { meta },
+      ),
+    ),
     ...orphans.connectionIds.map((id) =>
       log.append(
         streamName('connection', id),
@@ -39,5 +48,10 @@ export async function closeOrphans(log: EventLog, orphans: Orphans, now = Date.n
     ),
   ];
   await Promise.all(appends);
-  return { connections: orphans.connectionIds.length, operations: orphans.operations.length, tasks: orphans.tasks.length };
+  return {
+    connections: orphans.connectionIds.length,
+    operations: orphans.operations.length,
+    tasks: orphans.tasks.length,
+    abandoned_tasks: orphans.abandonedTasks?.length ?? 0,
+  };
 }

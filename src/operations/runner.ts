@@ -48,6 +48,12 @@ class AbortReason extends Error {
 export class OperationRunner {
   private readonly running = new Map<string, Running>();
   private readonly tasks = new Map<string, AbortController>();
+  /**
+   * Tasks given up on (timed out or cancelled) whose work has not settled:
+   * the promise we stopped waiting for may still hold a socket or a file, so
+   * they count as pending until it settles and `task.settled_late` is recorded.
+   */
+  private readonly abandoned = new Set<string>();
   private accepting = true;
 
   constructor(
@@ -59,8 +65,13 @@ export class OperationRunner {
     return this.running.size;
   }
 
+  /** Tasks holding work: running, or abandoned with their work still running. */
   get activeTasks(): number {
-    return this.tasks.size;
+    return this.tasks.size + this.abandoned.size;
+  }
+
+  get abandonedTasks(): number {
+    return this.abandoned.size;
   }
 
   /**
@@ -242,20 +253,33 @@ export class OperationRunner {
       });
       aborted.catch(() => {});
       const work = Promise.resolve().then(() => fn(controller.signal));
+      let workSettled = false;
       // If the abort wins the race the work may still settle later; never let
       // that surface as an unhandled rejection.
-      work.catch(() => {});
+      work.then(
+        () => (workSettled = true),
+        () => (workSettled = true),
+      );
       let value: R;
       try {
         value = await Promise.race([work, aborted]);
       } catch (err) {
         const reason = controller.signal.aborted ? controller.signal.reason : null;
         const durationMs = elapsed(t0);
+        // The deadline or a cancel ended the wait, not the work. Work that
+        // honours its signal stops at once, or after recording its own tasks'
+        // ends; give it ABANDON_GRACE_MS to do so (the task still counts as
+        // running meanwhile). Work still running after that is abandoned:
+        // counted until it really settles. The grace only decides how the end
+        // is told, never what is counted.
+        if (reason !== null && !workSettled) await settledWithin(work, ABANDON_GRACE_MS);
+        const abandoned = reason !== null && !workSettled;
+        if (abandoned) this.watchAbandoned(taskId, stream, work, t0, meta);
         if (reason instanceof AbortReason && reason.kind === 'timed_out') {
-          await this.log.append(stream, [{ type: 'task.timed_out', data: { timeout_ms: reason.timeoutMs, duration_ms: durationMs } }], { meta });
+          await this.log.append(stream, [{ type: 'task.timed_out', data: { timeout_ms: reason.timeoutMs, duration_ms: durationMs, abandoned } }], { meta });
         } else if (reason) {
           const why = reason instanceof Error ? reason.message : String(reason);
-          await this.log.append(stream, [{ type: 'task.cancelled', data: { reason: why, duration_ms: durationMs } }], { meta });
+          await this.log.append(stream, [{ type: 'task.cancelled', data: { reason: why, duration_ms: durationMs, abandoned } }], { meta });
         } else {
           await this.log.append(stream, [{ type: 'task.failed', data: { error: describe(err, null), duration_ms: durationMs } }], { meta });
         }
@@ -274,6 +298,28 @@ export class OperationRunner {
     }
   }
 
+  /**
+   * Keeps an abandoned task counted until its work settles, then records how
+   * it ended. If the log is closed by then (shutdown), nothing is recorded and
+   * the next start-up's recovery closes the task out (`process_restart`).
+   */
+  private watchAbandoned(taskId: string, stream: string, work: Promise<unknown>, t0: number, meta: { operation_id: string }) {
+    this.abandoned.add(taskId);
+    const abandonedAt = performance.now();
+    const settle = (outcome: 'completed' | 'failed', error?: { code: string; message: string }) => {
+      // Appended after the give-up event, which the caller appends in this same turn.
+      const late = { outcome, ...(error ? { error } : {}), late_ms: elapsed(abandonedAt), duration_ms: elapsed(t0) };
+      this.log
+        .append(stream, [{ type: 'task.settled_late', data: late }], { meta })
+        .catch(() => {})
+        .finally(() => this.abandoned.delete(taskId));
+    };
+    work.then(
+      () => settle('completed'),
+      (err) => settle('failed', describe(err, null)),
+    );
+  }
+
   private async recordOutcome(operationId: string, outcome: OperationOutcome, meta: { operation_id: string }) {
     const stream = streamName('operation', operationId);
     const durationMs = Math.round(outcome.durationMs);
@@ -288,6 +334,19 @@ export class OperationRunner {
 }
 
 const elapsed = (t0: number) => Math.round(performance.now() - t0);
+
+/** How long aborted work has to stop before its task is recorded as abandoned. */
+export const ABANDON_GRACE_MS = 100;
+
+/** Resolves when `work` settles or `ms` passes, whichever is first. */
+function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = () => clearTimeout(timer);
+  return Promise.race([
+    work.then(done, done),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+}
 
 function describe(err: unknown, signal: AbortSignal | null): { code: string; message: string } {
   const reason = signal?.aborted ? signal.reason : err;

@@ -2,7 +2,7 @@
 // The same function keeps the `connections` table current inside the append
 // transaction, rebuilds it from the log, and answers "what did this connection
 // look like at time T" (time travel).
-import type { StoredEvent } from '../log/catalogue.ts';
+import type { ConnectionOutcome, StoredEvent } from '../log/catalogue.ts';
 
 export const CONNECTION_CATEGORIES = ['new', 'connecting', 'connected', 'disconnected', 'failed', 'closed'] as const;
 export type ConnectionCategory = (typeof CONNECTION_CATEGORIES)[number];
@@ -33,6 +33,18 @@ export type ConnectionModel = {
   /** Milliseconds from creation to the first `connected` connection state. */
   setup_ms: number | null;
   close: { reason: string; initiator: string } | null;
+  /**
+   * How it ended, once it has: `failed` if anything failed first (a fatal
+   * error, a `failed` connection state, or a close by ICE), else `shutdown` or
+   * `process_restart` by the close's initiator, else `clean`.
+   */
+  outcome: ConnectionOutcome | null;
+  /** The first failure seen (a fatal error or the `failed` state), kept whatever follows. */
+  failure: { code: string; message: string; at: string } | null;
+  /** Nothing has arrived from the remote peer for --stall-after (the liveness watchdog). */
+  stalled: boolean;
+  stalled_since: string | null;
+  stall_count: number;
   candidates: { local: number; remote: number };
   selected_pair: { local: string; remote: string } | null;
   tracks: { track_id: string; kind: string; codec: string | null; added_at: string; removed_at: string | null }[];
@@ -98,6 +110,11 @@ function created(id: string, event: StoredEvent): ConnectionModel {
     connected_at: null,
     setup_ms: null,
     close: null,
+    outcome: null,
+    failure: null,
+    stalled: false,
+    stalled_since: null,
+    stall_count: 0,
     candidates: { local: 0, remote: 0 },
     selected_pair: null,
     tracks: [],
@@ -122,6 +139,13 @@ const STATE_FIELD = {
   signaling: 'signaling_state',
 } as const;
 
+export function outcomeOf(m: Pick<ConnectionModel, 'failure' | 'connection_state'>, initiator: string): ConnectionOutcome {
+  if (m.failure || m.connection_state === 'failed' || initiator === 'ice') return 'failed';
+  if (initiator === 'shutdown') return 'shutdown';
+  if (initiator === 'process_restart') return 'process_restart';
+  return 'clean';
+}
+
 /** (state, event) => state for one connection stream. */
 export function reduceConnection(state: ConnectionModel | null, id: string, event: StoredEvent): ConnectionModel {
   const m: ConnectionModel = state ? { ...state } : created(id, event);
@@ -134,6 +158,9 @@ export function reduceConnection(state: ConnectionModel | null, id: string, even
       if (event.data.kind === 'connection' && event.data.to === 'connected' && !m.connected_at) {
         m.connected_at = at;
         m.setup_ms = event.recordedAt - Date.parse(m.created_at);
+      }
+      if (event.data.kind === 'connection' && event.data.to === 'failed' && !m.failure && !m.close) {
+        m.failure = { code: 'CONNECTION_FAILED', message: `connection state ${event.data.from} -> failed`, at };
       }
       break;
     }
@@ -186,11 +213,27 @@ export function reduceConnection(state: ConnectionModel | null, id: string, even
     case 'connection.error':
       m.error_count++;
       m.errors = [...m.errors, { ...event.data, at }].slice(-KEPT_ERRORS);
+      if (event.data.fatal && !m.failure && !m.close) m.failure = { code: event.data.code, message: event.data.message, at };
+      break;
+    case 'connection.stalled':
+      if (!m.stalled && !m.close) {
+        m.stalled = true;
+        m.stalled_since = at;
+        m.stall_count = (m.stall_count ?? 0) + 1; // rows written before stalls were tracked lack it
+      }
+      break;
+    case 'connection.resumed':
+      m.stalled = false;
+      m.stalled_since = null;
       break;
     case 'connection.closed':
       if (!m.close) {
         m.close = { reason: event.data.reason, initiator: event.data.initiator };
         m.closed_at = at;
+        m.outcome = outcomeOf(m, event.data.initiator);
+        // A closed connection is over, not stalled; stall_count keeps its history.
+        m.stalled = false;
+        m.stalled_since = null;
       }
       break;
     default:

@@ -7,7 +7,7 @@ import { parseStream, type StoredEvent } from '../log/catalogue.ts';
 import { reduceConnection, type ConnectionModel } from './connection.ts';
 import { reduceOperation, type OperationModel } from './operation.ts';
 import { reduceTask, type TaskModel } from './task.ts';
-import { emptySummary, reduceSummary, type EntityChanges, type SummaryModel } from './summary.ts';
+import { completeSummary, reduceSummary, type EntityChanges, type SummaryModel } from './summary.ts';
 
 type Models = {
   connection: ConnectionModel;
@@ -145,12 +145,13 @@ function prepare(db: Db) {
       'INSERT INTO summary (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state',
     ),
     saveConnection: db.prepare(
-      `INSERT INTO connections (id, server_id, category, connection_state, ice_state, created_at, updated_at,
+      `INSERT INTO connections (id, server_id, category, connection_state, ice_state, outcome, stalled, created_at, updated_at,
          closed_at, created_position, last_position, state)
-       VALUES (@id, @server_id, @category, @connection_state, @ice_state, @created_at, @updated_at,
+       VALUES (@id, @server_id, @category, @connection_state, @ice_state, @outcome, @stalled, @created_at, @updated_at,
          @closed_at, @created_position, @last_position, @state)
        ON CONFLICT (id) DO UPDATE SET server_id = excluded.server_id, category = excluded.category,
          connection_state = excluded.connection_state, ice_state = excluded.ice_state,
+         outcome = excluded.outcome, stalled = excluded.stalled,
          updated_at = excluded.updated_at, closed_at = excluded.closed_at,
          last_position = excluded.last_position, state = excluded.state`,
     ),
@@ -163,11 +164,11 @@ function prepare(db: Db) {
          duration_ms = excluded.duration_ms, last_position = excluded.last_position, state = excluded.state`,
     ),
     saveTask: db.prepare(
-      `INSERT INTO tasks (id, name, status, operation_id, connection_id, created_at, ended_at,
+      `INSERT INTO tasks (id, name, status, operation_id, connection_id, abandoned, created_at, ended_at,
          created_position, last_position, state)
-       VALUES (@id, @name, @status, @operation_id, @connection_id, @created_at, @ended_at,
+       VALUES (@id, @name, @status, @operation_id, @connection_id, @abandoned, @created_at, @ended_at,
          @created_position, @last_position, @state)
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at,
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, abandoned = excluded.abandoned, ended_at = excluded.ended_at,
          last_position = excluded.last_position, state = excluded.state`,
     ),
   };
@@ -175,7 +176,7 @@ function prepare(db: Db) {
 
 function loadSummary(sql: ReturnType<typeof prepare>): SummaryModel {
   const row = sql.loadSummary.get() as string | undefined;
-  return row ? (JSON.parse(row) as SummaryModel) : emptySummary();
+  return completeSummary(row ? (JSON.parse(row) as Partial<SummaryModel>) : null);
 }
 
 const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
@@ -187,6 +188,8 @@ function connectionRow(m: ConnectionModel) {
     category: m.category,
     connection_state: m.connection_state,
     ice_state: m.ice_connection_state,
+    outcome: m.outcome ?? null,
+    stalled: m.stalled ? 1 : 0,
     created_at: ms(m.created_at),
     updated_at: ms(m.updated_at),
     closed_at: ms(m.closed_at),
@@ -219,6 +222,7 @@ function taskRow(m: TaskModel) {
     status: m.status,
     operation_id: m.operation_id,
     connection_id: m.connection_id,
+    abandoned: m.abandoned ? 1 : 0,
     created_at: ms(m.created_at),
     ended_at: ms(m.ended_at),
     created_position: m.created_position,

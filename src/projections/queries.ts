@@ -7,8 +7,8 @@ import { streamName } from '../log/catalogue.ts';
 import { foldConnection, type ConnectionCategory, type ConnectionModel } from './connection.ts';
 import type { OperationModel, OperationStatus } from './operation.ts';
 import type { TaskModel } from './task.ts';
-import type { TaskStatus } from '../log/catalogue.ts';
-import { emptySummary, type SummaryModel } from './summary.ts';
+import type { ConnectionOutcome, TaskStatus } from '../log/catalogue.ts';
+import { completeSummary, type SummaryModel } from './summary.ts';
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
@@ -64,7 +64,7 @@ const parsed = <T>(page: Page<StoredRow>): Page<T> => ({
 
 export function getSummary(db: Db): SummaryModel {
   const row = stmt(db, 'SELECT state FROM summary WHERE id = 1').pluck().get() as string | undefined;
-  return row ? JSON.parse(row) : emptySummary();
+  return completeSummary(row ? JSON.parse(row) : null);
 }
 
 export function getConnection(db: Db, id: string): ConnectionModel | null {
@@ -74,6 +74,9 @@ export function getConnection(db: Db, id: string): ConnectionModel | null {
 
 export type ConnectionListOptions = {
   categories?: ConnectionCategory[];
+  /** Ended connections with one of these outcomes (implies closed ones are included). */
+  outcomes?: ConnectionOutcome[];
+  stalled?: boolean;
   includeClosed?: boolean;
   serverId?: string;
   limit: number;
@@ -83,7 +86,12 @@ export type ConnectionListOptions = {
 export function listConnectionRows(db: Db, options: ConnectionListOptions): Page<StoredRow> {
   const filter = newestFirst(options.before);
   if (options.categories?.length) anyOf(filter, 'category', options.categories);
-  else if (!options.includeClosed) filter.where.push(`category <> 'closed'`);
+  else if (!options.includeClosed && !options.outcomes?.length) filter.where.push(`category <> 'closed'`);
+  anyOf(filter, 'outcome', options.outcomes);
+  if (options.stalled !== undefined) {
+    filter.where.push('stalled = ?');
+    filter.args.push(options.stalled ? 1 : 0);
+  }
   equals(filter, 'server_id', options.serverId);
   return storedPage(db, 'connections', 'id', filter, options.limit);
 }
@@ -121,19 +129,30 @@ export const listOperations = (db: Db, options: OperationListOptions) =>
 
 export type TaskListOptions = {
   statuses: TaskStatus[];
+  /** Also tasks given up on whose work still runs (they hold work like running ones). */
+  abandoned?: boolean;
   connectionId?: string;
   operationId?: string;
   limit: number;
   before?: number | null;
 };
 
-/** `statuses` empty means every status. */
+/** `statuses` empty (and no `abandoned`) means every status. */
 export function listTaskRows(db: Db, options: TaskListOptions): Page<StoredRow> {
   const filter = newestFirst(options.before);
-  anyOf(filter, 'status', options.statuses);
+  if (options.abandoned && options.statuses.length) {
+    filter.where.push(`(status IN (${options.statuses.map(() => '?').join(', ')}) OR abandoned = 1)`);
+    filter.args.push(...options.statuses);
+  } else if (options.abandoned) filter.where.push('abandoned = 1');
+  else anyOf(filter, 'status', options.statuses);
   equals(filter, 'connection_id', options.connectionId);
   equals(filter, 'operation_id', options.operationId);
   return storedPage(db, 'tasks', 'connection_id', filter, options.limit);
 }
 
 export const listTasks = (db: Db, options: TaskListOptions) => parsed<TaskModel>(listTaskRows(db, options));
+
+/** Tasks given up on whose work was never recorded as settled (for start-up recovery). */
+export function listAbandonedTasks(db: Db, limit = 1_000_000): TaskModel[] {
+  return listTasks(db, { statuses: [], abandoned: true, limit }).items;
+}

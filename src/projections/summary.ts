@@ -1,24 +1,49 @@
 // The summary read model: counters over the whole log, moved by the
 // before/after of the entity each event changed, so it never needs a scan.
-import type { StoredEvent } from '../log/catalogue.ts';
+//
+// Two kinds of number live here, and /metrics exposes them as such:
+// - levels (how many connections are in each state now, stalled now, tasks
+//   still holding work): they go up and down;
+// - totals (connections opened and ended by outcome, operations and tasks by
+//   outcome, bytes and packets): they only grow, whatever state the
+//   connection they came from is in later, so a Prometheus `rate()` over
+//   them is zero once the traffic stops.
+import { CONNECTION_OUTCOMES, type ConnectionOutcome, type StoredEvent } from '../log/catalogue.ts';
 import { CONNECTION_CATEGORIES, type ConnectionCategory, type ConnectionModel } from './connection.ts';
 import { OPERATION_STATUSES, type OperationModel, type OperationStatus } from './operation.ts';
-import { isPending, type TaskModel } from './task.ts';
+import { holdsWork, type TaskModel } from './task.ts';
 
 export const TRAFFIC_FIELDS = ['bytes_sent', 'bytes_received', 'packets_sent', 'packets_received', 'packets_lost'] as const;
 export type Traffic = Record<(typeof TRAFFIC_FIELDS)[number], number>;
+export const TASK_OUTCOMES = ['completed', 'failed', 'cancelled', 'timed_out'] as const;
+export type TaskOutcome = (typeof TASK_OUTCOMES)[number];
 
 export type SummaryModel = {
   event_count: number;
   log_position: number;
-  connections: Record<ConnectionCategory, number> & { total: number };
+  /** Connections by current category (a level), `total` ever created, `stalled` now. */
+  connections: Record<ConnectionCategory, number> & { total: number; stalled: number };
+  /** Connections that ended, by outcome (totals). */
+  connection_outcomes: Record<ConnectionOutcome, number>;
+  /** Stalls that began (a connection that stalls twice counts twice). */
+  stalls: number;
   operations: Record<OperationStatus, number> & { total: number };
-  tasks: { total: number; pending: number };
+  /** Operations by type and current status; ended statuses only grow. */
+  operation_types: Record<string, Record<OperationStatus, number>>;
+  tasks: {
+    total: number;
+    /** Tasks still holding work: running, or abandoned (given up on, work not yet settled). */
+    pending: number;
+    abandoned: number;
+    /** Abandoned tasks whose work settled afterwards. */
+    settled_late: number;
+    outcomes: Record<TaskOutcome, number>;
+  };
   /**
-   * Each connection's latest stats sample, summed by the category it is in:
-   * moved with the connection, so /metrics reads totals without a scan.
+   * Traffic over every connection ever sampled: each stats sample adds what
+   * its connection's cumulative counters grew since its previous sample.
    */
-  traffic: Record<ConnectionCategory, Traffic>;
+  traffic_total: Traffic;
 };
 
 export type Change<T> = { before: T | null; after: T | null };
@@ -32,58 +57,113 @@ export function emptySummary(): SummaryModel {
   return {
     event_count: 0,
     log_position: 0,
-    connections: { total: 0, ...zeros(CONNECTION_CATEGORIES) },
+    connections: { total: 0, stalled: 0, ...zeros(CONNECTION_CATEGORIES) },
+    connection_outcomes: zeros(CONNECTION_OUTCOMES),
+    stalls: 0,
     operations: { total: 0, ...zeros(OPERATION_STATUSES) },
-    tasks: { total: 0, pending: 0 },
-    traffic: Object.fromEntries(CONNECTION_CATEGORIES.map((c) => [c, zeros(TRAFFIC_FIELDS)])) as SummaryModel['traffic'],
+    operation_types: {},
+    tasks: { total: 0, pending: 0, abandoned: 0, settled_late: 0, outcomes: zeros(TASK_OUTCOMES) },
+    traffic_total: zeros(TRAFFIC_FIELDS),
   };
 }
 
-/** Adds (sign 1) or removes (sign -1) a connection's latest sample from its category's totals. */
-function moveTraffic(traffic: SummaryModel['traffic'], m: ConnectionModel | null, sign: 1 | -1): SummaryModel['traffic'] {
-  const stats = m?.latest_stats;
-  if (!m || !stats) return traffic;
-  const totals = { ...traffic[m.category] };
-  for (const f of TRAFFIC_FIELDS) totals[f] += sign * (Number(stats[f]) || 0);
-  return { ...traffic, [m.category]: totals };
+/**
+ * A stored summary with every field present: one written by an older version
+ * lacks the newer counters, which start from zero here (`rebuild` fills them
+ * in from the log).
+ */
+export function completeSummary(stored: Partial<SummaryModel> | null | undefined): SummaryModel {
+  const empty = emptySummary();
+  if (!stored) return empty;
+  return {
+    event_count: stored.event_count ?? 0,
+    log_position: stored.log_position ?? 0,
+    connections: { ...empty.connections, ...stored.connections },
+    connection_outcomes: { ...empty.connection_outcomes, ...stored.connection_outcomes },
+    stalls: stored.stalls ?? 0,
+    operations: { ...empty.operations, ...stored.operations },
+    operation_types: stored.operation_types ?? {},
+    tasks: { ...empty.tasks, ...stored.tasks, outcomes: { ...empty.tasks.outcomes, ...stored.tasks?.outcomes } },
+    traffic_total: { ...empty.traffic_total, ...stored.traffic_total },
+  };
 }
 
 function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
   return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 }
 
-/** (state, event, what it changed) => state. */
+const counter = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** Adds what a connection's cumulative counters grew between two of its samples. */
+function addTraffic(total: Traffic, before: ConnectionModel['latest_stats'] | undefined, after: ConnectionModel['latest_stats'] | undefined): Traffic {
+  if (!after) return total;
+  const next = { ...total };
+  for (const f of TRAFFIC_FIELDS) {
+    const now = counter(after[f]);
+    if (now === null) continue;
+    const was = counter(before?.[f]) ?? 0;
+    // Cumulative per connection; a remote loss count may step back (RFC 3550
+    // duplicates), which a total must never do.
+    next[f] += Math.max(0, now - was);
+  }
+  return next;
+}
+
+const isTaskOutcome = (s: string): s is TaskOutcome => (TASK_OUTCOMES as readonly string[]).includes(s);
+
+/** (state, event, what it changed) => state. `state` is complete (see completeSummary, applied where it is loaded). */
 export function reduceSummary(state: SummaryModel, event: StoredEvent, changes: EntityChanges): SummaryModel {
   const s: SummaryModel = {
+    ...state,
     event_count: state.event_count + 1,
     log_position: event.position,
-    connections: { ...state.connections },
-    operations: { ...state.operations },
-    tasks: { ...state.tasks },
-    // Summaries stored before traffic was kept start from zero (rebuild fills them in).
-    traffic: state.traffic ?? emptySummary().traffic,
   };
   const c = changes.connection;
-  if (c && (c.before?.category !== c.after?.category || c.before?.latest_stats !== c.after?.latest_stats)) {
-    s.traffic = moveTraffic(moveTraffic(s.traffic, c.before, -1), c.after, 1);
-  }
-  if (c && c.before?.category !== c.after?.category) {
-    if (c.before) s.connections[c.before.category]--;
-    else s.connections.total++;
-    if (c.after) s.connections[c.after.category]++;
+  if (c) {
+    const before = c.before;
+    const after = c.after;
+    if (after && before?.latest_stats !== after.latest_stats) {
+      s.traffic_total = addTraffic(s.traffic_total, before?.latest_stats, after.latest_stats);
+    }
+    if (before?.category !== after?.category) {
+      s.connections = { ...s.connections };
+      if (before) s.connections[before.category]--;
+      else s.connections.total++;
+      if (after) s.connections[after.category]++;
+    }
+    const wasStalled = before?.stalled === true;
+    const isStalled = after?.stalled === true;
+    if (wasStalled !== isStalled) s.connections = { ...s.connections, stalled: s.connections.stalled + (isStalled ? 1 : -1) };
+    if ((after?.stall_count ?? 0) > (before?.stall_count ?? 0)) s.stalls += (after?.stall_count ?? 0) - (before?.stall_count ?? 0);
+    if (after?.outcome && !before?.outcome) {
+      s.connection_outcomes = { ...s.connection_outcomes, [after.outcome]: s.connection_outcomes[after.outcome] + 1 };
+    }
   }
   const o = changes.operation;
   if (o && o.before?.status !== o.after?.status) {
+    s.operations = { ...s.operations };
     if (o.before) s.operations[o.before.status]--;
     else s.operations.total++;
     if (o.after) s.operations[o.after.status]++;
+    const type = (o.after ?? o.before)!.type;
+    const byType = { ...(s.operation_types[type] ?? zeros(OPERATION_STATUSES)) };
+    if (o.before) byType[o.before.status]--;
+    if (o.after) byType[o.after.status]++;
+    s.operation_types = { ...s.operation_types, [type]: byType };
   }
   const t = changes.task;
-  if (t && t.before?.status !== t.after?.status) {
-    if (!t.before) s.tasks.total++;
-    const was = t.before ? isPending(t.before.status) : false;
-    const is = t.after ? isPending(t.after.status) : false;
-    s.tasks.pending += Number(is) - Number(was);
+  if (t && t.before !== t.after) {
+    const tasks = { ...s.tasks };
+    if (!t.before && t.after) tasks.total++;
+    tasks.pending += Number(t.after ? holdsWork(t.after) : false) - Number(t.before ? holdsWork(t.before) : false);
+    tasks.abandoned += Number(t.after?.abandoned === true) - Number(t.before?.abandoned === true);
+    if (t.after?.settled_late && !t.before?.settled_late) tasks.settled_late++;
+    if (t.before?.status !== t.after?.status) {
+      tasks.outcomes = { ...tasks.outcomes };
+      if (t.before && isTaskOutcome(t.before.status)) tasks.outcomes[t.before.status]--;
+      if (t.after && isTaskOutcome(t.after.status)) tasks.outcomes[t.after.status]++;
+    }
+    s.tasks = tasks;
   }
   return s;
 }

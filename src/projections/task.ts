@@ -16,6 +16,14 @@ export type TaskModel = {
   duration_ms: number | null;
   result: unknown;
   error: { code: string; message: string } | null;
+  /**
+   * Given up on (timed out or cancelled) while its work was still running:
+   * it still holds whatever it holds, so it counts as pending until
+   * `task.settled_late` records that the work really ended.
+   */
+  abandoned: boolean;
+  /** How abandoned work finally ended, and when. */
+  settled_late: { outcome: string; at: string; late_ms: number; error: { code: string; message: string } | null } | null;
   transitions: { status: TaskStatus; at: string }[];
   version: number;
   created_position: number;
@@ -26,6 +34,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export function isPending(status: TaskStatus): boolean {
   return PENDING_TASK_STATUSES.includes(status);
+}
+
+/** Counted as pending: running, or given up on while its work still runs. */
+export function holdsWork(m: Pick<TaskModel, 'status' | 'abandoned'>): boolean {
+  return isPending(m.status) || m.abandoned === true;
 }
 
 /** (state, event) => state for one task stream. Transitions out of a final state are ignored. */
@@ -46,14 +59,28 @@ export function reduceTask(state: TaskModel | null, id: string, event: StoredEve
       duration_ms: null,
       result: null,
       error: null,
+      abandoned: false,
+      settled_late: null,
       transitions: [{ status: 'created', at }],
       version: event.version,
       created_position: event.position,
       last_position: event.position,
     };
   }
-  if (!state || !isPending(state.status)) return state;
+  if (!state) return state;
   const at = iso(event.recordedAt);
+  if (event.type === 'task.settled_late') {
+    // Not a transition: the task's status stays what it was recorded as.
+    if (!state.abandoned) return state;
+    return {
+      ...state,
+      abandoned: false,
+      settled_late: { outcome: event.data.outcome, at, late_ms: event.data.late_ms, error: event.data.error ?? null },
+      version: event.version,
+      last_position: event.position,
+    };
+  }
+  if (!isPending(state.status)) return state;
   const move = (status: TaskStatus, extra: Partial<TaskModel> = {}): TaskModel => ({
     ...state,
     ...extra,
@@ -74,12 +101,14 @@ export function reduceTask(state: TaskModel | null, id: string, event: StoredEve
         ended_at: at,
         duration_ms: event.data.duration_ms,
         error: { code: 'CANCELLED', message: event.data.reason },
+        abandoned: event.data.abandoned ?? false,
       });
     case 'task.timed_out':
       return move('timed_out', {
         ended_at: at,
         duration_ms: event.data.duration_ms,
         error: { code: 'TIMEOUT', message: `timed out after ${event.data.timeout_ms} ms` },
+        abandoned: event.data.abandoned ?? false,
       });
     default:
       return state;

@@ -8,7 +8,7 @@
 //    instead of werift's mapping onto the previous packet (the "looping
 //    glitch" in WERIFT.md, which froze browsers for a GOP every loop);
 //  - quality `low` sends only video keyframes (see quality.ts);
-//  - frames sent are counted for the stats.
+//  - frames and keyframes sent are counted for the stats.
 import { defaultPeerConfig, MediaStreamTrack, type RTCPeerConnection, type RtpPacket } from 'werift';
 import type { getUserMedia } from 'werift/nonstandard';
 import { loadFilePlayer } from './filePlayer.ts';
@@ -20,6 +20,7 @@ type Player = Awaited<ReturnType<typeof getUserMedia>>;
 class Relay {
   readonly track: MediaStreamTrack;
   framesSent = 0;
+  keyframesSent = 0;
   framesDropped = 0;
   private outSeq = Math.floor(Math.random() * 0xffff);
   private tsOffset = 0;
@@ -63,8 +64,10 @@ class Relay {
         const keyframe = start?.keyframe ?? false;
         if (keyframe) this.needKeyframe = false;
         this.keepFrame = this.keyframesOnly || this.needKeyframe ? keyframe : true;
-        if (this.keepFrame) this.framesSent++;
-        else this.framesDropped++;
+        if (this.keepFrame) {
+          this.framesSent++;
+          if (keyframe) this.keyframesSent++;
+        } else this.framesDropped++;
       }
     }
     if (this.kind === 'video' && !this.keepFrame) return;
@@ -157,6 +160,17 @@ export class MediaSource {
 
   get framesDropped(): number {
     return this.relays.reduce((n, r) => n + r.framesDropped, 0);
+  }
+
+  /**
+   * Video frames and keyframes sent on the relay track `track` (the track
+   * a sender carries); null for audio, whose packets are not frames in the
+   * stats' sense, and for a track that is not ours.
+   */
+  framesOf(track: unknown): { frames: number; keyframes: number } | null {
+    const relay = this.relays.find((r) => r.track === track);
+    if (!relay || relay.kind !== 'video') return null;
+    return { frames: relay.framesSent, keyframes: relay.keyframesSent };
   }
 
   onError(listener: (err: Error) => void) {

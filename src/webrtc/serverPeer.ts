@@ -6,10 +6,15 @@
 //   local     a close route, close-all, stream stop, a failed negotiation
 //   remote    the WHEP DELETE, or the DTLS transport / data channel closing
 //             without a local close (a clean hang-up, seen within ~15 ms)
-//   ice       connection `failed` (ICE failure or consent expiry ~30 s after
-//             a peer vanished): werift never closes a failed peer itself, so
-//             we do, or its sockets leak (WERIFT.md)
+//   ice       connection `failed` (ICE failure, or consent expiry: nothing
+//             received for --consent-timeout): werift never closes a failed
+//             peer itself, so we do, or its sockets leak (WERIFT.md)
 //   shutdown  the server is stopping
+//
+// Liveness (liveness.ts, fed by the watchdog on its own tick) records a
+// silence of --stall-after as `connection.stalled` and traffic again as
+// `connection.resumed`; stats samples (statsSample.ts, fed by the sampler)
+// carry per-track RTCP figures (rtcpObserver.ts). Neither depends on the other.
 import { randomUUID } from 'node:crypto';
 import { RTCPeerConnection, type RTCDataChannel } from 'werift';
 import type { Logger } from 'pino';
@@ -24,6 +29,11 @@ import { peerStats, type StatsTotals } from './statsSummary.ts';
 import { candidateLines, mediaKinds, parseCandidate, unifyBundleCredentials } from './sdpFixes.ts';
 import type { Quality } from './quality.ts';
 import type { ContentItem } from './content.ts';
+import { ActivityProbe } from './activity.ts';
+import { Liveness, type LivenessSettings } from './liveness.ts';
+import { RtcpObserver } from './rtcpObserver.ts';
+import { readPeer } from './peerReading.ts';
+import { buildStatsSample, type SampleMemory, type StatsSampleData } from './statsSample.ts';
 
 export type CloseInitiator = 'local' | 'remote' | 'ice' | 'shutdown';
 export type StreamMode = 'media' | 'data';
@@ -40,18 +50,10 @@ export type PeerDeps = {
   log: EventLog;
   logger: Logger;
   iceAdditionalHostAddresses: readonly string[];
+  liveness: LivenessSettings;
   /** Called once, after the close is recorded, so the registry can forget the peer. */
   onClosed(peer: ServerPeer): void;
 };
-
-/**
- * RFC 7675 consent, from the ICE-lite side: werift's lite agent never runs
- * consent checks itself (its queryConsent returns at once when iceLite), so
- * a viewer that vanished would stay `connected` forever. The full agent on
- * the other side sends a check about every 5 s; when neither a check nor any
- * other packet has arrived for this long, consent is gone.
- */
-export const CONSENT_TIMEOUT_MS = 30_000;
 
 /** Candidates recorded per side; the count in the SDP beyond this is not interesting. */
 const MAX_RECORDED_CANDIDATES = 20;
@@ -75,9 +77,13 @@ export class ServerPeer {
   };
   private readonly unsubscribes: (() => void)[] = [];
   private localCandidates = 0;
-  private lastSample: { at: number; bytesSent: number; bytesReceived: number } | null = null;
+  private lastSample: SampleMemory | null = null;
   private sampling = false;
-  private heard = { activity: -1, at: 0 };
+  private readonly rtcp = new RtcpObserver();
+  private readonly activity: ActivityProbe;
+  private liveness: Liveness | null = null;
+  /** Data channels the viewer opened, for their counters in the samples (a viewer opens one). */
+  private readonly channels = new Set<RTCDataChannel>();
 
   constructor(
     readonly spec: StreamSpec,
@@ -90,6 +96,7 @@ export class ServerPeer {
     this.pc = new RTCPeerConnection(
       serverPeerConfig({ iceServers: spec.iceServers, iceAdditionalHostAddresses: deps.iceAdditionalHostAddresses }),
     );
+    this.activity = new ActivityProbe(this.pc);
   }
 
   get serverId() {
@@ -102,6 +109,16 @@ export class ServerPeer {
 
   get state() {
     return { ...this.states };
+  }
+
+  /** Nothing has arrived from the viewer for --stall-after (as of the watchdog's last tick). */
+  get isStalled(): boolean {
+    return this.liveness?.isStalled ?? false;
+  }
+
+  /** Records a fatal error on the connection (before closing it for that reason). */
+  recordFailure(code: string, message: string): Promise<void> {
+    return this.recorder.record([{ type: 'connection.error', data: { code, message: message.slice(0, 1000), fatal: true } }]);
   }
 
   /** Records the connection's creation (committed before the answer is made). */
@@ -182,6 +199,8 @@ export class ServerPeer {
         this.recordError('CLOSE_FAILED', (err as Error).message, false);
       }
       for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
+      this.rtcp.detach();
+      this.activity.detach();
       await this.recorder.recordClose(reason, initiator, { ...this.meta(), ...meta });
       this.deps.onClosed(this);
     });
@@ -197,13 +216,16 @@ export class ServerPeer {
     return this.recorder.record([{ type: 'connection.quality_changed', data: { from, to: quality } }], meta);
   }
 
-  /** The live getStats() summary plus what the sources know. */
-  async liveStats(): Promise<StatsTotals & { frames_sent: number | null; frames_dropped: number | null; data: unknown; quality: Quality }> {
-    const totals = await peerStats(this.pc);
+  /** A sample built now (rates since the last recorded sample), plus what only a live peer knows. */
+  async liveStats(): Promise<StatsSampleData & Pick<StatsTotals, 'dtls_state' | 'ice_state' | 'selected_pair'> & { frames_dropped: number | null; stalled: boolean; data: unknown; quality: Quality }> {
+    const { reading, totals } = await this.read();
     return {
-      ...totals,
-      frames_sent: this.media ? this.media.framesSent : null,
+      ...buildStatsSample(reading, this.lastSample).data,
+      dtls_state: totals.dtls_state,
+      ice_state: totals.ice_state,
+      selected_pair: totals.selected_pair,
       frames_dropped: this.media ? this.media.framesDropped : null,
+      stalled: this.liveness?.isStalled ?? false,
       data: this.data ? { ...this.data.report(), rate_limit_bps: this.data.rate * 8 } : null,
       quality: this.quality,
     };
@@ -214,34 +236,11 @@ export class ServerPeer {
     if (this.sampling || this.closing) return false;
     this.sampling = true;
     try {
-      const totals = await peerStats(this.pc);
+      const { reading } = await this.read();
       if (this.closing) return false;
-      const at = performance.now();
-      if (this.consentExpired(totals, at)) return false;
-      const prev = this.lastSample;
-      const intervalMs = prev ? at - prev.at : 0;
-      const rate = (now: number, before: number) =>
-        prev && intervalMs > 0 ? Math.max(0, Math.round(((now - before) * 8 * 1000) / intervalMs)) : 0;
-      this.lastSample = { at, bytesSent: totals.bytes_sent, bytesReceived: totals.bytes_received };
-      await this.recorder.record([
-        {
-          type: 'connection.stats_sampled',
-          data: {
-            bytes_sent: totals.bytes_sent,
-            bytes_received: totals.bytes_received,
-            packets_sent: totals.packets_sent,
-            packets_received: totals.packets_received,
-            packets_lost: totals.packets_lost,
-            rtt_ms: totals.rtt_ms,
-            jitter_ms: totals.jitter_ms,
-            frames_sent: this.media ? this.media.framesSent : null,
-            frames_received: null,
-            bitrate_out_bps: rate(totals.bytes_sent, prev?.bytesSent ?? 0),
-            bitrate_in_bps: rate(totals.bytes_received, prev?.bytesReceived ?? 0),
-            interval_ms: Math.round(intervalMs),
-          },
-        },
-      ]);
+      const { data, memory } = buildStatsSample(reading, this.lastSample);
+      this.lastSample = memory;
+      await this.recorder.record([{ type: 'connection.stats_sampled', data }]);
       return true;
     } catch (err) {
       if (!this.closing) this.deps.logger.debug({ err, connectionId: this.id }, 'getStats failed');
@@ -251,22 +250,47 @@ export class ServerPeer {
     }
   }
 
-  /** Tracks what arrives from the viewer; closes the peer (initiator `ice`) when it has been silent too long. */
-  private consentExpired(totals: StatsTotals, now: number): boolean {
-    const activity = totals.ice_requests_received + totals.bytes_received + totals.packets_received;
-    if (activity !== this.heard.activity) {
-      this.heard = { activity, at: now };
-      return false;
+  /**
+   * The watchdog's tick: feeds what arrived since the last tick to the
+   * liveness state machine and records what changed. Lost consent fails the
+   * connection and closes the peer (initiator `ice`).
+   */
+  checkLiveness(now: number): void {
+    if (!this.liveness || this.closing) return;
+    for (const change of this.liveness.observe(this.activity.read(), now)) {
+      if (change.type === 'stalled') {
+        void this.recorder.record([
+          {
+            type: 'connection.stalled',
+            data: {
+              silent_ms: Math.round(change.silentMs),
+              stall_after_ms: this.deps.liveness.stallAfterMs,
+              last_heard_ms: Object.fromEntries(
+                Object.entries(change.lastHeardMs).map(([kind, ms]) => [kind, ms === null ? null : Math.round(ms)]),
+              ) as Record<keyof typeof change.lastHeardMs, number | null>,
+            },
+          },
+        ]);
+      } else if (change.type === 'resumed') {
+        void this.recorder.record([{ type: 'connection.resumed', data: { stalled_ms: Math.round(change.stalledMs), via: change.via } }]);
+      } else {
+        this.recordError('CONSENT_EXPIRED', `nothing received from the viewer for ${Math.round(change.silentMs)} ms`, true);
+        // RFC 7675: lost consent fails the connection. werift's lite agent will
+        // never say so, so record the failure a full agent would report, then close.
+        this.recordState('ice', 'failed');
+        this.recordState('connection', 'failed');
+        void this.close('ice', 'consent_expired');
+      }
     }
-    const silentMs = now - this.heard.at;
-    if (silentMs < CONSENT_TIMEOUT_MS) return false;
-    this.recordError('CONSENT_EXPIRED', `nothing received from the viewer for ${Math.round(silentMs)} ms`, true);
-    // RFC 7675: lost consent fails the connection. werift's lite agent will
-    // never say so, so record the failure a full agent would report, then close.
-    this.recordState('ice', 'failed');
-    this.recordState('connection', 'failed');
-    void this.close('ice', 'consent_expired');
-    return true;
+  }
+
+  private read() {
+    return readPeer({
+      pc: this.pc,
+      ledger: this.rtcp.ledger,
+      framesOf: (track) => this.media?.framesOf(track) ?? null,
+      channels: this.channels,
+    });
   }
 
   /** Resolves when every event recorded so far is committed. */
@@ -337,6 +361,8 @@ export class ServerPeer {
       });
     }
     if (events.length) void this.recorder.record(events);
+    // The senders and transports exist now: watch the viewer's RTCP about them.
+    this.rtcp.attach(this.pc);
     // Watch the DTLS transport: a clean hang-up closes it within ~15 ms.
     for (const dtls of this.pc.dtlsTransports) {
       this.on(dtls.onStateChange, (state) => {
@@ -348,6 +374,10 @@ export class ServerPeer {
   private async onConnected() {
     if (this.connectedAt) return;
     this.connectedAt = Date.now();
+    // Liveness is judged from here on; the first observation is the baseline.
+    this.activity.attach();
+    this.liveness = new Liveness(this.deps.liveness);
+    this.liveness.observe(this.activity.read(), performance.now());
     try {
       const totals = await peerStats(this.pc);
       if (totals.selected_pair && !this.closing) {
@@ -367,6 +397,7 @@ export class ServerPeer {
   }
 
   private watchChannel(channel: RTCDataChannel) {
+    if (this.channels.size < 50) this.channels.add(channel);
     const info = () => ({ label: channel.label, channel_id: channel.id ?? null });
     let opened = false;
     const onOpen = () => {

@@ -20,6 +20,8 @@ import { describeDir, resolveContent, type ContentItem } from './content.ts';
 import { Registry, type LiveStream } from './registry.ts';
 import { ServerPeer, type StreamMode } from './serverPeer.ts';
 import { StatsSampler } from './statsSampler.ts';
+import { LivenessWatchdog } from './watchdog.ts';
+import { serverPeerConfig } from './peerConfig.ts';
 import { ResourceMonitor } from './resources.ts';
 import { openViewer, type Exchange, type Viewer } from './viewer.ts';
 import { mediaKinds } from './sdpFixes.ts';
@@ -42,44 +44,61 @@ export class WebRtcService {
   readonly registry = new Registry();
   readonly resources = new ResourceMonitor();
   private readonly sampler: StatsSampler;
+  private readonly watchdog: LivenessWatchdog;
   private readonly connectTimers = new Map<string, NodeJS.Timeout>();
   private readonly benchmarks = new Set<string>();
   private readonly testViewers = new Set<Viewer>();
 
   constructor(private readonly deps: ServiceDeps) {
     this.sampler = new StatsSampler(this.registry, deps.config.statsIntervalMs);
+    this.watchdog = new LivenessWatchdog(this.registry, this.livenessSettings);
+  }
+
+  private get livenessSettings() {
+    return { stallAfterMs: this.deps.config.stallAfterMs, consentTimeoutMs: this.deps.config.consentTimeoutMs };
   }
 
   start() {
     this.sampler.start();
+    this.watchdog.start();
   }
 
   // ---- check ------------------------------------------------------------
 
+  /** Every field derived from the running configuration and the installed werift, none written in. */
   async check() {
-    const content = await describeDir(this.deps.config.contentDir);
+    const config = this.deps.config;
+    const content = await describeDir(config.contentDir);
     const codec = (c: { mimeType: string; clockRate: number; channels?: number; payloadType?: number }) => ({
       mime_type: c.mimeType,
       clock_rate: c.clockRate,
       ...(c.channels ? { channels: c.channels } : {}),
     });
-    const version = weriftVersion();
+    // The configuration a server peer is built with, as ServerPeer builds it.
+    const peer = serverPeerConfig({ iceServers: config.iceServers, iceAdditionalHostAddresses: config.iceAdditionalHostAddresses });
     return {
       webrtc: {
         library: 'werift',
-        version,
+        version: weriftVersion(),
         node: process.version,
         codecs: {
           audio: (defaultPeerConfig.codecs.audio ?? []).map(codec),
           video: (defaultPeerConfig.codecs.video ?? []).map(codec),
         },
-        // What file playback accepts (werift's getUserMedia): WebM/MP4 with these.
-        playable_source_codecs: ['VP8', 'VP9', 'H264', 'AV1', 'Opus'],
+        // What werift's file player (getUserMedia) packetizes: read from the installed werift.
+        playable_source_codecs: playableSourceCodecs(),
         ice: {
-          lite: true,
-          servers: this.deps.config.iceServers,
-          additional_host_addresses: this.deps.config.iceAdditionalHostAddresses,
+          lite: peer.iceLite === true,
+          bundle_policy: peer.bundlePolicy ?? null,
+          servers: config.iceServers,
+          additional_host_addresses: config.iceAdditionalHostAddresses,
         },
+        liveness: {
+          stall_after_ms: config.stallAfterMs,
+          consent_timeout_ms: config.consentTimeoutMs,
+          watchdog_tick_ms: this.watchdog.tickMs,
+        },
+        stats_interval_ms: config.statsIntervalMs,
       },
       content: {
         directory: content.path,
@@ -187,6 +206,7 @@ export class WebRtcService {
             log: this.deps.log,
             logger: this.deps.logger,
             iceAdditionalHostAddresses: this.deps.config.iceAdditionalHostAddresses,
+            liveness: this.livenessSettings,
             onClosed: (p) => this.forget(p),
           },
           { id: connectionId, operationId, remote: origin.remote, userAgent: origin.userAgent },
@@ -196,6 +216,8 @@ export class WebRtcService {
           await peer.recordCreated();
           answer = await ctx.task('negotiate', (signal) => peer.answer(offerSdp, signal));
         } catch (err) {
+          // A failure, and the connection says why (its outcome is `failed`, not a clean close).
+          await peer.recordFailure('NEGOTIATION_FAILED', err instanceof Error ? err.message : String(err));
           await peer.close('local', 'negotiation_failed', { operation_id: operationId });
           throw err;
         }
@@ -359,8 +381,14 @@ export class WebRtcService {
       webrtc: {
         open_peers: this.registry.peers.size,
         streams: this.registry.streams.size,
+        stalled_peers: [...this.registry.peers.values()].filter((p) => p.isStalled).length,
+        // Abandoned tasks (timed out or cancelled, work still running) count until their work settles.
         pending_tasks: this.deps.runner.activeTasks,
+        abandoned_tasks: this.deps.runner.abandonedTasks,
         running_operations: this.deps.runner.activeOperations,
+        // The two timers that watch the peers: alive if their ticks advance.
+        stats_sampler: { interval_ms: this.deps.config.statsIntervalMs, ticks: this.sampler.ticks },
+        liveness_watchdog: { interval_ms: this.watchdog.tickMs, ticks: this.watchdog.ticks },
       },
     };
   }
@@ -368,6 +396,7 @@ export class WebRtcService {
   /** Closes every peer through the runner (initiator `shutdown`) and records each stream's end. */
   async shutdown() {
     this.sampler.stop();
+    this.watchdog.stop();
     for (const id of this.benchmarks) this.deps.runner.cancel(id, 'shutdown');
     const peers = [...this.registry.peers.values()];
     const streams = [...this.registry.streams.keys()];
@@ -448,7 +477,10 @@ export class WebRtcService {
     if (peer.connectedAt || peer.isClosing) return;
     const timer = setTimeout(() => {
       this.connectTimers.delete(peer.id);
-      if (!peer.connectedAt && !peer.isClosing) void peer.close('ice', 'connect_timeout');
+      if (!peer.connectedAt && !peer.isClosing) {
+        void peer.recordFailure('CONNECT_TIMEOUT', `not connected ${CONNECT_TIMEOUT_MS} ms after the answer`);
+        void peer.close('ice', 'connect_timeout');
+      }
     }, CONNECT_TIMEOUT_MS);
     timer.unref();
     this.connectTimers.set(peer.id, timer);
@@ -474,6 +506,34 @@ function weriftVersion(): string | null {
       if (!existsSync(file)) continue;
       const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'werift') return pkg.version ?? null;
+    }
+  } catch {
+    // fall through: report that we do not know
+  }
+  return null;
+}
+
+/**
+ * The source codecs werift's file player packetizes, as MIME types. werift
+ * 0.24 keeps the list (`supportedSourceCodecs`) and its MIME mapping
+ * (`toSupportedMimeType`) in a module its "exports" map does not expose, and
+ * requiring that CommonJS file beside the ESM build werift/nonstandard loads
+ * would load its media container library twice; so both are read from the
+ * file's text. test/http/webrtc.test.ts pins the result against the installed
+ * werift.
+ */
+function playableSourceCodecs(): string[] | null {
+  try {
+    let dir = dirname(require.resolve('werift'));
+    for (let i = 0; i < 6; i++, dir = dirname(dir)) {
+      const file = join(dir, 'nonstandard/userMedia/packetizer.js');
+      if (!existsSync(file)) continue;
+      const text = readFileSync(file, 'utf8');
+      const list = /supportedSourceCodecs\s*=\s*\[([^\]]*)\]/.exec(text)?.[1];
+      if (!list) return null;
+      const codecs = [...list.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+      const mime = new Map([...text.matchAll(/case "([^"]+)":\s*return "([a-z]+\/[^"]+)";/g)].map((m) => [m[1], m[2]]));
+      return codecs.map((c) => mime.get(c) ?? c);
     }
   } catch {
     // fall through: report that we do not know

@@ -117,10 +117,36 @@ function describeCandidate(c: Stat): string {
  * transports), so in that case the SCTP transport's DTLS stats are added.
  */
 export async function peerStats(pc: RTCPeerConnection): Promise<StatsTotals> {
+  return summarizeStats(await statsEntries(pc));
+}
+
+/** getStats() entries of a peer, with the SCTP transport's when werift leaves it out (see peerStats). */
+export async function statsEntries(pc: RTCPeerConnection): Promise<[string, unknown][]> {
   const entries: [string, unknown][] = [...(await pc.getStats()).entries()];
   if (!entries.some(([, s]) => (s as Stat).type === 'transport') && pc.sctpTransport) {
     const extra = (await pc.sctpTransport.dtlsTransport.getStats()) as unknown as Stat[];
     for (const s of extra) entries.push([s.id, s]);
   }
-  return summarizeStats(entries);
+  return entries;
+}
+
+export type OutboundRtp = { packetsSent: number; bytesSent: number; retransmittedPacketsSent: number; retransmittedBytesSent: number };
+
+/**
+ * The outbound-rtp stats by SSRC. werift 0.24 leaves a retransmission counter
+ * out (undefined) while it is 0 but always keeps it, so absent reads 0 here.
+ */
+export function outboundRtpBySsrc(entries: Iterable<[string, unknown]>): Map<number, OutboundRtp> {
+  const out = new Map<number, OutboundRtp>();
+  for (const [, v] of entries) {
+    const s = v as Stat;
+    if (s.type !== 'outbound-rtp' || typeof s.ssrc !== 'number') continue;
+    out.set(s.ssrc, {
+      packetsSent: num(s.packetsSent),
+      bytesSent: num(s.bytesSent),
+      retransmittedPacketsSent: num(s.retransmittedPacketsSent),
+      retransmittedBytesSent: num(s.retransmittedBytesSent),
+    });
+  }
+  return out;
 }

@@ -17,7 +17,7 @@
 // connectViewer resolves once the connection is `connected` and rejects
 // (after closing everything it opened) if that does not happen in time.
 import { createHash, type Hash } from 'node:crypto';
-import { RTCPeerConnection } from 'werift';
+import { RTCPeerConnection, type RTCPeerConnectionConfig } from 'werift';
 import { viewerPeerConfig } from './peerConfig.ts';
 import { peerStats, type StatsTotals } from './statsSummary.ts';
 
@@ -29,6 +29,8 @@ export type ViewerOptions = {
   /** How long to wait for `connected`; default 10 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Merged over the viewer's werift configuration (tests use werift's `debug` packet loss). */
+  peerConfig?: Partial<RTCPeerConnectionConfig>;
 };
 
 export type Exchange = (offerSdp: string) => Promise<{ answerSdp: string; connectionId: string; hangUp?: () => Promise<void> }>;
@@ -173,7 +175,7 @@ export function connectViewer(whepUrl: string, options: ViewerOptions): Promise<
 }
 
 export async function openViewer(exchange: Exchange, options: ViewerOptions): Promise<Viewer> {
-  const pc = new RTCPeerConnection(await viewerPeerConfig());
+  const pc = new RTCPeerConnection({ ...(await viewerPeerConfig()), ...options.peerConfig });
   const viewer = new Viewer(pc, options.expect);
   try {
     viewer.watch();

@@ -92,18 +92,57 @@ function idFor(r: Rand, prefix: string, n: number): string {
 }
 
 function stats(r: Rand, i: number) {
+  const first = i === 1;
+  const track = (kind: 'audio' | 'video', ssrc: number) => ({
+    ssrc,
+    kind,
+    mid: kind === 'video' ? '0' : '1',
+    codec: kind === 'video' ? 'video/VP8' : 'audio/opus',
+    packets_sent: i * between(r, 10, 60),
+    bytes_sent: i * between(r, 1000, 60000),
+    bitrate_bps: first ? null : between(r, 0, 2_000_000),
+    packets_lost: r() < 0.3 ? null : between(r, 0, 5),
+    fraction_lost: r() < 0.3 ? null : between(r, 0, 255) / 256,
+    jitter_ms: r() < 0.3 ? null : r() * 10,
+    rtt_ms: r() < 0.3 ? null : r() * 40,
+    receiver_reports: between(r, 0, i),
+    nack_count: between(r, 0, 3),
+    pli_count: between(r, 0, 2),
+    fir_count: 0,
+    retransmitted_packets_sent: between(r, 0, 3),
+    retransmitted_bytes_sent: between(r, 0, 3000),
+    frames_sent: kind === 'video' ? i * 30 : null,
+    keyframes_sent: kind === 'video' ? i : null,
+  });
+  // Older producers (schema 1) sent connection-level figures only.
+  const detailed = r() < 0.6;
   return {
     bytes_sent: i * between(r, 1000, 90000),
     bytes_received: i * between(r, 10, 500),
     packets_sent: i * between(r, 10, 90),
     packets_received: i * between(r, 1, 10),
-    packets_lost: between(r, 0, 5),
+    packets_lost: r() < 0.2 ? null : between(r, 0, 5),
     rtt_ms: r() < 0.2 ? null : between(r, 1, 80),
     jitter_ms: r() < 0.2 ? null : r() * 10,
     frames_sent: r() < 0.5 ? null : i * 30,
-    bitrate_out_bps: between(r, 0, 3_000_000),
-    bitrate_in_bps: between(r, 0, 30_000),
-    interval_ms: 1000,
+    bitrate_out_bps: first && detailed ? null : between(r, 0, 3_000_000),
+    bitrate_in_bps: first && detailed ? null : between(r, 0, 30_000),
+    interval_ms: first && detailed ? null : 1000,
+    ...(detailed
+      ? {
+          fraction_lost: r() < 0.3 ? null : between(r, 0, 255) / 256,
+          keyframes_sent: r() < 0.5 ? null : i,
+          nack_count: between(r, 0, 4),
+          pli_count: between(r, 0, 2),
+          fir_count: 0,
+          retransmitted_packets_sent: between(r, 0, 4),
+          tracks: r() < 0.7 ? [track('video', 1000 + i), track('audio', 2000 + i)] : [],
+          data_channels:
+            r() < 0.4
+              ? [{ label: 'file', channel_id: 1, state: 'open', messages_sent: i * 10, bytes_sent: i * 16384, messages_received: 0, bytes_received: 0, buffered_amount: between(r, 0, 300_000) }]
+              : [],
+        }
+      : {}),
   };
 }
 
@@ -145,8 +184,16 @@ function* connectionActor(r: Rand, id: string, serverId: string | null): Generat
     yield one({ type: 'connection.datachannel_opened', data: { label: 'file', channel_id: between(r, 0, 10), protocol: '' } });
   }
   const samples = between(r, 0, 8);
+  let stalled = false;
   for (let i = 1; i <= samples; i++) {
     yield one({ type: 'connection.stats_sampled', data: stats(r, i) });
+    if (!stalled && r() < 0.12) {
+      stalled = true;
+      yield one({ type: 'connection.stalled', data: { silent_ms: 5000 + between(r, 0, 400), stall_after_ms: 5000, last_heard_ms: { stun: between(r, 5000, 6000), dtls: null, rtp: null, rtcp: between(r, 5000, 9000) } } });
+    } else if (stalled && r() < 0.5) {
+      stalled = false;
+      yield one({ type: 'connection.resumed', data: { stalled_ms: between(r, 100, 9000), via: [pick(r, ['stun', 'rtcp', 'dtls'] as const)] } });
+    }
     if (r() < 0.08) yield one({ type: 'connection.quality_changed', data: { from: 'medium', to: pick(r, ['low', 'high']) } });
     if (r() < 0.08) yield one({ type: 'connection.error', data: { code: 'RTP_SEND', message: 'send failed once', fatal: false } });
     if (r() < 0.05) {
@@ -159,7 +206,7 @@ function* connectionActor(r: Rand, id: string, serverId: string | null): Generat
     { type: 'connection.track_removed', data: { track_id: `v-${id}`, kind: 'video' } },
     { type: 'connection.datachannel_closed', data: { label: 'file', channel_id: null, bytes_sent: between(r, 0, 1e6), sha256: 'ab'.repeat(32) } },
   );
-  yield one({ type: 'connection.closed', data: { reason: pick(r, ['viewer left', 'closed by operator']), initiator: pick(r, ['local', 'remote', 'shutdown'] as const) } });
+  yield one({ type: 'connection.closed', data: { reason: pick(r, ['viewer left', 'closed by operator']), initiator: pick(r, ['local', 'remote', 'shutdown', 'process_restart'] as const) } });
   yield one({ type: 'connection.state_changed', data: { kind: 'connection', from: 'connected', to: 'closed' } });
   // A second close must not count twice.
   if (r() < 0.1) yield one({ type: 'connection.closed', data: { reason: 'again', initiator: 'local' } });
@@ -185,8 +232,19 @@ function* operationActor(r: Rand, id: string, n: number, connectionId: string | 
     else if (end < 0.8) {
       failed = true;
       yield { stream: ts, meta, events: [{ type: 'task.failed', data: { error: { code: 'WEBRTC_ERROR', message: 'peer went away' }, duration_ms: d } }] };
-    } else if (end < 0.9) yield { stream: ts, meta, events: [{ type: 'task.cancelled', data: { reason: 'shutdown', duration_ms: d } }] };
-    else yield { stream: ts, meta, events: [{ type: 'task.timed_out', data: { timeout_ms: 5000, duration_ms: 5000 } }] };
+    } else if (end < 0.9) {
+      const abandoned = r() < 0.5;
+      yield { stream: ts, meta, events: [{ type: 'task.cancelled', data: { reason: 'shutdown', duration_ms: d, abandoned } }] };
+      if (abandoned && r() < 0.7) yield { stream: ts, meta, events: [{ type: 'task.settled_late', data: { outcome: pick(r, ['completed', 'failed'] as const), late_ms: between(r, 0, 900), duration_ms: d + 900 } }] };
+    } else {
+      const abandoned = r() < 0.6;
+      yield { stream: ts, meta, events: [{ type: 'task.timed_out', data: { timeout_ms: 5000, duration_ms: 5000, abandoned } }] };
+      if (abandoned && r() < 0.6) {
+        yield { stream: ts, meta, events: [{ type: 'task.settled_late', data: { outcome: 'failed', error: { code: 'ABORTED', message: 'stopped late' }, late_ms: between(r, 0, 2000), duration_ms: 6000 } }] };
+        // Settles once: a second report must change nothing.
+        if (r() < 0.2) yield { stream: ts, meta, events: [{ type: 'task.settled_late', data: { outcome: 'completed', late_ms: 1, duration_ms: 1 } }] };
+      }
+    }
     // A late transition after a final state must be ignored by the reducer.
     if (r() < 0.05) yield { stream: ts, meta, events: [{ type: 'task.completed', data: { duration_ms: 1 } }] };
   }

@@ -9,6 +9,7 @@ export type Tool = { path: string; install: string; what: string };
 export const TOOLS = {
   chromium: { path: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', install: 'apt-get install -y --no-install-recommends chromium', what: 'Chromium (real browser viewer and dashboard tests)' },
   python3: { path: process.env.AIORTC_PYTHON ?? '/usr/bin/python3', install: 'apt-get install -y --no-install-recommends python3-aiortc', what: "Debian's python3 with aiortc (an independent WebRTC peer)" },
+  promtool: { path: process.env.PROMTOOL_PATH ?? '/usr/bin/promtool', install: 'apt-get install -y --no-install-recommends prometheus', what: "Prometheus's promtool (lints the /metrics exposition)" },
 } satisfies Record<string, Tool>;
 
 /** Throws, naming the install command, when an executable is missing. */

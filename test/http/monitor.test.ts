@@ -67,7 +67,18 @@ Summary('has every field of the original and its counters add up', async () => {
   const o = s.operation_stats;
   assert.is(o.total, o.started + o.completed + o.failed + o.canceled);
   assert.is(o.total, ids('SELECT id FROM operations').length);
-  assert.is(s.pending_tasks, ids("SELECT id FROM tasks WHERE status IN ('created', 'running')").length);
+  // Pending: running tasks, and abandoned ones whose work has not settled.
+  const abandoned = ids("SELECT id FROM tasks WHERE json_extract(state, '$.abandoned') = 1").length;
+  assert.ok(abandoned > 0, 'the generated log has abandoned tasks');
+  assert.is(s.abandoned_tasks, abandoned);
+  assert.is(s.pending_tasks, ids("SELECT id FROM tasks WHERE status IN ('created', 'running')").length + abandoned);
+  // How ended connections ended, beside the original's state counts.
+  const outcomes = s.connection_outcomes;
+  assert.equal(Object.keys(outcomes), ['clean', 'failed', 'shutdown', 'process_restart']);
+  for (const [outcome, n] of Object.entries(outcomes)) assert.is(n, ids(`SELECT id FROM connections WHERE outcome = '${outcome}'`).length, outcome);
+  assert.ok(outcomes.failed > 0 && outcomes.clean > 0);
+  assert.is(s.stalled_connections, ids('SELECT id FROM connections WHERE stalled = 1').length);
+  assert.ok(s.connection_stalls >= s.stalled_connections);
   assert.is(s.event_count, headPosition(db()));
   assert.is(s.log_position, headPosition(db()));
 });
@@ -102,6 +113,25 @@ Connections('filters with ?state= (one or several) and ?include_closed=', async 
   assert.is(all.count, ids('SELECT id FROM connections').length);
   const notClosed = await ok('/connections?include_closed=false&limit=1000');
   assert.is(notClosed.count + closed.count, all.count);
+});
+
+Connections('filters ended connections by ?outcome= (closed ones included) and live ones by ?stalled=', async () => {
+  const failed = await ok('/connections?outcome=failed&limit=1000');
+  assert.is(failed.count, ids("SELECT id FROM connections WHERE outcome = 'failed'").length);
+  assert.ok(failed.count > 0);
+  for (const c of Object.values(failed.connections) as any[]) {
+    assert.is(c.outcome, 'failed');
+    assert.is(c.category, 'closed', 'a failure that was then closed');
+  }
+  const two = await ok('/connections?outcome=clean,shutdown&limit=1000');
+  assert.is(two.count, ids("SELECT id FROM connections WHERE outcome IN ('clean', 'shutdown')").length);
+  const stalled = await ok('/connections?stalled=true&limit=1000');
+  assert.is(stalled.count, ids('SELECT id FROM connections WHERE stalled = 1').length);
+  assert.ok(Object.values(stalled.connections).every((c: any) => c.stalled === true && c.stalled_since));
+  const flowing = await ok('/connections?stalled=false&limit=1000');
+  assert.is(flowing.count + stalled.count, ids("SELECT id FROM connections WHERE category <> 'closed'").length);
+  await problem('/connections?outcome=exploded', 400, 'BAD_REQUEST');
+  await problem('/connections?stalled=perhaps', 400, 'BAD_REQUEST');
 });
 
 Connections('pages with limit and cursor, newest first, with no gap and no repeat', async () => {
@@ -263,12 +293,15 @@ Tasks('groups pending tasks by connection, as the original did', async () => {
   for (const [connection, tasks] of groups) {
     for (const t of tasks) {
       assert.is(t.connection_id ?? 'none', connection);
-      assert.ok(t.status === 'created' || t.status === 'running');
+      // Pending: still holding work, abandoned work included.
+      assert.ok(t.status === 'created' || t.status === 'running' || t.abandoned === true, JSON.stringify(t));
       n++;
     }
   }
   assert.is(n, body.count);
-  assert.is(n, ids("SELECT id FROM tasks WHERE status IN ('created', 'running')").length);
+  assert.is(n, ids("SELECT id FROM tasks WHERE status IN ('created', 'running') OR abandoned = 1").length);
+  assert.is(n, (await ok('/summary')).pending_tasks, 'the same count as the summary');
+  assert.equal(body.statuses, ['created', 'running', 'abandoned']);
 });
 
 Tasks('answers history with ?status=, including all, and refuses unknown words', async () => {
@@ -277,7 +310,11 @@ Tasks('answers history with ?status=, including all, and refuses unknown words',
   assert.is(timedOut.count, ids("SELECT id FROM tasks WHERE status = 'timed_out'").length);
   assert.ok(Object.values(timedOut.tasks).flat().every((t: any) => t.status === 'timed_out'));
   assert.is((await ok('/tasks?status=all&limit=1000')).count, ids('SELECT id FROM tasks').length);
-  assert.is((await ok('/tasks?status=pending&limit=1000')).count, ids("SELECT id FROM tasks WHERE status IN ('created', 'running')").length);
+  assert.is((await ok('/tasks?status=pending&limit=1000')).count, ids("SELECT id FROM tasks WHERE status IN ('created', 'running') OR abandoned = 1").length);
+  const abandoned = await ok('/tasks?status=abandoned&limit=1000');
+  assert.ok(abandoned.count > 0);
+  assert.is(abandoned.count, ids("SELECT id FROM tasks WHERE json_extract(state, '$.abandoned') = 1").length);
+  assert.ok(Object.values(abandoned.tasks).flat().every((t: any) => t.abandoned === true && ['timed_out', 'cancelled'].includes(t.status)));
   const conn = ids('SELECT connection_id FROM tasks WHERE connection_id IS NOT NULL LIMIT 1')[0];
   const byConn = await ok(`/tasks?status=all&connection_id=${encodeURIComponent(conn)}`);
   assert.equal(Object.keys(byConn.tasks), [conn]);

@@ -30,16 +30,25 @@ check('reports the real werift version, its codecs and the content directory', a
   assert.is(r.status, 200);
   assert.is(r.body.success, true);
   assert.is(r.body.webrtc.version, '0.24.4');
+  // Read from the installed werift's file player, which plays the sample clip's VP8 and Opus.
+  assert.equal(r.body.webrtc.playable_source_codecs, ['video/h264', 'video/vp8', 'video/vp9', 'video/av1x', 'audio/opus']);
+  // From the configuration a server peer is built with, and the running config.
+  assert.equal(r.body.webrtc.ice, { lite: true, bundle_policy: 'max-bundle', servers: [], additional_host_addresses: ['127.0.0.1'] });
+  assert.equal(r.body.webrtc.liveness, { stall_after_ms: 5000, consent_timeout_ms: 30_000, watchdog_tick_ms: 250 });
+  assert.is(r.body.webrtc.stats_interval_ms, 250);
   const mimes = [...r.body.webrtc.codecs.video, ...r.body.webrtc.codecs.audio].map((c: { mime_type: string }) => c.mime_type.toLowerCase());
   assert.ok(mimes.includes('video/vp8') && mimes.includes('audio/opus'), mimes.join());
   assert.ok(r.body.content.files.some((f: { name: string; media: boolean }) => f.name === 'sample.webm' && f.media));
 });
 check('reports a missing content directory truthfully (success false), never a forced ok', async () => {
-  const bare = await startWebRtcServer({ contentDir: '/nonexistent/content' });
+  const bare = await startWebRtcServer({ contentDir: '/nonexistent/content', stallAfterMs: 1234, consentTimeoutMs: 4321, iceAdditionalHostAddresses: [] });
   try {
     const r = await bare.json(`${WEBRTC}/check`);
     assert.is(r.status, 200);
     assert.is(r.body.success, false);
+    // Another configuration, another report: nothing in it is written in.
+    assert.equal(r.body.webrtc.liveness, { stall_after_ms: 1234, consent_timeout_ms: 4321, watchdog_tick_ms: 123 });
+    assert.equal(r.body.webrtc.ice.additional_host_addresses, []);
     assert.is(r.body.status, 'degraded');
     assert.equal([r.body.content.exists, r.body.content.readable, r.body.content.files], [false, false, []]);
   } finally {
@@ -89,6 +98,10 @@ stream('answers 202 with a Location at once when the client prefers respond-asyn
   const r = await server.json(`${WEBRTC}/stream`, { method: 'POST', json: { content: 'sample.webm' }, headers: { prefer: 'respond-async' } });
   assert.is(r.status, 202);
   assert.is(r.body.status, 'running');
+  // Accepted is all that is known: no `success` for work not done yet.
+  assert.is(r.body.accepted, true);
+  assert.not.ok('success' in r.body, JSON.stringify(r.body));
+  assert.is(r.body.location, `${MONITOR}/operations/${r.body.operation_id}`);
   assert.is(r.headers.get('location'), `${MONITOR}/operations/${r.body.operation_id}`);
   assert.is(r.headers.get('preference-applied'), 'respond-async');
   assert.ok(r.body.server_id && r.body.whep_url);
@@ -235,6 +248,21 @@ resources('reports CPU, memory, event-loop delay, open peers and pending tasks',
   assert.type(r.body.event_loop_delay.p99_ms, 'number');
   assert.is(r.body.webrtc.open_peers, 0);
   assert.type(r.body.webrtc.pending_tasks, 'number');
+  assert.equal([r.body.webrtc.abandoned_tasks, r.body.webrtc.stalled_peers], [0, 0]);
+  assert.is(r.body.webrtc.stats_sampler.interval_ms, 250);
+  assert.type(r.body.webrtc.liveness_watchdog.ticks, 'number');
+});
+resources('counts a task that ignored its abort signal in pending_tasks until its work settles', async () => {
+  let release!: () => void;
+  const outcome = await server.services.runner.run('stubborn', {}, () => new Promise<void>((resolve) => (release = resolve)), { timeoutMs: 20 });
+  assert.is(outcome.status, 'failed');
+  const during = (await server.json(`${WEBRTC}/stats/resources`)).body.webrtc;
+  assert.ok(during.pending_tasks >= 1 && during.abandoned_tasks === 1, JSON.stringify(during));
+  const summary = (await server.json(`${MONITOR}/summary`)).body;
+  assert.ok(summary.pending_tasks >= 1 && summary.abandoned_tasks === 1, JSON.stringify(summary));
+  release();
+  await waitFor(async () => (await server.json(`${WEBRTC}/stats/resources`)).body.webrtc.abandoned_tasks === 0, 5000, 'the work to settle');
+  assert.is((await server.json(`${MONITOR}/summary`)).body.abandoned_tasks, 0);
 });
 resources.run();
 
@@ -242,6 +270,7 @@ const asyncClose = suite('POST test/async_close');
 asyncClose('sets up a real pair, answers 202, and the operation later shows the close completed', async () => {
   const r = await server.json(`${MONITOR}/test/async_close`, { method: 'POST' });
   assert.is(r.status, 202);
+  assert.equal([r.body.accepted, r.body.status, 'success' in r.body], [true, 'running', false]);
   const op = await waitFor(async () => {
     const o = await server.json(r.headers.get('location')!);
     return o.body.operation.status !== 'running' ? o.body.operation : null;

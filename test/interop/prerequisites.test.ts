@@ -6,7 +6,7 @@ import { requireAiortc, requireTool, TOOLS } from '../helpers/prerequisites.ts';
 
 test('every Debian package the interop suites need is installed', () => {
   const missing: string[] = [];
-  for (const check of [() => requireTool(TOOLS.chromium), requireAiortc]) {
+  for (const check of [() => requireTool(TOOLS.chromium), requireAiortc, () => requireTool(TOOLS.promtool)]) {
     try {
       check();
     } catch (err) {

@@ -29,7 +29,7 @@ Append('appends events and reads them back with versions, positions and meta', a
   const events = readStream(store.db, 'connection:a');
   assert.equal(events.map((e) => [e.position, e.version, e.type]), [[1, 1, 'connection.created'], [2, 2, 'connection.error']]);
   assert.equal(events[0].data, { connection_id: 'a', role: 'server' }, 'defaults are applied before storing');
-  assert.equal(events[1].meta, { schema: 1, request_id: 'req-1' });
+  assert.equal(events[1].meta, { schema: 2, request_id: 'req-1' });
   assert.is(events[0].recordedAt, r.recordedAt);
 });
 

@@ -1,4 +1,4 @@
-// The SQL views of migrations/0001_views.sql over a generated log.
+// The SQL views of migrations/0001_views.sql and 0005_stats_views.sql over a generated log.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freshStore, type TestStore } from '../helpers/db.ts';
@@ -62,11 +62,50 @@ Views('task_outcomes counts tasks by name and status, adding up to the tasks tab
   for (const r of rows.filter((x) => x.status === 'running' || x.status === 'created')) assert.is(r.avg_ms, null);
 });
 
-Views('stats_samples flattens every stats sample', () => {
+Views('stats_samples flattens every stats sample, unknown values as NULL', () => {
   assert.is(one('SELECT count(*) FROM stats_samples'), one("SELECT count(*) FROM events WHERE type = 'connection.stats_sampled'"));
-  const rows = all('SELECT * FROM stats_samples LIMIT 100');
+  const rows = all('SELECT * FROM stats_samples');
   assert.ok(rows.length > 0);
-  for (const r of rows) assert.ok(typeof r.bytes_sent === 'number' && typeof r.bitrate_out_bps === 'number' && r.at.endsWith('Z'));
+  for (const r of rows) {
+    assert.ok(typeof r.bytes_sent === 'number' && r.at.endsWith('Z'));
+    const data = JSON.parse(one('SELECT data FROM events WHERE position = ?', r.position));
+    for (const column of ['bitrate_out_bps', 'packets_lost', 'fraction_lost', 'interval_ms', 'rtt_ms', 'jitter_ms']) {
+      assert.is(r[column], data[column] ?? null, `${column} at ${r.position}`);
+    }
+  }
+  assert.ok(rows.some((r) => r.bitrate_out_bps === null) && rows.some((r) => typeof r.bitrate_out_bps === 'number'), 'first samples have no bitrate');
+  assert.ok(rows.some((r) => typeof r.fraction_lost === 'number'));
+});
+
+Views('track_samples gives one row per outbound track of every sample', () => {
+  const tracks = one("SELECT sum(json_array_length(data, '$.tracks')) FROM events WHERE type = 'connection.stats_sampled'");
+  assert.ok(tracks > 0);
+  assert.is(one('SELECT count(*) FROM track_samples'), tracks);
+  const rows = all('SELECT * FROM track_samples');
+  for (const r of rows) {
+    assert.ok(['audio', 'video'].includes(r.kind) && typeof r.ssrc === 'number' && typeof r.packets_sent === 'number');
+    assert.ok(r.fraction_lost === null || (r.fraction_lost >= 0 && r.fraction_lost <= 1));
+    if (r.kind === 'audio') assert.is(r.frames_sent, null, 'audio packets are not frames');
+  }
+  assert.ok(rows.some((r) => r.jitter_ms === null) && rows.some((r) => typeof r.jitter_ms === 'number'));
+});
+
+Views('data_channel_samples gives one row per data channel of every sample', () => {
+  const channels = one("SELECT sum(json_array_length(data, '$.data_channels')) FROM events WHERE type = 'connection.stats_sampled'");
+  assert.ok(channels > 0);
+  assert.is(one('SELECT count(*) FROM data_channel_samples'), channels);
+  assert.ok(all('SELECT * FROM data_channel_samples').every((r) => r.label === 'file' && typeof r.buffered_amount === 'number'));
+});
+
+Views('stall_periods gives each stall with how and when it ended', () => {
+  const rows = all('SELECT * FROM stall_periods ORDER BY connection_id, recorded_at');
+  assert.is(rows.length, one("SELECT count(*) FROM events WHERE type = 'connection.stalled'"));
+  assert.ok(rows.some((r) => r.ended_by === 'resumed') && rows.some((r) => r.ended_by === 'closed' || r.ended_by === null));
+  for (const r of rows) {
+    assert.ok([null, 'resumed', 'closed', 'stalled'].includes(r.ended_by), String(r.ended_by));
+    if (r.ended_by !== null) assert.ok(r.silent_total_ms >= r.silent_ms);
+    else assert.is(r.ended, null);
+  }
 });
 
 Views.run();

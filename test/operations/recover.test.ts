@@ -23,7 +23,7 @@ Close('closes out open tasks, operations and connections with reason process_res
       { connectionIds: ['c1'], operations: [{ id: 'o1', startedAtMs: 0 }], tasks: [{ id: 't1', createdAtMs: 0 }] },
       1000,
     );
-    assert.equal(report, { connections: 1, operations: 1, tasks: 1 });
+    assert.equal(report, { connections: 1, operations: 1, tasks: 1, abandoned_tasks: 0 });
     const events = readAll(store.db, { after: 1, limit: 10 });
     assert.equal(events.map((e) => [e.stream, e.type]).sort(), [
       ['connection:c1', 'connection.closed'], ['operation:o1', 'operation.cancelled'], ['task:t1', 'task.cancelled'],
@@ -57,6 +57,10 @@ Restart('records process_restart for what a crashed run left open, once, and the
       { type: 'connection.closed', data: { reason: 'bye', initiator: 'remote' } },
     ]);
     const done = await runner.run('quick', {}, async () => 1);
+    // A task given up on (timed out) whose work never stopped: abandoned when the process died.
+    const hung = await runner.run('hung', {}, () => new Promise(() => {}), { timeoutMs: 30 });
+    assert.is(hung.status, 'failed');
+    assert.is(getSummary(db).tasks.abandoned, 1);
     const { operationId, outcome: stuckOutcome } = await runner.start('stuck', {}, () => new Promise(() => {}));
     await new Promise((r) => setTimeout(r, 20));
     log.close();
@@ -64,8 +68,14 @@ Restart('records process_restart for what a crashed run left open, once, and the
 
     const server = await startTestServer({}, { keepDir: dir });
     try {
-      assert.equal(server.recovered, { connections: 1, operations: 1, tasks: 1 });
+      assert.equal(server.recovered, { connections: 1, operations: 1, tasks: 1, abandoned_tasks: 1 });
       const sdb = server.services.db;
+      const hungTask = readAll(sdb, { limit: 1000 }).find((e) => e.type === 'task.settled_late');
+      assert.ok(hungTask, 'the abandoned task is closed out');
+      assert.is(hungTask.type === 'task.settled_late' && hungTask.data.outcome, 'process_restart');
+      assert.is(getSummary(sdb).tasks.abandoned, 0);
+      assert.is(getConnection(sdb, 'live')?.outcome, 'process_restart');
+      assert.is(getConnection(sdb, 'gone')?.outcome, 'clean');
       assert.is(getOperation(sdb, operationId)?.status, 'cancelled');
       assert.equal(getOperation(sdb, operationId)?.error, { code: 'CANCELLED', message: 'process_restart' });
       assert.is(getOperation(sdb, done.operationId)?.status, 'completed');
@@ -75,12 +85,14 @@ Restart('records process_restart for what a crashed run left open, once, and the
       const summary = await (await server.api(`${MONITOR_PREFIX}/summary`)).json();
       assert.is(summary.operation_stats.started, 0);
       assert.is(summary.connection_states.closed, 2);
+      assert.equal(summary.connection_outcomes, { clean: 1, failed: 0, shutdown: 0, process_restart: 1 });
+      assert.is(summary.pending_tasks, 0);
     } finally {
       await server.close();
     }
     // A second restart finds nothing left to close.
     const again = await startTestServer({}, { keepDir: dir });
-    assert.equal(again.recovered, { connections: 0, operations: 0, tasks: 0 });
+    assert.equal(again.recovered, { connections: 0, operations: 0, tasks: 0, abandoned_tasks: 0 });
     await again.close();
     // The crashed run's runner still holds a deadline; it must settle without a trace.
     assert.is((await stuckOutcome).status, 'failed');

@@ -6,6 +6,7 @@ import { AppError, isAppError } from '../../src/log/errors.ts';
 import { readAll } from '../../src/log/read.ts';
 import { getOperation, getSummary, listTasks } from '../../src/projections/queries.ts';
 import { freshStore, type TestStore } from '../helpers/db.ts';
+import { waitFor } from '../helpers/webrtc.ts';
 
 let store: TestStore;
 let runner: OperationRunner;
@@ -91,6 +92,49 @@ Run('is cancelled by runner.cancel: task.cancelled and operation.cancelled with 
   assert.equal(types(operationId), ['operation.started', 'task.created', 'task.started', 'task.cancelled', 'operation.cancelled']);
   assert.equal(getOperation(store.db, operationId)?.error, { code: 'CANCELLED', message: 'operator said stop' });
   assert.not.ok(runner.cancel(operationId), 'nothing left to cancel');
+});
+
+Run('counts a task that ignores its abort signal as pending (abandoned) until its work settles, then records task.settled_late', async () => {
+  let release!: (value: string) => void;
+  const outcome = await runner.run('stubborn', {}, () => new Promise<string>((resolve) => (release = resolve)), { timeoutMs: 30 });
+  assert.is(outcome.status === 'failed' && outcome.error.code, 'TIMEOUT');
+  const [task] = tasksOf(outcome.operationId);
+  assert.equal([task.status, task.abandoned, task.settled_late], ['timed_out', true, null]);
+  // The deadline passed but the work still runs: it is still counted.
+  assert.equal([runner.activeTasks, runner.abandonedTasks], [1, 1]);
+  assert.equal([getSummary(store.db).tasks.pending, getSummary(store.db).tasks.abandoned], [1, 1]);
+
+  release('finished after all');
+  const settled = await waitFor(() => readAll(store.db, { limit: 1000 }).find((e) => e.type === 'task.settled_late'), 5000, 'task.settled_late');
+  assert.is(settled.stream, `task:${task.id}`);
+  assert.is(settled.type === 'task.settled_late' && settled.data.outcome, 'completed');
+  assert.equal(types(outcome.operationId), ['operation.started', 'task.created', 'task.started', 'task.timed_out', 'operation.failed', 'task.settled_late']);
+  await waitFor(() => runner.activeTasks === 0, 5000, 'the runner to forget the task');
+  const after = tasksOf(outcome.operationId)[0];
+  assert.equal([after.status, after.abandoned, after.settled_late?.outcome], ['timed_out', false, 'completed']);
+  const summary = getSummary(store.db).tasks;
+  assert.equal([summary.pending, summary.abandoned, summary.settled_late], [0, 0, 1]);
+});
+
+Run('counts cancelled work that ignores the signal the same way, and records how it failed when it finally does', async () => {
+  let fail!: (err: Error) => void;
+  const { operationId, outcome } = await runner.start('stubborn', {}, () => new Promise((_, reject) => (fail = reject)));
+  await waitFor(() => tasksOf(operationId)[0]?.status === 'running', 5000, 'the task to run');
+  runner.cancel(operationId, 'operator said stop');
+  assert.is((await outcome).status, 'cancelled');
+  assert.equal([tasksOf(operationId)[0].status, tasksOf(operationId)[0].abandoned, runner.abandonedTasks], ['cancelled', true, 1]);
+  fail(new Error('socket closed at last'));
+  const settled = await waitFor(() => tasksOf(operationId)[0].settled_late, 5000, 'task.settled_late');
+  assert.equal([settled.outcome, settled.error], ['failed', { code: 'INTERNAL', message: 'socket closed at last' }]);
+  assert.is(getSummary(store.db).tasks.pending, 0);
+});
+
+Run('does not count work that honours its signal as abandoned', async () => {
+  const outcome = await runner.run('polite', {}, (ctx) => forever(ctx.signal), { timeoutMs: 20 });
+  assert.is(outcome.status, 'failed');
+  const [task] = tasksOf(outcome.operationId);
+  assert.equal([task.status, task.abandoned], ['timed_out', false]);
+  assert.equal([runner.activeTasks, getSummary(store.db).tasks.pending], [0, 0]);
 });
 
 Run('runs sub-tasks as tracked tasks of the operation, each with its own timeout', async () => {

@@ -112,6 +112,82 @@ Reduce('stays closed whatever state change follows the close', () => {
     .then((m) => assert.is(m?.category, 'closed'));
 });
 
+Reduce('gives an ended connection its outcome: clean when nothing failed before the close', () => {
+  const { on, created, state } = setup();
+  given(created(), state('connection', 'new', 'connected'))
+    .when(on('connection.closed', { reason: 'whep_delete', initiator: 'remote' }))
+    .then((m, before) => {
+      assert.is(before?.outcome, null, 'no outcome while it lives');
+      assert.is(m?.outcome, 'clean');
+      assert.is(m?.failure, null);
+    });
+});
+
+Reduce('keeps a failure as the outcome when failed -> closed happen in the same millisecond', () => {
+  const { on, created, state } = setup();
+  const at = Date.UTC(2026, 0, 1, 13);
+  given(created(), state('connection', 'new', 'connected'))
+    .when(
+      on('connection.error', { code: 'CONSENT_EXPIRED', message: 'nothing received for 3000 ms', fatal: true }, { at }),
+      state('connection', 'connected', 'failed'),
+      on('connection.closed', { reason: 'consent_expired', initiator: 'ice' }, { at }),
+    )
+    .then((m) => {
+      assert.is(m?.category, 'closed', 'the state shape is unchanged');
+      assert.is(m?.outcome, 'failed');
+      assert.equal(m?.close, { reason: 'consent_expired', initiator: 'ice' });
+      assert.equal(m?.failure, { code: 'CONSENT_EXPIRED', message: 'nothing received for 3000 ms', at: new Date(at).toISOString() });
+    });
+});
+
+Reduce('counts a fatal error, a failed state or a close by ICE as a failed outcome, whoever closes afterwards', () => {
+  const cases: [string, (s: ReturnType<typeof setup>) => ReturnType<ReturnType<typeof setup>['on']>[], string][] = [
+    ['fatal error then local close', (s) => [s.on('connection.error', { code: 'NEGOTIATION_FAILED', message: 'bad', fatal: true }), s.on('connection.closed', { reason: 'negotiation_failed', initiator: 'local' })], 'failed'],
+    ['failed state then shutdown', (s) => [s.state('connection', 'connecting', 'failed'), s.on('connection.closed', { reason: 'server_shutdown', initiator: 'shutdown' })], 'failed'],
+    ['close by ICE alone', (s) => [s.on('connection.closed', { reason: 'connect_timeout', initiator: 'ice' })], 'failed'],
+    ['non-fatal error then remote close', (s) => [s.on('connection.error', { code: 'RTP', message: 'once', fatal: false }), s.on('connection.closed', { reason: 'bye', initiator: 'remote' })], 'clean'],
+    ['shutdown', (s) => [s.on('connection.closed', { reason: 'server_shutdown', initiator: 'shutdown' })], 'shutdown'],
+    ['process restart', (s) => [s.on('connection.closed', { reason: 'process_restart', initiator: 'process_restart' })], 'process_restart'],
+  ];
+  for (const [what, events, outcome] of cases) {
+    const s = setup();
+    given(s.created()).when(...events(s)).then((m) => assert.is(m?.outcome, outcome, what));
+  }
+});
+
+Reduce('marks a stall and its end, counting stalls; a close ends a stall', () => {
+  const { on, created } = setup();
+  const stall = on('connection.stalled', { silent_ms: 1200, stall_after_ms: 1000, last_heard_ms: { stun: 1200, dtls: 1500, rtp: null, rtcp: 1200 } });
+  given(created()).when(stall).then((m) => {
+    assert.is(m?.stalled, true);
+    assert.is(m?.stalled_since, new Date(stall.recordedAt).toISOString());
+    assert.is(m?.stall_count, 1);
+    assert.is(m?.category, 'new', 'a stall is not a state');
+  });
+  const s2 = setup();
+  const first = s2.on('connection.stalled', { silent_ms: 1200, stall_after_ms: 1000, last_heard_ms: { stun: 1200, dtls: null, rtp: null, rtcp: null } });
+  given(s2.created(), first)
+    .when(s2.on('connection.resumed', { stalled_ms: 300, via: ['stun'] }))
+    .then((m) => assert.equal([m?.stalled, m?.stalled_since, m?.stall_count], [false, null, 1]));
+  const s3 = setup();
+  const again = () => s3.on('connection.stalled', { silent_ms: 1000, stall_after_ms: 1000, last_heard_ms: { stun: null, dtls: null, rtp: null, rtcp: null } });
+  given(s3.created(), again())
+    .when(again(), s3.on('connection.closed', { reason: 'consent_expired', initiator: 'ice' }))
+    .then((m) => assert.equal([m?.stalled, m?.stalled_since, m?.stall_count, m?.outcome], [false, null, 1, 'failed'], 'a repeated stalled is one stall'));
+});
+
+Reduce('keeps a model stored before outcomes and stalls were tracked working', () => {
+  const { on, created } = setup();
+  const old = reduceConnection(null, ID, created()) as Partial<ConnectionModel>;
+  delete old.stall_count;
+  delete old.stalled;
+  delete old.failure;
+  delete old.outcome;
+  const m = reduceConnection(old as ConnectionModel, ID, on('connection.stalled', { silent_ms: 1, stall_after_ms: 1, last_heard_ms: { stun: null, dtls: null, rtp: null, rtcp: null } }));
+  assert.equal([m.stalled, m.stall_count], [true, 1]);
+  assert.is(reduceConnection(m, ID, on('connection.closed', { reason: 'bye', initiator: 'remote' })).outcome, 'clean');
+});
+
 Reduce('counts candidates by origin and keeps the selected pair', () => {
   const { on, created } = setup();
   given(created())

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { emptySummary, reduceSummary, type SummaryModel } from '../../src/projections/summary.ts';
 import { reduceConnection, type ConnectionModel } from '../../src/projections/connection.ts';
 import { reduceOperation, type OperationModel } from '../../src/projections/operation.ts';
-import { reduceTask, isPending, type TaskModel } from '../../src/projections/task.ts';
+import { reduceTask, holdsWork, type TaskModel } from '../../src/projections/task.ts';
 import { parseStream, validateEvent, EVENT_SCHEMA_VERSION, type StoredEvent } from '../../src/log/catalogue.ts';
 import { EventFactory, realisticSteps } from '../helpers/events.ts';
 
@@ -86,7 +86,7 @@ Reduce('keeps pending tasks at created + running, and drops them when they end',
   const f = new EventFactory();
   const created = (id: string) => f.event(`task:${id}`, { type: 'task.created', data: { task_id: id, name: 'n' } });
   let { s } = foldAll([created('a'), created('b')]);
-  assert.equal(s.tasks, { total: 2, pending: 2 });
+  assert.equal([s.tasks.total, s.tasks.pending], [2, 2]);
   const g = new EventFactory();
   const evs = [
     g.event('task:a', { type: 'task.created', data: { task_id: 'a', name: 'n' } }),
@@ -96,7 +96,59 @@ Reduce('keeps pending tasks at created + running, and drops them when they end',
     g.event('task:a', { type: 'task.failed', data: { error: { code: 'late', message: 'ignored' }, duration_ms: 1 } }),
   ];
   ({ s } = foldAll(evs));
-  assert.equal(s.tasks, { total: 2, pending: 1 });
+  assert.equal(s.tasks, { total: 2, pending: 1, abandoned: 0, settled_late: 0, outcomes: { completed: 1, failed: 0, cancelled: 0, timed_out: 0 } });
+});
+
+Reduce('keeps an abandoned task pending until its work settles late, and counts the settling once', () => {
+  const f = new EventFactory();
+  const on = f.on('task:a');
+  const given = [on('task.created', { task_id: 'a', name: 'n' }), on('task.started', {})];
+  const timedOut = on('task.timed_out', { timeout_ms: 10, duration_ms: 10, abandoned: true });
+  const settled = on('task.settled_late', { outcome: 'completed', late_ms: 40, duration_ms: 50 });
+  let { s } = foldAll([...given, timedOut]);
+  assert.equal([s.tasks.pending, s.tasks.abandoned, s.tasks.outcomes.timed_out, s.tasks.settled_late], [1, 1, 1, 0]);
+  ({ s } = foldAll([...given, timedOut, settled, on('task.settled_late', { outcome: 'failed', late_ms: 41, duration_ms: 51 })]));
+  assert.equal([s.tasks.pending, s.tasks.abandoned, s.tasks.outcomes.timed_out, s.tasks.settled_late], [0, 0, 1, 1]);
+  // A timeout whose work had stopped is not pending at all.
+  const g = new EventFactory();
+  const other = g.on('task:b');
+  ({ s } = foldAll([other('task.created', { task_id: 'b', name: 'n' }), other('task.cancelled', { reason: 'r', duration_ms: 1, abandoned: false })]));
+  assert.equal([s.tasks.pending, s.tasks.abandoned, s.tasks.outcomes.cancelled], [0, 0, 1]);
+});
+
+Reduce('counts ended connections by outcome once, a failure that was then closed as failed', () => {
+  const f = new EventFactory();
+  const conn = (id: string, ...rest: [string, unknown][]) => {
+    const on = f.on(`connection:${id}`);
+    return [on('connection.created', { connection_id: id }), ...rest.map(([type, data]) => on(type as never, data as never))];
+  };
+  const events = [
+    ...conn('clean', ['connection.closed', { reason: 'bye', initiator: 'remote' }], ['connection.closed', { reason: 'again', initiator: 'local' }]),
+    ...conn('failed', ['connection.state_changed', { kind: 'connection', from: 'connected', to: 'failed' }], ['connection.closed', { reason: 'consent_expired', initiator: 'ice' }]),
+    ...conn('fatal', ['connection.error', { code: 'NEGOTIATION_FAILED', message: 'bad offer', fatal: true }], ['connection.closed', { reason: 'negotiation_failed', initiator: 'local' }]),
+    ...conn('stopping', ['connection.closed', { reason: 'server_shutdown', initiator: 'shutdown' }]),
+    ...conn('crashed', ['connection.closed', { reason: 'process_restart', initiator: 'process_restart' }]),
+    ...conn('open'),
+  ];
+  const { s } = foldAll(events);
+  assert.equal(s.connection_outcomes, { clean: 1, failed: 2, shutdown: 1, process_restart: 1 });
+  // The original's shape is kept: by state, both failures are closed now.
+  assert.equal([s.connections.closed, s.connections.failed, s.connections.new, s.connections.total], [5, 0, 1, 6]);
+});
+
+Reduce('counts stalled connections as a level and stalls as a total; a close ends a stall', () => {
+  const f = new EventFactory();
+  const on = f.on('connection:c');
+  const stalled = () => on('connection.stalled', { silent_ms: 5000, stall_after_ms: 5000, last_heard_ms: { stun: 5000, dtls: 6000, rtp: null, rtcp: 5000 } });
+  const given = [on('connection.created', { connection_id: 'c' }), stalled()];
+  let { s } = foldAll(given);
+  assert.equal([s.connections.stalled, s.stalls], [1, 1]);
+  const resumed = on('connection.resumed', { stalled_ms: 800, via: ['rtcp'] });
+  const again = stalled();
+  ({ s } = foldAll([...given, resumed, again]));
+  assert.equal([s.connections.stalled, s.stalls], [1, 2]);
+  ({ s } = foldAll([...given, resumed, again, on('connection.closed', { reason: 'consent_expired', initiator: 'ice' })]));
+  assert.equal([s.connections.stalled, s.stalls, s.connection_outcomes.failed], [0, 2, 1]);
 });
 
 Reduce('adds up, over a long realistic log, to what the final models say', () => {
@@ -115,13 +167,29 @@ Reduce('adds up, over a long realistic log, to what the final models say', () =>
     return out;
   };
   const c = count(connections, (x) => x.category);
-  for (const [k, v] of Object.entries(s.connections)) assert.is(v, c[k] ?? 0, `connections.${k}`);
+  for (const [k, v] of Object.entries(s.connections)) if (k !== 'stalled') assert.is(v, c[k] ?? 0, `connections.${k}`);
+  const models = [...connections.values()].filter(Boolean) as ConnectionModel[];
+  assert.is(s.connections.stalled, models.filter((m) => m.stalled).length);
+  assert.ok(s.stalls > 0, 'the log has stalls');
+  assert.is(s.stalls, models.reduce((n, m) => n + m.stall_count, 0));
+  const outcomes = count(connections, (x) => x.outcome ?? 'open');
+  for (const [k, v] of Object.entries(s.connection_outcomes)) assert.is(v, outcomes[k] ?? 0, `connection_outcomes.${k}`);
+  assert.ok(Object.values(s.connection_outcomes).every((n) => n > 0), JSON.stringify(s.connection_outcomes));
   const o = count(operations, (x) => x.status);
   for (const [k, v] of Object.entries(s.operations)) assert.is(v, o[k] ?? 0, `operations.${k}`);
   const t = [...tasks.values()].filter(Boolean) as TaskModel[];
   assert.is(s.tasks.total, t.length);
-  assert.is(s.tasks.pending, t.filter((x) => isPending(x.status)).length);
+  assert.is(s.tasks.pending, t.filter((x) => holdsWork(x)).length);
+  assert.is(s.tasks.abandoned, t.filter((x) => x.abandoned).length);
+  assert.ok(s.tasks.abandoned > 0, 'the log leaves some abandoned work unsettled');
+  assert.is(s.tasks.settled_late, t.filter((x) => x.settled_late).length);
   assert.ok(s.tasks.pending > 0 && s.tasks.pending < t.length, 'the log leaves some tasks pending, not all');
+  for (const [k, v] of Object.entries(s.tasks.outcomes)) assert.is(v, t.filter((x) => x.status === k).length, `tasks.outcomes.${k}`);
+  for (const [type, byStatus] of Object.entries(s.operation_types)) {
+    for (const [status, n] of Object.entries(byStatus)) {
+      assert.is(n, [...operations.values()].filter((x) => x?.type === type && x.status === status).length, `${type} ${status}`);
+    }
+  }
   assert.is(s.event_count, events.length);
 });
 
@@ -135,36 +203,36 @@ Reduce('does not mutate the state it is given', () => {
   assert.is(JSON.stringify(s), before);
 });
 
-Reduce('sums each connection\'s latest stats sample under the category it is in, and moves it when the category changes', () => {
+Reduce('adds what each connection\'s counters grew since its previous sample to totals that never move back or between states', () => {
   const f = new EventFactory();
-  const on = f.on('connection:c');
-  const sample = (bytes: number) =>
+  const sample = (on: ReturnType<EventFactory['on']>, bytes: number, lost: number | null) =>
     on('connection.stats_sampled', {
       bytes_sent: bytes,
       bytes_received: 10,
       packets_sent: bytes / 100,
       packets_received: 1,
-      packets_lost: 0,
+      packets_lost: lost,
       rtt_ms: 1,
       jitter_ms: 0,
-      bitrate_out_bps: 0,
-      bitrate_in_bps: 0,
-      interval_ms: 1000,
+      bitrate_out_bps: null,
+      bitrate_in_bps: null,
+      interval_ms: null,
     });
+  const a = f.on('connection:a');
+  const b = f.on('connection:b');
   const events = [
-    on('connection.created', { connection_id: 'c' }),
-    on('connection.state_changed', { kind: 'connection', from: 'new', to: 'connected' }),
-    on('connection.state_changed', { kind: 'ice', from: 'new', to: 'connected' }),
-    sample(1000),
-    sample(3000),
+    a('connection.created', { connection_id: 'a' }),
+    b('connection.created', { connection_id: 'b' }),
+    sample(a, 1000, null),
+    sample(b, 500, 2),
+    sample(a, 3000, 4),
+    // A remote loss count may step back (RFC 3550 duplicates); the total does not.
+    sample(b, 700, 1),
   ];
   const live = foldAll(events).s;
-  assert.is(live.traffic.connected.bytes_sent, 3000, 'the latest sample replaces the previous one');
-  assert.is(live.traffic.connected.packets_sent, 30);
-  const closed = foldAll([...events, on('connection.closed', { reason: 'bye', initiator: 'remote' })]).s;
-  assert.is(closed.traffic.connected.bytes_sent, 0);
-  assert.is(closed.traffic.closed.bytes_sent, 3000, 'bytes follow the connection into closed');
-  assert.is(closed.traffic.closed.bytes_received, 10);
+  assert.equal(live.traffic_total, { bytes_sent: 3700, bytes_received: 20, packets_sent: 37, packets_received: 2, packets_lost: 6 });
+  const closed = foldAll([...events, a('connection.closed', { reason: 'bye', initiator: 'remote' })]).s;
+  assert.equal(closed.traffic_total, live.traffic_total, 'a close moves nothing');
 });
 
 Reduce.run();

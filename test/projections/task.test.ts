@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { reduceTask, isPending, type TaskModel } from '../../src/projections/task.ts';
+import { reduceTask, isPending, holdsWork, type TaskModel } from '../../src/projections/task.ts';
 import { EventFactory, specFor } from '../helpers/events.ts';
 
 const ID = 't1';
@@ -58,6 +58,38 @@ Reduce('ends completed, failed, cancelled or timed_out with duration and error',
   }
 });
 
+Reduce('keeps a task given up on while its work ran as abandoned until task.settled_late, which changes no status', () => {
+  const { on, created, started } = setup();
+  const timedOut = on('task.timed_out', { timeout_ms: 100, duration_ms: 100, abandoned: true });
+  given(created(), started()).when(timedOut).then((m) => {
+    assert.is(m?.status, 'timed_out');
+    assert.is(m?.abandoned, true);
+    assert.is(m?.settled_late, null);
+  });
+  const s2 = setup();
+  const late = s2.on('task.settled_late', { outcome: 'failed', error: { code: 'ABORTED', message: 'gave up at last' }, late_ms: 250, duration_ms: 350 }, { advanceMs: 250 });
+  given(s2.created(), s2.started(), s2.on('task.cancelled', { reason: 'shutdown', duration_ms: 100, abandoned: true }))
+    .when(late)
+    .then((m, before) => {
+      assert.is(m?.status, 'cancelled');
+      assert.is(m?.abandoned, false);
+      assert.equal(m?.settled_late, { outcome: 'failed', at: new Date(late.recordedAt).toISOString(), late_ms: 250, error: { code: 'ABORTED', message: 'gave up at last' } });
+      assert.equal(m?.transitions, before?.transitions, 'not a transition');
+      assert.is(m?.last_position, late.position);
+    });
+});
+
+Reduce('ignores task.settled_late for a task that was not abandoned, and a second one', () => {
+  const { on, created, started } = setup();
+  const late = () => on('task.settled_late', { outcome: 'completed', late_ms: 5, duration_ms: 5 });
+  given(created(), started(), on('task.completed', { duration_ms: 3 })).when(late()).then((m, before) => assert.equal(m, before));
+  const s2 = setup();
+  const l2 = () => s2.on('task.settled_late', { outcome: 'completed', late_ms: 5, duration_ms: 5 });
+  given(s2.created(), s2.on('task.timed_out', { timeout_ms: 1, duration_ms: 1, abandoned: true }), l2())
+    .when(s2.on('task.settled_late', { outcome: 'failed', late_ms: 9, duration_ms: 9 }))
+    .then((m, before) => assert.equal(m, before));
+});
+
 Reduce('makes no transition out of a final state', () => {
   for (const final of ['task.completed', 'task.failed', 'task.cancelled', 'task.timed_out'] as const) {
     const { on, created, started } = setup();
@@ -88,6 +120,13 @@ Pending('counts created and running as pending, and nothing else', () => {
   assert.ok(isPending('created'));
   assert.ok(isPending('running'));
   for (const s of ['completed', 'failed', 'cancelled', 'timed_out'] as const) assert.not.ok(isPending(s));
+});
+
+Pending('counts an abandoned task as holding work until it settles', () => {
+  assert.ok(holdsWork({ status: 'running', abandoned: false }));
+  assert.ok(holdsWork({ status: 'timed_out', abandoned: true }));
+  assert.not.ok(holdsWork({ status: 'timed_out', abandoned: false }));
+  assert.not.ok(holdsWork({ status: 'completed', abandoned: false }));
 });
 
 Pending.run();

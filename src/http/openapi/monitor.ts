@@ -1,7 +1,7 @@
 // The monitor routes (src/http/routes/monitor.ts), described here rather than
 // in that file so the router stays short.
 import { MONITOR_PREFIX } from '../routes/monitor.ts';
-import { TASK_STATUSES } from '../../log/catalogue.ts';
+import { CONNECTION_OUTCOMES, TASK_STATUSES } from '../../log/catalogue.ts';
 import { CONNECTION_CATEGORIES } from '../../projections/connection.ts';
 import { OPERATION_STATUSES } from '../../projections/operation.ts';
 import { cursorQuery, json, jsonBody, limitQuery, pathParam, query, ref, writeSecurity } from './components.ts';
@@ -22,8 +22,16 @@ export const monitorOpenApiPaths: OpenApiPaths = {
             uptime_seconds: { type: 'integer' },
             timestamp: { type: 'string', format: 'date-time' },
             connection_states: { type: 'object', additionalProperties: { type: 'integer' } },
+            connection_outcomes: {
+              type: 'object',
+              description: 'Ended connections by outcome; a failure followed by a close counts as failed.',
+              properties: Object.fromEntries(CONNECTION_OUTCOMES.map((o) => [o, { type: 'integer' }])),
+            },
+            stalled_connections: { type: 'integer', description: 'Connections with nothing arriving for --stall-after, now.' },
+            connection_stalls: { type: 'integer', description: 'Stalls that began, in the whole log.' },
             operation_stats: { type: 'object', additionalProperties: { type: 'integer' } },
-            pending_tasks: { type: 'integer' },
+            pending_tasks: { type: 'integer', description: 'Running tasks plus abandoned ones (timed out or cancelled, work still running).' },
+            abandoned_tasks: { type: 'integer' },
             task_count: { type: 'integer' },
             event_count: { type: 'integer' },
             log_position: { type: 'integer' },
@@ -38,6 +46,8 @@ export const monitorOpenApiPaths: OpenApiPaths = {
       summary: 'Connections, newest first, keyed by id',
       parameters: [
         query('state', list(CONNECTION_CATEGORIES), 'Only these state categories.'),
+        query('outcome', list(CONNECTION_OUTCOMES), 'Only ended connections with these outcomes.'),
+        query('stalled', { type: 'boolean' }, 'true: only connections stalled now; false: only the others.'),
         query('include_closed', { type: 'boolean', default: false }, 'Include closed connections when no state is given.'),
         query('server_id', { type: 'string' }, 'Only connections of this stream server.'),
         limitQuery(1000, 100),
@@ -119,7 +129,7 @@ export const monitorOpenApiPaths: OpenApiPaths = {
       tags,
       summary: 'Tracked tasks grouped by connection (pending ones unless a status is given)',
       parameters: [
-        query('status', list([...TASK_STATUSES, 'pending', 'all'])),
+        query('status', list([...TASK_STATUSES, 'pending', 'abandoned', 'all']), 'pending (the default): created, running and abandoned (given up on, work still running).'),
         query('connection_id', { type: 'string' }),
         query('operation_id', { type: 'string' }),
         limitQuery(1000, 100),

@@ -11,6 +11,8 @@ const CATEGORIES = ['new', 'connecting', 'connected', 'disconnected', 'failed', 
 const STATUSES = ['running', 'completed', 'failed', 'cancelled', 'created', 'timed_out'];
 const TIMELINE_TYPES = [
   'connection.created',
+  'connection.stalled',
+  'connection.resumed',
   'connection.state_changed',
   'connection.candidate_pair_selected',
   'connection.track_added',
@@ -26,6 +28,9 @@ const MAX_TIMELINE = 500;
 const MAX_SAMPLES = 300;
 const STATS_PAGES = 20;
 
+/** Null stays null (unknown), so a chart shows a gap, never a 0. */
+const scaled = (v, by = 1) => (v === null || v === undefined ? null : v / by);
+const percent = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)} %`);
 const time = (iso) => h('time', { datetime: iso ?? '', title: iso ? `${iso} (UTC)` : '' }, localTime(iso));
 const badge = (word, known) => h('span', { class: `badge badge-${known.includes(word) ? word : 'other'}` }, word);
 
@@ -42,10 +47,12 @@ function renderCards(s) {
     card('connecting', c.new + c.connecting),
     card('disconnected', c.disconnected, c.disconnected ? 'warn' : ''),
     card('failed', c.failed, c.failed ? 'bad' : ''),
+    card('stalled', s.stalled_connections ?? 0, s.stalled_connections ? 'warn' : ''),
     card('closed', c.closed),
+    card('ended failed', s.connection_outcomes?.failed ?? 0, s.connection_outcomes?.failed ? 'bad' : ''),
     card('operations running', o.started),
     card('operations failed', o.failed, o.failed ? 'bad' : ''),
-    card('pending tasks', s.pending_tasks),
+    card('pending tasks', s.pending_tasks, s.abandoned_tasks ? 'warn' : ''),
     card('events', s.event_count),
   );
 }
@@ -54,14 +61,32 @@ function renderCards(s) {
 
 let selected = null;
 
+/**
+ * The state cell: a connection that ended in failure shows `failed` in red
+ * with its reason, never a grey `closed`; a stalled one says so beside its state.
+ */
+function stateCell(c) {
+  if (c.outcome === 'failed') {
+    const why = c.failure?.code ?? c.close?.reason ?? '';
+    return [badge('failed', CATEGORIES), ' ', h('span', { class: 'reason', title: c.failure?.message ?? '' }, why)];
+  }
+  const parts = [badge(c.category, CATEGORIES)];
+  if (c.outcome && c.outcome !== 'clean') parts.push(' ', h('span', { class: 'reason' }, c.outcome));
+  if (c.stalled) parts.push(' ', h('span', { class: 'badge badge-stalled', title: `nothing received since ${c.stalled_since}` }, 'stalled'));
+  return parts;
+}
+
 function renderConnections(list) {
   const rows = list.map((c) => {
     const stats = c.latest_stats ?? {};
     return h(
       'tr',
-      { dataset: { id: c.id, category: c.category }, class: c.id === selected?.id ? 'selected' : '' },
+      {
+        dataset: { id: c.id, category: c.category, outcome: c.outcome ?? '', stalled: String(c.stalled === true) },
+        class: [c.id === selected?.id ? 'selected' : '', c.outcome === 'failed' ? 'failed' : ''].filter(Boolean).join(' ') || undefined,
+      },
       h('td', {}, h('button', { type: 'button', class: 'link id', title: c.id, onclick: () => openDrilldown(c.id) }, c.id)),
-      h('td', {}, badge(c.category, CATEGORIES)),
+      h('td', { class: 'state' }, stateCell(c)),
       h('td', {}, c.mode ?? '—'),
       h('td', {}, c.content ?? '—'),
       h('td', {}, time(c.created_at)),
@@ -71,6 +96,7 @@ function renderConnections(list) {
       h('td', {}, bytes(stats.bytes_received)),
       h('td', {}, c.category === 'closed' ? '—' : bitrate(stats.bitrate_out_bps)),
       h('td', {}, ms(stats.rtt_ms)),
+      h('td', {}, percent(stats.fraction_lost)),
       h('td', {}, c.category === 'closed' ? '' : h('button', { type: 'button', class: 'close-one', onclick: () => closeOne(c.id) }, 'Close')),
     );
   });
@@ -107,7 +133,16 @@ function renderTasks(pending, recent) {
   fill(
     byId('tasks-pending').tBodies[0],
     pending.map((t) =>
-      h('tr', {}, h('td', {}, t.name), h('td', {}, badge(t.status, STATUSES)), h('td', { class: 'id' }, t.connection_id ?? '—'), h('td', {}, time(t.created_at)), h('td', {}, duration(t.timeout_ms))),
+      h(
+        'tr',
+        { dataset: { abandoned: String(t.abandoned === true) } },
+        h('td', {}, t.name),
+        // Given up on while its work still runs: it holds work, so it is listed here until that work settles.
+        h('td', {}, badge(t.status, STATUSES), t.abandoned ? [' ', h('span', { class: 'badge badge-stalled', title: 'its work has not stopped yet' }, 'abandoned')] : ''),
+        h('td', { class: 'id' }, t.connection_id ?? '—'),
+        h('td', {}, time(t.created_at)),
+        h('td', {}, duration(t.timeout_ms)),
+      ),
     ),
   );
   fill(
@@ -253,6 +288,10 @@ function describe(event) {
       return `error ${d.code}: ${d.message}${d.fatal ? ' (fatal)' : ''}`;
     case 'connection.closed':
       return `closed by ${d.initiator}: ${d.reason}`;
+    case 'connection.stalled':
+      return `stalled: nothing received for ${duration(d.silent_ms)}`;
+    case 'connection.resumed':
+      return `resumed after ${duration(d.stalled_ms)} (${(d.via ?? []).join(', ')})`;
     default:
       return event.type;
   }
@@ -270,12 +309,12 @@ function renderCharts() {
   lineChart(
     byId('chart-bitrate'),
     [
-      { name: 'sent', className: 's-out', points: points((d) => d.bitrate_out_bps / 1000) },
-      { name: 'received', className: 's-in', points: points((d) => d.bitrate_in_bps / 1000) },
+      { name: 'sent', className: 's-out', points: points((d) => scaled(d.bitrate_out_bps, 1000)) },
+      { name: 'received', className: 's-in', points: points((d) => scaled(d.bitrate_in_bps, 1000)) },
     ],
     { format: (v) => v.toFixed(0) },
   );
-  lineChart(byId('chart-rtt'), [{ name: 'RTT', className: 's-rtt', points: points((d) => d.rtt_ms) }], { format: (v) => v.toFixed(1) });
+  lineChart(byId('chart-rtt'), [{ name: 'RTT', className: 's-rtt', points: points((d) => scaled(d.rtt_ms)) }], { format: (v) => v.toFixed(1) });
 }
 
 async function refreshDetails() {
@@ -292,11 +331,27 @@ async function refreshDetails() {
     row('created', time(c.created_at)),
     row('connected', time(c.connected_at), c.setup_ms !== null ? ` after ${duration(c.setup_ms)}` : ''),
     row('closed', time(c.closed_at), c.close ? ` by ${c.close.initiator}: ${c.close.reason}` : ''),
+    row('outcome', c.outcome ? h('span', { class: c.outcome === 'failed' ? 'bad' : '' }, c.outcome) : '—', c.failure ? ` (${c.failure.code}: ${c.failure.message})` : ''),
+    row('liveness', c.stalled ? h('span', { class: 'warn' }, `stalled since ${localTime(c.stalled_since)}`) : 'receiving', ` · ${c.stall_count ?? 0} stalls`),
     row('candidate pair', c.selected_pair ? `${c.selected_pair.local} ⇄ ${c.selected_pair.remote}` : '—'),
     row('tracks', c.tracks.map((t) => `${t.kind}${t.codec ? ` ${t.codec}` : ''}`).join(', ') || '—'),
     row('data channels', c.data_channels.map((d) => d.label).join(', ') || '—'),
     row('errors', c.errors.map((e) => `${e.code}: ${e.message}`).join('; ') || '—'),
     row('stats samples', String(c.stats_samples)),
+    row('tracks (latest sample)', trackSummary(c.latest_stats)),
+  );
+}
+
+/** Per-track figures from the latest sample: loss, jitter, RTT, NACK/PLI. */
+function trackSummary(stats) {
+  const tracks = stats?.tracks ?? [];
+  if (tracks.length === 0) return '—';
+  return h(
+    'ul',
+    { class: 'tracks' },
+    tracks.map((t) =>
+      h('li', {}, `${t.kind} ${t.codec ?? ''}: ${bitrate(t.bitrate_bps)}, lost ${percent(t.fraction_lost)}, jitter ${ms(t.jitter_ms)}, RTT ${ms(t.rtt_ms)}, NACK ${t.nack_count}, PLI ${t.pli_count}`),
+    ),
   );
 }
 

@@ -2,10 +2,19 @@
 // server's own (not prom-client's global one, so several servers in one
 // process never clash).
 //
-// Two kinds of source, chosen by what each metric is:
-// - Gauges of "how many are in each state now" are projections of the log, so
-//   they are read from the read models at scrape time: always exact, nothing
-//   to keep in step, and right after a restart.
+// Names follow Prometheus conventions (`promtool check metrics` reports
+// nothing about them; a test runs it): every metric is `webrtc_*`, monotonic
+// quantities are counters ending in `_total`, and gauges are only levels
+// (connections by current state, stalled, running operations, pending tasks).
+// No series moves between label values when a connection changes state:
+// traffic is counted once, when sampled, in counters without a state label,
+// so `rate()` over them falls to zero when the traffic stops.
+//
+// Where the numbers come from:
+// - Levels and totals that are projections of the log are read from the
+//   summary read model at scrape time: exact, nothing to keep in step, and
+//   the totals carry on across restarts (they count the whole log, so a
+//   restart is not even a counter reset).
 // - Histograms need one observation per thing that happened. Append batches
 //   are observed as they commit (`log.onCommit`). Operation durations are read
 //   from the log itself: at each scrape the registry catches up from where it
@@ -17,20 +26,22 @@ import Router from '@koa/router';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Services } from '../app.ts';
 import { headPosition, readAll } from '../../log/read.ts';
-import { parseStream, TASK_STATUSES } from '../../log/catalogue.ts';
+import { CONNECTION_OUTCOMES, parseStream } from '../../log/catalogue.ts';
 import { getOperation, getSummary } from '../../projections/queries.ts';
 import { CONNECTION_CATEGORIES } from '../../projections/connection.ts';
-import { emptySummary, type SummaryModel, type Traffic } from '../../projections/summary.ts';
-import { OPERATION_STATUSES } from '../../projections/operation.ts';
+import { TASK_OUTCOMES, type SummaryModel } from '../../projections/summary.ts';
 import { feedClients } from './events.ts';
 import type { OpenApiPaths } from '../openapi/types.ts';
 
-const PREFIX = 'webrtc_monitor_';
+const PREFIX = 'webrtc_';
 const OPERATION_ENDINGS = ['operation.completed', 'operation.failed', 'operation.cancelled'] as const;
+const OPERATION_OUTCOMES = ['completed', 'failed', 'cancelled'] as const;
 const OUTCOME = { 'operation.completed': 'completed', 'operation.failed': 'failed', 'operation.cancelled': 'cancelled' } as const;
 /** Log events read per page, and pages per scrape, when catching up on operation durations. */
 const CATCH_UP_PAGE = 500;
 const CATCH_UP_PAGES_PER_SCRAPE = 200;
+
+type Labels = Record<string, string>;
 
 export function metricsRouter(services: Services): Router {
   const { db, log } = services;
@@ -38,31 +49,59 @@ export function metricsRouter(services: Services): Router {
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  new Gauge({
-    name: `${PREFIX}connections`,
-    help: 'Connections in the read model, by state category (new, connecting, connected, disconnected, failed, closed).',
-    labelNames: ['state'],
-    registers,
-    collect() {
-      const s = getSummary(db);
-      for (const state of CONNECTION_CATEGORIES) this.set({ state }, s.connections[state]);
-    },
-  });
+  // The summary is read once per scrape (before collecting) and shared by every metric below.
+  let summary: SummaryModel = getSummary(db);
 
-  const countsByTypeAndStatus = db.prepare('SELECT type, status, count(*) AS n FROM operations GROUP BY type, status');
-  new Gauge({
-    name: `${PREFIX}operations`,
-    help: 'Operations in the read model, by type and status (running, completed, failed, cancelled).',
-    labelNames: ['type', 'status'],
-    registers,
-    collect() {
-      this.reset();
-      for (const row of countsByTypeAndStatus.all() as { type: string; status: string; n: number }[]) {
-        this.set({ type: row.type, status: row.status }, row.n);
-      }
-    },
-  });
+  /** A gauge whose values are read from the summary at scrape time. */
+  const level = (name: string, help: string, labelNames: string[], read: (s: SummaryModel) => [Labels, number][]) =>
+    new Gauge({
+      name: `${PREFIX}${name}`,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [labels, value] of read(summary)) this.set(labels, value);
+      },
+    });
+  /** A counter whose values are totals kept by the summary read model (they only grow). */
+  const total = (name: string, help: string, labelNames: string[], read: (s: SummaryModel) => [Labels, number][]) =>
+    new Counter({
+      name: `${PREFIX}${name}`,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [labels, value] of read(summary)) this.inc(labels, Math.max(0, value));
+      },
+    });
 
+  // ---- connections ----------------------------------------------------------
+  level('connections', 'Connections by current state (new, connecting, connected, disconnected, failed, closed).', ['state'], (s) =>
+    CONNECTION_CATEGORIES.map((state) => [{ state }, s.connections[state]]),
+  );
+  level('connections_stalled', 'Connections with nothing arriving from the remote peer for --stall-after, now.', [], (s) => [[{}, s.connections.stalled]]);
+  total('connections_opened_total', 'Connections created.', [], (s) => [[{}, s.connections.total]]);
+  total('connections_ended_total', 'Connections that ended, by outcome (clean, failed, shutdown, process_restart).', ['outcome'], (s) =>
+    CONNECTION_OUTCOMES.map((outcome) => [{ outcome }, s.connection_outcomes[outcome]]),
+  );
+  total('connection_stalls_total', 'Stalls that began (nothing arriving for --stall-after).', [], (s) => [[{}, s.stalls]]);
+
+  // ---- traffic: counted as sampled, whatever the connection does later -------
+  total('bytes_sent_total', 'Bytes sent to viewers (RTP payload and data-channel bytes), as sampled from getStats.', [], (s) => [[{}, s.traffic_total.bytes_sent]]);
+  total('bytes_received_total', 'Bytes received from viewers, as sampled from getStats.', [], (s) => [[{}, s.traffic_total.bytes_received]]);
+  total('packets_sent_total', 'Packets (and data-channel messages) sent to viewers, as sampled from getStats.', [], (s) => [[{}, s.traffic_total.packets_sent]]);
+  total('packets_received_total', 'Packets (and data-channel messages) received from viewers, as sampled from getStats.', [], (s) => [[{}, s.traffic_total.packets_received]]);
+  total('packets_lost_total', 'Packets the viewers reported lost in their RTCP receiver reports.', [], (s) => [[{}, s.traffic_total.packets_lost]]);
+
+  // ---- operations and tasks -------------------------------------------------
+  level('operations_running', 'Operations running now, by type.', ['type'], (s) =>
+    Object.entries(s.operation_types).map(([type, byStatus]) => [{ type }, byStatus.running]),
+  );
+  total('operations_total', 'Operations that ended, by type and outcome (completed, failed, cancelled).', ['type', 'outcome'], (s) =>
+    Object.entries(s.operation_types).flatMap(([type, byStatus]) => OPERATION_OUTCOMES.map((outcome): [Labels, number] => [{ type, outcome }, byStatus[outcome]])),
+  );
   const operationDuration = new Histogram({
     name: `${PREFIX}operation_duration_seconds`,
     help: 'Duration of operations that ended since this process started, by type and outcome.',
@@ -89,36 +128,15 @@ export function metricsRouter(services: Services): Router {
       }
     }
   }
+  level('tasks_pending', 'Tasks holding work now: running, or abandoned (timed out or cancelled while their work still runs).', [], (s) => [[{}, s.tasks.pending]]);
+  level('tasks_abandoned', 'Tasks timed out or cancelled whose work has not settled yet.', [], (s) => [[{}, s.tasks.abandoned]]);
+  total('tasks_total', 'Tasks that ended, by outcome (completed, failed, cancelled, timed_out).', ['outcome'], (s) =>
+    TASK_OUTCOMES.map((outcome) => [{ outcome }, s.tasks.outcomes[outcome]]),
+  );
+  total('tasks_settled_late_total', 'Abandoned tasks whose work settled after they were given up on.', [], (s) => [[{}, s.tasks.settled_late]]);
 
-  const countsByTaskStatus = db.prepare('SELECT status, count(*) AS n FROM tasks GROUP BY status');
-  new Gauge({
-    name: `${PREFIX}tasks`,
-    help: 'Tracked tasks in the read model, by status (created, running, completed, failed, cancelled, timed_out).',
-    labelNames: ['status'],
-    registers,
-    collect() {
-      const counts = new Map((countsByTaskStatus.all() as { status: string; n: number }[]).map((r) => [r.status, r.n]));
-      for (const status of TASK_STATUSES) this.set({ status }, counts.get(status) ?? 0);
-    },
-  });
-
-  new Gauge({
-    name: `${PREFIX}log_events`,
-    help: 'Events in the log (the summary read model).',
-    registers,
-    collect() {
-      this.set(getSummary(db).event_count);
-    },
-  });
-  new Gauge({
-    name: `${PREFIX}log_position`,
-    help: 'Position of the last event in the log.',
-    registers,
-    collect() {
-      this.set(getSummary(db).log_position);
-    },
-  });
-
+  // ---- the log --------------------------------------------------------------
+  total('log_events_total', 'Events in the log since it began (the summary read model; pruning does not lower it).', [], (s) => [[{}, s.event_count]]);
   const appended = new Counter({
     name: `${PREFIX}events_appended_total`,
     help: 'Events appended to the log by this process.',
@@ -142,43 +160,6 @@ export function metricsRouter(services: Services): Router {
     batchDuration.observe(durationMs / 1000);
   });
 
-  // Each connection's latest stats sample, summed per state category: the
-  // summary read model keeps these totals (moved as connections change
-  // state), so a scrape costs the same however long the history is.
-  // (A summary stored before it kept traffic has none until a rebuild.)
-  const currentTraffic = () => getSummary(db).traffic ?? emptySummary().traffic;
-  let traffic: SummaryModel['traffic'] = currentTraffic();
-  const readTraffic = () => (traffic = currentTraffic());
-  const trafficGauge = (name: string, help: string, pick: (t: Traffic) => [string, number][]) =>
-    new Gauge({
-      name: `${PREFIX}${name}`,
-      help,
-      labelNames: ['state', 'direction'],
-      registers,
-      collect() {
-        for (const state of CONNECTION_CATEGORIES) {
-          for (const [direction, value] of pick(traffic[state])) this.set({ state, direction }, value);
-        }
-      },
-    });
-  trafficGauge('connection_bytes', 'Bytes from each connection\'s latest stats sample, summed by state and direction.', (r) => [
-    ['sent', r.bytes_sent],
-    ['received', r.bytes_received],
-  ]);
-  trafficGauge('connection_packets', 'Packets from each connection\'s latest stats sample, summed by state and direction.', (r) => [
-    ['sent', r.packets_sent],
-    ['received', r.packets_received],
-  ]);
-  new Gauge({
-    name: `${PREFIX}connection_packets_lost`,
-    help: 'Packets lost (remote report) from each connection\'s latest stats sample, summed by state.',
-    labelNames: ['state'],
-    registers,
-    collect() {
-      for (const state of CONNECTION_CATEGORIES) this.set({ state }, traffic[state].packets_lost);
-    },
-  });
-
   new Gauge({
     name: `${PREFIX}live_feed_clients`,
     help: 'Clients following the live event feed (SSE).',
@@ -187,22 +168,12 @@ export function metricsRouter(services: Services): Router {
       this.set(feedClients(services).length);
     },
   });
-  new Gauge({
-    name: `${PREFIX}operation_statuses`,
-    help: 'Operations in the read model, by status only (all types).',
-    labelNames: ['status'],
-    registers,
-    collect() {
-      const s = getSummary(db);
-      for (const status of OPERATION_STATUSES) this.set({ status }, s.operations[status]);
-    },
-  });
 
   const router = new Router();
   router.get('/metrics', async (ctx) => {
     // Work that feeds several metrics runs once, before they are collected.
     catchUpOperations();
-    readTraffic();
+    summary = getSummary(db);
     const text = await registry.metrics();
     ctx.set('Cache-Control', 'no-store');
     // Set as a header, not ctx.type, so Koa keeps the version parameter.

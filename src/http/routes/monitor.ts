@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { Services } from '../app.ts';
 import { AppError, notFound } from '../../log/errors.ts';
 import { readStreamRows, type EventRow } from '../../log/read.ts';
-import { streamName, TASK_STATUSES, type TaskStatus } from '../../log/catalogue.ts';
+import { CONNECTION_OUTCOMES, streamName, TASK_STATUSES, type ConnectionOutcome, type TaskStatus } from '../../log/catalogue.ts';
 import {
   connectionAt,
   decodeCursor,
@@ -84,6 +84,10 @@ const atParam = z
 
 const connectionsQuery = z.object({
   state: listOf(CONNECTION_CATEGORIES).optional(),
+  /** How it ended (clean, failed, shutdown, process_restart): ended connections only. */
+  outcome: listOf(CONNECTION_OUTCOMES).optional(),
+  /** true: only connections the liveness watchdog says are stalled now; false: only the others. */
+  stalled: boolParam.optional(),
   include_closed: boolParam.default(false),
   server_id: z.string().max(200).optional(),
   limit: limitParam(1000, 100),
@@ -104,7 +108,7 @@ const operationsQuery = z.object({
 });
 
 const tasksQuery = z.object({
-  status: listOf(TASK_STATUSES, ['pending', 'all']).optional(),
+  status: listOf(TASK_STATUSES, ['pending', 'abandoned', 'all']).optional(),
   connection_id: z.string().max(200).optional(),
   operation_id: z.string().max(200).optional(),
   limit: limitParam(1000, 100),
@@ -129,10 +133,16 @@ function operationStatuses(words: string[] | undefined): OperationStatus[] {
   }
 }
 
-function taskStatuses(words: string[] | undefined): TaskStatus[] {
-  if (!words) return [...PENDING_TASK_STATUSES];
-  if (words.includes('all')) return [];
-  return [...new Set(words.flatMap((w) => (w === 'pending' ? PENDING_TASK_STATUSES : [w as TaskStatus])))];
+/**
+ * `pending` (the default) is what still holds work: created, running, and
+ * abandoned (given up on while its work runs); `abandoned` is those alone.
+ */
+function taskStatuses(words: string[] | undefined): { statuses: TaskStatus[]; abandoned: boolean } {
+  if (!words) return { statuses: [...PENDING_TASK_STATUSES], abandoned: true };
+  if (words.includes('all')) return { statuses: [], abandoned: false };
+  const abandoned = words.includes('pending') || words.includes('abandoned');
+  const statuses = [...new Set(words.flatMap((w) => (w === 'pending' ? PENDING_TASK_STATUSES : w === 'abandoned' ? [] : [w as TaskStatus])))];
+  return { statuses, abandoned };
 }
 
 export function monitorRouter(services: Services): Router {
@@ -155,6 +165,11 @@ export function monitorRouter(services: Services): Router {
         closed: s.connections.closed,
         failed: s.connections.failed,
       },
+      // How ended connections ended: a failure followed by a close counts here
+      // as failed, though its state (above) is closed.
+      connection_outcomes: { ...s.connection_outcomes },
+      stalled_connections: s.connections.stalled,
+      connection_stalls: s.stalls,
       operation_stats: {
         total: s.operations.total,
         started: s.operations.running,
@@ -162,7 +177,9 @@ export function monitorRouter(services: Services): Router {
         failed: s.operations.failed,
         canceled: s.operations.cancelled,
       },
+      // Running tasks plus abandoned ones (timed out or cancelled, work still running).
       pending_tasks: s.tasks.pending,
+      abandoned_tasks: s.tasks.abandoned,
       task_count: s.tasks.total,
       event_count: s.event_count,
       log_position: s.log_position,
@@ -173,6 +190,8 @@ export function monitorRouter(services: Services): Router {
     const q = parseQuery(ctx, connectionsQuery);
     const page = listConnectionRows(db, {
       categories: q.state as ConnectionCategory[] | undefined,
+      outcomes: q.outcome as ConnectionOutcome[] | undefined,
+      stalled: q.stalled,
       includeClosed: q.include_closed,
       serverId: q.server_id,
       limit: q.limit,
@@ -229,9 +248,10 @@ export function monitorRouter(services: Services): Router {
 
   router.get('/tasks', (ctx) => {
     const q = parseQuery(ctx, tasksQuery);
-    const statuses = taskStatuses(q.status);
+    const { statuses, abandoned } = taskStatuses(q.status);
     const page = listTaskRows(db, {
       statuses,
+      abandoned,
       connectionId: q.connection_id,
       operationId: q.operation_id,
       limit: q.limit,
@@ -247,7 +267,7 @@ export function monitorRouter(services: Services): Router {
     }
     const groups = `{${[...grouped].map(([k, items]) => `${JSON.stringify(k)}:[${items.join(',')}]`).join(',')}}`;
     const pending = q.status ? '' : `"pending_tasks":${groups},`;
-    const shown = JSON.stringify(statuses.length ? statuses : 'all');
+    const shown = JSON.stringify(statuses.length || abandoned ? [...statuses, ...(abandoned ? ['abandoned'] : [])] : 'all');
     sendJson(ctx, `{${pending}"tasks":${groups},"count":${page.items.length},"statuses":${shown},${tail(page.nextCursor)}}`);
   });
 

@@ -175,10 +175,15 @@ export function webrtcTestRouter(services: Services, webrtc: WebRtcService): Rou
 /** Mutating routes: the bearer scheme, or nothing when no token is configured. */
 const writeSecurity: Record<string, string[]>[] = [{ bearer: [] }, {}];
 const problemRefs = { '400': ref('BadRequest'), '401': ref('Unauthorized'), '404': ref('NotFound') };
-const accepted = json('The operation is still running (Prefer: respond-async, or --operation-timeout passed); poll Location.', {
+const accepted = json('Accepted and still running (Prefer: respond-async, or --operation-timeout passed): no outcome yet; poll Location.', {
   type: 'object',
-  required: ['operation_id', 'status', 'location'],
-  properties: { operation_id: { type: 'string' }, status: { const: 'running' }, location: { type: 'string' } },
+  required: ['accepted', 'status', 'operation_id', 'location'],
+  properties: {
+    accepted: { const: true },
+    status: { const: 'running' },
+    operation_id: { type: 'string' },
+    location: { type: 'string' },
+  },
 });
 const jsonBody = (schema: Record<string, unknown>) => ({ required: true, content: { 'application/json': { schema } } });
 const preferHeader = {
@@ -195,7 +200,7 @@ export const webrtcOpenApiPaths: OpenApiPaths = {
   [`${WEBRTC_PREFIX}/check`]: {
     get: {
       tags: ['webrtc'],
-      summary: 'werift version, codecs and content directory status (a true report)',
+      summary: 'werift version, codecs, ICE and liveness settings, and content directory status, all read from the running configuration and the installed werift',
       responses: { '200': json('The report; `success` is false when the content directory is unusable.') },
     },
   },
@@ -253,7 +258,7 @@ export const webrtcOpenApiPaths: OpenApiPaths = {
   [`${WEBRTC_PREFIX}/connections/{id}/stats`]: {
     get: {
       tags: ['webrtc'],
-      summary: "A live getStats() summary of one connection (bytes, packets, RTT, jitter, loss, frames)",
+      summary: 'A stats sample of one connection built now: totals, per-track RTCP figures (loss, jitter, RTT, NACK/PLI/FIR), data channels, DTLS/ICE state, stalled',
       parameters: [pathParam('id', 'The connection')],
       responses: { '200': json('The summary'), '404': ref('NotFound'), '409': failedOperation },
     },

@@ -150,6 +150,53 @@ page('shows a connection within 2 s of its events being recorded, and turns it c
   }
 });
 
+page('shows a failure that was closed in the same millisecond as failed, in red with its reason, and a stalled connection as stalled', async () => {
+  const server = await startTestServer();
+  const { page, problems, close } = await openPage(browser);
+  try {
+    await load(page, server);
+    const { log } = server.services;
+    await log.append('connection:doomed', [{ type: 'connection.created', data: { connection_id: 'doomed', mode: 'media' } }, ...toConnected]);
+    await log.append('connection:quiet', [{ type: 'connection.created', data: { connection_id: 'quiet', mode: 'media' } }, ...toConnected]);
+    await waitForRow(page, 'doomed', 'connected');
+    await log.append('connection:quiet', [
+      { type: 'connection.stalled', data: { silent_ms: 5100, stall_after_ms: 5000, last_heard_ms: { stun: 5100, dtls: null, rtp: null, rtcp: 5200 } } },
+    ]);
+    // One append: one commit, one recorded_at for all three.
+    await log.append('connection:doomed', [
+      { type: 'connection.error', data: { code: 'CONSENT_EXPIRED', message: 'nothing received from the viewer for 30000 ms', fatal: true } },
+      state('connection', 'connected', 'failed'),
+      { type: 'connection.closed', data: { reason: 'consent_expired', initiator: 'ice' } },
+    ]);
+    const shown = await page
+      .waitForFunction(() => {
+        const rows = [...document.querySelectorAll<HTMLTableRowElement>('#connections tbody tr')];
+        const doomed = rows.find((r) => r.dataset.id === 'doomed');
+        const quiet = rows.find((r) => r.dataset.id === 'quiet');
+        if (doomed?.dataset.outcome !== 'failed' || quiet?.dataset.stalled !== 'true') return null;
+        const failedBadge = doomed.querySelector<HTMLElement>('td.state .badge')!;
+        const stalledBadge = quiet.querySelector<HTMLElement>('td.state .badge-stalled')!;
+        return {
+          category: doomed.dataset.category,
+          badge: failedBadge.textContent,
+          color: getComputedStyle(failedBadge).backgroundColor,
+          reason: doomed.querySelector('td.state .reason')?.textContent,
+          stalled: stalledBadge.textContent,
+          stalledColor: getComputedStyle(stalledBadge).backgroundColor,
+        };
+      }, undefined, { timeout: 2000, polling: 50 })
+      .then((h) => h.jsonValue());
+    assert.equal(shown, { category: 'closed', badge: 'failed', color: 'rgb(197, 48, 48)', reason: 'CONSENT_EXPIRED', stalled: 'stalled', stalledColor: 'rgb(183, 121, 31)' });
+    const cards = (await page.textContent('#cards')) ?? '';
+    assert.match(cards, /1\s*ended failed/);
+    assert.match(cards, /1\s*stalled/);
+    assert.equal(problems, []);
+  } finally {
+    await close();
+    await server.stop();
+  }
+});
+
 page('drills down into a connection: its transitions in local time and a chart of its stats', async () => {
   const server = await startTestServer();
   // A zone with a half-hour offset, so a time shown in UTC or off by the offset is caught.

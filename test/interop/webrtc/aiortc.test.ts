@@ -21,6 +21,8 @@ import { join, resolve } from 'node:path';
 import { unifyBundleCredentials } from '../../../src/webrtc/sdpFixes.ts';
 import { CONTENT_DIR, MONITOR, startWebRtcServer, type WebRtcTestServer } from '../../helpers/webrtc.ts';
 import { requireAiortc } from '../../helpers/prerequisites.ts';
+import { waitFor } from '../../helpers/webrtc.ts';
+import type { TrackSample } from '../../../src/log/catalogue.ts';
 
 /** Debian's Python: the only one that sees python3-aiortc (a pyenv python on the PATH would not). */
 const PYTHON = requireAiortc();
@@ -50,22 +52,39 @@ type AiortcResult = {
   elapsed_ms: number;
 };
 
-/** Runs the Python viewer to the end and returns its JSON line; a crash or a hang fails with its stderr. */
-function runAiortc(whepUrl: string, mode: 'media' | 'data', token?: string): Promise<AiortcResult> {
-  const args = [VIEWER, whepUrl, mode, '--timeout', '15', ...(token ? ['--token', token] : [])];
+/**
+ * Runs the Python viewer to the end and returns its JSON line; a crash or a
+ * hang fails with its stderr. With `whilePlaying`, the viewer holds the
+ * session once its goal is met until that callback settles.
+ */
+function runAiortc(whepUrl: string, mode: 'media' | 'data', options: { token?: string; whilePlaying?: (connectionId: string) => Promise<unknown> } = {}): Promise<AiortcResult> {
+  const { token, whilePlaying } = options;
+  const args = [VIEWER, whepUrl, mode, '--timeout', '15', ...(token ? ['--token', token] : []), ...(whilePlaying ? ['--hold'] : [])];
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(PYTHON, args, { stdio: [whilePlaying ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    let held: Promise<unknown> | null = null;
+    let heldError: unknown = null;
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+      const playing = /^\{"playing": "([^"]+)"\}$/m.exec(stdout);
+      if (playing && whilePlaying && !held) {
+        held = whilePlaying(playing[1])
+          .catch((err) => (heldError = err))
+          .finally(() => child.stdin!.end('bye\n'));
+      }
+    });
+    child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
     const killer = setTimeout(() => child.kill('SIGKILL'), 45_000);
     child.on('error', (err) => {
       clearTimeout(killer);
       reject(err);
     });
-    child.on('close', (code, signal) => {
+    child.on('close', async (code, signal) => {
       clearTimeout(killer);
+      await held;
+      if (heldError) return reject(heldError);
       const line = stdout.trim().split('\n').pop() ?? '';
       try {
         resolvePromise(JSON.parse(line));
@@ -93,7 +112,20 @@ viewer.after(() => server.stop());
 
 viewer('receives the clip as decoded VP8 video and Opus audio, and the monitor records its connection from created to a remote close', async () => {
   const stream = await server.stream({ content: 'sample.webm', mode: 'media' });
-  const r = await runAiortc(stream.whep_url, 'media');
+  // Hold the session until aiortc's receiver reports have given every track
+  // its jitter and loss, and an RTT that changed between samples.
+  let tracks: TrackSample[] = [];
+  const r = await runAiortc(stream.whep_url, 'media', {
+    whilePlaying: (id) =>
+      waitFor(async () => {
+        const events = (await connection(id)).timeline.events as { type: string; data: { tracks?: TrackSample[] } }[];
+        const samples = events.filter((e) => e.type === 'connection.stats_sampled').map((e) => e.data.tracks ?? []);
+        const last = samples.at(-1) ?? [];
+        const rtts = (kind: string) => new Set(samples.map((s) => s.find((t) => t.kind === kind)?.rtt_ms).filter((v) => typeof v === 'number'));
+        const ready = last.length === 2 && last.every((t) => t.jitter_ms !== null && t.fraction_lost !== null && t.rtt_ms !== null);
+        return ready && (rtts('video').size >= 2 || rtts('audio').size >= 2) ? (tracks = last) : null;
+      }, 15_000, "per-track jitter, loss and a changing RTT from aiortc's reports"),
+  });
   aiortcOffer = r.offer ?? null;
   assert.ok(r.ok, lean(r));
   assert.match(r.aiortc, /^1\./);
@@ -120,6 +152,11 @@ viewer('receives the clip as decoded VP8 video and Opus audio, and the monitor r
   assert.is(events[events.length - 1].type, 'connection.closed');
   assert.equal(connectionStates(events), ['connecting', 'connected', 'closed']);
   assert.is(c.error_count, 0, JSON.stringify(c.errors));
+  assert.equal(tracks.map((t) => t.kind).sort(), ['audio', 'video']);
+  for (const t of tracks) assert.ok(t.receiver_reports > 0 && t.jitter_ms! >= 0 && t.fraction_lost! >= 0 && t.rtt_ms! >= 0, JSON.stringify(t));
+  assert.is(c.outcome, 'clean');
+  const flat = server.services.db.prepare('SELECT count(*) FROM stats_samples WHERE connection_id = ? AND jitter_ms IS NOT NULL AND fraction_lost IS NOT NULL').pluck().get(r.connection_id) as number;
+  assert.ok(flat > 0, 'stats_samples.jitter_ms and fraction_lost are filled for aiortc');
   process.stdout.write(`  (aiortc media: connected in ${r.connected_ms} ms, ${r.video_frames} video / ${r.audio_frames} audio frames, whole run ${r.elapsed_ms} ms)\n`);
 });
 

@@ -2,7 +2,7 @@
 
 Run with Debian's Python (python3-aiortc is only visible to it):
 
-    /usr/bin/python3 test/interop/webrtc/aiortc_viewer.py WHEP_URL media|data [--token T]
+    /usr/bin/python3 test/interop/webrtc/aiortc_viewer.py WHEP_URL media|data [--token T] [--hold]
 
 It offers recvonly video+audio (media) or a data channel (data), POSTs the
 offer to the WHEP URL (aiortc does not trickle: setLocalDescription gathers,
@@ -15,6 +15,11 @@ so every candidate is already in the offer), then
 
 ends the session with a WHEP DELETE, closes, and prints one JSON line with
 what it saw. Exit status 0 when the goal was met, 1 otherwise.
+
+With --hold it keeps the session (and keeps receiving, and sending its RTCP
+receiver reports) after the goal is met: it prints {"playing": CONNECTION_ID}
+and hangs up only when a line (or end of file) arrives on stdin, so the test
+decides when, from what the monitor shows.
 """
 
 import argparse
@@ -177,6 +182,9 @@ async def run(args):
         else:
             await asyncio.wait_for(data.verified.wait(), args.timeout)
             result["data"] = {"first_message": data.first, "messages": data.messages, "passes": data.passes}
+        if args.hold:
+            print(json.dumps({"playing": result["connection_id"]}), flush=True)
+            await loop.run_in_executor(None, sys.stdin.readline)
         result["ok"] = True
     except asyncio.TimeoutError:
         result["error"] = "timed out after %s s (states %s, video %d, audio %d, data passes %d)" % (args.timeout, states, counts["video"], counts["audio"], len(data.passes))
@@ -201,6 +209,7 @@ def main():
     parser.add_argument("mode", choices=["media", "data"])
     parser.add_argument("--token", default=None)
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds for each step")
+    parser.add_argument("--hold", action="store_true", help="after the goal, wait for a line on stdin before hanging up")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     print(json.dumps(result), flush=True)

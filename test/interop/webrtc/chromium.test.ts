@@ -5,13 +5,15 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openPage, type WatchedPage } from '../../helpers/browser.ts';
 import { launchKillableChromium } from '../../helpers/chromiumProcess.ts';
 import { CONTENT_DIR, MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../../helpers/webrtc.ts';
+import { scrape, value } from '../../helpers/metrics.ts';
+import type { TrackSample } from '../../../src/log/catalogue.ts';
 
 const ARTIFACTS = resolve('test-artifacts');
 const SAMPLE_BYTES = readFileSync(join(CONTENT_DIR, 'sample.webm'));
@@ -45,13 +47,17 @@ function inboundRtp(page: Page) {
   });
 }
 
-async function connection(id: string) {
-  return (await server.json(`${MONITOR}/connections/${id}?events_limit=1000`)).body;
+async function connection(id: string, on: WebRtcTestServer = server) {
+  return (await on.json(`${MONITOR}/connections/${id}?events_limit=1000`)).body;
 }
 
-async function openPlayer(): Promise<{ watched: WatchedPage; id: string }> {
-  const stream = await server.stream({ content: 'sample.webm', mode: 'media' });
-  const watched = await openPage(browser, { viewport: { width: 720, height: 640 } });
+type Sample = { rtt_ms: number | null; jitter_ms: number | null; fraction_lost: number | null; tracks?: TrackSample[] };
+const sampleData = (body: { timeline: { events: { type: string; data: Sample }[] } }) =>
+  body.timeline.events.filter((e) => e.type === 'connection.stats_sampled').map((e) => e.data);
+
+async function openPlayer(on: WebRtcTestServer = server, inBrowser: Browser = browser): Promise<{ watched: WatchedPage; id: string }> {
+  const stream = await on.stream({ content: 'sample.webm', mode: 'media' });
+  const watched = await openPage(inBrowser, { viewport: { width: 720, height: 640 } });
   await watched.page.goto(stream.url);
   const id = await playerConnectionId(watched.page);
   return { watched, id };
@@ -104,6 +110,32 @@ player('plays the sample clip: Chromium decodes video frames and receives audio,
     const samples = body.timeline.events.filter((e: { type: string }) => e.type === 'connection.stats_sampled');
     assert.ok(samples.some((e: { data: { frames_sent: number; packets_sent: number } }) => e.data.frames_sent > 0 && e.data.packets_sent > 0));
     assert.ok(samples.some((e: { data: { bitrate_out_bps: number } }) => e.data.bitrate_out_bps > 0), 'a sample with an outgoing bitrate');
+    assert.is(samples[0].data.bitrate_out_bps, null, 'the first sample has no rate: unknown, not 0');
+
+    // Chromium's receiver reports: per-track jitter and loss, and an RTT that
+    // changes between samples (Chromium reports on audio less often than on video).
+    const full = await waitFor(async () => {
+      const all = sampleData(await connection(id));
+      const last = all.at(-1);
+      const ready = last?.tracks?.length === 2 && last.tracks.every((t) => t.jitter_ms !== null && t.fraction_lost !== null && t.rtt_ms !== null);
+      const videoRtts = new Set(all.map((x) => x.tracks?.find((t) => t.kind === 'video')?.rtt_ms).filter((v) => typeof v === 'number'));
+      return ready && videoRtts.size >= 2 ? all : null;
+    }, 15_000, "per-track jitter, loss and a changing RTT from Chromium's reports");
+    const last = full.at(-1)!;
+    for (const t of last.tracks!) {
+      assert.ok(t.receiver_reports > 0, `${t.kind} receiver reports`);
+      assert.ok(t.jitter_ms! >= 0 && t.fraction_lost! >= 0 && t.fraction_lost! <= 1 && t.rtt_ms! >= 0, JSON.stringify(t));
+    }
+    assert.equal([typeof last.jitter_ms, typeof last.fraction_lost, typeof last.rtt_ms], ['number', 'number', 'number']);
+    // The SQL view has them too.
+    const rows = server.services.db
+      .prepare("SELECT kind, jitter_ms, fraction_lost, rtt_ms FROM track_samples WHERE connection_id = ? AND rtt_ms IS NOT NULL AND jitter_ms IS NOT NULL")
+      .all(id) as { kind: string }[];
+    assert.equal([...new Set(rows.map((r) => r.kind))].sort(), ['audio', 'video']);
+    const flat = server.services.db.prepare('SELECT count(*) FROM stats_samples WHERE connection_id = ? AND jitter_ms IS NOT NULL AND fraction_lost IS NOT NULL').pluck().get(id) as number;
+    assert.ok(flat > 0, 'stats_samples.jitter_ms and fraction_lost are filled');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(resolve(ARTIFACTS, 'chromium-sample.json'), `${JSON.stringify(last, null, 2)}\n`);
     assert.equal(watched.problems, []);
     process.stdout.write(`  (Chromium: connected ${c.setup_ms} ms after the connection was created; ${rtp.framesDecoded} frames decoded)\n`);
   } finally {
@@ -179,40 +211,87 @@ player('closing the page sends the WHEP DELETE on pagehide: the close is recorde
   }
 });
 
-player('a browser killed outright is recorded as failed at the consent timeout, then closed with initiator ice', async () => {
+// The killed-browser test runs against its own server with short limits
+// (the suite's server keeps the defaults, so healthy viewers never stall):
+// Chromium sends receiver reports about once a second, so 1.5 s of silence
+// means something is wrong.
+const STALL_AFTER_MS = 1500;
+const CONSENT_TIMEOUT_MS = 4000;
+
+player('a browser killed outright is stalled within seconds, failed at the consent timeout, counted as failed and shown red', async () => {
+  const killable = await startWebRtcServer({ statsIntervalMs: 250, stallAfterMs: STALL_AFTER_MS, consentTimeoutMs: CONSENT_TIMEOUT_MS });
   const doomed = await launchKillableChromium();
+  const dashboard = await openPage(browser, { viewport: { width: 1400, height: 900 } });
   try {
-    const watched = await openPage(doomed.browser);
-    const stream = await server.stream({ content: 'sample.webm', mode: 'media' });
-    await watched.page.goto(stream.url);
-    const id = await playerConnectionId(watched.page);
+    const { watched, id } = await openPlayer(killable, doomed.browser);
     await waitFor(async () => (await inboundRtp(watched.page)).framesDecoded > 0, 10_000, 'a decoded frame');
+    // Mid-stream, with Chromium's receiver reports arriving on every track.
+    await waitFor(
+      async () => ((await killable.json(`${WEBRTC}/connections/${id}/stats`)).body.stats.tracks as TrackSample[]).every((t) => t.receiver_reports > 0),
+      10_000,
+      'receiver reports on every track',
+    );
+    const before = await scrape(killable);
+    assert.is(value(before, 'webrtc_connections_ended_total', { outcome: 'failed' }), 0);
 
     const killedAt = Date.now();
     doomed.kill();
     const body = await waitFor(async () => {
-      const b = await connection(id);
+      const b = await connection(id, killable);
       return b.connection.category === 'closed' ? b : null;
-    }, 60_000, 'the consent timeout');
-    const events = body.timeline.events as { type: string; position: number; recorded_at: string; data: Record<string, unknown> }[];
+    }, 30_000, 'the consent timeout');
+    const events = body.timeline.events as { type: string; position: number; recorded_at: string; data: Record<string, any> }[];
+    const stalled = events.find((e) => e.type === 'connection.stalled');
+    assert.ok(stalled, 'connection.stalled was recorded');
+    assert.ok(stalled.data.silent_ms >= STALL_AFTER_MS, `silent for ${stalled.data.silent_ms} ms`);
+    assert.is(events.filter((e) => e.type === 'connection.stalled').length, 1, 'no stall before the kill');
     const failed = events.find((e) => e.type === 'connection.state_changed' && e.data.kind === 'connection' && e.data.to === 'failed');
     assert.ok(failed, 'a connection state change to failed');
-    const failedAfter = Date.parse(failed.recorded_at) - killedAt;
-    const closedAfter = Date.parse(body.connection.closed_at) - killedAt;
-    // No packet arrives after the kill, so the server's consent watchdog (30 s) is what notices.
-    assert.ok(failedAfter > 25_000 && failedAfter < 40_000, `failed recorded ${failedAfter} ms after the kill`);
-    assert.ok(closedAfter >= failedAfter, 'closed after failed');
+    assert.ok(stalled.position < failed.position, 'stalled before failed');
     const transitions = events.filter((e) => e.type === 'connection.state_changed' && e.data.kind === 'connection').map((e) => e.data.to);
     assert.equal(transitions, ['connecting', 'connected', 'failed', 'closed']);
     assert.ok(events.some((e) => e.type === 'connection.error' && e.data.code === 'CONSENT_EXPIRED' && e.data.fatal === true));
-    assert.equal(body.connection.close, { reason: 'consent_expired', initiator: 'ice' });
+    const c = body.connection;
+    assert.equal(c.close, { reason: 'consent_expired', initiator: 'ice' });
+    assert.is(c.outcome, 'failed', 'failed -> closed in the same millisecond is still a failure');
+    assert.is(c.failure.code, 'CONSENT_EXPIRED');
     // Time travel to the failure (by log position: failed and closed share a millisecond) shows the failed category.
-    const at = (await server.json(`${MONITOR}/connections/${id}?at=${failed.position}`)).body.connection;
+    const at = (await killable.json(`${MONITOR}/connections/${id}?at=${failed.position}`)).body.connection;
     assert.is(at.category, 'failed');
-    assert.is((await server.json(`${WEBRTC}/connections`)).body.some((c: { id: string }) => c.id === id), false);
-    process.stdout.write(`  (killed browser: failed after ${failedAfter} ms, closed after ${closedAfter} ms)\n`);
+    assert.is((await killable.json(`${WEBRTC}/connections`)).body.some((x: { id: string }) => x.id === id), false);
+
+    // Counted: the summary's outcomes, the filter, the counter.
+    const summary = (await killable.json(`${MONITOR}/summary`)).body;
+    assert.is(summary.connection_outcomes.failed, 1);
+    assert.is(summary.connection_states.failed, 0, "the original's shape: by state it is closed");
+    assert.equal(Object.keys((await killable.json(`${MONITOR}/connections?outcome=failed`)).body.connections), [id]);
+    assert.is(value(await scrape(killable), 'webrtc_connections_ended_total', { outcome: 'failed' }), 1);
+
+    // The dashboard shows it failed, in red, with its reason; never a grey "closed".
+    await dashboard.page.goto(`${killable.url}/dashboard`);
+    await dashboard.page.waitForSelector('body[data-ready="true"]');
+    const row = await dashboard.page.waitForFunction(
+      (id) => {
+        const tr = [...document.querySelectorAll<HTMLTableRowElement>('#connections tbody tr')].find((r) => r.dataset.id === id);
+        if (!tr || tr.dataset.outcome !== 'failed') return null;
+        const badge = tr.querySelector<HTMLElement>('td.state .badge')!;
+        return { badge: badge.textContent, color: getComputedStyle(badge).backgroundColor, reason: tr.querySelector('td.state .reason')?.textContent, cls: tr.className };
+      },
+      id,
+      { timeout: 5000, polling: 50 },
+    ).then((h) => h.jsonValue());
+    assert.equal(row, { badge: 'failed', color: 'rgb(197, 48, 48)', reason: 'CONSENT_EXPIRED', cls: 'failed' });
+    assert.match((await dashboard.page.textContent('#cards')) ?? '', /1\s*ended failed/);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await dashboard.page.screenshot({ path: resolve(ARTIFACTS, 'dashboard-failed.png'), fullPage: true });
+    assert.equal(dashboard.problems, []);
+
+    const since = (iso: string) => Date.parse(iso) - killedAt;
+    process.stdout.write(`  (killed browser: stalled after ${since(stalled.recorded_at)} ms, failed after ${since(failed.recorded_at)} ms; limits ${STALL_AFTER_MS}/${CONSENT_TIMEOUT_MS} ms)\n`);
   } finally {
+    await dashboard.close();
     await doomed.close();
+    await killable.stop();
   }
 });
 
