@@ -238,21 +238,23 @@ export class Forwarder implements ForwarderStatusSource {
     writeCheckpoint(this.db, FORWARDER_CONSUMER, from);
   }
 
+  // The state moves once its event is committed: a status that says
+  // `caught_up` with no lag then means that event is in the centre too.
   private async caughtUp() {
     if (this.state === 'caught_up') return;
     const behindMs = this.behindSince === null ? null : this.clock() - this.behindSince;
+    await this.record({ type: 'forwarder.caught_up', data: { node: this.options.node, position: this.shipped, behind_ms: behindMs } });
     this.state = 'caught_up';
     this.behindSince = null;
-    await this.record({ type: 'forwarder.caught_up', data: { node: this.options.node, position: this.shipped, behind_ms: behindMs } });
   }
 
   private async checkBehind() {
     if (this.state === 'behind') return;
     const lag = this.lag();
     if (lag.ms < this.options.behindAfterMs) return;
+    await this.record({ type: 'forwarder.behind', data: { node: this.options.node, lag_events: lag.events, lag_ms: lag.ms } });
     this.state = 'behind';
     this.behindSince = this.clock();
-    await this.record({ type: 'forwarder.behind', data: { node: this.options.node, lag_events: lag.events, lag_ms: lag.ms } });
   }
 
   private async fail(err: unknown) {
