@@ -67,8 +67,6 @@ export async function startServer(
     logDirWriter = new LogDirWriter(db, log, config.logDir, logger);
     await logDirWriter.start();
   }
-  // In the background: a node serves whether or not the centre is reachable.
-  forwarder?.start();
 
   const { app } = createApp(
     services,
@@ -80,6 +78,8 @@ export async function startServer(
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
+  // In the background, once serving: a node serves whether or not the centre is reachable.
+  forwarder?.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
