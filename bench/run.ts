@@ -1,8 +1,12 @@
 // npm run bench [-- --quick] [-- --json] [-- --only 1,3]
 //
-// Seven figures, each measured beside its anchor in the same run (see
+// Eight figures, each measured beside its anchor in the same run (see
 // bench/RESULTS.md). The benchmark reports; it never fails on speed. It exits
 // non-zero only when something it measures did not work.
+//
+// Figure 8 (the fleet) needs Debian's postgresql; it is in every full run and
+// left out of `--quick` unless asked for (`--quick --only 8`), because the
+// quick run is part of `npm test`, which needs Node alone.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +18,7 @@ import { startupFigures } from './startup.ts';
 import { exportFigures } from './export.ts';
 import { rebuildFigures } from './rebuild.ts';
 import { peerFigures } from './peers.ts';
+import { fleetFigures } from './fleet.ts';
 import { machine, table, type Figure } from './report.ts';
 
 const { values } = parseArgs({
@@ -27,11 +32,12 @@ const { values } = parseArgs({
 
 const quick = values.quick;
 const sizes = quick
-  ? { append: 5_000, emmett: 1_000, emmettApi: 100, perProducer: 10, log: 20_000, restSeconds: 1, startupRuns: 1, viewers: 5, peerSeconds: 4, peerRounds: 1 }
-  : { append: 50_000, emmett: 5_000, emmettApi: 500, perProducer: 100, log: 1_000_000, restSeconds: 5, startupRuns: 5, viewers: 100, peerSeconds: 10, peerRounds: 3 };
+  ? { append: 5_000, emmett: 1_000, emmettApi: 100, perProducer: 10, log: 20_000, restSeconds: 1, startupRuns: 1, viewers: 5, peerSeconds: 4, peerRounds: 1, fleetEvents: 5_000, fleetRounds: 1, outageMs: 1_500 }
+  : { append: 50_000, emmett: 5_000, emmettApi: 500, perProducer: 100, log: 1_000_000, restSeconds: 5, startupRuns: 5, viewers: 100, peerSeconds: 10, peerRounds: 3, fleetEvents: 50_000, fleetRounds: 3, outageMs: 4_000 };
 if (values.viewers) sizes.viewers = Number(values.viewers);
 const only = values.only ? new Set(values.only.split(',').map(Number)) : null;
-const wanted = (group: number) => !only || only.has(group);
+const FLEET = 8;
+const wanted = (group: number) => (only ? only.has(group) : !(quick && group === FLEET));
 const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
 const scratch = mkdtempSync(join(tmpdir(), 'wrm-bench-'));
@@ -72,6 +78,10 @@ try {
   if (wanted(5)) {
     progress(`5. peers: ${sizes.viewers} viewers, ${sizes.peerRounds} x ${sizes.peerSeconds} s, recording on and off`);
     figures.push(...(await peerFigures(scratch, sizes.viewers, sizes.peerSeconds, sizes.peerRounds)));
+  }
+  if (wanted(FLEET)) {
+    progress(`8. fleet: forwarding ${sizes.fleetEvents} events x ${sizes.fleetRounds}, a ${sizes.outageMs / 1000} s outage with 3 nodes appending`);
+    figures.push(...(await fleetFigures(scratch, { events: sizes.fleetEvents, rounds: sizes.fleetRounds, outageMs: sizes.outageMs })));
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { configFromEnv, DEFAULT_DB_PATH, isLoopback, loadConfig, type ConfigInput } from './config.ts';
+import { configFromEnv, DEFAULT_DB_PATH, fleetConfigFromEnv, isLoopback, loadConfig, loadFleetConfig, type ConfigInput } from './config.ts';
 import { openDatabase, openReadOnly } from './log/open.ts';
 import { rebuild } from './projections/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
@@ -66,6 +66,9 @@ export function buildCli(): Command {
     .option('--ice-server <url...>', 'STUN/TURN server URLs for the server peers')
     .option('--enable-test-routes', 'enable POST .../test/async_close without --debug', false)
     .option('--run-tests', 'start, drive real WebRTC operations against this server over HTTP, report, exit 0/1', false)
+    .option('--forward-to <url>', 'ship the log to this central PostgreSQL, postgres://… (or WEBRTC_MONITOR_FORWARD_TO)')
+    .option('--node-id <name>', "this node's name in the fleet (or WEBRTC_MONITOR_NODE_ID; default: the host name)")
+    .option('--forward-backoff-max <ms>', 'longest wait between attempts while the centre is unreachable (default 10000)', int('--forward-backoff-max'))
     .action(async (opts) => {
       const flags: ConfigInput = {
         port: opts.runTests && opts.port === 9999 ? 0 : opts.port,
@@ -82,6 +85,9 @@ export function buildCli(): Command {
         shutdownGraceMs: opts.shutdownGrace,
         iceServers: opts.iceServer,
         enableTestRoutes: opts.enableTestRoutes || opts.runTests,
+        forwardTo: opts.forwardTo,
+        nodeId: opts.nodeId,
+        forwardBackoffMaxMs: opts.forwardBackoffMax,
       };
       const config = loadConfig(configFromEnv(process.env), flags);
       // Loaded here, not at the top: the HTTP stack costs over a second to
@@ -96,6 +102,10 @@ export function buildCli(): Command {
       }
       const running = await startServer(config, { logger, plugins: await defaultPlugins() });
       logger.info({ url: running.url, database: resolve(config.persistencePath) }, 'webrtc-monitor listening');
+      if (running.forwarder) {
+        const { node, target } = running.forwarder.status();
+        logger.info({ node, target }, 'forwarding the log to the central database');
+      }
       process.stdout.write(`webrtc-monitor listening on ${running.url} (database ${resolve(config.persistencePath)})\n`);
 
       let stopping = false;
@@ -197,6 +207,60 @@ export function buildCli(): Command {
       } finally {
         db.close();
       }
+    });
+
+  const fleet = program
+    .command('fleet')
+    .description("the central side of a fleet: the nodes' forwarded events (serve --forward-to) in PostgreSQL");
+  const databaseUrlOption = () =>
+    new Option('--database-url <url>', 'the central PostgreSQL, postgres://… (or WEBRTC_MONITOR_DATABASE_URL)');
+  const fleetConfig = (opts: { databaseUrl?: string }) => {
+    const env = fleetConfigFromEnv(process.env);
+    if (!opts.databaseUrl && !env.databaseUrl) {
+      throw new AppError(400, 'BAD_REQUEST', 'the central database is needed: --database-url postgres://… or WEBRTC_MONITOR_DATABASE_URL');
+    }
+    return loadFleetConfig(env, { databaseUrl: opts.databaseUrl });
+  };
+
+  fleet
+    .command('project')
+    .description('project the central events into the fleet read models, as they arrive; one process projects at a time, others wait to take over')
+    .addOption(databaseUrlOption())
+    .action(async (opts) => {
+      const config = fleetConfig(opts);
+      const { default: pino } = await import('pino');
+      const logger = pino({ level: config.logLevel, base: undefined }, pino.destination(2));
+      const { FleetProjector } = await import('./fleet/projector.ts');
+      const { redactUrl } = await import('./fleet/pg.ts');
+      const target = redactUrl(config.databaseUrl);
+      const projector = new FleetProjector({
+        url: config.databaseUrl,
+        pageSize: config.pageSize,
+        pollMs: config.pollMs,
+        takeoverPollMs: config.takeoverPollMs,
+        logger,
+        // One line per role change on stdout: what an operator (or a test) watches for.
+        onRole: (role) => process.stdout.write(`fleet projector ${role} (${target})\n`),
+      });
+      projector.start();
+      await new Promise<void>((resolveStop) => {
+        const stop = () => void projector.stop().then(resolveStop);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+
+  fleet
+    .command('rebuild')
+    .description('replay every node\'s central events into fresh fleet read models (stop every `fleet project` first)')
+    .addOption(databaseUrlOption())
+    .action(async (opts) => {
+      const config = fleetConfig(opts);
+      const { rebuildFleet } = await import('./fleet/projector.ts');
+      const report = await rebuildFleet(config.databaseUrl, { pageSize: config.pageSize });
+      process.stdout.write(
+        `rebuilt the fleet read models from ${report.events} events of ${report.nodes} nodes in ${Math.round(report.durationMs)} ms (${Math.round(report.eventsPerSecond)} events/s)\n`,
+      );
     });
 
   return program;

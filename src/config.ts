@@ -1,9 +1,16 @@
 // The one place configuration is read: defaults, then environment, then flags,
 // validated into one frozen object that everything else receives. Tests build
 // their own with `makeConfig({...})`.
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 export const DEFAULT_DB_PATH = './data/monitor.db';
+
+/** A node's name in the fleet: it keys the node's events in the centre and names its forwarder stream. */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const postgresUrl = z
+  .string()
+  .refine((s) => /^postgres(ql)?:\/\//.test(s) && URL.canParse(s), 'must be a postgres:// or postgresql:// URL');
 
 const configSchema = z.object({
   port: z.number().int().min(0).max(65535).default(9999),
@@ -36,6 +43,16 @@ const configSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `synchronous` pragma for the database. */
   synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+  /** The central PostgreSQL the forwarder ships this node's log to; null: no forwarding. */
+  forwardTo: postgresUrl.nullable().default(null),
+  nodeId: z.string().regex(NODE_ID_PATTERN, 'letters, digits, ".", "_" and "-", up to 128, starting with a letter or digit').default(() => hostname()),
+  /** Events per forwarded batch (one statement each). */
+  forwardBatchSize: z.number().int().min(1).max(10_000).default(1000),
+  /** First and longest wait between attempts while the centre is unreachable (exponential backoff). */
+  forwardBackoffInitialMs: z.number().int().min(1).default(250),
+  forwardBackoffMaxMs: z.number().int().min(1).default(10_000),
+  /** The oldest unshipped event waiting this long makes the forwarder `behind`. */
+  forwardBehindAfterMs: z.number().int().min(0).default(5_000),
 });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
@@ -56,7 +73,43 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
   if (env.WEBRTC_MONITOR_AUTH_TOKEN) out.authToken = env.WEBRTC_MONITOR_AUTH_TOKEN;
   if (env.WEBRTC_MONITOR_DB) out.persistencePath = env.WEBRTC_MONITOR_DB;
   if (env.WEBRTC_MONITOR_LOG_LEVEL) out.logLevel = env.WEBRTC_MONITOR_LOG_LEVEL as ConfigInput['logLevel'];
+  if (env.WEBRTC_MONITOR_FORWARD_TO) out.forwardTo = env.WEBRTC_MONITOR_FORWARD_TO;
+  if (env.WEBRTC_MONITOR_NODE_ID) out.nodeId = env.WEBRTC_MONITOR_NODE_ID;
   return out;
+}
+
+// The fleet commands (`webrtc-monitor fleet …`) run beside the central
+// database, not on a node, and take a configuration of their own.
+const fleetConfigSchema = z.object({
+  databaseUrl: postgresUrl,
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Events per projected page (one transaction each). */
+  pageSize: z.number().int().min(1).max(10_000).default(1000),
+  /** How often a projector with nothing to do looks again (notifications usually wake it first). */
+  pollMs: z.number().int().min(10).default(1000),
+  /** How often a standby projector tries to take the projection lock. */
+  takeoverPollMs: z.number().int().min(10).default(1000),
+});
+
+export type FleetConfig = Readonly<z.output<typeof fleetConfigSchema>>;
+export type FleetConfigInput = Partial<z.input<typeof fleetConfigSchema>>;
+
+export function fleetConfigFromEnv(env: NodeJS.ProcessEnv): FleetConfigInput {
+  const out: FleetConfigInput = {};
+  if (env.WEBRTC_MONITOR_DATABASE_URL) out.databaseUrl = env.WEBRTC_MONITOR_DATABASE_URL;
+  if (env.WEBRTC_MONITOR_LOG_LEVEL) out.logLevel = env.WEBRTC_MONITOR_LOG_LEVEL as FleetConfigInput['logLevel'];
+  return out;
+}
+
+/** Merges layers left to right, ignoring undefined values, then validates and freezes. */
+export function loadFleetConfig(...layers: FleetConfigInput[]): FleetConfig {
+  const merged: Record<string, unknown> = {};
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) if (v !== undefined) merged[k] = v;
+  }
+  const parsed = fleetConfigSchema.safeParse(merged);
+  if (!parsed.success) throw new Error(`invalid configuration: ${z.prettifyError(parsed.error)}`);
+  return Object.freeze(parsed.data);
 }
 
 /** Merges layers left to right, ignoring undefined values, then validates. */

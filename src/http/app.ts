@@ -10,6 +10,7 @@ import type { Config } from '../config.ts';
 import type { Db } from '../log/open.ts';
 import type { EventLog } from '../log/append.ts';
 import type { OperationRunner } from '../operations/runner.ts';
+import type { ForwarderStatusSource } from '../fleet/status.ts';
 import { problemMiddleware } from './errors.ts';
 import { requireTokenForWrites } from './auth.ts';
 import { monitorRouter } from './routes/monitor.ts';
@@ -26,6 +27,8 @@ export type Services = {
   logger: Logger;
   /** Epoch ms when this process started serving. */
   startedAt: number;
+  /** The fleet forwarder, when `--forward-to` is set. */
+  forwarder?: ForwarderStatusSource | null;
 };
 
 export type RouterFactory = (services: Services) => Router;

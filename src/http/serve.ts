@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config.ts';
-import { openDatabase } from '../log/open.ts';
+import { openDatabase, type Db } from '../log/open.ts';
 import { EventLog } from '../log/append.ts';
 import { Projector } from '../projections/projector.ts';
 import { listAbandonedTasks, listConnections, listOperations, listTasks } from '../projections/queries.ts';
@@ -14,6 +14,7 @@ import { PENDING_TASK_STATUSES } from '../projections/task.ts';
 import { OperationRunner } from '../operations/runner.ts';
 import { closeOrphans, type RecoveryReport } from '../operations/recover.ts';
 import { LogDirWriter } from '../export/logDirWriter.ts';
+import type { Forwarder } from '../fleet/forwarder.ts';
 import { createApp, type RouterFactory, type Services } from './app.ts';
 
 /** A part of the server that brings routes and takes part in start-up and shutdown. */
@@ -33,6 +34,7 @@ export type RunningServer = {
   services: Services;
   recovered: RecoveryReport;
   logDirWriter: LogDirWriter | null;
+  forwarder: Forwarder | null;
   server: Server;
   close(): Promise<void>;
 };
@@ -49,7 +51,8 @@ export async function startServer(
   const db = openDatabase(config.persistencePath, { synchronous: config.synchronous });
   const log = new EventLog(db, new Projector());
   const runner = new OperationRunner(log, { defaultTimeoutMs: config.operationTimeoutMs });
-  const services: Services = { config, db, log, runner, logger, startedAt: Date.now() };
+  const forwarder = config.forwardTo ? await makeForwarder(config, db, log, logger) : null;
+  const services: Services = { config, db, log, runner, logger, startedAt: Date.now(), forwarder };
 
   const recovered = await closeOrphans(log, findOrphans(services));
   if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks > 0) {
@@ -75,6 +78,8 @@ export async function startServer(
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
+  // In the background, once serving: a node serves whether or not the centre is reachable.
+  forwarder?.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
@@ -97,11 +102,30 @@ export async function startServer(
       server.closeAllConnections();
       await stopped;
       await logDirWriter?.stop();
+      // Ships what the shutdown recorded, if the centre is there, within the grace period.
+      await forwarder?.stop({ drainMs: config.shutdownGraceMs });
       log.close();
       db.close();
     })());
 
-  return { url, port, services, recovered, logDirWriter, server, close };
+  return { url, port, services, recovered, logDirWriter, forwarder, server, close };
+}
+
+/** Loaded only when forwarding: node-postgres is no cost to a node that does not. */
+async function makeForwarder(config: Config, db: Db, log: EventLog, logger: Logger): Promise<Forwarder> {
+  const { Forwarder } = await import('../fleet/forwarder.ts');
+  return new Forwarder(
+    db,
+    log,
+    {
+      url: config.forwardTo!,
+      node: config.nodeId,
+      batchSize: config.forwardBatchSize,
+      backoff: { initialMs: config.forwardBackoffInitialMs, maxMs: config.forwardBackoffMaxMs },
+      behindAfterMs: config.forwardBehindAfterMs,
+    },
+    logger,
+  );
 }
 
 /** Everything not finished in the read models, which the log says is still open. */

@@ -203,6 +203,37 @@ const eventSchemas = {
     late_ms: ms,
     duration_ms: ms,
   }),
+
+  // The fleet forwarder's state changes, on the stream `forwarder:<node>`
+  // (src/fleet/forwarder.ts). They record only transitions, never each retry.
+  'forwarder.connected': z.object({
+    node: id,
+    /** The central database, without its password. */
+    target: z.string(),
+    /** Shipping resumes after this local position. */
+    resume_after: z.number().int().nonnegative(),
+    /** The highest position of this node the centre held on connecting. */
+    centre_position: z.number().int().nonnegative(),
+    /** How long the centre had been unreachable, when this ends an outage. */
+    outage_ms: ms.nullable(),
+    failed_attempts: z.number().int().nonnegative(),
+  }),
+  'forwarder.behind': z.object({ node: id, lag_events: z.number().int().nonnegative(), lag_ms: ms }),
+  'forwarder.caught_up': z.object({
+    node: id,
+    /** Everything up to this local position is in the centre. */
+    position: z.number().int().nonnegative(),
+    /** How long it had been behind, when this ends a `behind` spell. */
+    behind_ms: ms.nullable(),
+  }),
+  'forwarder.failing': z.object({
+    node: id,
+    target: z.string(),
+    error: errorInfo,
+    /** Local position shipped so far; what follows waits in the local log. */
+    shipped_position: z.number().int().nonnegative(),
+    retry_in_ms: ms,
+  }),
 } as const;
 
 type Schemas = typeof eventSchemas;
@@ -244,7 +275,7 @@ export function isEventType(type: string): type is EventType {
 }
 
 /** Stream names: `<kind>:<id>`. */
-export const STREAM_KINDS = ['connection', 'operation', 'task', 'server'] as const;
+export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 export const streamName = (kind: StreamKind, entityId: string) => `${kind}:${entityId}`;
 export function parseStream(stream: string): { kind: StreamKind; id: string } | null {

@@ -3,18 +3,12 @@
 // log into emptied tables), which is what makes "rebuild == inline" hold.
 import type { Db } from '../log/open.ts';
 import type { InlineProjector } from '../log/append.ts';
-import { parseStream, type StoredEvent } from '../log/catalogue.ts';
-import { reduceConnection, type ConnectionModel } from './connection.ts';
-import { reduceOperation, type OperationModel } from './operation.ts';
-import { reduceTask, type TaskModel } from './task.ts';
-import { completeSummary, reduceSummary, type EntityChanges, type SummaryModel } from './summary.ts';
-
-type Models = {
-  connection: ConnectionModel;
-  operation: OperationModel;
-  task: TaskModel;
-};
-type Kind = keyof Models;
+import type { StoredEvent } from '../log/catalogue.ts';
+import type { ConnectionModel } from './connection.ts';
+import type { OperationModel } from './operation.ts';
+import type { TaskModel } from './task.ts';
+import { completeSummary, type SummaryModel } from './summary.ts';
+import { applyEvent, type ModelKind as Kind, type Models } from './apply.ts';
 
 /** Models by id; `null` means "looked up: no row". */
 type Known = { [K in Kind]: Map<string, Models[K] | null> };
@@ -58,34 +52,7 @@ export class Projector implements InlineProjector {
       this.dirty[kind].add(id);
     };
 
-    for (const event of events) {
-      const changes: EntityChanges = {};
-      const target = parseStream(event.stream);
-      if (target?.kind === 'connection') {
-        const before = get('connection', target.id);
-        const after = reduceConnection(before, target.id, event);
-        if (after !== before) put('connection', target.id, after);
-        changes.connection = { before, after };
-      } else if (target?.kind === 'operation') {
-        const before = get('operation', target.id);
-        const after = reduceOperation(before, target.id, event);
-        if (after !== before) put('operation', target.id, after);
-        changes.operation = { before, after };
-      } else if (target?.kind === 'task') {
-        const before = get('task', target.id);
-        const after = reduceTask(before, target.id, event);
-        if (after !== before) put('task', target.id, after);
-        changes.task = { before, after };
-        // A task also lists itself on its operation.
-        if (event.type === 'task.created' && event.data.operation_id) {
-          const opId = event.data.operation_id;
-          const opBefore = get('operation', opId);
-          const opAfter = reduceOperation(opBefore, opId, event);
-          if (opAfter !== opBefore) put('operation', opId, opAfter);
-        }
-      }
-      summary = reduceSummary(summary, event, changes);
-    }
+    for (const event of events) summary = applyEvent({ get, put }, summary, event);
 
     this.summary = summary;
     this.summaryDirty = true;
@@ -181,7 +148,7 @@ function loadSummary(sql: ReturnType<typeof prepare>): SummaryModel {
 
 const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
 
-function connectionRow(m: ConnectionModel) {
+export function connectionRow(m: ConnectionModel) {
   return {
     id: m.id,
     server_id: m.server_id,
@@ -199,7 +166,7 @@ function connectionRow(m: ConnectionModel) {
   };
 }
 
-function operationRow(m: OperationModel) {
+export function operationRow(m: OperationModel) {
   return {
     id: m.id,
     type: m.type,
@@ -215,7 +182,7 @@ function operationRow(m: OperationModel) {
   };
 }
 
-function taskRow(m: TaskModel) {
+export function taskRow(m: TaskModel) {
   return {
     id: m.id,
     name: m.name,

@@ -63,5 +63,76 @@ export function startCliServer(args: string[], options: { cwd?: string; env?: No
       child.kill('SIGTERM');
       return exited;
     },
+    /** Sends `signal` (SIGKILL: a crash, nothing runs on the way out) and waits for the exit. */
+    async kill(signal: NodeJS.Signals) {
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export type CliProcess = {
+  pid: number;
+  /** Resolves with the first stdout line (so far or to come) matching `pattern`. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  output(): { stdout: string; stderr: string };
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number | null>;
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+};
+
+/** Starts any long-running command (`fleet project`, ...) and lets the test follow its stdout line by line. */
+export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliProcess {
+  const child = spawn(process.execPath, [...NODE_ARGS, CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, NO_COLOR: '1', WEBRTC_MONITOR_LOG_LEVEL: 'warn', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const waiters = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (c) => {
+    stdout += c;
+    for (const wake of waiters) wake();
+  });
+  child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
+  let done = false;
+  const exited = new Promise<number | null>((r) =>
+    child.on('close', (code) => {
+      done = true;
+      for (const wake of waiters) wake();
+      r(code);
+    }),
+  );
+  return {
+    pid: child.pid!,
+    exited,
+    output: () => ({ stdout, stderr }),
+    waitForLine(pattern, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const line = stdout.split('\n').find((l) => pattern.test(l));
+          if (line !== undefined) return finish(() => resolve(line));
+          if (done) finish(() => reject(new Error(`exited before printing ${pattern}: ${stderr.slice(-2000)}`)));
+        };
+        const timer = setTimeout(() => finish(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms: ${stderr.slice(-2000)}`))), timeoutMs);
+        const finish = (then: () => void) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          then();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop() {
+      if (!done) child.kill('SIGTERM');
+      return exited;
+    },
+    async kill(signal) {
+      if (!done) child.kill(signal);
+      return exited;
+    },
   };
 }

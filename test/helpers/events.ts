@@ -261,8 +261,23 @@ function* serverActor(r: Rand, id: string): Generator<Step> {
   if (r() < 0.7) yield { stream: `server:${id}`, events: [{ type: 'server.stopped', data: { server_id: id, reason: 'stopped by request' } }] };
 }
 
+/** The fleet forwarder's state changes, in the order an outage brings them. */
+function forwarderEvents(node: string): NewEvent[] {
+  const target = 'postgres://monitor@centre.example:5432/fleet';
+  return [
+    { type: 'forwarder.connected', data: { node, target, resume_after: 0, centre_position: 0, outage_ms: null, failed_attempts: 0 } },
+    { type: 'forwarder.caught_up', data: { node, position: 120, behind_ms: null } },
+    { type: 'forwarder.failing', data: { node, target, error: { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }, shipped_position: 240, retry_in_ms: 250 } },
+    { type: 'forwarder.connected', data: { node, target, resume_after: 240, centre_position: 240, outage_ms: 4100, failed_attempts: 5 } },
+    { type: 'forwarder.behind', data: { node, lag_events: 900, lag_ms: 6100 } },
+    { type: 'forwarder.caught_up', data: { node, position: 1200, behind_ms: 2300 } },
+  ];
+}
+/** One forwarder state change per this many events, so every log has them (they take nothing from the random stream). */
+const FORWARDER_EVERY = 200;
+
 /**
- * Interleaves many actors: `streams` is a lower bound on connection +
+ * Interleaves many actors (and, now and then, a forwarder state change): `streams` is a lower bound on connection +
  * operation + task + server streams; the sequence ends once at least
  * `minEvents` events are out and every actor has finished or been cut.
  */
@@ -272,6 +287,8 @@ export function* realisticSteps(seed: number, options: { minEvents: number; conc
   const live: Generator<Step>[] = [];
   let n = 0;
   let emitted = 0;
+  const forwarder = forwarderEvents(`node-${seed}`);
+  let forwarderSteps = 0;
   const spawn = () => {
     n++;
     const kind = r();
@@ -289,6 +306,11 @@ export function* realisticSteps(seed: number, options: { minEvents: number; conc
     }
     emitted += next.value.events.length;
     yield next.value;
+    if (emitted >= (forwarderSteps + 1) * FORWARDER_EVERY) {
+      const event = forwarder[forwarderSteps++ % forwarder.length];
+      emitted++;
+      yield { stream: `forwarder:node-${seed}`, events: [event] };
+    }
   }
 }
 

@@ -2,11 +2,11 @@
 // with the command that installs it, before the suites that need them fail.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { requireAiortc, requireTool, TOOLS } from '../helpers/prerequisites.ts';
+import { requireAiortc, requirePostgres, requireTool, TOOLS } from '../helpers/prerequisites.ts';
 
 test('every Debian package the interop suites need is installed', () => {
   const missing: string[] = [];
-  for (const check of [() => requireTool(TOOLS.chromium), requireAiortc, () => requireTool(TOOLS.promtool)]) {
+  for (const check of [() => requireTool(TOOLS.chromium), requireAiortc, () => requireTool(TOOLS.promtool), requirePostgres]) {
     try {
       check();
     } catch (err) {

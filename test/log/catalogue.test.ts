@@ -65,6 +65,14 @@ Validate('holds the liveness and late-settling events', () => {
   assert.not.ok(validateEvent({ type: 'task.settled_late', data: { outcome: 'maybe', late_ms: 1, duration_ms: 2 } }).ok);
 });
 
+Validate("accepts the fleet forwarder's state changes, and the problem of one that is malformed", () => {
+  const ok = validateEvent({ type: 'forwarder.caught_up', data: { node: 'edge-1', position: 42, behind_ms: null } });
+  assert.ok(ok.ok);
+  const bad = validateEvent({ type: 'forwarder.behind', data: { node: 'edge-1', lag_events: -1, lag_ms: 5 } });
+  assert.not.ok(bad.ok);
+  assert.match(bad.ok ? '' : bad.problem, 'lag_events');
+});
+
 Validate.run();
 
 const Streams = suite('parseStream');
@@ -72,6 +80,7 @@ const Streams = suite('parseStream');
 Streams('splits kind and id at the first colon only', () => {
   assert.equal(parseStream(streamName('connection', 'a:b:c')), { kind: 'connection', id: 'a:b:c' });
   assert.equal(parseStream('task:'), { kind: 'task', id: '' });
+  assert.equal(parseStream(streamName('forwarder', 'edge-1')), { kind: 'forwarder', id: 'edge-1' });
   assert.is(parseStream('robot:x'), null);
   assert.is(parseStream('nocolon'), null);
 });

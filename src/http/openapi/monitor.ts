@@ -4,6 +4,7 @@ import { MONITOR_PREFIX } from '../routes/monitor.ts';
 import { CONNECTION_OUTCOMES, TASK_STATUSES } from '../../log/catalogue.ts';
 import { CONNECTION_CATEGORIES } from '../../projections/connection.ts';
 import { OPERATION_STATUSES } from '../../projections/operation.ts';
+import { FORWARDER_STATES } from '../../fleet/status.ts';
 import { cursorQuery, json, jsonBody, limitQuery, pathParam, query, ref, writeSecurity } from './components.ts';
 import type { OpenApiPaths } from './types.ts';
 
@@ -35,6 +36,25 @@ export const monitorOpenApiPaths: OpenApiPaths = {
             task_count: { type: 'integer' },
             event_count: { type: 'integer' },
             log_position: { type: 'integer' },
+            forwarder: {
+              type: ['object', 'null'],
+              description: 'The fleet forwarder (`serve --forward-to`), or null when this node does not forward.',
+              properties: {
+                node: { type: 'string' },
+                target: { type: 'string', description: 'The central database URL without its password.' },
+                state: { type: 'string', enum: [...FORWARDER_STATES] },
+                shipped_position: { type: 'integer', description: 'Every event up to this log position is in the centre.' },
+                head_position: { type: 'integer' },
+                lag_events: { type: 'integer' },
+                lag_seconds: { type: 'number', description: 'Age of the oldest event not yet in the centre.' },
+                events_shipped: { type: 'integer' },
+                duplicates: { type: 'integer' },
+                batches: { type: 'integer' },
+                failures: { type: 'integer' },
+                last_error: { type: ['object', 'null'] },
+                last_shipped_at: { type: ['string', 'null'], format: 'date-time' },
+              },
+            },
           },
         }),
       },

@@ -31,6 +31,7 @@ import { getOperation, getSummary } from '../../projections/queries.ts';
 import { CONNECTION_CATEGORIES } from '../../projections/connection.ts';
 import { TASK_OUTCOMES, type SummaryModel } from '../../projections/summary.ts';
 import { feedClients } from './events.ts';
+import { registerForwarderMetrics } from './forwarderMetrics.ts';
 import type { OpenApiPaths } from '../openapi/types.ts';
 
 const PREFIX = 'webrtc_';
@@ -168,6 +169,8 @@ export function metricsRouter(services: Services): Router {
       this.set(feedClients(services).length);
     },
   });
+
+  if (services.forwarder) registerForwarderMetrics(registry, services.forwarder);
 
   const router = new Router();
   router.get('/metrics', async (ctx) => {

@@ -183,6 +183,8 @@ export function monitorRouter(services: Services): Router {
       task_count: s.tasks.total,
       event_count: s.event_count,
       log_position: s.log_position,
+      // The fleet forwarder's state and lag, or null when this node does not forward.
+      forwarder: services.forwarder?.status() ?? null,
     };
   });
 

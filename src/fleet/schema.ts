@@ -1,0 +1,138 @@
+// The central PostgreSQL schema: every table and column name of the fleet
+// lives here. drizzle-kit generates migrations/pg/ from this file with its
+// own config (drizzle.pg.config.ts); the SQL views and the helper function
+// they share are a custom migration beside them (migrations/pg/*_views.sql).
+//
+// Events keep the node's envelope unchanged and add where they came from:
+// `node` and `node_position` (the node's own log position) are the key, so a
+// batch sent twice is absorbed by ON CONFLICT DO NOTHING. `position` is the
+// order rows arrived in the centre; it is for people reading the table, not
+// for paging: PostgreSQL commits concurrent inserts out of position order, so
+// a reader paging by it skips rows (DESIGN.md section 11). Readers page one
+// node at a time by `node_position`, which each node writes in order.
+//
+// `data`, `meta` and read-model `state` are `json`, not `jsonb`: json keeps
+// the node's text byte for byte (key order included), which the API splices
+// into responses as it is, and costs less to insert; `->>` works on both.
+import { sql } from 'drizzle-orm';
+import { bigint, index, integer, json, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+
+const ms = (name: string) => bigint(name, { mode: 'number' });
+const epochMsNow = sql`(extract(epoch from now()) * 1000)::bigint`;
+
+export const events = pgTable(
+  'events',
+  {
+    node: text('node').notNull(),
+    nodePosition: ms('node_position').notNull(),
+    position: ms('position').notNull().generatedAlwaysAsIdentity(),
+    stream: text('stream').notNull(),
+    version: integer('version').notNull(),
+    type: text('type').notNull(),
+    data: json('data').notNull(),
+    meta: json('meta').notNull(),
+    recordedAt: ms('recorded_at').notNull(),
+    receivedAt: ms('received_at').notNull().default(epochMsNow),
+  },
+  (t) => [
+    primaryKey({ name: 'events_pkey', columns: [t.node, t.nodePosition] }),
+    uniqueIndex('events_node_stream_version').on(t.node, t.stream, t.version),
+    uniqueIndex('events_position').on(t.position),
+  ],
+);
+
+/** One row per node that has forwarded: the highest node position the centre holds. */
+export const nodes = pgTable('nodes', {
+  node: text('node').primaryKey(),
+  headPosition: ms('head_position').notNull(),
+  firstSeenAt: ms('first_seen_at').notNull().default(epochMsNow),
+  updatedAt: ms('updated_at').notNull().default(epochMsNow),
+});
+
+/** The fleet projector's cursor per node: the last node position applied to the read models. */
+export const fleetCursors = pgTable('fleet_cursors', {
+  node: text('node').primaryKey(),
+  position: ms('position').notNull(),
+  updatedAt: ms('updated_at').notNull(),
+});
+
+// Read models: the node's tables (src/log/schema.ts) keyed by node as well,
+// each row the reducer's whole state as JSON plus the columns lists filter
+// and sort on. Positions are node positions.
+
+export const connections = pgTable(
+  'connections',
+  {
+    node: text('node').notNull(),
+    id: text('id').notNull(),
+    serverId: text('server_id'),
+    category: text('category').notNull(),
+    connectionState: text('connection_state').notNull(),
+    iceState: text('ice_state').notNull(),
+    createdAt: ms('created_at').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+    closedAt: ms('closed_at'),
+    createdPosition: ms('created_position').notNull(),
+    lastPosition: ms('last_position').notNull(),
+    state: json('state').notNull(),
+  },
+  (t) => [
+    primaryKey({ name: 'connections_pkey', columns: [t.node, t.id] }),
+    index('connections_category_created').on(t.category, t.createdAt),
+    index('connections_server').on(t.node, t.serverId),
+    index('connections_created').on(t.createdAt, t.node, t.createdPosition),
+  ],
+);
+
+export const operations = pgTable(
+  'operations',
+  {
+    node: text('node').notNull(),
+    id: text('id').notNull(),
+    type: text('type').notNull(),
+    status: text('status').notNull(),
+    connectionId: text('connection_id'),
+    serverId: text('server_id'),
+    startedAt: ms('started_at').notNull(),
+    endedAt: ms('ended_at'),
+    durationMs: ms('duration_ms'),
+    createdPosition: ms('created_position').notNull(),
+    lastPosition: ms('last_position').notNull(),
+    state: json('state').notNull(),
+  },
+  (t) => [
+    primaryKey({ name: 'operations_pkey', columns: [t.node, t.id] }),
+    index('operations_status_started').on(t.status, t.startedAt),
+    index('operations_started').on(t.startedAt, t.node, t.createdPosition),
+  ],
+);
+
+export const tasks = pgTable(
+  'tasks',
+  {
+    node: text('node').notNull(),
+    id: text('id').notNull(),
+    name: text('name').notNull(),
+    status: text('status').notNull(),
+    operationId: text('operation_id'),
+    connectionId: text('connection_id'),
+    createdAt: ms('created_at').notNull(),
+    endedAt: ms('ended_at'),
+    createdPosition: ms('created_position').notNull(),
+    lastPosition: ms('last_position').notNull(),
+    state: json('state').notNull(),
+  },
+  (t) => [
+    primaryKey({ name: 'tasks_pkey', columns: [t.node, t.id] }),
+    index('tasks_status_created').on(t.status, t.createdAt),
+    index('tasks_created').on(t.createdAt, t.node, t.createdPosition),
+    index('tasks_operation').on(t.node, t.operationId),
+    index('tasks_connection').on(t.node, t.connectionId),
+  ],
+);
+
+/** One row per node: the summary reducer's counters over that node's log. */
+export const summary = pgTable('summary', {
+  node: text('node').primaryKey(),
+  state: json('state').notNull(),
+});
