@@ -6,7 +6,7 @@ import type { ConnectionModel } from '../projections/connection.ts';
 import type { OperationModel } from '../projections/operation.ts';
 import type { TaskModel } from '../projections/task.ts';
 import type { ModelKind, Models } from '../projections/apply.ts';
-import { emptySummary, type SummaryModel } from '../projections/summary.ts';
+import { completeSummary, type SummaryModel } from '../projections/summary.ts';
 import { connectionRow, operationRow, taskRow } from '../projections/projector.ts';
 import type { CentreClient } from './pg.ts';
 
@@ -32,7 +32,8 @@ export async function loadModels<K extends ModelKind>(client: CentreClient, node
 
 export async function loadSummary(client: CentreClient, node: string): Promise<SummaryModel> {
   const { rows } = await client.query<{ state: string }>('SELECT state FROM summary WHERE node = $1', [node]);
-  return rows.length ? (JSON.parse(rows[0].state) as SummaryModel) : emptySummary();
+  // As on the node (src/projections/projector.ts): a summary written before a counter existed gains it at zero.
+  return completeSummary(rows.length ? (JSON.parse(rows[0].state) as Partial<SummaryModel>) : null);
 }
 
 /** Column arrays for unnest: one array per column, in `columns` order. */
@@ -40,17 +41,18 @@ function columnsOf<T extends Record<string, unknown>>(rows: T[], columns: (keyof
   return columns.map((c) => rows.map((r) => r[c]));
 }
 
-const CONNECTION_COLUMNS = ['id', 'server_id', 'category', 'connection_state', 'ice_state', 'created_at', 'updated_at', 'closed_at', 'created_position', 'last_position', 'state'] as const;
+const CONNECTION_COLUMNS = ['id', 'server_id', 'category', 'connection_state', 'ice_state', 'outcome', 'stalled', 'created_at', 'updated_at', 'closed_at', 'created_position', 'last_position', 'state'] as const;
 const OPERATION_COLUMNS = ['id', 'type', 'status', 'connection_id', 'server_id', 'started_at', 'ended_at', 'duration_ms', 'created_position', 'last_position', 'state'] as const;
-const TASK_COLUMNS = ['id', 'name', 'status', 'operation_id', 'connection_id', 'created_at', 'ended_at', 'created_position', 'last_position', 'state'] as const;
+const TASK_COLUMNS = ['id', 'name', 'status', 'operation_id', 'connection_id', 'abandoned', 'created_at', 'ended_at', 'created_position', 'last_position', 'state'] as const;
 
 const SAVE_CONNECTIONS = `
 INSERT INTO connections (node, ${CONNECTION_COLUMNS.join(', ')})
-SELECT $1, id, server_id, category, connection_state, ice_state, created_at, updated_at, closed_at, created_position, last_position, state::json
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[])
+SELECT $1, id, server_id, category, connection_state, ice_state, outcome, stalled, created_at, updated_at, closed_at, created_position, last_position, state::json
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::integer[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[])
   AS r (${CONNECTION_COLUMNS.join(', ')})
 ON CONFLICT (node, id) DO UPDATE SET server_id = excluded.server_id, category = excluded.category,
-  connection_state = excluded.connection_state, ice_state = excluded.ice_state, updated_at = excluded.updated_at,
+  connection_state = excluded.connection_state, ice_state = excluded.ice_state,
+  outcome = excluded.outcome, stalled = excluded.stalled, updated_at = excluded.updated_at,
   closed_at = excluded.closed_at, last_position = excluded.last_position, state = excluded.state`;
 
 const SAVE_OPERATIONS = `
@@ -63,10 +65,10 @@ ON CONFLICT (node, id) DO UPDATE SET status = excluded.status, ended_at = exclud
 
 const SAVE_TASKS = `
 INSERT INTO tasks (node, ${TASK_COLUMNS.join(', ')})
-SELECT $1, id, name, status, operation_id, connection_id, created_at, ended_at, created_position, last_position, state::json
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
+SELECT $1, id, name, status, operation_id, connection_id, abandoned, created_at, ended_at, created_position, last_position, state::json
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[])
   AS r (${TASK_COLUMNS.join(', ')})
-ON CONFLICT (node, id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at,
+ON CONFLICT (node, id) DO UPDATE SET status = excluded.status, abandoned = excluded.abandoned, ended_at = excluded.ended_at,
   last_position = excluded.last_position, state = excluded.state`;
 
 export type ChangedModels = { connection: ConnectionModel[]; operation: OperationModel[]; task: TaskModel[] };
