@@ -6,7 +6,7 @@ import type { ConnectionModel } from '../projections/connection.ts';
 import type { OperationModel } from '../projections/operation.ts';
 import type { TaskModel } from '../projections/task.ts';
 import type { ModelKind, Models } from '../projections/apply.ts';
-import { emptySummary, type SummaryModel } from '../projections/summary.ts';
+import { completeSummary, type SummaryModel } from '../projections/summary.ts';
 import { connectionRow, operationRow, taskRow } from '../projections/projector.ts';
 import type { CentreClient } from './pg.ts';
 
@@ -32,55 +32,68 @@ export async function loadModels<K extends ModelKind>(client: CentreClient, node
 
 export async function loadSummary(client: CentreClient, node: string): Promise<SummaryModel> {
   const { rows } = await client.query<{ state: string }>('SELECT state FROM summary WHERE node = $1', [node]);
-  return rows.length ? (JSON.parse(rows[0].state) as SummaryModel) : emptySummary();
+  // As on the node (src/projections/projector.ts): a summary written before a counter existed gains it at zero.
+  return completeSummary(rows.length ? (JSON.parse(rows[0].state) as Partial<SummaryModel>) : null);
 }
+
+/** The array type a column travels as through unnest ($n::type[]); json travels as text and is cast. */
+type Unnest = 'text' | 'integer' | 'bigint' | 'json';
+type Columns<Row> = Record<keyof Row & string, Unnest>;
+
+// One entry per field of the node's row mappers (src/projections/projector.ts),
+// in column order. `satisfies` makes a field a mapper gains (a column the
+// node's table gains) a compile error here until the fleet writes it too.
+const CONNECTION_COLUMNS = {
+  id: 'text', server_id: 'text', category: 'text', connection_state: 'text', ice_state: 'text', outcome: 'text', stalled: 'integer',
+  created_at: 'bigint', updated_at: 'bigint', closed_at: 'bigint', created_position: 'bigint', last_position: 'bigint', state: 'json',
+} as const satisfies Columns<ReturnType<typeof connectionRow>>;
+const OPERATION_COLUMNS = {
+  id: 'text', type: 'text', status: 'text', connection_id: 'text', server_id: 'text', started_at: 'bigint', ended_at: 'bigint',
+  duration_ms: 'bigint', created_position: 'bigint', last_position: 'bigint', state: 'json',
+} as const satisfies Columns<ReturnType<typeof operationRow>>;
+const TASK_COLUMNS = {
+  id: 'text', name: 'text', status: 'text', operation_id: 'text', connection_id: 'text', abandoned: 'integer', created_at: 'bigint',
+  ended_at: 'bigint', created_position: 'bigint', last_position: 'bigint', state: 'json',
+} as const satisfies Columns<ReturnType<typeof taskRow>>;
+
+/**
+ * A multi-row upsert of `table` from one array per column. A conflict
+ * rewrites every column but the key and those `fixed` at creation, the same
+ * columns the node's own upsert leaves alone (src/projections/projector.ts).
+ */
+function upsert<C extends Record<string, Unnest>>(table: string, columns: C, fixed: (keyof C & string)[]): string {
+  const names = Object.keys(columns);
+  const arrays = names.map((c, i) => `$${i + 2}::${columns[c] === 'json' ? 'text' : columns[c]}[]`);
+  const values = names.map((c) => (columns[c] === 'json' ? `${c}::json` : c));
+  const updated = names.filter((c) => c !== 'id' && !fixed.includes(c));
+  return `
+INSERT INTO ${table} (node, ${names.join(', ')})
+SELECT $1, ${values.join(', ')}
+FROM unnest(${arrays.join(', ')}) AS r (${names.join(', ')})
+ON CONFLICT (node, id) DO UPDATE SET ${updated.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+}
+
+const SAVE_CONNECTIONS = upsert('connections', CONNECTION_COLUMNS, ['created_at', 'created_position']);
+const SAVE_OPERATIONS = upsert('operations', OPERATION_COLUMNS, ['type', 'connection_id', 'server_id', 'started_at', 'created_position']);
+const SAVE_TASKS = upsert('tasks', TASK_COLUMNS, ['name', 'operation_id', 'connection_id', 'created_at', 'created_position']);
 
 /** Column arrays for unnest: one array per column, in `columns` order. */
-function columnsOf<T extends Record<string, unknown>>(rows: T[], columns: (keyof T)[]): unknown[][] {
-  return columns.map((c) => rows.map((r) => r[c]));
+function columnsOf<T extends Record<string, unknown>>(rows: T[], columns: Record<keyof T & string, Unnest>): unknown[][] {
+  return Object.keys(columns).map((c) => rows.map((r) => r[c]));
 }
-
-const CONNECTION_COLUMNS = ['id', 'server_id', 'category', 'connection_state', 'ice_state', 'created_at', 'updated_at', 'closed_at', 'created_position', 'last_position', 'state'] as const;
-const OPERATION_COLUMNS = ['id', 'type', 'status', 'connection_id', 'server_id', 'started_at', 'ended_at', 'duration_ms', 'created_position', 'last_position', 'state'] as const;
-const TASK_COLUMNS = ['id', 'name', 'status', 'operation_id', 'connection_id', 'created_at', 'ended_at', 'created_position', 'last_position', 'state'] as const;
-
-const SAVE_CONNECTIONS = `
-INSERT INTO connections (node, ${CONNECTION_COLUMNS.join(', ')})
-SELECT $1, id, server_id, category, connection_state, ice_state, created_at, updated_at, closed_at, created_position, last_position, state::json
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[])
-  AS r (${CONNECTION_COLUMNS.join(', ')})
-ON CONFLICT (node, id) DO UPDATE SET server_id = excluded.server_id, category = excluded.category,
-  connection_state = excluded.connection_state, ice_state = excluded.ice_state, updated_at = excluded.updated_at,
-  closed_at = excluded.closed_at, last_position = excluded.last_position, state = excluded.state`;
-
-const SAVE_OPERATIONS = `
-INSERT INTO operations (node, ${OPERATION_COLUMNS.join(', ')})
-SELECT $1, id, type, status, connection_id, server_id, started_at, ended_at, duration_ms, created_position, last_position, state::json
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[])
-  AS r (${OPERATION_COLUMNS.join(', ')})
-ON CONFLICT (node, id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at,
-  duration_ms = excluded.duration_ms, last_position = excluded.last_position, state = excluded.state`;
-
-const SAVE_TASKS = `
-INSERT INTO tasks (node, ${TASK_COLUMNS.join(', ')})
-SELECT $1, id, name, status, operation_id, connection_id, created_at, ended_at, created_position, last_position, state::json
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
-  AS r (${TASK_COLUMNS.join(', ')})
-ON CONFLICT (node, id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at,
-  last_position = excluded.last_position, state = excluded.state`;
 
 export type ChangedModels = { connection: ConnectionModel[]; operation: OperationModel[]; task: TaskModel[] };
 
 /** Upserts what a page changed: at most one statement per table. */
 export async function saveModels(client: CentreClient, node: string, changed: ChangedModels): Promise<void> {
   if (changed.connection.length) {
-    await client.query({ name: 'fleet-save-connections', text: SAVE_CONNECTIONS, values: [node, ...columnsOf(changed.connection.map(connectionRow), [...CONNECTION_COLUMNS])] });
+    await client.query({ name: 'fleet-save-connections', text: SAVE_CONNECTIONS, values: [node, ...columnsOf(changed.connection.map(connectionRow), CONNECTION_COLUMNS)] });
   }
   if (changed.operation.length) {
-    await client.query({ name: 'fleet-save-operations', text: SAVE_OPERATIONS, values: [node, ...columnsOf(changed.operation.map(operationRow), [...OPERATION_COLUMNS])] });
+    await client.query({ name: 'fleet-save-operations', text: SAVE_OPERATIONS, values: [node, ...columnsOf(changed.operation.map(operationRow), OPERATION_COLUMNS)] });
   }
   if (changed.task.length) {
-    await client.query({ name: 'fleet-save-tasks', text: SAVE_TASKS, values: [node, ...columnsOf(changed.task.map(taskRow), [...TASK_COLUMNS])] });
+    await client.query({ name: 'fleet-save-tasks', text: SAVE_TASKS, values: [node, ...columnsOf(changed.task.map(taskRow), TASK_COLUMNS)] });
   }
 }
 

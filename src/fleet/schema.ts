@@ -69,6 +69,10 @@ export const connections = pgTable(
     category: text('category').notNull(),
     connectionState: text('connection_state').notNull(),
     iceState: text('ice_state').notNull(),
+    /** clean | failed | shutdown | process_restart once it ended, else NULL. */
+    outcome: text('outcome'),
+    /** 1 while the liveness watchdog says nothing arrives from the remote peer (an integer, as on the node). */
+    stalled: integer('stalled').notNull().default(0),
     createdAt: ms('created_at').notNull(),
     updatedAt: ms('updated_at').notNull(),
     closedAt: ms('closed_at'),
@@ -81,6 +85,7 @@ export const connections = pgTable(
     index('connections_category_created').on(t.category, t.createdAt),
     index('connections_server').on(t.node, t.serverId),
     index('connections_created').on(t.createdAt, t.node, t.createdPosition),
+    index('connections_outcome_created').on(t.outcome, t.createdAt),
   ],
 );
 
@@ -116,6 +121,8 @@ export const tasks = pgTable(
     status: text('status').notNull(),
     operationId: text('operation_id'),
     connectionId: text('connection_id'),
+    /** 1 while a task given up on (timed out, cancelled) still has its work running. */
+    abandoned: integer('abandoned').notNull().default(0),
     createdAt: ms('created_at').notNull(),
     endedAt: ms('ended_at'),
     createdPosition: ms('created_position').notNull(),
@@ -125,6 +132,7 @@ export const tasks = pgTable(
   (t) => [
     primaryKey({ name: 'tasks_pkey', columns: [t.node, t.id] }),
     index('tasks_status_created').on(t.status, t.createdAt),
+    index('tasks_abandoned_created').on(t.abandoned, t.createdAt),
     index('tasks_created').on(t.createdAt, t.node, t.createdPosition),
     index('tasks_operation').on(t.node, t.operationId),
     index('tasks_connection').on(t.node, t.connectionId),

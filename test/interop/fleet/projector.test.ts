@@ -12,6 +12,8 @@ import { snapshotFleetReadModels } from '../../../src/fleet/readModels.ts';
 import { shipBatch } from '../../../src/fleet/ship.ts';
 import { migrateCentre } from '../../../src/fleet/migrate.ts';
 import { readRowsAfter } from '../../../src/log/readRows.ts';
+import { rowToEvent } from '../../../src/log/read.ts';
+import { Projector } from '../../../src/projections/projector.ts';
 import type { CentreClient } from '../../../src/fleet/pg.ts';
 import type { Forwarder } from '../../../src/fleet/forwarder.ts';
 
@@ -127,6 +129,63 @@ Pages('does not skip a batch that commits after a later-positioned batch of anot
 });
 
 Pages.run();
+
+const Upgrade = suite('fleet projector: a centre upgraded under its read models');
+
+/** A summary as versions before the signals counters stored it (no outcomes, stalls, abandoned tasks; traffic by category). */
+function olderSummary(state: string): string {
+  const s = JSON.parse(state);
+  const { stalled: _stalled, ...connections } = s.connections;
+  return JSON.stringify({
+    event_count: s.event_count,
+    log_position: s.log_position,
+    connections,
+    operations: s.operations,
+    tasks: { total: s.tasks.total, pending: s.tasks.pending },
+    traffic: { new: s.traffic_total },
+  });
+}
+
+Upgrade("goes on from a summary stored before the newer counters existed exactly as the node's own projector does", async () => {
+  const client = await connect(await cluster.pg.createDatabase());
+  const source = await generatedLog(61, 600);
+  const twin = freshStore();
+  try {
+    await migrateCentre(client);
+    const rows = readRowsAfter(source.db, 0, 10_000);
+    const half = Math.floor(rows.length / 2);
+
+    // The centre projects the first half, then its summary row is what an older version wrote.
+    await shipBatch(client, 'edge-u', rows.slice(0, half));
+    await catchUp(client, 100);
+    const stored = (await client.query<{ state: string }>('SELECT state FROM summary WHERE node = $1', ['edge-u'])).rows[0].state;
+    await client.query('UPDATE summary SET state = $2::json WHERE node = $1', ['edge-u', olderSummary(stored)]);
+
+    // The node's projector, given the same stored summary at the same point.
+    const events = rows.map(rowToEvent);
+    const first = new Projector();
+    first.apply(twin.db, events.slice(0, half));
+    first.flush(twin.db);
+    assert.is(twin.db.prepare('SELECT state FROM summary').pluck().get(), stored, "the node's projector wrote the same summary");
+    twin.db.prepare('UPDATE summary SET state = ?').run(olderSummary(stored));
+    const second = new Projector();
+    second.apply(twin.db, events.slice(half));
+    second.flush(twin.db);
+
+    await shipBatch(client, 'edge-u', rows.slice(half));
+    await catchUp(client, 100);
+    const fleet = (await client.query<{ state: string }>('SELECT state FROM summary WHERE node = $1', ['edge-u'])).rows[0].state;
+    const node = twin.db.prepare('SELECT state FROM summary').pluck().get() as string;
+    assert.is(fleet, node);
+    assert.is(JSON.parse(fleet).event_count, rows.length, 'every event counted');
+  } finally {
+    await client.end();
+    source.cleanup();
+    twin.cleanup();
+  }
+});
+
+Upgrade.run();
 
 Lock('a standby waits while another projects, and takes over from the cursors when that session ends', async () => {
   const db = await cluster.pg.createDatabase();
