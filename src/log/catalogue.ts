@@ -114,6 +114,26 @@ const eventSchemas = {
   'task.failed': z.object({ error: errorInfo, duration_ms: ms }),
   'task.cancelled': z.object({ reason: z.string(), duration_ms: ms }),
   'task.timed_out': z.object({ timeout_ms: ms, duration_ms: ms }),
+
+  /**
+   * Events that could not be recorded (storage full, busy or gone), written
+   * on stream `log:gaps` as soon as storage takes writes again: a counted
+   * hole in the log instead of silence.
+   */
+  'log.gap': z.object({
+    events: z.number().int().positive(),
+    appends: z.number().int().positive(),
+    /** Epoch ms of the first and last failed append. */
+    first_failed_at: ms,
+    last_failed_at: ms,
+    /** The last failure's code (STORAGE_FULL, STORAGE_BUSY, ...) and message. */
+    error: errorInfo,
+    /** Events lost, by type. */
+    types: z.record(z.string(), z.number().int().nonnegative()),
+    /** The first streams that lost events (at most GAP_STREAMS_SHOWN). */
+    streams: z.array(z.string()).max(20),
+    streams_truncated: z.boolean(),
+  }),
 } as const;
 
 type Schemas = typeof eventSchemas;
@@ -155,9 +175,12 @@ export function isEventType(type: string): type is EventType {
 }
 
 /** Stream names: `<kind>:<id>`. */
-export const STREAM_KINDS = ['connection', 'operation', 'task', 'server'] as const;
+export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'log'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 export const streamName = (kind: StreamKind, entityId: string) => `${kind}:${entityId}`;
+/** Where `log.gap` markers go. */
+export const GAP_STREAM = 'log:gaps';
+export const GAP_STREAMS_SHOWN = 20;
 export function parseStream(stream: string): { kind: StreamKind; id: string } | null {
   const at = stream.indexOf(':');
   if (at < 0) return null;
