@@ -27,6 +27,10 @@ const STATUS_BY_CODE: Partial<Record<string, number>> = {
   CONFLICT: 409,
   UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
+  // The outcome could not be recorded: the work's result is not reported.
+  STORAGE_FULL: 503,
+  STORAGE_BUSY: 503,
+  STORAGE_UNAVAILABLE: 503,
   TIMEOUT: 504,
   CANCELLED: 409,
 };

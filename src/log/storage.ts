@@ -6,7 +6,7 @@ import { AppError, isAppError, unavailable } from './errors.ts';
 const STORAGE_CODES = new Set(['STORAGE_FULL', 'STORAGE_BUSY', 'STORAGE_UNAVAILABLE']);
 
 /** Whether an error is one of ours saying storage failed. */
-export const isStorageError = (err: unknown): err is AppError => isAppError(err) && STORAGE_CODES.has(err.code);
+export const isStorageError = (err: unknown): boolean => isAppError(err) && STORAGE_CODES.has(err.code);
 
 /**
  * The storage AppError for an error SQLite raised, or null when it is not a
@@ -14,7 +14,7 @@ export const isStorageError = (err: unknown): err is AppError => isAppError(err)
  * may carry file names.
  */
 export function storageError(err: unknown): AppError | null {
-  if (isStorageError(err)) return err;
+  if (isStorageError(err)) return err as AppError;
   const code = (err as { code?: unknown })?.code;
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return null;
   if (code === 'SQLITE_FULL') return unavailable('STORAGE_FULL', 'storage is full: the event could not be recorded (SQLITE_FULL)', 30);

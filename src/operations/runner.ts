@@ -3,10 +3,21 @@
 // caller gets the id, the work runs as tracked tasks with an AbortSignal and a
 // deadline, and the outcome is appended with its duration. Nothing runs
 // untracked and nothing is reported that did not happen.
+//
+// An answer never outruns the log: an outcome is reported as it happened only
+// once its event committed. When it cannot be recorded (storage full, busy,
+// gone), the caller hears `failed` with the storage code instead, the runner
+// records that failure, and if storage refuses that too it keeps the event
+// (bounded) and writes it as soon as the log commits again; what is still
+// missing at the next start is closed out by recovery.
 import { randomUUID } from 'node:crypto';
 import type { EventLog } from '../log/append.ts';
 import { AppError, isAppError } from '../log/errors.ts';
-import { streamName } from '../log/catalogue.ts';
+import { storageError } from '../log/storage.ts';
+import { streamName, type NewEvent } from '../log/catalogue.ts';
+
+/** Outcome events kept for a later write while storage refuses them. */
+export const MAX_UNRECORDED = 10_000;
 
 export type OperationOutcome<T = unknown> =
   | { operationId: string; status: 'completed'; result: T; durationMs: number }
@@ -48,12 +59,26 @@ class AbortReason extends Error {
 export class OperationRunner {
   private readonly running = new Map<string, Running>();
   private readonly tasks = new Map<string, AbortController>();
+  /** `operation.started` appends in flight: shutdown waits for them before it counts what runs. */
+  private readonly starting = new Set<Promise<unknown>>();
+  /** Outcome events storage refused, by stream, written when the log commits again. */
+  private readonly unrecorded = new Map<string, { events: NewEvent[]; meta: Record<string, unknown> }>();
+  private retrying: Promise<void> | null = null;
   private accepting = true;
 
   constructor(
     private readonly log: EventLog,
     private readonly options: { defaultTimeoutMs: number },
-  ) {}
+  ) {
+    log.onCommit(() => {
+      if (this.unrecorded.size > 0 && !this.retrying) void this.recordKept();
+    });
+  }
+
+  /** Outcome events waiting for storage to come back. */
+  get pendingOutcomes(): number {
+    return this.unrecorded.size;
+  }
 
   get activeOperations(): number {
     return this.running.size;
@@ -78,7 +103,7 @@ export class OperationRunner {
     const operationId = options.operationId ?? randomUUID();
     const timeoutMs = options.timeoutMs ?? this.options.defaultTimeoutMs;
     const meta = { operation_id: operationId, ...(options.requestId ? { request_id: options.requestId } : {}) };
-    const started = await this.log.append(
+    const appending = this.log.append(
       streamName('operation', operationId),
       [
         {
@@ -95,6 +120,13 @@ export class OperationRunner {
       ],
       { expectedVersion: 'no_stream', meta },
     );
+    this.starting.add(appending);
+    let started: Awaited<typeof appending>;
+    try {
+      started = await appending;
+    } finally {
+      this.starting.delete(appending);
+    }
     if (!started.ok) throw new AppError(409, 'CONFLICT', `operation ${operationId} already exists`);
 
     const controller = new AbortController();
@@ -127,20 +159,26 @@ export class OperationRunner {
         clearTimeout(deadline);
       }
       try {
-        await this.recordOutcome(operationId, result, meta);
-      } catch (err) {
-        // The outcome promise must never reject. A result the log cannot
-        // store (e.g. not serialisable) becomes a recorded failure; if the
-        // log is closed, the outcome goes unrecorded and the next start-up's
-        // recovery closes the operation out (process_restart).
-        if (result.status === 'completed') {
+        const refused = await this.recordOutcome(operationId, result, meta).then(() => null, (err: unknown) => err);
+        if (refused !== null) {
+          // The outcome promise must never reject, and must not report what
+          // the log does not hold: the caller hears a failure saying why. A
+          // result the log cannot store (not serialisable) is INTERNAL;
+          // storage that refused it gives its storage code (a 503 to HTTP
+          // clients). If the log is closed the failure goes unrecorded and
+          // the next start-up's recovery closes the operation out.
+          const code = storageError(refused)?.code ?? (isAppError(refused) && refused.code === 'SHUTTING_DOWN' ? 'SHUTTING_DOWN' : 'INTERNAL');
+          const what = result.status === 'completed' ? 'the result' : `the outcome (${result.status})`;
           const failed: OperationOutcome<T> = {
             operationId,
             status: 'failed',
-            error: { code: 'INTERNAL', message: `the result could not be recorded: ${describe(err, null).message}` },
+            error: { code, message: `${what} could not be recorded: ${describe(refused, null).message}` },
             durationMs: result.durationMs,
           };
-          if (await this.recordOutcome(operationId, failed, meta).then(() => true, () => false)) result = failed;
+          result = failed;
+          await this.recordOutcome(operationId, failed, meta).catch((err: unknown) => {
+            if (storageError(err)) this.keep(streamName('operation', operationId), [outcomeEvent(failed)], meta);
+          });
         }
       } finally {
         this.running.delete(operationId);
@@ -174,8 +212,11 @@ export class OperationRunner {
   }
 
   /** Stops accepting operations; waits for running ones up to `graceMs`, then cancels the rest (recorded). */
-  async shutdown(graceMs: number): Promise<{ finished: number; cancelled: number }> {
+  async shutdown(graceMs: number): Promise<{ finished: number; cancelled: number; unrecorded: number }> {
     this.accepting = false;
+    // An operation whose `operation.started` is still being committed is not
+    // running yet, but it will be: count it.
+    await Promise.allSettled([...this.starting]);
     const all = [...this.running.values()];
     const settled = Promise.all(all.map((r) => r.outcome));
     let timer: NodeJS.Timeout | undefined;
@@ -192,7 +233,30 @@ export class OperationRunner {
       }
       await settled;
     }
-    return { finished: all.length - cancelled, cancelled };
+    // One last try for outcomes storage refused; what is still missing is
+    // closed out by the next start's recovery.
+    if (this.unrecorded.size > 0) await (this.retrying ?? this.recordKept());
+    return { finished: all.length - cancelled, cancelled, unrecorded: this.unrecorded.size };
+  }
+
+  /** Keeps an outcome event storage refused, to write when the log commits again. */
+  private keep(stream: string, events: NewEvent[], meta: Record<string, unknown>) {
+    if (this.unrecorded.size >= MAX_UNRECORDED) return; // recovery closes it out at the next start
+    this.unrecorded.set(stream, { events, meta });
+  }
+
+  private recordKept(): Promise<void> {
+    this.retrying = (async () => {
+      for (const [stream, { events, meta }] of [...this.unrecorded]) {
+        try {
+          await this.log.append(stream, events, { meta });
+          this.unrecorded.delete(stream);
+        } catch {
+          break; // still refused: wait for the next commit
+        }
+      }
+    })().finally(() => (this.retrying = null));
+    return this.retrying;
   }
 
   private async runTask<R>(
@@ -252,20 +316,16 @@ export class OperationRunner {
         const reason = controller.signal.aborted ? controller.signal.reason : null;
         const durationMs = elapsed(t0);
         if (reason instanceof AbortReason && reason.kind === 'timed_out') {
-          await this.log.append(stream, [{ type: 'task.timed_out', data: { timeout_ms: reason.timeoutMs, duration_ms: durationMs } }], { meta });
+          await this.recordTaskEnd(stream, { type: 'task.timed_out', data: { timeout_ms: reason.timeoutMs, duration_ms: durationMs } }, meta, t0);
         } else if (reason) {
           const why = reason instanceof Error ? reason.message : String(reason);
-          await this.log.append(stream, [{ type: 'task.cancelled', data: { reason: why, duration_ms: durationMs } }], { meta });
+          await this.recordTaskEnd(stream, { type: 'task.cancelled', data: { reason: why, duration_ms: durationMs } }, meta, t0);
         } else {
-          await this.log.append(stream, [{ type: 'task.failed', data: { error: describe(err, null), duration_ms: durationMs } }], { meta });
+          await this.recordTaskEnd(stream, { type: 'task.failed', data: { error: describe(err, null), duration_ms: durationMs } }, meta, t0);
         }
         throw reason ?? err;
       }
-      await this.log.append(
-        stream,
-        [{ type: 'task.completed', data: { result: summarize(value), duration_ms: elapsed(t0) } }],
-        { meta },
-      );
+      await this.recordTaskEnd(stream, { type: 'task.completed', data: { result: summarize(value), duration_ms: elapsed(t0) } }, meta, t0);
       return value;
     } finally {
       clearTimeout(timer);
@@ -274,17 +334,34 @@ export class OperationRunner {
     }
   }
 
-  private async recordOutcome(operationId: string, outcome: OperationOutcome, meta: { operation_id: string }) {
-    const stream = streamName('operation', operationId);
-    const durationMs = Math.round(outcome.durationMs);
-    if (outcome.status === 'completed') {
-      await this.log.append(stream, [{ type: 'operation.completed', data: { result: outcome.result ?? null, duration_ms: durationMs } }], { meta });
-    } else if (outcome.status === 'cancelled') {
-      await this.log.append(stream, [{ type: 'operation.cancelled', data: { reason: outcome.error.message, duration_ms: durationMs } }], { meta });
-    } else {
-      await this.log.append(stream, [{ type: 'operation.failed', data: { error: outcome.error, duration_ms: durationMs } }], { meta });
+  /**
+   * Records a task's end. If storage refuses it, the task is recorded as
+   * failed with the storage code as soon as storage returns, and the task
+   * throws that error: its caller must not act on an end the log lacks.
+   */
+  private async recordTaskEnd(stream: string, event: NewEvent, meta: { operation_id: string }, t0: number) {
+    try {
+      await this.log.append(stream, [event], { meta });
+    } catch (err) {
+      const storage = storageError(err);
+      if (storage) {
+        const error = { code: storage.code, message: `the task's end (${event.type}) could not be recorded: ${storage.message}` };
+        this.keep(stream, [{ type: 'task.failed', data: { error, duration_ms: elapsed(t0) } }], meta);
+      }
+      throw err;
     }
   }
+
+  private async recordOutcome(operationId: string, outcome: OperationOutcome, meta: { operation_id: string }) {
+    await this.log.append(streamName('operation', operationId), [outcomeEvent(outcome)], { meta });
+  }
+}
+
+function outcomeEvent(outcome: OperationOutcome): NewEvent {
+  const durationMs = Math.round(outcome.durationMs);
+  if (outcome.status === 'completed') return { type: 'operation.completed', data: { result: outcome.result ?? null, duration_ms: durationMs } };
+  if (outcome.status === 'cancelled') return { type: 'operation.cancelled', data: { reason: outcome.error.message, duration_ms: durationMs } };
+  return { type: 'operation.failed', data: { error: outcome.error, duration_ms: durationMs } };
 }
 
 const elapsed = (t0: number) => Math.round(performance.now() - t0);
