@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../log/open.ts';
+import { unstoppedServers } from '../log/read.ts';
 import { EventLog } from '../log/append.ts';
 import { Projector } from '../projections/projector.ts';
 import { listConnections, listOperations, listTasks } from '../projections/queries.ts';
@@ -52,7 +53,7 @@ export async function startServer(
   const services: Services = { config, db, log, runner, logger, startedAt: Date.now() };
 
   const recovered = await closeOrphans(log, findOrphans(services));
-  if (recovered.connections + recovered.operations + recovered.tasks > 0) {
+  if (recovered.connections + recovered.operations + recovered.tasks + recovered.servers > 0) {
     logger.warn(recovered, 'closed out what the previous run left open (reason: process_restart)');
   }
 
@@ -115,5 +116,6 @@ function findOrphans(services: Services) {
     connectionIds: connections.items.map((c) => c.id),
     operations: operations.items.map((o) => ({ id: o.id, startedAtMs: Date.parse(o.started_at) })),
     tasks: tasks.items.map((t) => ({ id: t.id, createdAtMs: Date.parse(t.created_at) })),
+    serverIds: unstoppedServers(db).map((s) => s.id),
   };
 }

@@ -107,3 +107,18 @@ export function* iterateAll(db: Db, options: { after?: number; pageSize?: number
 export function headPosition(db: Db): number {
   return (db.prepare('SELECT coalesce(max(position), 0) FROM events').pluck().get() as number) ?? 0;
 }
+
+/**
+ * Streams (`server:<id>`) created and never stopped, with when they were
+ * created. Reads the `server:` range of the (stream, version) index only, so
+ * it costs the number of server streams, not the length of the log.
+ */
+export function unstoppedServers(db: Db): { id: string; createdAtMs: number }[] {
+  const rows = stmt(
+    db,
+    `SELECT substr(e.stream, 8) AS id, e.recorded_at AS createdAtMs FROM events e
+      WHERE e.stream >= 'server:' AND e.stream < 'server;' AND e.type = 'server.created'
+        AND NOT EXISTS (SELECT 1 FROM events s WHERE s.stream = e.stream AND s.type = 'server.stopped')`,
+  ).all([]) as { id: string; createdAtMs: number }[];
+  return rows;
+}

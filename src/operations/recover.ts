@@ -7,9 +7,11 @@ export type Orphans = {
   connectionIds: string[];
   operations: { id: string; startedAtMs: number }[];
   tasks: { id: string; createdAtMs: number }[];
+  /** Streams (`server:<id>`) with `server.created` and no `server.stopped`. */
+  serverIds?: string[];
 };
 
-export type RecoveryReport = { connections: number; operations: number; tasks: number };
+export type RecoveryReport = { connections: number; operations: number; tasks: number; servers: number };
 
 const REASON = 'process_restart';
 
@@ -37,7 +39,15 @@ export async function closeOrphans(log: EventLog, orphans: Orphans, now = Date.n
         { meta },
       ),
     ),
+    ...(orphans.serverIds ?? []).map((id) =>
+      log.append(streamName('server', id), [{ type: 'server.stopped', data: { server_id: id, reason: REASON } }], { meta }),
+    ),
   ];
   await Promise.all(appends);
-  return { connections: orphans.connectionIds.length, operations: orphans.operations.length, tasks: orphans.tasks.length };
+  return {
+    connections: orphans.connectionIds.length,
+    operations: orphans.operations.length,
+    tasks: orphans.tasks.length,
+    servers: orphans.serverIds?.length ?? 0,
+  };
 }
