@@ -12,6 +12,7 @@ import type { EventLog } from '../log/append.ts';
 import type { OperationRunner } from '../operations/runner.ts';
 import { problemMiddleware } from './errors.ts';
 import { requireTokenForWrites } from './auth.ts';
+import { connectionLimit, refuseWhileDraining } from './limits.ts';
 import { monitorRouter } from './routes/monitor.ts';
 import { eventsRouter } from './routes/events.ts';
 import { metricsRouter } from './routes/metrics.ts';
@@ -42,6 +43,7 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
     await next();
   });
   app.use(problemMiddleware(services.logger));
+  app.use(connectionLimit(services));
   app.use(requireTokenForWrites(services.config.authToken));
   const limit = services.config.bodyLimitBytes;
   app.use(
@@ -61,6 +63,7 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
       },
     }),
   );
+  app.use(refuseWhileDraining(services));
   const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, openapiRouter, dashboardRouter];
   const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
   for (const router of routers) {

@@ -16,6 +16,8 @@ import { OperationRunner } from '../operations/runner.ts';
 import { closeOrphans, type RecoveryReport } from '../operations/recover.ts';
 import { LogDirWriter } from '../export/logDirWriter.ts';
 import { createApp, type RouterFactory, type Services } from './app.ts';
+import { countConnections, serverState } from './limits.ts';
+import { guardProcess } from './processGuard.ts';
 
 /** A part of the server that brings routes and takes part in start-up and shutdown. */
 export type Plugin = {
@@ -48,6 +50,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = options.logger ?? makeLogger(config);
   const db = openDatabase(config.persistencePath, { synchronous: config.synchronous });
+  const unguard = guardProcess(logger);
   const log = new EventLog(db, new Projector());
   const runner = new OperationRunner(log, { defaultTimeoutMs: config.operationTimeoutMs });
   const services: Services = { config, db, log, runner, logger, startedAt: Date.now() };
@@ -70,12 +73,31 @@ export async function startServer(
     services,
     plugins.flatMap((p) => p.routers ?? []),
   );
-  const server = createServer(app.callback());
+  const server = createServer(
+    {
+      // Node's defaults hold a slow request body for 300 s; past these the
+      // client gets 408 and its connection is closed.
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(config.headersTimeoutMs / 4))),
+    },
+    app.callback(),
+  );
   server.keepAliveTimeout = 5_000;
+  countConnections(services, server);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+    server.once('error', (err) => {
+      unguard();
+      reject(err);
+    });
+    server.listen(config.port, config.host, () => {
+      server.removeAllListeners('error');
+      resolve();
+    });
   });
+  // After listen, an 'error' (accept failing with EMFILE, say) must not end
+  // the process: libuv retries the accept, and the limits refuse the rest.
+  server.on('error', (err) => logger.warn({ err }, 'the HTTP server reported an error'));
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
@@ -83,6 +105,8 @@ export async function startServer(
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      // Nothing new starts from here (requests already being read get 503 SHUTTING_DOWN).
+      serverState(services).draining = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       // Long-lived responses (the SSE feed) would hold close() open forever.
       server.closeIdleConnections();
@@ -95,11 +119,15 @@ export async function startServer(
       }
       const result = await runner.shutdown(config.shutdownGraceMs);
       if (result.cancelled) logger.warn(result, 'operations cancelled at shutdown');
+      if (result.unrecorded) logger.error(result, 'outcomes storage refused are still unrecorded; the next start closes those operations out');
       server.closeAllConnections();
       await stopped;
       await logDirWriter?.stop();
       log.close();
+      const gap = log.pendingGap;
+      if (gap) logger.error(gap, 'events that could not be recorded before shutdown (no log.gap marker could be written)');
       db.close();
+      unguard();
     })());
 
   return { url, port, services, recovered, logDirWriter, server, close };

@@ -14,10 +14,11 @@ import { loadFilePlayer } from './filePlayer.ts';
 import type { Config } from '../config.ts';
 import type { EventLog } from '../log/append.ts';
 import { streamName } from '../log/catalogue.ts';
-import { AppError, notFound } from '../log/errors.ts';
+import { AppError, notFound, unavailable } from '../log/errors.ts';
 import type { OperationContext, OperationRunner, Started } from '../operations/runner.ts';
 import { describeDir, resolveContent, type ContentItem } from './content.ts';
-import { Registry, type LiveStream } from './registry.ts';
+import { PEER_RETRY_AFTER_S, Registry, type LiveStream } from './registry.ts';
+import { peerBudget, type PeerBudget } from './admission.ts';
 import { ServerPeer, type StreamMode } from './serverPeer.ts';
 import { StatsSampler } from './statsSampler.ts';
 import { ResourceMonitor } from './resources.ts';
@@ -26,7 +27,14 @@ import { mediaKinds } from './sdpFixes.ts';
 import type { Quality } from './quality.ts';
 import { runBenchmark, type BenchmarkResult } from './benchmark.ts';
 
-export type ServiceDeps = { config: Config; log: EventLog; runner: OperationRunner; logger: Logger };
+export type ServiceDeps = {
+  config: Config;
+  log: EventLog;
+  runner: OperationRunner;
+  logger: Logger;
+  /** HTTP connections the server admits (their descriptors are not the peers'); 0 when unknown. */
+  httpConnections?: number;
+};
 
 /** A peer that has not connected this long after its answer is closed (initiator `ice`). */
 export const CONNECT_TIMEOUT_MS = 30_000;
@@ -39,15 +47,45 @@ export type Origin = { remote?: string; userAgent?: string; requestId?: string }
 const require = createRequire(import.meta.url);
 
 export class WebRtcService {
-  readonly registry = new Registry();
+  readonly registry: Registry;
+  readonly budget: PeerBudget;
   readonly resources = new ResourceMonitor();
+  /** Aborted (and replaced) when the process runs out of descriptors: negotiations in flight stop at once. */
+  private exhaustion = new AbortController();
+  /** Times the process ran out of descriptors (EMFILE/ENFILE) opening a peer's sockets. */
+  resourceExhaustions = 0;
   private readonly sampler: StatsSampler;
   private readonly connectTimers = new Map<string, NodeJS.Timeout>();
   private readonly benchmarks = new Set<string>();
   private readonly testViewers = new Set<Viewer>();
+  /**
+   * Set at the start of shutdown: no stream, peer or benchmark starts after
+   * it, so nothing appears after shutdown took its list of what to close
+   * (work already running when it is set fails instead of adding state).
+   */
+  private stopping = false;
 
   constructor(private readonly deps: ServiceDeps) {
+    this.budget = peerBudget({
+      configured: deps.config.maxPeers,
+      httpConnections: deps.httpConnections ?? 0,
+      additionalHostAddresses: deps.config.iceAdditionalHostAddresses,
+    });
+    this.registry = new Registry(this.budget.maxPeers);
     this.sampler = new StatsSampler(this.registry, deps.config.statsIntervalMs);
+  }
+
+  /**
+   * The process ran out of file descriptors (reported by the process guard:
+   * werift binds its sockets with no 'error' listener). Negotiations in
+   * flight fail with a 503 and their peers are closed, freeing what they held.
+   */
+  resourcesExhausted(err: unknown) {
+    this.resourceExhaustions++;
+    const code = (err as { code?: string }).code ?? 'EMFILE';
+    const previous = this.exhaustion;
+    this.exhaustion = new AbortController();
+    previous.abort(unavailable('UNAVAILABLE', `the server ran out of file descriptors (${code}) opening a connection; retry later`, PEER_RETRY_AFTER_S));
   }
 
   start() {
@@ -95,6 +133,7 @@ export class WebRtcService {
   // ---- streams ----------------------------------------------------------
 
   async startStream(request: StreamRequest, origin: Origin = {}): Promise<Started<StreamResult> & { serverId: string }> {
+    this.refuseWhenStopping();
     const content = await this.contentFor(request.content, request.mode);
     const serverId = randomUUID();
     const params = { content: content.name, sha256: content.sha256, mode: request.mode, quality: request.quality };
@@ -171,39 +210,54 @@ export class WebRtcService {
    * log keeps the outcome, not a few KB of SDP per connection.
    */
   async connect(serverId: string, offerSdp: string, origin: Origin = {}) {
+    this.refuseWhenStopping();
     const stream = this.getStream(serverId);
     this.checkOffer(stream, offerSdp);
-    this.registry.reservePeer();
+    // Taken before anything is awaited, so concurrent connects cannot all
+    // pass the cap; it becomes the peer, or is released below.
+    const slot = this.registry.reservePeer();
     const connectionId = randomUUID();
     const operationId = randomUUID();
     let answer: string | null = null;
-    const started = await this.deps.runner.start(
-      'connect',
-      { server_id: serverId, connection_id: connectionId, remote: origin.remote ?? null },
-      async (ctx) => {
-        const peer = new ServerPeer(
-          stream,
-          {
-            log: this.deps.log,
-            logger: this.deps.logger,
-            iceAdditionalHostAddresses: this.deps.config.iceAdditionalHostAddresses,
-            onClosed: (p) => this.forget(p),
-          },
-          { id: connectionId, operationId, remote: origin.remote, userAgent: origin.userAgent },
-        );
-        this.registry.addPeer(peer);
-        try {
-          await peer.recordCreated();
-          answer = await ctx.task('negotiate', (signal) => peer.answer(offerSdp, signal));
-        } catch (err) {
-          await peer.close('local', 'negotiation_failed', { operation_id: operationId });
-          throw err;
-        }
-        this.armConnectTimeout(peer);
-        return { connection_id: connectionId, server_id: serverId };
-      },
-      { connectionId, serverId, requestId: origin.requestId, operationId },
-    );
+    let started: Started<{ connection_id: string; server_id: string }>;
+    try {
+      started = await this.deps.runner.start(
+        'connect',
+        { server_id: serverId, connection_id: connectionId, remote: origin.remote ?? null },
+        async (ctx) => {
+          try {
+            this.refuseWhenStopping();
+            const peer = new ServerPeer(
+              stream,
+              {
+                log: this.deps.log,
+                logger: this.deps.logger,
+                iceAdditionalHostAddresses: this.deps.config.iceAdditionalHostAddresses,
+                onClosed: (p) => this.forget(p),
+                resourceSignal: () => this.exhaustion.signal,
+              },
+              { id: connectionId, operationId, remote: origin.remote, userAgent: origin.userAgent },
+            );
+            this.registry.addPeer(peer, slot);
+            try {
+              await peer.recordCreated();
+              answer = await ctx.task('negotiate', (signal) => peer.answer(offerSdp, signal));
+            } catch (err) {
+              await peer.close('local', 'negotiation_failed', { operation_id: operationId });
+              throw err;
+            }
+            this.armConnectTimeout(peer);
+            return { connection_id: connectionId, server_id: serverId };
+          } finally {
+            slot.release();
+          }
+        },
+        { connectionId, serverId, requestId: origin.requestId, operationId },
+      );
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
     return { started, connectionId, answer: () => answer };
   }
 
@@ -239,6 +293,7 @@ export class WebRtcService {
   }
 
   async setQuality(connectionId: string, quality: Quality, origin: Origin = {}) {
+    this.refuseWhenStopping();
     const peer = this.getPeer(connectionId);
     return this.deps.runner.start(
       'quality',
@@ -255,10 +310,14 @@ export class WebRtcService {
   // ---- benchmark and the async-close test -------------------------------
 
   async benchmark(request: { content: string; mode: StreamMode; quality: Quality; durationS: number; viewers: number }, origin: Origin = {}) {
+    this.refuseWhenStopping();
     const max = this.deps.config.maxBenchmarkViewers;
     if (request.viewers > max) throw new AppError(422, 'VALIDATION_FAILED', `viewers must be at most ${max} (config maxBenchmarkViewers)`);
     if (request.durationS > MAX_BENCHMARK_SECONDS) throw new AppError(422, 'VALIDATION_FAILED', `duration_s must be at most ${MAX_BENCHMARK_SECONDS}`);
-    if (this.registry.peers.size + request.viewers > 1000) throw new AppError(503, 'UNAVAILABLE', 'not enough connection slots left');
+    // Each viewer is a server peer and an in-process viewer peer, both in this process.
+    if (this.registry.availablePeers < 2 * request.viewers) {
+      throw unavailable('UNAVAILABLE', `not enough connection slots left for ${request.viewers} viewers (${this.registry.availablePeers} free)`, PEER_RETRY_AFTER_S);
+    }
     const content = await this.contentFor(request.content, request.mode);
     const serverId = randomUUID();
     const started = await this.deps.runner.start<BenchmarkResult>(
@@ -298,6 +357,7 @@ export class WebRtcService {
    * through the runner in the background; the caller answers 202.
    */
   async asyncCloseTest(origin: Origin = {}) {
+    this.refuseWhenStopping();
     const listing = await describeDir(this.deps.config.contentDir);
     const item = listing.items[0];
     if (!item) throw new AppError(503, 'UNAVAILABLE', `the content directory ${listing.path} has no file to stream`);
@@ -358,6 +418,10 @@ export class WebRtcService {
       ...this.resources.read(),
       webrtc: {
         open_peers: this.registry.peers.size,
+        max_peers: this.registry.maxPeers,
+        admitted_peers: this.registry.admittedPeers,
+        fds_per_peer: this.budget.fdsPerPeer,
+        open_file_limit: this.budget.fdLimit,
         streams: this.registry.streams.size,
         pending_tasks: this.deps.runner.activeTasks,
         running_operations: this.deps.runner.activeOperations,
@@ -367,6 +431,7 @@ export class WebRtcService {
 
   /** Closes every peer through the runner (initiator `shutdown`) and records each stream's end. */
   async shutdown() {
+    this.stopping = true;
     this.sampler.stop();
     for (const id of this.benchmarks) this.deps.runner.cancel(id, 'shutdown');
     const peers = [...this.registry.peers.values()];
@@ -394,6 +459,10 @@ export class WebRtcService {
 
   // ---- helpers ------------------------------------------------------------
 
+  private refuseWhenStopping() {
+    if (this.stopping) throw unavailable('SHUTTING_DOWN', 'the server is shutting down', 10);
+  }
+
   private async contentFor(ref: string, mode: StreamMode): Promise<ContentItem> {
     const content = await resolveContent(this.deps.config.contentDir, ref);
     if (mode === 'media' && !content.media) {
@@ -403,6 +472,7 @@ export class WebRtcService {
   }
 
   private async openStream(ctx: OperationContext, stream: LiveStream) {
+    this.refuseWhenStopping();
     this.registry.addStream(stream);
     await this.deps.log.append(
       streamName('server', stream.serverId),

@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RTCPeerConnection } from 'werift';
-import { MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { MONITOR, WEBRTC, offerSdp, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
 import { viewerPeerConfig } from '../../src/webrtc/peerConfig.ts';
 
 let server: WebRtcTestServer;
@@ -103,3 +103,54 @@ player('answers 404 for an unknown stream', async () => {
 });
 player.after(() => server.stop());
 player.run();
+
+const admission = suite('WHEP peer admission');
+let capped: WebRtcTestServer;
+admission.before(async () => {
+  capped = await startWebRtcServer({ maxPeers: 3 });
+});
+admission.after(() => capped.stop());
+
+admission('admits exactly N of N + 5 concurrent offers; the rest get a clean 503 with Retry-After and leave nothing in the log', async () => {
+  const stream = await capped.stream();
+  const offer = await offerSdp('media');
+  const before = capped.services.db.prepare("SELECT count(*) FROM events WHERE type = 'operation.started'").pluck().get() as number;
+  const responses = await Promise.all(
+    Array.from({ length: 3 + 5 }, () => fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer })),
+  );
+  const statuses = responses.map((r) => r.status).sort();
+  assert.equal(statuses, [201, 201, 201, 503, 503, 503, 503, 503]);
+  for (const res of responses.filter((r) => r.status === 503)) {
+    assert.ok(Number(res.headers.get('retry-after')) > 0, 'Retry-After');
+    assert.match(res.headers.get('content-type') ?? '', 'application/problem+json');
+    assert.is(((await res.json()) as { code: string }).code, 'UNAVAILABLE');
+  }
+  const sessions = responses.filter((r) => r.status === 201).map((r) => new URL(r.headers.get('location')!, stream.whep_url).toString());
+  await Promise.all(responses.filter((r) => r.status === 201).map((r) => r.text()));
+  assert.is((await capped.json(`${WEBRTC}/connections`)).body.length, 3);
+  const after = capped.services.db.prepare("SELECT count(*) FROM events WHERE type = 'operation.started'").pluck().get() as number;
+  assert.is(after - before, 3, 'a refused offer starts no operation');
+
+  // A slot frees when a session ends; the next offer is admitted.
+  assert.is((await fetch(sessions[0], { method: 'DELETE' })).status, 204);
+  const next = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer });
+  assert.is(next.status, 201);
+  await next.text();
+});
+
+admission('frees the slot of an offer that fails inside its operation', async () => {
+  assert.is((await capped.json(`${WEBRTC}/connections/close-all`, { method: 'POST' })).status, 200);
+  const stream = await capped.stream({ mode: 'data' });
+  const admitted = async () => (await capped.json(`${WEBRTC}/stats/resources`)).body.webrtc.admitted_peers as number;
+  const before = await admitted();
+  // Passes the checks made before the operation, and werift refuses it (no ICE credentials, no fingerprint).
+  const broken = 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\n';
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: broken });
+    const text = await res.text();
+    assert.ok(res.status >= 400 && res.status < 500, `${res.status} ${text}`);
+  }
+  assert.is(await admitted(), before, 'no slot kept by a failed negotiation');
+});
+
+admission.run();
