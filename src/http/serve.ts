@@ -120,6 +120,9 @@ export async function startServer(
       const result = await runner.shutdown(config.shutdownGraceMs);
       if (result.cancelled) logger.warn(result, 'operations cancelled at shutdown');
       if (result.unrecorded) logger.error(result, 'outcomes storage refused are still unrecorded; the next start closes those operations out');
+      // One turn for answers to operations that just ended to be written
+      // before their connections are cut.
+      await new Promise((resolve) => setImmediate(resolve));
       server.closeAllConnections();
       await stopped;
       await logDirWriter?.stop();
