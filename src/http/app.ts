@@ -1,6 +1,7 @@
 // The Koa application: middleware order matters. Problems wrap everything;
-// auth runs before the body is read, so an unauthenticated client cannot make
-// the server parse (or record) anything.
+// the Host and cross-site checks, the connection cap and auth run before the
+// body is read, so a refused client cannot make the server parse (or record)
+// anything; the shutdown check runs after it, right before the routes.
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import { randomUUID } from 'node:crypto';
@@ -11,7 +12,8 @@ import type { Db } from '../log/open.ts';
 import type { EventLog } from '../log/append.ts';
 import type { OperationRunner } from '../operations/runner.ts';
 import { problemMiddleware } from './errors.ts';
-import { requireTokenForWrites } from './auth.ts';
+import { requireTokens } from './auth.ts';
+import { sameSiteGuard } from './sameSite.ts';
 import { connectionLimit, refuseWhileDraining } from './limits.ts';
 import { monitorRouter } from './routes/monitor.ts';
 import { eventsRouter } from './routes/events.ts';
@@ -43,8 +45,9 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
     await next();
   });
   app.use(problemMiddleware(services.logger));
+  app.use(sameSiteGuard(services.config));
   app.use(connectionLimit(services));
-  app.use(requireTokenForWrites(services.config.authToken));
+  app.use(requireTokens(services.config));
   const limit = services.config.bodyLimitBytes;
   app.use(
     bodyParser({

@@ -194,7 +194,7 @@ stream('holds a bounded buffer for a client that stops reading, then catches it 
   try {
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     // HTTP/1.0, so the body is the raw stream without chunked framing.
-    socket.write(`GET ${EVENTS}/stream?after=0 HTTP/1.0\r\nHost: x\r\n\r\n`);
+    socket.write(`GET ${EVENTS}/stream?after=0 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n`);
     const deadline = Date.now() + 2000;
     while (feedClients(server.services).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 

@@ -346,8 +346,8 @@ export const webrtcOpenApiPaths: OpenApiPaths = {
   '/player/{server_id}': {
     get: {
       tags: ['webrtc'],
-      summary: 'A player page for the stream (connects through WHEP; `?token=` carries the bearer token)',
-      parameters: [pathParam('server_id', 'The stream'), { name: 'token', in: 'query', required: false, schema: { type: 'string' } }],
+      summary: 'A player page for the stream (connects through WHEP; a bearer token goes in the fragment, `#token=...`, which is never sent to the server, or the page asks for it)',
+      parameters: [pathParam('server_id', 'The stream')],
       responses: { '200': { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } }, '404': ref('NotFound') },
     },
   },
