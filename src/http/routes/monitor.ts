@@ -270,7 +270,7 @@ export function monitorRouter(services: Services): Router {
 }
 
 /** publicEvent's JSON text, built from a stored row without parsing its data and meta. */
-function publicEventJson(r: EventRow): string {
+export function publicEventJson(r: EventRow): string {
   return (
     `{"position":${r.position},"stream":${JSON.stringify(r.stream)},"version":${r.version},"type":${JSON.stringify(r.type)},` +
     `"recorded_at":"${new Date(r.recorded_at).toISOString()}","data":${r.data},"meta":${r.meta}}`
