@@ -24,6 +24,7 @@ import { StatsSampler } from './statsSampler.ts';
 import { ResourceMonitor } from './resources.ts';
 import { openViewer, type Exchange, type Viewer } from './viewer.ts';
 import { mediaKinds } from './sdpFixes.ts';
+import { checkOfferLimits } from './offerLimits.ts';
 import type { Quality } from './quality.ts';
 import { runBenchmark, type BenchmarkResult } from './benchmark.ts';
 
@@ -194,6 +195,7 @@ export class WebRtcService {
   /** Checks an offer can be tried at all, before anything is recorded. */
   checkOffer(stream: LiveStream, sdp: string) {
     if (!/^v=0\r?\n/.test(sdp)) throw new AppError(400, 'BAD_REQUEST', 'the body is not an SDP offer (it must start with v=0)');
+    checkOfferLimits(sdp);
     const kinds = mediaKinds(sdp);
     if (kinds.length === 0) throw new AppError(400, 'BAD_REQUEST', 'the SDP offer has no m= line');
     if (stream.mode === 'media' && !kinds.some((k) => k === 'audio' || k === 'video')) {

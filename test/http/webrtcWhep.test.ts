@@ -155,3 +155,57 @@ admission('frees the slot of an offer that fails inside its operation', async ()
 });
 
 admission.run();
+
+const limits = suite('WHEP offers that would hold the event loop');
+let limited: WebRtcTestServer;
+limits.before(async () => {
+  limited = await startWebRtcServer();
+});
+limits.after(() => limited.stop());
+
+limits('refuses the oversized offers of the reports (12,000 candidates, 2,000 media sections) with 413, recording nothing', async () => {
+  const stream = await limited.stream();
+  const offer = await offerSdp('media');
+  const at = offer.indexOf('a=candidate:');
+  const candidates = offer.slice(0, at) + Array.from({ length: 12_000 }, (_, i) => `a=candidate:${i} 1 udp ${2122260223 - i} 10.${(i >> 8) & 255}.${i & 255}.1 ${40000 + (i % 20000)} typ host\r\n`).join('') + offer.slice(at);
+  const sections = offer + Array.from({ length: 2000 }, (_, i) => `m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:m${i}\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\na=rtcp-mux\r\na=setup:actpass\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n`).join('');
+  const count = () => limited.services.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+  const before = count();
+  for (const body of [candidates, sections]) {
+    assert.ok(body.length > 300_000 && body.length < 1024 * 1024, `${body.length} bytes (under the body limit: the offer limits refuse it)`);
+    const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body });
+    const problem = (await res.json()) as { code: string };
+    assert.is(res.status, 413);
+    assert.is(problem.code, 'PAYLOAD_TOO_LARGE');
+  }
+  // Under 64 KiB but too many candidates: 400, also before werift.
+  const many = offer.slice(0, at) + Array.from({ length: 200 }, (_, i) => `a=candidate:${i} 1 udp 1 10.0.${i >> 8}.${i & 255} ${40000 + i} typ host\r\n`).join('') + offer.slice(at);
+  const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: many });
+  assert.is(res.status, 400);
+  assert.match(((await res.json()) as { detail: string }).detail, 'candidates');
+  assert.is(count(), before, 'nothing recorded');
+});
+
+limits('never answers a WHEP offer with 202 (a viewer needs the answer): past the deadline it is 504 TIMEOUT', async () => {
+  // A deadline shorter than a negotiation of the largest allowed offer (~40 ms of werift work), longer than creating a data stream.
+  const hurried = await startWebRtcServer({ operationTimeoutMs: 20 });
+  try {
+    let stream: { whep_url: string } | null = null;
+    for (let i = 0; i < 20 && !stream; i++) stream = await hurried.stream({ mode: 'data' }).catch(() => null);
+    assert.ok(stream, 'a data stream within 20 ms');
+    const offer = await offerSdp('data');
+    const at = offer.indexOf('\r\n', offer.indexOf('\r\nm=') + 2);
+    const heavy = offer.slice(0, at) + Array.from({ length: 900 }, (_, i) => `\r\na=rid:r${i} recv`).join('') + offer.slice(at);
+    const res = await fetch(stream!.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: heavy });
+    const body = await res.text();
+    assert.is.not(res.status, 202, body);
+    if (res.status !== 201) {
+      assert.is(res.status, 504, body);
+      assert.is(JSON.parse(body).code, 'TIMEOUT');
+    }
+  } finally {
+    await hurried.stop();
+  }
+});
+
+limits.run();
