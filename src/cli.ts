@@ -9,7 +9,7 @@ import { configFromEnv, DEFAULT_DB_PATH, isLoopback, loadConfig, readTokenFile, 
 import { openDatabase, openReadOnly } from './log/open.ts';
 import { rebuild } from './projections/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
-import { runQuery, formatTable } from './log/query.ts';
+import { formatTable, QUERY_TIMEOUT_MS, runQueryWithTimeout } from './log/query.ts';
 import type { PluginFactory } from './http/serve.ts';
 import { AppError, isAppError } from './log/errors.ts';
 import { prune, prunedThrough } from './log/prune.ts';
@@ -186,15 +186,11 @@ export function buildCli(): Command {
     .description('run read-only SQL over the database (tables: events, connections, operations, tasks; views: see README)')
     .argument('<sql>', 'one SQL statement')
     .option('--json', 'print rows as JSON', false)
+    .option('--timeout <ms>', 'stop a query that runs longer than this', int('--timeout'), QUERY_TIMEOUT_MS)
     .addOption(persistenceOption())
-    .action((sql: string, opts) => {
-      const db = openReadOnly(opts.persistencePath);
-      try {
-        const { columns, rows } = runQuery(db, sql);
-        process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(columns, rows));
-      } finally {
-        db.close();
-      }
+    .action(async (sql: string, opts) => {
+      const result = await runQueryWithTimeout(opts.persistencePath, sql, opts.timeout);
+      process.stdout.write(opts.json ? `${JSON.stringify(result.rows, null, 2)}\n` : formatTable(result.columns, result.rows));
     });
 
   program

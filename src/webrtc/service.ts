@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { defaultPeerConfig } from 'werift';
 import type { getUserMedia } from 'werift/nonstandard';
@@ -121,7 +121,9 @@ export class WebRtcService {
         },
       },
       content: {
-        directory: content.path,
+        // The directory's name, not its absolute path: the layout of the
+        // host's file system is not a client's business.
+        directory: basename(content.path),
         exists: content.exists,
         readable: content.readable,
         ...(content.error ? { error: content.error } : {}),
@@ -383,8 +385,8 @@ export class WebRtcService {
     );
     if (setup.status !== 'completed' || !viewer) {
       this.registry.streams.delete(serverId);
-      const why = setup.status === 'completed' ? 'no viewer' : setup.error.message;
-      throw new AppError(500, 'WEBRTC_ERROR', `the loopback pair could not be set up: ${why}`, undefined, true);
+      // Why is on the record (the operation's error); the answer does not repeat it.
+      throw new AppError(500, 'WEBRTC_ERROR', `the loopback pair could not be set up; see operation ${setup.operationId}`, { operation_id: setup.operationId }, true);
     }
     const testViewer: Viewer = viewer;
     const { connection_id: connectionId, setup_ms: setupMs } = setup.result;
@@ -559,7 +561,9 @@ async function probeMedia(path: string) {
   try {
     player = await (await loadFilePlayer())({ path, loop: false });
   } catch (err) {
-    throw new AppError(422, 'VALIDATION_FAILED', `the file cannot be played: ${(err as Error).message}`);
+    // werift's message may name the file by its absolute path: show the name only.
+    const message = (err as Error).message.split(path).join(basename(path));
+    throw new AppError(422, 'VALIDATION_FAILED', `the file cannot be played: ${message}`);
   }
   const tracks = { video: Boolean(player.video), audio: Boolean(player.audio) };
   player.stop();

@@ -55,6 +55,13 @@ Cli('query prints rows as a table and as --json', async () => {
   assert.equal(JSON.parse(view.stdout), [{ n: (store.db.prepare('SELECT count(*) FROM operations').pluck().get() as number) }]);
 });
 
+Cli('query stops a runaway statement at --timeout and exits non-zero, saying so', async () => {
+  const endless = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c';
+  const r = await runCli(['query', endless, '--timeout', '300', '--persistence-path', store.path], { timeoutMs: 20_000 });
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /TIMEOUT: the query ran for 300 ms/);
+});
+
 Cli('query refuses writes with a clear message and a non-zero exit, leaving the file unchanged', async () => {
   const before = readFileSync(store.path);
   // Every kind of write is covered in test/log/query.test.ts; here, that the process says so and fails.

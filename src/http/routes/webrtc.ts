@@ -35,6 +35,13 @@ const streamBody = z
   .strict();
 
 const qualityBody = z.object({ connection_id: id, quality }).strict();
+/**
+ * Routes that take no parameters in their body: nothing, or `{}`. Anything
+ * else is refused (415 for a body that is not JSON, 422 for fields), so a
+ * form or text/plain post from another page is not silently taken as a
+ * request to act.
+ */
+const emptyBody = z.object({}).strict();
 
 const benchmarkBody = (maxViewers: number) =>
   z
@@ -109,6 +116,7 @@ export function webrtcRouter(services: Services, webrtc: WebRtcService): Router 
   });
 
   router.post('/stream/stop/:server_id', async (ctx) => {
+    parseBody(ctx, emptyBody);
     const started = await webrtc.stopStream(ctx.params.server_id, origin(ctx));
     await respondWithOutcome(ctx, started, bound, (result) => result);
   });
@@ -125,6 +133,7 @@ export function webrtcRouter(services: Services, webrtc: WebRtcService): Router 
   });
 
   router.post('/connections/close-all', async (ctx) => {
+    parseBody(ctx, emptyBody);
     const started = await webrtc.closeAll(origin(ctx));
     await respondWithOutcome(ctx, started, bound, (result) => result);
   });
@@ -137,6 +146,7 @@ export function webrtcRouter(services: Services, webrtc: WebRtcService): Router 
   });
 
   router.post('/connections/:id/close', async (ctx) => {
+    parseBody(ctx, emptyBody);
     livePeer(ctx.params.id);
     const started = await webrtc.closeConnection(ctx.params.id, 'local', 'close_requested', origin(ctx));
     await respondWithOutcome(ctx, started, bound, (result) => result);
@@ -164,6 +174,7 @@ export function webrtcTestRouter(services: Services, webrtc: WebRtcService): Rou
   const router = new Router({ prefix: MONITOR_PREFIX });
   if (!services.config.debug && !services.config.enableTestRoutes) return router;
   router.post('/test/async_close', async (ctx) => {
+    parseBody(ctx, emptyBody);
     const { started, connectionId, serverId, setupOperationId } = await webrtc.asyncCloseTest(origin(ctx));
     answerAccepted(ctx, started.operationId, { connection_id: connectionId, server_id: serverId, setup_operation_id: setupOperationId });
   });
