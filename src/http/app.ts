@@ -15,6 +15,7 @@ import { problemMiddleware } from './errors.ts';
 import { requireTokens } from './auth.ts';
 import { sameSiteGuard } from './sameSite.ts';
 import { connectionLimit, refuseWhileDraining } from './limits.ts';
+import { healthOf } from './health.ts';
 import { monitorRouter } from './routes/monitor.ts';
 import { eventsRouter } from './routes/events.ts';
 import { metricsRouter } from './routes/metrics.ts';
@@ -44,7 +45,8 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
     ctx.set('X-Request-Id', ctx.state.requestId);
     await next();
   });
-  app.use(problemMiddleware(services.logger));
+  const health = healthOf(services);
+  app.use(problemMiddleware(services.logger, (code) => health.countRefusal(code)));
   app.use(sameSiteGuard(services.config));
   app.use(connectionLimit(services));
   app.use(requireTokens(services.config));

@@ -46,7 +46,7 @@ function fromForeign(err: { status?: number; statusCode?: number; type?: string;
   return new AppError(status, byStatus[status], err.message ?? TITLES[status] ?? 'error');
 }
 
-export function problemMiddleware(logger: Logger) {
+export function problemMiddleware(logger: Logger, onRefused?: (code: string) => void) {
   return async function problems(ctx: Context, next: Next) {
     try {
       await next();
@@ -61,6 +61,7 @@ export function problemMiddleware(logger: Logger) {
       }
     } catch (raw) {
       const err = isAppError(raw) ? raw : fromForeign(raw as object);
+      onRefused?.(err.code);
       if (err.status === 503) {
         // A refusal (a limit, shutdown, storage away) is the server working
         // as designed: no stack, and a client that is refused again and

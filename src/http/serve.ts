@@ -18,6 +18,7 @@ import { LogDirWriter } from '../export/logDirWriter.ts';
 import { createApp, type RouterFactory, type Services } from './app.ts';
 import { countConnections, serverState } from './limits.ts';
 import { guardProcess } from './processGuard.ts';
+import { healthOf } from './health.ts';
 
 /** A part of the server that brings routes and takes part in start-up and shutdown. */
 export type Plugin = {
@@ -130,6 +131,7 @@ export async function startServer(
       const gap = log.pendingGap;
       if (gap) logger.error(gap, 'events that could not be recorded before shutdown (no log.gap marker could be written)');
       db.close();
+      healthOf(services).stop();
       unguard();
     })());
 

@@ -23,6 +23,7 @@ import { CONNECTION_CATEGORIES } from '../../projections/connection.ts';
 import { emptySummary, type SummaryModel, type Traffic } from '../../projections/summary.ts';
 import { OPERATION_STATUSES } from '../../projections/operation.ts';
 import { feedClients } from './events.ts';
+import { registerReliabilityMetrics } from './reliabilityMetrics.ts';
 import type { OpenApiPaths } from '../openapi/types.ts';
 
 const PREFIX = 'webrtc_monitor_';
@@ -197,6 +198,8 @@ export function metricsRouter(services: Services): Router {
       for (const status of OPERATION_STATUSES) this.set({ status }, s.operations[status]);
     },
   });
+
+  registerReliabilityMetrics(registry, services);
 
   const router = new Router();
   router.get('/metrics', async (ctx) => {
