@@ -110,9 +110,6 @@ export function buildCli(): Command {
         if (file && tokenFileIsShared(file)) logger.warn({ file }, 'the token file can be read by other users (chmod 600 it)');
       }
       const running = await startServer(config, { logger, plugins: await defaultPlugins() });
-      logger.info({ url: running.url, database: resolve(config.persistencePath) }, 'webrtc-monitor listening');
-      process.stdout.write(`webrtc-monitor listening on ${running.url} (database ${resolve(config.persistencePath)})\n`);
-
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;
@@ -146,6 +143,9 @@ export function buildCli(): Command {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      // Said only once the handlers are in place: whoever waits for this line may signal at once.
+      logger.info({ url: running.url, database: resolve(config.persistencePath) }, 'webrtc-monitor listening');
+      process.stdout.write(`webrtc-monitor listening on ${running.url} (database ${resolve(config.persistencePath)})\n`);
 
       if (opts.runTests) {
         const { runSelfTests } = await import('./webrtc/selfTest.ts');
