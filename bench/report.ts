@@ -6,7 +6,7 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 export type Figure = {
   /** Stable id, e.g. `append.eventlog`. */
   id: string;
-  /** Which of the issue's figures (1..7) this belongs to. */
+  /** Which group of figures (1..8) this belongs to. */
   group: number;
   label: string;
   value: number;
@@ -27,6 +27,7 @@ export const GROUPS: Record<number, string> = {
   5: 'Peers',
   6: 'Export',
   7: 'Rebuild',
+  8: 'Event loop under load (no client may hold it)',
 };
 
 export function percentile(sorted: number[], p: number): number {

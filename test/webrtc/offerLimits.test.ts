@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkOfferLimits, MAX_OFFER_BYTES, MAX_OFFER_CANDIDATES, MAX_OFFER_LINES, MAX_OFFER_MEDIA_SECTIONS } from '../../src/webrtc/offerLimits.ts';
+import { checkOfferLimits, MAX_OFFER_BYTES, MAX_OFFER_CANDIDATES, MAX_OFFER_LINES, MAX_OFFER_MEDIA_SECTIONS, MAX_OFFER_RIDS } from '../../src/webrtc/offerLimits.ts';
+import { maximalOffer } from '../../bench/loop.ts';
 import { isAppError } from '../../src/log/errors.ts';
 import { offerSdp } from '../helpers/webrtc.ts';
 
@@ -36,7 +37,13 @@ Limits('refuses more than 64 KiB with 413', () => {
   assert.equal([r[0], r[1]], [413, 'PAYLOAD_TOO_LARGE']);
 });
 
-Limits('refuses too many candidates, media sections or lines with 400, saying which', () => {
+Limits('accepts the largest offer the bench answers (every limit reached, none passed)', async () => {
+  assert.is(refusal(await maximalOffer()), null);
+});
+
+Limits('refuses too many candidates, media sections, rids or lines with 400, saying which', () => {
+  const rids = grow(real, Array.from({ length: MAX_OFFER_RIDS + 1 }, (_, i) => `a=rid:r${i} recv`));
+  assert.match(refusal(rids)![2], 'rids');
   const candidates = grow(real, Array.from({ length: MAX_OFFER_CANDIDATES + 1 }, (_, i) => `a=candidate:${i} 1 udp 1 10.0.0.${i % 250} ${40000 + i} typ host`));
   assert.match(refusal(candidates)![2], 'candidates');
   const sections = `${real}${Array.from({ length: MAX_OFFER_MEDIA_SECTIONS }, (_, i) => `m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:x${i}\r\n`).join('')}`;

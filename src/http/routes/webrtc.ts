@@ -339,7 +339,7 @@ export const webrtcOpenApiPaths: OpenApiPaths = {
           content: { 'application/sdp': { schema: { type: 'string' } } },
         },
         ...problemRefs,
-        '413': json('The offer is larger than 64 KiB (code PAYLOAD_TOO_LARGE); more than 1,000 lines, 8 media sections or 50 candidates is a 400'),
+        '413': json('The offer is larger than 64 KiB (code PAYLOAD_TOO_LARGE); more than 1,000 lines, 8 media sections, 50 candidates or 16 rids is a 400'),
         '415': json('The body is not application/sdp'),
         '422': ref('ValidationFailed'),
         '503': json('No connection slot free (code UNAVAILABLE), or the server is shutting down; retry after Retry-After'),
