@@ -52,7 +52,7 @@ Host('answers 421 HOST_NOT_ALLOWED to any other name (DNS rebinding), for reads 
   assert.is(head(), before);
 });
 
-Host('builds stream URLs from an allowed Host only', () => {
+Host('reads the name and port of a Host header (IPv6 brackets, case)', () => {
   assert.equal(splitHost('[::1]:9999'), ['::1', '9999']);
   assert.equal(splitHost('Example.LAN'), ['example.lan', null]);
   assert.equal(splitHost('127.0.0.1:80'), ['127.0.0.1', '80']);
