@@ -6,7 +6,7 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 export type Figure = {
   /** Stable id, e.g. `append.eventlog`. */
   id: string;
-  /** Which of the issue's figures (1..8) this belongs to. */
+  /** Which group of figures (1..9) this belongs to. */
   group: number;
   label: string;
   value: number;
@@ -28,6 +28,7 @@ export const GROUPS: Record<number, string> = {
   6: 'Export',
   7: 'Rebuild',
   8: 'Fleet (forwarding to PostgreSQL)',
+  9: 'Event loop under load (no client may hold it)',
 };
 
 export function percentile(sorted: number[], p: number): number {

@@ -1,6 +1,6 @@
 // npm run bench [-- --quick] [-- --json] [-- --only 1,3]
 //
-// Eight figures, each measured beside its anchor in the same run (see
+// Nine figure groups, each measured beside its anchor in the same run (see
 // bench/RESULTS.md). The benchmark reports; it never fails on speed. It exits
 // non-zero only when something it measures did not work.
 //
@@ -19,6 +19,7 @@ import { exportFigures } from './export.ts';
 import { rebuildFigures } from './rebuild.ts';
 import { peerFigures } from './peers.ts';
 import { fleetFigures } from './fleet.ts';
+import { loopFigures } from './loop.ts';
 import { machine, table, type Figure } from './report.ts';
 
 const { values } = parseArgs({
@@ -32,11 +33,12 @@ const { values } = parseArgs({
 
 const quick = values.quick;
 const sizes = quick
-  ? { append: 5_000, emmett: 1_000, emmettApi: 100, perProducer: 10, log: 20_000, restSeconds: 1, startupRuns: 1, viewers: 5, peerSeconds: 4, peerRounds: 1, fleetEvents: 5_000, fleetRounds: 1, outageMs: 1_500 }
-  : { append: 50_000, emmett: 5_000, emmettApi: 500, perProducer: 100, log: 1_000_000, restSeconds: 5, startupRuns: 5, viewers: 100, peerSeconds: 10, peerRounds: 3, fleetEvents: 50_000, fleetRounds: 3, outageMs: 4_000 };
+  ? { append: 5_000, emmett: 1_000, emmettApi: 100, perProducer: 10, log: 20_000, restSeconds: 1, startupRuns: 1, viewers: 5, peerSeconds: 4, peerRounds: 1, fleetEvents: 5_000, fleetRounds: 1, outageMs: 1_500, loopWindowMs: 1500 }
+  : { append: 50_000, emmett: 5_000, emmettApi: 500, perProducer: 100, log: 1_000_000, restSeconds: 5, startupRuns: 5, viewers: 100, peerSeconds: 10, peerRounds: 3, fleetEvents: 50_000, fleetRounds: 3, outageMs: 4_000, loopWindowMs: 5000 };
 if (values.viewers) sizes.viewers = Number(values.viewers);
 const only = values.only ? new Set(values.only.split(',').map(Number)) : null;
 const FLEET = 8;
+const LOOP = 9;
 const wanted = (group: number) => (only ? only.has(group) : !(quick && group === FLEET));
 const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
@@ -56,7 +58,7 @@ try {
     progress(`2. group commit: 100 producers x ${sizes.perProducer} appends`);
     figures.push(...(await groupCommitFigures(scratch, sizes.perProducer)));
   }
-  if ([3, 4, 6, 7].some(wanted)) {
+  if ([3, 4, 6, 7, LOOP].some(wanted)) {
     const log = cachedLog(sizes.log, (n) => progress(`generating a ${n}-event log into bench/.cache/ (once per generator version)`));
     if (wanted(3)) {
       progress(`3. REST reads on the ${sizes.log}-event log`);
@@ -73,6 +75,10 @@ try {
     if (wanted(7)) {
       progress('7. rebuild');
       figures.push(...(await rebuildFigures(log.path, appendRate)));
+    }
+    if (wanted(LOOP)) {
+      progress(`9. event loop: summary while 1, 20 and 200 SSE readers read the ${sizes.log}-event log from position 0, and while maximal offers are answered`);
+      figures.push(...(await loopFigures(log.path, scratch, sizes.log, sizes.loopWindowMs, [1, 20, 200])));
     }
   }
   if (wanted(5)) {

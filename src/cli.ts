@@ -3,12 +3,23 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { z } from 'zod';
-import { configFromEnv, DEFAULT_DB_PATH, fleetConfigFromEnv, isLoopback, loadConfig, loadFleetConfig, type ConfigInput } from './config.ts';
+import {
+  configFromEnv,
+  DEFAULT_DB_PATH,
+  fleetConfigFromEnv,
+  isLoopback,
+  loadConfig,
+  loadFleetConfig,
+  readTokenFile,
+  tokenFileIsShared,
+  type ConfigInput,
+} from './config.ts';
 import { openDatabase, openReadOnly } from './log/open.ts';
 import { rebuild } from './projections/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
-import { runQuery, formatTable } from './log/query.ts';
+import { formatTable, QUERY_TIMEOUT_MS, runQueryWithTimeout } from './log/query.ts';
 import type { PluginFactory } from './http/serve.ts';
 import { AppError, isAppError } from './log/errors.ts';
 import { prune, prunedThrough } from './log/prune.ts';
@@ -56,7 +67,14 @@ export function buildCli(): Command {
     .option('--debug', 'debug logging and the test routes', false)
     .addOption(persistenceOption())
     .option('--log-dir <dir>', 'write connection/operation JSON logs as they finish')
-    .option('--auth-token <token>', 'bearer token required by mutating routes (or WEBRTC_MONITOR_AUTH_TOKEN)')
+    .option('--auth-token <token>', 'bearer token required by mutating routes (visible in the process list: prefer --auth-token-file or WEBRTC_MONITOR_AUTH_TOKEN)')
+    .option('--auth-token-file <file>', 'read the bearer token for mutating routes (and reads) from this file (or WEBRTC_MONITOR_AUTH_TOKEN_FILE)')
+    .option('--read-token-file <file>', 'protect reads too: GET routes need this token or the auth token (or WEBRTC_MONITOR_READ_TOKEN[_FILE])')
+    .option('--allowed-host <name...>', 'host names clients may use besides IP addresses and localhost (DNS-rebinding protection; or WEBRTC_MONITOR_ALLOWED_HOSTS)')
+    .option('--allowed-origin <origin...>', 'origins (scheme://host:port) whose pages may send mutating requests besides the server\'s own')
+    .option('--max-peers <n>', 'peers admitted at once (default: derived from ulimit -n and the sockets per peer)', int('--max-peers'))
+    .option('--max-connections <n>', 'HTTP connections open at once (default: derived from ulimit -n)', int('--max-connections'))
+    .option('--request-timeout <ms>', 'how long a client may take to send a whole request', int('--request-timeout'), 30_000)
     .option('--content-dir <dir>', 'directory of streamable content', 'content')
     .option('--stats-interval <ms>', 'getStats() sampling interval', int('--stats-interval'), 1000)
     .option('--stall-after <ms>', 'record connection.stalled when nothing has arrived from a viewer for this long', int('--stall-after'), 5_000)
@@ -76,7 +94,13 @@ export function buildCli(): Command {
         debug: opts.debug,
         persistencePath: opts.persistencePath,
         logDir: opts.logDir ?? null,
-        authToken: opts.authToken,
+        authToken: opts.authToken ?? (opts.authTokenFile ? readTokenFile(opts.authTokenFile) : undefined),
+        readToken: opts.readTokenFile ? readTokenFile(opts.readTokenFile) : undefined,
+        allowedHosts: opts.allowedHost,
+        allowedOrigins: opts.allowedOrigin,
+        maxPeers: opts.maxPeers,
+        maxConnections: opts.maxConnections,
+        requestTimeoutMs: opts.requestTimeout,
         contentDir: opts.contentDir,
         statsIntervalMs: opts.statsInterval,
         stallAfterMs: opts.stallAfter,
@@ -100,14 +124,12 @@ export function buildCli(): Command {
           'listening on a non-loopback address without --auth-token: anyone who can reach it can start and close streams',
         );
       }
-      const running = await startServer(config, { logger, plugins: await defaultPlugins() });
-      logger.info({ url: running.url, database: resolve(config.persistencePath) }, 'webrtc-monitor listening');
-      if (running.forwarder) {
-        const { node, target } = running.forwarder.status();
-        logger.info({ node, target }, 'forwarding the log to the central database');
+      if (opts.authToken) logger.warn('--auth-token shows in the process list; use --auth-token-file or WEBRTC_MONITOR_AUTH_TOKEN');
+      if (config.readToken && !config.authToken) logger.warn('--read-token-file without an auth token: reads need a token, but mutating routes are open');
+      for (const file of [opts.authTokenFile, opts.readTokenFile, process.env.WEBRTC_MONITOR_AUTH_TOKEN_FILE, process.env.WEBRTC_MONITOR_READ_TOKEN_FILE]) {
+        if (file && tokenFileIsShared(file)) logger.warn({ file }, 'the token file can be read by other users (chmod 600 it)');
       }
-      process.stdout.write(`webrtc-monitor listening on ${running.url} (database ${resolve(config.persistencePath)})\n`);
-
+      const running = await startServer(config, { logger, plugins: await defaultPlugins() });
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;
@@ -116,13 +138,44 @@ export function buildCli(): Command {
         await running.close();
         process.exit(process.exitCode ?? 0);
       };
-      process.once('SIGINT', () => void stop('SIGINT'));
-      process.once('SIGTERM', () => void stop('SIGTERM'));
+      // The first signal starts a clean shutdown (nothing new is accepted,
+      // running work gets --shutdown-grace, then is cancelled on the record).
+      // A second one during it is ignored, saying so: supervisors and impatient
+      // operators often send two, and dying then would leave connections and
+      // tasks open. A third ends the process at once; the next start closes
+      // out what it left (process_restart).
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        signals++;
+        if (signals === 1) {
+          process.stderr.write(
+            `webrtc-monitor: ${signal}: shutting down (running operations get up to ${config.shutdownGraceMs} ms); ` +
+              `a second ${signal} is ignored, a third stops at once\n`,
+          );
+          void stop(signal);
+        } else if (signals === 2) {
+          process.stderr.write(`webrtc-monitor: ${signal} again: ignored, shutdown is in progress; send it once more (or SIGKILL) to stop at once\n`);
+          logger.warn({ signal }, 'second signal during shutdown ignored');
+        } else {
+          process.stderr.write(`webrtc-monitor: ${signal} a third time: stopping now; the next start closes out what is left open\n`);
+          process.exit(128 + (constants.signals[signal] ?? 15));
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      // Said only once the handlers are in place: whoever waits for this line may signal at once.
+      logger.info({ url: running.url, database: resolve(config.persistencePath) }, 'webrtc-monitor listening');
+      if (running.forwarder) {
+        const { node, target } = running.forwarder.status();
+        logger.info({ node, target }, 'forwarding the log to the central database');
+      }
+      process.stdout.write(`webrtc-monitor listening on ${running.url} (database ${resolve(config.persistencePath)})\n`);
 
       if (opts.runTests) {
         const { runSelfTests } = await import('./webrtc/selfTest.ts');
         const ok = await runSelfTests(running.url, { token: config.authToken, db: running.services.db });
         process.exitCode = ok ? 0 : 1;
+        signals = 1;
         await stop('run-tests finished');
       }
     });
@@ -157,15 +210,11 @@ export function buildCli(): Command {
     .description('run read-only SQL over the database (tables: events, connections, operations, tasks; views: see README)')
     .argument('<sql>', 'one SQL statement')
     .option('--json', 'print rows as JSON', false)
+    .option('--timeout <ms>', 'stop a query that runs longer than this', int('--timeout'), QUERY_TIMEOUT_MS)
     .addOption(persistenceOption())
-    .action((sql: string, opts) => {
-      const db = openReadOnly(opts.persistencePath);
-      try {
-        const { columns, rows } = runQuery(db, sql);
-        process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(columns, rows));
-      } finally {
-        db.close();
-      }
+    .action(async (sql: string, opts) => {
+      const result = await runQueryWithTimeout(opts.persistencePath, sql, opts.timeout);
+      process.stdout.write(opts.json ? `${JSON.stringify(result.rows, null, 2)}\n` : formatTable(result.columns, result.rows));
     });
 
   program

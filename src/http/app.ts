@@ -1,6 +1,7 @@
 // The Koa application: middleware order matters. Problems wrap everything;
-// auth runs before the body is read, so an unauthenticated client cannot make
-// the server parse (or record) anything.
+// the Host and cross-site checks, the connection cap and auth run before the
+// body is read, so a refused client cannot make the server parse (or record)
+// anything; the shutdown check runs after it, right before the routes.
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import { randomUUID } from 'node:crypto';
@@ -12,7 +13,10 @@ import type { EventLog } from '../log/append.ts';
 import type { OperationRunner } from '../operations/runner.ts';
 import type { ForwarderStatusSource } from '../fleet/status.ts';
 import { problemMiddleware } from './errors.ts';
-import { requireTokenForWrites } from './auth.ts';
+import { requireTokens } from './auth.ts';
+import { sameSiteGuard } from './sameSite.ts';
+import { connectionLimit, refuseWhileDraining } from './limits.ts';
+import { healthOf } from './health.ts';
 import { monitorRouter } from './routes/monitor.ts';
 import { eventsRouter } from './routes/events.ts';
 import { metricsRouter } from './routes/metrics.ts';
@@ -44,8 +48,11 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
     ctx.set('X-Request-Id', ctx.state.requestId);
     await next();
   });
-  app.use(problemMiddleware(services.logger));
-  app.use(requireTokenForWrites(services.config.authToken));
+  const health = healthOf(services);
+  app.use(problemMiddleware(services.logger, (code) => health.countRefusal(code)));
+  app.use(sameSiteGuard(services.config));
+  app.use(connectionLimit(services));
+  app.use(requireTokens(services.config));
   const limit = services.config.bodyLimitBytes;
   app.use(
     bodyParser({
@@ -64,6 +71,7 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
       },
     }),
   );
+  app.use(refuseWhileDraining(services));
   const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, openapiRouter, dashboardRouter];
   const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
   for (const router of routers) {

@@ -1,6 +1,9 @@
-// Bearer-token check for mutating routes. Reads stay open so dashboards and
-// scrapers work; when no token is configured everything is open (and the CLI
-// warns if the bind address is not loopback).
+// Bearer tokens. Mutating routes need the auth (admin) token when one is
+// configured. Reads are open unless a read token is configured; then every
+// read needs the read token or the auth token, except the static pages that
+// carry no monitor data (the dashboard shell and its assets, the player
+// page, the OpenAPI document), which a browser loads before it can send any
+// header: those pages ask for the token and send it with their requests.
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { AppError } from '../log/errors.ts';
@@ -8,16 +11,28 @@ import { AppError } from '../log/errors.ts';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-export function requireTokenForWrites(token: string | null) {
-  const expected = token ? digest(token) : null;
+/** Pages a browser loads by navigation (no Authorization header possible) that hold no monitor data. */
+const PUBLIC_PAGES = [/^\/$/, /^\/dashboard$/, /^\/assets\/[^/]+$/, /^\/player\/[^/]+$/, /^\/openapi\.json$/];
+
+export function requireTokens(tokens: { authToken: string | null; readToken: string | null }) {
+  const admin = tokens.authToken ? digest(tokens.authToken) : null;
+  const reader = tokens.readToken ? digest(tokens.readToken) : null;
+  const presented = (ctx: Context) => {
+    const match = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization'));
+    return match ? digest(match[1].trim()) : null;
+  };
+  // Compare digests so the comparison is constant-time whatever the lengths.
+  const is = (given: Buffer | null, expected: Buffer | null) => given !== null && expected !== null && timingSafeEqual(given, expected);
   return async function auth(ctx: Context, next: Next) {
-    if (expected && !SAFE_METHODS.has(ctx.method)) {
-      const header = ctx.get('authorization');
-      const match = /^Bearer\s+(.+)$/i.exec(header);
-      // Compare digests so the comparison is constant-time whatever the lengths.
-      if (!match || !timingSafeEqual(digest(match[1].trim()), expected)) {
-        throw new AppError(401, 'UNAUTHORIZED', 'this route needs Authorization: Bearer <token>');
+    if (SAFE_METHODS.has(ctx.method)) {
+      if (reader && !PUBLIC_PAGES.some((p) => p.test(ctx.path))) {
+        const given = presented(ctx);
+        if (!is(given, reader) && !is(given, admin)) {
+          throw new AppError(401, 'UNAUTHORIZED', 'reads need Authorization: Bearer <read token or auth token>');
+        }
       }
+    } else if (admin && !is(presented(ctx), admin)) {
+      throw new AppError(401, 'UNAUTHORIZED', 'this route needs Authorization: Bearer <token>');
     }
     await next();
   };

@@ -4,6 +4,10 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { AppError, isAppError, type ErrorCode } from '../log/errors.ts';
+import { isStorageError } from '../log/storage.ts';
+
+/** Retry-After for a 503 whose error does not say. */
+const DEFAULT_RETRY_AFTER_S = 5;
 
 type Problem = { type: string; title: string; status: number; code: string; detail?: string; instance?: string; [k: string]: unknown };
 
@@ -16,6 +20,7 @@ const TITLES: Record<number, string> = {
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  421: 'Misdirected Request',
   422: 'Unprocessable Content',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -41,7 +46,7 @@ function fromForeign(err: { status?: number; statusCode?: number; type?: string;
   return new AppError(status, byStatus[status], err.message ?? TITLES[status] ?? 'error');
 }
 
-export function problemMiddleware(logger: Logger) {
+export function problemMiddleware(logger: Logger, onRefused?: (code: string) => void) {
   return async function problems(ctx: Context, next: Next) {
     try {
       await next();
@@ -56,7 +61,17 @@ export function problemMiddleware(logger: Logger) {
       }
     } catch (raw) {
       const err = isAppError(raw) ? raw : fromForeign(raw as object);
-      if (err.status >= 500) logger.error({ err: raw, path: ctx.path, method: ctx.method }, 'request failed');
+      onRefused?.(err.code);
+      if (err.status === 503) {
+        // A refusal (a limit, shutdown, storage away) is the server working
+        // as designed: no stack, and a client that is refused again and
+        // again must not flood the log. Storage trouble is worth a warning.
+        if (isStorageError(err)) logger.warn({ code: err.code, path: ctx.path, method: ctx.method }, err.message);
+        else logger.debug({ code: err.code, path: ctx.path, method: ctx.method }, err.message);
+        ctx.set('Retry-After', String(err.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_S));
+      } else if (err.status >= 500) {
+        logger.error({ err: raw, path: ctx.path, method: ctx.method }, 'request failed');
+      }
       const problem: Problem = {
         type: `urn:webrtc-monitor:problem:${err.code.toLowerCase()}`,
         title: TITLES[err.status] ?? 'Error',

@@ -27,6 +27,10 @@ const STATUS_BY_CODE: Partial<Record<string, number>> = {
   CONFLICT: 409,
   UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
+  // The outcome could not be recorded: the work's result is not reported.
+  STORAGE_FULL: 503,
+  STORAGE_BUSY: 503,
+  STORAGE_UNAVAILABLE: 503,
   TIMEOUT: 504,
   CANCELLED: 409,
 };
@@ -60,8 +64,12 @@ export function failure(outcome: Exclude<OperationOutcome, { status: 'completed'
   const { code, message } = outcome.error;
   const status = STATUS_BY_CODE[code] ?? 500;
   const stable = (status === 500 ? 'WEBRTC_ERROR' : code) as ErrorCode;
-  // Messages of our own operations are ours to show (no stack, no paths from a client).
-  return new AppError(status, stable, `operation ${outcome.operationId} ${outcome.status}: ${message}`, { operation_id: outcome.operationId }, true);
+  // The messages of our own refusals (4xx, 503, 504) are ours to show. A 500
+  // is something that broke (werift, the file system): its message may name
+  // files by absolute path, so the answer points to the operation instead,
+  // where the error is on the record.
+  const shown = status === 500 ? `see ${operationLocation(outcome.operationId)} for the error` : message;
+  return new AppError(status, stable, `operation ${outcome.operationId} ${outcome.status}: ${shown}`, { operation_id: outcome.operationId }, true);
 }
 
 /**

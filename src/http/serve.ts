@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { openDatabase, type Db } from '../log/open.ts';
+import { unstoppedServers } from '../log/read.ts';
 import { EventLog } from '../log/append.ts';
 import { Projector } from '../projections/projector.ts';
 import { listAbandonedTasks, listConnections, listOperations, listTasks } from '../projections/queries.ts';
@@ -16,6 +17,9 @@ import { closeOrphans, type RecoveryReport } from '../operations/recover.ts';
 import { LogDirWriter } from '../export/logDirWriter.ts';
 import type { Forwarder } from '../fleet/forwarder.ts';
 import { createApp, type RouterFactory, type Services } from './app.ts';
+import { countConnections, serverState } from './limits.ts';
+import { guardProcess } from './processGuard.ts';
+import { healthOf } from './health.ts';
 
 /** A part of the server that brings routes and takes part in start-up and shutdown. */
 export type Plugin = {
@@ -49,13 +53,14 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = options.logger ?? makeLogger(config);
   const db = openDatabase(config.persistencePath, { synchronous: config.synchronous });
+  const unguard = guardProcess(logger);
   const log = new EventLog(db, new Projector());
   const runner = new OperationRunner(log, { defaultTimeoutMs: config.operationTimeoutMs });
   const forwarder = config.forwardTo ? await makeForwarder(config, db, log, logger) : null;
   const services: Services = { config, db, log, runner, logger, startedAt: Date.now(), forwarder };
 
   const recovered = await closeOrphans(log, findOrphans(services));
-  if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks > 0) {
+  if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks + recovered.servers > 0) {
     logger.warn(recovered, 'closed out what the previous run left open (reason: process_restart)');
   }
 
@@ -72,12 +77,31 @@ export async function startServer(
     services,
     plugins.flatMap((p) => p.routers ?? []),
   );
-  const server = createServer(app.callback());
+  const server = createServer(
+    {
+      // Node's defaults hold a slow request body for 300 s; past these the
+      // client gets 408 and its connection is closed.
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(config.headersTimeoutMs / 4))),
+    },
+    app.callback(),
+  );
   server.keepAliveTimeout = 5_000;
+  countConnections(services, server);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+    server.once('error', (err) => {
+      unguard();
+      reject(err);
+    });
+    server.listen(config.port, config.host, () => {
+      server.removeAllListeners('error');
+      resolve();
+    });
   });
+  // After listen, an 'error' (accept failing with EMFILE, say) must not end
+  // the process: libuv retries the accept, and the limits refuse the rest.
+  server.on('error', (err) => logger.warn({ err }, 'the HTTP server reported an error'));
   // In the background, once serving: a node serves whether or not the centre is reachable.
   forwarder?.start();
   const port = (server.address() as AddressInfo).port;
@@ -87,6 +111,8 @@ export async function startServer(
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      // Nothing new starts from here (requests already being read get 503 SHUTTING_DOWN).
+      serverState(services).draining = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       // Long-lived responses (the SSE feed) would hold close() open forever.
       server.closeIdleConnections();
@@ -99,13 +125,21 @@ export async function startServer(
       }
       const result = await runner.shutdown(config.shutdownGraceMs);
       if (result.cancelled) logger.warn(result, 'operations cancelled at shutdown');
+      if (result.unrecorded) logger.error(result, 'outcomes storage refused are still unrecorded; the next start closes those operations out');
+      // One turn for answers to operations that just ended to be written
+      // before their connections are cut.
+      await new Promise((resolve) => setImmediate(resolve));
       server.closeAllConnections();
       await stopped;
       await logDirWriter?.stop();
       // Ships what the shutdown recorded, if the centre is there, within the grace period.
       await forwarder?.stop({ drainMs: config.shutdownGraceMs });
       log.close();
+      const gap = log.pendingGap;
+      if (gap) logger.error(gap, 'events that could not be recorded before shutdown (no log.gap marker could be written)');
       db.close();
+      healthOf(services).stop();
+      unguard();
     })());
 
   return { url, port, services, recovered, logDirWriter, forwarder, server, close };
@@ -140,5 +174,6 @@ function findOrphans(services: Services) {
     operations: operations.items.map((o) => ({ id: o.id, startedAtMs: Date.parse(o.started_at) })),
     tasks: tasks.items.map((t) => ({ id: t.id, createdAtMs: Date.parse(t.created_at) })),
     abandonedTasks: listAbandonedTasks(db).map((t) => ({ id: t.id, createdAtMs: Date.parse(t.created_at), endedAtMs: Date.parse(t.ended_at ?? t.created_at) })),
+    serverIds: unstoppedServers(db).map((s) => s.id),
   };
 }

@@ -7,9 +7,18 @@ import { WebRtcService } from '../webrtc/service.ts';
 import { webrtcRouter, webrtcTestRouter } from './routes/webrtc.ts';
 import { whepRouter } from './routes/whep.ts';
 import { playerRouter } from './routes/player.ts';
+import { httpConnectionCap } from './limits.ts';
+import { guardProcess } from './processGuard.ts';
 
 export const webrtcPlugin: PluginFactory = (services) => {
-  const webrtc = new WebRtcService({ config: services.config, log: services.log, runner: services.runner, logger: services.logger });
+  const webrtc = new WebRtcService({
+    config: services.config,
+    log: services.log,
+    runner: services.runner,
+    logger: services.logger,
+    httpConnections: httpConnectionCap(services.config),
+  });
+  let unguard: (() => void) | null = null;
   return {
     name: 'webrtc',
     routers: [
@@ -20,9 +29,22 @@ export const webrtcPlugin: PluginFactory = (services) => {
     ],
     async start() {
       webrtc.start();
+      // werift's sockets fail with EMFILE as unhandled 'error' events: the
+      // guard reports them here, and negotiations in flight end with a 503.
+      unguard = guardProcess(services.logger, (err) => webrtc.resourcesExhausted(err));
+      const { maxPeers, derivedMaxPeers, fdLimit, fdsPerPeer } = webrtc.budget;
+      if (derivedMaxPeers !== null && maxPeers > derivedMaxPeers) {
+        services.logger.warn(
+          { maxPeers, derivedMaxPeers, fdLimit, fdsPerPeer },
+          'the peer cap is above what the open-file limit (ulimit -n) allows; connects past it are refused when sockets run out',
+        );
+      } else {
+        services.logger.debug({ maxPeers, fdLimit, fdsPerPeer }, 'peer admission');
+      }
     },
     async shutdown() {
       await webrtc.shutdown();
+      unguard?.();
     },
   };
 };

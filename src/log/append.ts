@@ -2,18 +2,69 @@
 // turn of the event loop joins one SQLite transaction, and each caller's
 // promise settles after that transaction commits. A version conflict is
 // checked before anything is written, so it rejects that append alone. Any
-// other failure (a projection that throws, a disk error) rolls the batch back
-// and the batch is retried one append per transaction, so only the append
-// that fails is rejected. The fast path needs no savepoint per append.
+// other failure (a projection that throws) rolls the batch back and the batch
+// is retried one append per transaction, so only the append that fails is
+// rejected. The fast path needs no savepoint per append.
+//
+// Transactions are BEGIN IMMEDIATE: each one reads (the stream's version)
+// before it writes, and a deferred transaction that read first cannot wait
+// for a lock another connection holds (a `prune`, say): SQLite refuses its
+// upgrade at once and busy_timeout never applies.
+//
+// Storage that fails (full, busy past busy_timeout, read-only, I/O errors)
+// rejects the appends with a 503 storage error, and what was lost is counted:
+// the next commit that succeeds writes a `log.gap` event saying how many
+// events of which types never made it, so the log has a marked hole, never
+// silence.
 import type { Db } from './open.ts';
 import { AppError } from './errors.ts';
+import { storageError } from './storage.ts';
 import {
   EVENT_SCHEMA_VERSION,
+  GAP_STREAM,
+  GAP_STREAMS_SHOWN,
   validateEvent,
+  type EventData,
   type EventMeta,
   type NewEvent,
   type StoredEvent,
 } from './catalogue.ts';
+
+/** How long to wait before trying to record a gap when nothing else is appended. */
+export const GAP_RETRY_MS = 2_000;
+
+/** Events that could not be recorded since the last `log.gap` marker. */
+type Gap = {
+  events: number;
+  appends: number;
+  firstAt: number;
+  lastAt: number;
+  error: { code: string; message: string };
+  types: Map<string, number>;
+  streams: Set<string>;
+  streamsTruncated: boolean;
+};
+
+function mergeGaps(a: Gap, b: Gap): Gap {
+  const types = new Map(a.types);
+  for (const [t, n] of b.types) types.set(t, (types.get(t) ?? 0) + n);
+  const streams = new Set(a.streams);
+  let truncated = a.streamsTruncated || b.streamsTruncated;
+  for (const s of b.streams) {
+    if (streams.size < GAP_STREAMS_SHOWN) streams.add(s);
+    else if (!streams.has(s)) truncated = true;
+  }
+  return {
+    events: a.events + b.events,
+    appends: a.appends + b.appends,
+    firstAt: Math.min(a.firstAt, b.firstAt),
+    lastAt: Math.max(a.lastAt, b.lastAt),
+    error: b.lastAt >= a.lastAt ? b.error : a.error,
+    types,
+    streams,
+    streamsTruncated: truncated,
+  };
+}
 
 /** What the stream must look like for an append to go ahead. */
 export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | number;
@@ -40,7 +91,17 @@ export interface InlineProjector {
   discard(): void;
 }
 
-export type AppendStats = { batches: number; events: number; lastBatchSize: number; lastBatchMs: number };
+export type AppendStats = {
+  batches: number;
+  events: number;
+  lastBatchSize: number;
+  lastBatchMs: number;
+  /** Events whose append failed for a reason other than validation or a version conflict. */
+  unrecordedEvents: number;
+  /** `log.gap` markers written, and the events they account for. */
+  gapsRecorded: number;
+  gapEventsRecorded: number;
+};
 export type BatchListener = (info: { lastPosition: number; size: number; durationMs: number }) => void;
 
 type Pending = {
@@ -51,6 +112,8 @@ type Pending = {
   metaObject: EventMeta;
   resolve: (result: AppendResult) => void;
   reject: (err: unknown) => void;
+  /** Set on the log's own gap marker: its failure is not itself a gap. */
+  internal?: boolean;
 };
 
 export class EventLog {
@@ -58,12 +121,23 @@ export class EventLog {
   private scheduled = false;
   private closed = false;
   private lastRecordedAt = 0;
+  private gap: Gap | null = null;
+  private gapInFlight = false;
+  private gapTimer: NodeJS.Timeout | null = null;
   private readonly listeners = new Set<BatchListener>();
   private readonly insert;
   private readonly currentVersion;
   private readonly runBatch;
   private readonly runAlone;
-  readonly stats: AppendStats = { batches: 0, events: 0, lastBatchSize: 0, lastBatchMs: 0 };
+  readonly stats: AppendStats = {
+    batches: 0,
+    events: 0,
+    lastBatchSize: 0,
+    lastBatchMs: 0,
+    unrecordedEvents: 0,
+    gapsRecorded: 0,
+    gapEventsRecorded: 0,
+  };
 
   constructor(
     readonly db: Db,
@@ -80,12 +154,12 @@ export class EventLog {
                          (SELECT version FROM pruned_streams WHERE stream = @s), 0)`,
       )
       .pluck();
-    this.runBatch = db.transaction((batch: Pending[], recordedAt: number) => this.appendBatch(batch, recordedAt));
+    this.runBatch = db.transaction((batch: Pending[], recordedAt: number) => this.appendBatch(batch, recordedAt)).immediate;
     this.runAlone = db.transaction((p: Pending, recordedAt: number) => {
       const result = this.appendOne(p, new Map(), recordedAt);
       this.projector?.flush(this.db);
       return result;
-    });
+    }).immediate;
     // Carry the floor across restarts: a clock set back while the server was
     // down must not make recorded_at decrease in log order (time travel by
     // time and by position must agree). The last row holds the maximum.
@@ -129,19 +203,28 @@ export class EventLog {
         resolve,
         reject,
       });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // setImmediate, not a microtask: producers that append again as soon
-        // as they are resolved must not starve I/O.
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  private schedule() {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: producers that append again as soon
+    // as they are resolved must not starve I/O.
+    setImmediate(() => this.flush());
+  }
+
+  /** Events lost since the last gap marker (null when none): what the next `log.gap` will say. */
+  get pendingGap(): { events: number; appends: number; error: { code: string; message: string } } | null {
+    return this.gap ? { events: this.gap.events, appends: this.gap.appends, error: this.gap.error } : null;
   }
 
   /** Commits everything queued now. Called by the scheduler; also on close. */
   flush(): void {
     this.scheduled = false;
-    const batch = this.queue;
+    const gapMarker = this.closed ? null : this.takeGap();
+    const batch = gapMarker ? [gapMarker, ...this.queue] : this.queue;
     if (batch.length === 0) return;
     this.queue = [];
     const started = performance.now();
@@ -152,32 +235,51 @@ export class EventLog {
     let results: (AppendResult | Error)[];
     try {
       results = this.runBatch(batch, recordedAt);
-    } catch {
-      // Something other than a conflict failed and the whole batch rolled
-      // back: retry each append in its own transaction so that only the
-      // append that fails is rejected.
+    } catch (batchErr) {
       this.projector?.discard();
-      results = batch.map((p) => {
-        try {
-          return this.runAlone(p, recordedAt);
-        } catch (err) {
-          this.projector?.discard();
-          return err instanceof Error ? err : new Error(String(err));
-        }
-      });
+      const storage = storageError(batchErr);
+      if (storage) {
+        // Full, busy past busy_timeout, or gone: every append would fail the
+        // same way, and retrying each would wait out busy_timeout again and
+        // again on the event loop.
+        results = batch.map(() => storage);
+      } else {
+        // Something else failed (a projection that throws) and the whole
+        // batch rolled back: retry each append in its own transaction so
+        // that only the append that fails is rejected.
+        results = batch.map((p) => {
+          try {
+            return this.runAlone(p, recordedAt);
+          } catch (err) {
+            this.projector?.discard();
+            return storageError(err) ?? (err instanceof Error ? err : new Error(String(err)));
+          }
+        });
+      }
     }
     const durationMs = performance.now() - started;
     let size = 0;
     let lastPosition = 0;
     batch.forEach((p, i) => {
       const r = results[i];
-      if (r instanceof Error) return p.reject(r);
+      if (r instanceof Error) {
+        if (!p.internal) this.noteLost(p, r);
+        return p.reject(r);
+      }
       if (r.ok) {
         size += p.events.length;
         lastPosition = Math.max(lastPosition, r.lastPosition);
       }
       p.resolve(r);
     });
+    if (this.gap && !this.gapTimer && !this.closed) {
+      // Nothing else may be appended for a while: try the marker on its own.
+      this.gapTimer = setTimeout(() => {
+        this.gapTimer = null;
+        this.schedule();
+      }, GAP_RETRY_MS);
+      this.gapTimer.unref();
+    }
     this.stats.batches++;
     this.stats.events += size;
     this.stats.lastBatchSize = size;
@@ -195,6 +297,63 @@ export class EventLog {
   close(): void {
     this.flush();
     this.closed = true;
+    if (this.gapTimer) clearTimeout(this.gapTimer);
+    this.gapTimer = null;
+  }
+
+  /** Counts an append that failed to commit, for the next `log.gap` marker. */
+  private noteLost(p: Pending, err: Error) {
+    const now = Date.now();
+    const code = (err as { code?: unknown }).code;
+    const lost: Gap = {
+      events: p.events.length,
+      appends: 1,
+      firstAt: now,
+      lastAt: now,
+      error: { code: typeof code === 'string' && !code.startsWith('SQLITE_') ? code : 'INTERNAL', message: err.message.slice(0, 500) },
+      types: new Map(),
+      streams: new Set([p.stream]),
+      streamsTruncated: false,
+    };
+    for (const e of p.events) lost.types.set(e.type, (lost.types.get(e.type) ?? 0) + 1);
+    this.stats.unrecordedEvents += p.events.length;
+    this.gap = this.gap ? mergeGaps(this.gap, lost) : lost;
+  }
+
+  /** The pending gap as an append of its own, or null. Put back if it fails. */
+  private takeGap(): Pending | null {
+    if (!this.gap || this.gapInFlight) return null;
+    const gap = this.gap;
+    this.gap = null;
+    this.gapInFlight = true;
+    const data: EventData<'log.gap'> = {
+      events: gap.events,
+      appends: gap.appends,
+      first_failed_at: gap.firstAt,
+      last_failed_at: gap.lastAt,
+      error: gap.error,
+      types: Object.fromEntries(gap.types),
+      streams: [...gap.streams],
+      streams_truncated: gap.streamsTruncated,
+    };
+    const metaObject: EventMeta = { schema: EVENT_SCHEMA_VERSION };
+    return {
+      stream: GAP_STREAM,
+      events: [{ type: 'log.gap', data: JSON.stringify(data), value: data }],
+      expectedVersion: 'any',
+      meta: JSON.stringify(metaObject),
+      metaObject,
+      internal: true,
+      resolve: () => {
+        this.gapInFlight = false;
+        this.stats.gapsRecorded++;
+        this.stats.gapEventsRecorded += gap.events;
+      },
+      reject: () => {
+        this.gapInFlight = false;
+        this.gap = this.gap ? mergeGaps(gap, this.gap) : gap;
+      },
+    };
   }
 
   private appendBatch(batch: Pending[], recordedAt: number): AppendResult[] {

@@ -190,9 +190,10 @@ const eventSchemas = {
   }),
   'task.started': z.object({}),
   'task.completed': z.object({ result: z.unknown().optional(), duration_ms: ms }),
-  'task.failed': z.object({ error: errorInfo, duration_ms: ms }),
   // `abandoned`: the work had not stopped when the task was given up on; it
-  // stays counted until `task.settled_late` says it did.
+  // stays counted until `task.settled_late` says it did. A `task.failed` is
+  // abandoned when it stands for a give-up storage refused to record.
+  'task.failed': z.object({ error: errorInfo, duration_ms: ms, abandoned: z.boolean().optional() }),
   'task.cancelled': z.object({ reason: z.string(), duration_ms: ms, abandoned: z.boolean().optional() }),
   'task.timed_out': z.object({ timeout_ms: ms, duration_ms: ms, abandoned: z.boolean().optional() }),
   'task.settled_late': z.object({
@@ -233,6 +234,26 @@ const eventSchemas = {
     /** Local position shipped so far; what follows waits in the local log. */
     shipped_position: z.number().int().nonnegative(),
     retry_in_ms: ms,
+  }),
+
+  /**
+   * Events that could not be recorded (storage full, busy or gone), written
+   * on stream `log:gaps` as soon as storage takes writes again: a counted
+   * hole in the log instead of silence.
+   */
+  'log.gap': z.object({
+    events: z.number().int().positive(),
+    appends: z.number().int().positive(),
+    /** Epoch ms of the first and last failed append. */
+    first_failed_at: ms,
+    last_failed_at: ms,
+    /** The last failure's code (STORAGE_FULL, STORAGE_BUSY, ...) and message. */
+    error: errorInfo,
+    /** Events lost, by type. */
+    types: z.record(z.string(), z.number().int().nonnegative()),
+    /** The first streams that lost events (at most GAP_STREAMS_SHOWN). */
+    streams: z.array(z.string()).max(20),
+    streams_truncated: z.boolean(),
   }),
 } as const;
 
@@ -275,9 +296,12 @@ export function isEventType(type: string): type is EventType {
 }
 
 /** Stream names: `<kind>:<id>`. */
-export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder'] as const;
+export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder', 'log'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 export const streamName = (kind: StreamKind, entityId: string) => `${kind}:${entityId}`;
+/** Where `log.gap` markers go. */
+export const GAP_STREAM = 'log:gaps';
+export const GAP_STREAMS_SHOWN = 20;
 export function parseStream(stream: string): { kind: StreamKind; id: string } | null {
   const at = stream.indexOf(':');
   if (at < 0) return null;

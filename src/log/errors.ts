@@ -19,6 +19,11 @@ export type ErrorCode =
   | 'SQL_ERROR'
   | 'UNAVAILABLE'
   | 'SHUTTING_DOWN'
+  | 'STORAGE_FULL'
+  | 'STORAGE_BUSY'
+  | 'STORAGE_UNAVAILABLE'
+  | 'CROSS_SITE_REQUEST'
+  | 'HOST_NOT_ALLOWED'
   | 'TIMEOUT'
   | 'CANCELLED'
   | 'WEBRTC_ERROR'
@@ -38,6 +43,19 @@ export class AppError extends Error {
     super(message);
     this.name = 'AppError';
   }
+
+  /** Seconds a client should wait before retrying (sent as Retry-After with a 503). */
+  retryAfterSeconds?: number;
+}
+
+/**
+ * A refusal at a limit or while storage is away: 503 with Retry-After, a
+ * message safe to show, and the server otherwise healthy.
+ */
+export function unavailable(code: ErrorCode, message: string, retryAfterSeconds = 5): AppError {
+  const err = new AppError(503, code, message, undefined, true);
+  err.retryAfterSeconds = retryAfterSeconds;
+  return err;
 }
 
 export function isAppError(err: unknown): err is AppError {

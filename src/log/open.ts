@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { AppError } from './errors.ts';
+import { AppError, isAppError } from './errors.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -18,19 +18,50 @@ export type OpenOptions = {
   busyTimeoutMs?: number;
 };
 
-/** Opens (creating if needed) the database file, sets pragmas and applies pending migrations. */
+/**
+ * Opens (creating if needed) the database file, sets pragmas, applies pending
+ * migrations and proves it can be written. A file SQLite can only read (its
+ * permissions, a read-only mount, a directory where the -wal file cannot be
+ * made) opens without complaint and fails every write later; here it fails
+ * the open instead, with a message that names the file.
+ */
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
-  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-  const db = new Database(path);
-  applyPragmas(db, options);
-  if (hasPendingMigrations(db)) {
-    // drizzle takes ~0.25 s to load; start-up only pays for it when there is
-    // something to migrate.
-    const { drizzle } = require('drizzle-orm/better-sqlite3') as typeof import('drizzle-orm/better-sqlite3');
-    const { migrate } = require('drizzle-orm/better-sqlite3/migrator') as typeof import('drizzle-orm/better-sqlite3/migrator');
-    migrate(drizzle(db), { migrationsFolder: MIGRATIONS });
+  let db: Db | null = null;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+    db = new Database(path);
+    applyPragmas(db, options);
+    if (hasPendingMigrations(db)) {
+      // drizzle takes ~0.25 s to load; start-up only pays for it when there is
+      // something to migrate.
+      const { drizzle } = require('drizzle-orm/better-sqlite3') as typeof import('drizzle-orm/better-sqlite3');
+      const { migrate } = require('drizzle-orm/better-sqlite3/migrator') as typeof import('drizzle-orm/better-sqlite3/migrator');
+      migrate(drizzle(db), { migrationsFolder: MIGRATIONS });
+    }
+    proveWritable(db);
+    return db;
+  } catch (err) {
+    db?.close();
+    if (isAppError(err)) throw err;
+    const code = (err as { code?: string }).code;
+    throw new AppError(
+      503,
+      'STORAGE_UNAVAILABLE',
+      `the database ${resolve(path)} cannot be opened for writing: ${(err as Error).message}${code ? ` (${code})` : ''}; ` +
+        'check that the file and its directory are writable and that the disk has space',
+    );
   }
-  return db;
+}
+
+/** A write that is rolled back: SQLite only reports a read-only database when something writes. */
+function proveWritable(db: Db) {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.prepare("INSERT OR REPLACE INTO checkpoints (consumer, position, updated_at) VALUES ('(write probe)', 0, 0)").run();
+  } finally {
+    // Some errors (I/O, full) roll the transaction back by themselves.
+    if (db.inTransaction) db.exec('ROLLBACK');
+  }
 }
 
 /**

@@ -8,6 +8,10 @@ import { AppError } from './errors.ts';
 import { lowestCheckpoint } from './checkpoint.ts';
 import { iterateAll } from './read.ts';
 
+/** Events deleted per statement, and the pause between statements. */
+const PRUNE_CHUNK = 5_000;
+const PRUNE_PAUSE_MS = 20;
+
 export type PruneReport = { deleted: number; throughPosition: number; archived: string | null };
 
 /** Deletes events with position <= `throughPosition` (clamped to the lowest checkpoint). */
@@ -29,13 +33,17 @@ export async function prune(db: Db, options: { throughPosition: number; archiveP
        SELECT stream, max(version) FROM events WHERE position <= ? GROUP BY stream
      ON CONFLICT (stream) DO UPDATE SET version = max(version, excluded.version)`,
   ).run(through);
-  // Chunked so a large prune never holds the write lock for long.
-  const del = db.prepare('DELETE FROM events WHERE position IN (SELECT position FROM events WHERE position <= ? LIMIT 10000)');
+  // Chunked so a large prune never holds the write lock for long, with a
+  // pause between chunks so a live server's appends (waiting in busy_timeout)
+  // get the lock in between instead of racing for it. Each statement writes
+  // from its first step, so SQLite's busy handler applies to it.
+  const del = db.prepare('DELETE FROM events WHERE position IN (SELECT position FROM events WHERE position <= ? LIMIT ?)');
   let deleted = 0;
   for (;;) {
-    const n = del.run(through).changes;
+    const n = del.run(through, PRUNE_CHUNK).changes;
     deleted += n;
-    if (n === 0) break;
+    if (n < PRUNE_CHUNK) break;
+    await new Promise((resolve) => setTimeout(resolve, PRUNE_PAUSE_MS));
   }
   return { deleted, throughPosition: through, archived: options.archivePath ?? null };
 }

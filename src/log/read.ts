@@ -60,6 +60,12 @@ export function readStream(db: Db, stream: string, options: ReadStreamOptions = 
 export type ReadAllOptions = {
   /** Events after this log position (exclusive). */
   after?: number;
+  /**
+   * Only events at or before this position. With a filter that matches
+   * rarely, this bounds how many rows one query scans: a reader that must
+   * not hold the event loop reads a window at a time.
+   */
+  until?: number;
   limit: number;
   /** Only streams with this prefix, e.g. `connection:`. */
   streamPrefix?: string;
@@ -70,8 +76,17 @@ export type ReadAllOptions = {
 
 /** A page of the whole log in position order. */
 export function readAll(db: Db, options: ReadAllOptions): StoredEvent[] {
+  return readAllRows(db, options).map(rowToEvent);
+}
+
+/** readAll with `data` and `meta` still JSON text, for callers that send them on as they are. */
+export function readAllRows(db: Db, options: ReadAllOptions): EventRow[] {
   const where = ['position > ?'];
   const args: unknown[] = [options.after ?? 0];
+  if (options.until !== undefined) {
+    where.push('position <= ?');
+    args.push(options.until);
+  }
   if (options.stream) {
     where.push('stream = ?');
     args.push(options.stream);
@@ -85,8 +100,7 @@ export function readAll(db: Db, options: ReadAllOptions): StoredEvent[] {
     args.push(...options.types);
   }
   args.push(options.limit);
-  const rows = stmt(db, `SELECT ${COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY position LIMIT ?`).all(args) as EventRow[];
-  return rows.map(rowToEvent);
+  return stmt(db, `SELECT ${COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY position LIMIT ?`).all(args) as EventRow[];
 }
 
 /** Iterates the log in pages so memory stays flat however long it is. */
@@ -106,4 +120,19 @@ export function* iterateAll(db: Db, options: { after?: number; pageSize?: number
 /** The last position in the log (0 when empty). */
 export function headPosition(db: Db): number {
   return (db.prepare('SELECT coalesce(max(position), 0) FROM events').pluck().get() as number) ?? 0;
+}
+
+/**
+ * Streams (`server:<id>`) created and never stopped, with when they were
+ * created. Reads the `server:` range of the (stream, version) index only, so
+ * it costs the number of server streams, not the length of the log.
+ */
+export function unstoppedServers(db: Db): { id: string; createdAtMs: number }[] {
+  const rows = stmt(
+    db,
+    `SELECT substr(e.stream, 8) AS id, e.recorded_at AS createdAtMs FROM events e
+      WHERE e.stream >= 'server:' AND e.stream < 'server;' AND e.type = 'server.created'
+        AND NOT EXISTS (SELECT 1 FROM events s WHERE s.stream = e.stream AND s.type = 'server.stopped')`,
+  ).all([]) as { id: string; createdAtMs: number }[];
+  return rows;
 }

@@ -9,9 +9,11 @@ export type Orphans = {
   tasks: { id: string; createdAtMs: number }[];
   /** Tasks given up on whose work had not settled when the process ended. */
   abandonedTasks?: { id: string; createdAtMs: number; endedAtMs: number }[];
+  /** Streams (`server:<id>`) with `server.created` and no `server.stopped`. */
+  serverIds?: string[];
 };
 
-export type RecoveryReport = { connections: number; operations: number; tasks: number; abandoned_tasks: number };
+export type RecoveryReport = { connections: number; operations: number; tasks: number; abandoned_tasks: number; servers: number };
 
 const REASON = 'process_restart';
 
@@ -46,6 +48,9 @@ export async function closeOrphans(log: EventLog, orphans: Orphans, now = Date.n
         { meta },
       ),
     ),
+    ...(orphans.serverIds ?? []).map((id) =>
+      log.append(streamName('server', id), [{ type: 'server.stopped', data: { server_id: id, reason: REASON } }], { meta }),
+    ),
   ];
   await Promise.all(appends);
   return {
@@ -53,5 +58,6 @@ export async function closeOrphans(log: EventLog, orphans: Orphans, now = Date.n
     operations: orphans.operations.length,
     tasks: orphans.tasks.length,
     abandoned_tasks: orphans.abandonedTasks?.length ?? 0,
+    servers: orphans.serverIds?.length ?? 0,
   };
 }

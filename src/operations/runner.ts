@@ -3,10 +3,21 @@
 // caller gets the id, the work runs as tracked tasks with an AbortSignal and a
 // deadline, and the outcome is appended with its duration. Nothing runs
 // untracked and nothing is reported that did not happen.
+//
+// An answer never outruns the log: an outcome is reported as it happened only
+// once its event committed. When it cannot be recorded (storage full, busy,
+// gone), the caller hears `failed` with the storage code instead, the runner
+// records that failure, and if storage refuses that too it keeps the event
+// (bounded) and writes it as soon as the log commits again; what is still
+// missing at the next start is closed out by recovery.
 import { randomUUID } from 'node:crypto';
 import type { EventLog } from '../log/append.ts';
 import { AppError, isAppError } from '../log/errors.ts';
-import { streamName } from '../log/catalogue.ts';
+import { storageError } from '../log/storage.ts';
+import { streamName, type NewEvent } from '../log/catalogue.ts';
+
+/** Outcome events kept for a later write while storage refuses them. */
+export const MAX_UNRECORDED = 10_000;
 
 export type OperationOutcome<T = unknown> =
   | { operationId: string; status: 'completed'; result: T; durationMs: number }
@@ -54,12 +65,26 @@ export class OperationRunner {
    * they count as pending until it settles and `task.settled_late` is recorded.
    */
   private readonly abandoned = new Set<string>();
+  /** `operation.started` appends in flight: shutdown waits for them before it counts what runs. */
+  private readonly starting = new Set<Promise<unknown>>();
+  /** Outcome events storage refused, by stream, written when the log commits again. */
+  private readonly unrecorded = new Map<string, { events: NewEvent[]; meta: Record<string, unknown> }>();
+  private retrying: Promise<void> | null = null;
   private accepting = true;
 
   constructor(
     private readonly log: EventLog,
     private readonly options: { defaultTimeoutMs: number },
-  ) {}
+  ) {
+    log.onCommit(() => {
+      if (this.unrecorded.size > 0 && !this.retrying) void this.recordKept();
+    });
+  }
+
+  /** Outcome events waiting for storage to come back. */
+  get pendingOutcomes(): number {
+    return this.unrecorded.size;
+  }
 
   get activeOperations(): number {
     return this.running.size;
@@ -89,7 +114,7 @@ export class OperationRunner {
     const operationId = options.operationId ?? randomUUID();
     const timeoutMs = options.timeoutMs ?? this.options.defaultTimeoutMs;
     const meta = { operation_id: operationId, ...(options.requestId ? { request_id: options.requestId } : {}) };
-    const started = await this.log.append(
+    const appending = this.log.append(
       streamName('operation', operationId),
       [
         {
@@ -106,6 +131,13 @@ export class OperationRunner {
       ],
       { expectedVersion: 'no_stream', meta },
     );
+    this.starting.add(appending);
+    let started: Awaited<typeof appending>;
+    try {
+      started = await appending;
+    } finally {
+      this.starting.delete(appending);
+    }
     if (!started.ok) throw new AppError(409, 'CONFLICT', `operation ${operationId} already exists`);
 
     const controller = new AbortController();
@@ -138,20 +170,26 @@ export class OperationRunner {
         clearTimeout(deadline);
       }
       try {
-        await this.recordOutcome(operationId, result, meta);
-      } catch (err) {
-        // The outcome promise must never reject. A result the log cannot
-        // store (e.g. not serialisable) becomes a recorded failure; if the
-        // log is closed, the outcome goes unrecorded and the next start-up's
-        // recovery closes the operation out (process_restart).
-        if (result.status === 'completed') {
+        const refused = await this.recordOutcome(operationId, result, meta).then(() => null, (err: unknown) => err);
+        if (refused !== null) {
+          // The outcome promise must never reject, and must not report what
+          // the log does not hold: the caller hears a failure saying why. A
+          // result the log cannot store (not serialisable) is INTERNAL;
+          // storage that refused it gives its storage code (a 503 to HTTP
+          // clients). If the log is closed the failure goes unrecorded and
+          // the next start-up's recovery closes the operation out.
+          const code = storageError(refused)?.code ?? (isAppError(refused) && refused.code === 'SHUTTING_DOWN' ? 'SHUTTING_DOWN' : 'INTERNAL');
+          const what = result.status === 'completed' ? 'the result' : `the outcome (${result.status})`;
           const failed: OperationOutcome<T> = {
             operationId,
             status: 'failed',
-            error: { code: 'INTERNAL', message: `the result could not be recorded: ${describe(err, null).message}` },
+            error: { code, message: `${what} could not be recorded: ${describe(refused, null).message}` },
             durationMs: result.durationMs,
           };
-          if (await this.recordOutcome(operationId, failed, meta).then(() => true, () => false)) result = failed;
+          result = failed;
+          await this.recordOutcome(operationId, failed, meta).catch((err: unknown) => {
+            if (storageError(err)) this.keep(streamName('operation', operationId), [outcomeEvent(failed)], meta);
+          });
         }
       } finally {
         this.running.delete(operationId);
@@ -185,8 +223,11 @@ export class OperationRunner {
   }
 
   /** Stops accepting operations; waits for running ones up to `graceMs`, then cancels the rest (recorded). */
-  async shutdown(graceMs: number): Promise<{ finished: number; cancelled: number }> {
+  async shutdown(graceMs: number): Promise<{ finished: number; cancelled: number; unrecorded: number }> {
     this.accepting = false;
+    // An operation whose `operation.started` is still being committed is not
+    // running yet, but it will be: count it.
+    await Promise.allSettled([...this.starting]);
     const all = [...this.running.values()];
     const settled = Promise.all(all.map((r) => r.outcome));
     let timer: NodeJS.Timeout | undefined;
@@ -203,7 +244,43 @@ export class OperationRunner {
       }
       await settled;
     }
-    return { finished: all.length - cancelled, cancelled };
+    // One last try for outcomes storage refused; what is still missing is
+    // closed out by the next start's recovery.
+    if (this.unrecorded.size > 0) await (this.retrying ?? this.recordKept());
+    return { finished: all.length - cancelled, cancelled, unrecorded: this.unrecorded.size };
+  }
+
+  /**
+   * Keeps outcome events storage refused, to write when the log commits
+   * again. A stream's kept events stay in order, except that a task's
+   * `task.settled_late` always follows the end it settles.
+   */
+  private keep(stream: string, events: NewEvent[], meta: Record<string, unknown>) {
+    const kept = this.unrecorded.get(stream);
+    if (kept) {
+      const late = kept.events.filter((e) => e.type === 'task.settled_late');
+      kept.events = [...kept.events.filter((e) => e.type !== 'task.settled_late'), ...events, ...late];
+      return;
+    }
+    if (this.unrecorded.size >= MAX_UNRECORDED) return; // recovery closes it out at the next start
+    this.unrecorded.set(stream, { events, meta });
+  }
+
+  private recordKept(): Promise<void> {
+    this.retrying = (async () => {
+      for (const [stream, kept] of [...this.unrecorded]) {
+        const events = kept.events;
+        try {
+          await this.log.append(stream, events, { meta: kept.meta });
+          // Events kept for this stream while that append ran wait for the next pass.
+          kept.events = kept.events.filter((e) => !events.includes(e));
+          if (kept.events.length === 0) this.unrecorded.delete(stream);
+        } catch {
+          break; // still refused: wait for the next commit
+        }
+      }
+    })().finally(() => (this.retrying = null));
+    return this.retrying;
   }
 
   private async runTask<R>(
@@ -276,20 +353,16 @@ export class OperationRunner {
         const abandoned = reason !== null && !workSettled;
         if (abandoned) this.watchAbandoned(taskId, stream, work, t0, meta);
         if (reason instanceof AbortReason && reason.kind === 'timed_out') {
-          await this.log.append(stream, [{ type: 'task.timed_out', data: { timeout_ms: reason.timeoutMs, duration_ms: durationMs, abandoned } }], { meta });
+          await this.recordTaskEnd(stream, { type: 'task.timed_out', data: { timeout_ms: reason.timeoutMs, duration_ms: durationMs, abandoned } }, meta, t0, abandoned);
         } else if (reason) {
           const why = reason instanceof Error ? reason.message : String(reason);
-          await this.log.append(stream, [{ type: 'task.cancelled', data: { reason: why, duration_ms: durationMs, abandoned } }], { meta });
+          await this.recordTaskEnd(stream, { type: 'task.cancelled', data: { reason: why, duration_ms: durationMs, abandoned } }, meta, t0, abandoned);
         } else {
-          await this.log.append(stream, [{ type: 'task.failed', data: { error: describe(err, null), duration_ms: durationMs } }], { meta });
+          await this.recordTaskEnd(stream, { type: 'task.failed', data: { error: describe(err, null), duration_ms: durationMs } }, meta, t0);
         }
         throw reason ?? err;
       }
-      await this.log.append(
-        stream,
-        [{ type: 'task.completed', data: { result: summarize(value), duration_ms: elapsed(t0) } }],
-        { meta },
-      );
+      await this.recordTaskEnd(stream, { type: 'task.completed', data: { result: summarize(value), duration_ms: elapsed(t0) } }, meta, t0);
       return value;
     } finally {
       clearTimeout(timer);
@@ -300,18 +373,32 @@ export class OperationRunner {
 
   /**
    * Keeps an abandoned task counted until its work settles, then records how
-   * it ended. If the log is closed by then (shutdown), nothing is recorded and
-   * the next start-up's recovery closes the task out (`process_restart`).
+   * it ended. If storage refuses that, it is kept and written when storage
+   * returns (after the task's end, if that is still waiting too). If the log
+   * is closed by then (shutdown), nothing is recorded and the next start-up's
+   * recovery closes the task out (`process_restart`).
    */
   private watchAbandoned(taskId: string, stream: string, work: Promise<unknown>, t0: number, meta: { operation_id: string }) {
     this.abandoned.add(taskId);
     const abandonedAt = performance.now();
     const settle = (outcome: 'completed' | 'failed', error?: { code: string; message: string }) => {
-      // Appended after the give-up event, which the caller appends in this same turn.
-      const late = { outcome, ...(error ? { error } : {}), late_ms: elapsed(abandonedAt), duration_ms: elapsed(t0) };
+      const late: NewEvent = {
+        type: 'task.settled_late',
+        data: { outcome, ...(error ? { error } : {}), late_ms: elapsed(abandonedAt), duration_ms: elapsed(t0) },
+      };
+      // The give-up event was appended in the turn that called this; if
+      // storage refused it, it waits among the kept events and this must
+      // follow it there, not overtake it.
+      if (this.unrecorded.has(stream)) {
+        this.keep(stream, [late], meta);
+        this.abandoned.delete(taskId);
+        return;
+      }
       this.log
-        .append(stream, [{ type: 'task.settled_late', data: late }], { meta })
-        .catch(() => {})
+        .append(stream, [late], { meta })
+        .catch((err: unknown) => {
+          if (storageError(err)) this.keep(stream, [late], meta);
+        })
         .finally(() => this.abandoned.delete(taskId));
     };
     work.then(
@@ -320,17 +407,35 @@ export class OperationRunner {
     );
   }
 
-  private async recordOutcome(operationId: string, outcome: OperationOutcome, meta: { operation_id: string }) {
-    const stream = streamName('operation', operationId);
-    const durationMs = Math.round(outcome.durationMs);
-    if (outcome.status === 'completed') {
-      await this.log.append(stream, [{ type: 'operation.completed', data: { result: outcome.result ?? null, duration_ms: durationMs } }], { meta });
-    } else if (outcome.status === 'cancelled') {
-      await this.log.append(stream, [{ type: 'operation.cancelled', data: { reason: outcome.error.message, duration_ms: durationMs } }], { meta });
-    } else {
-      await this.log.append(stream, [{ type: 'operation.failed', data: { error: outcome.error, duration_ms: durationMs } }], { meta });
+  /**
+   * Records a task's end. If storage refuses it, the task is recorded as
+   * failed with the storage code as soon as storage returns (still
+   * `abandoned` when its work runs on), and the task throws that error: its
+   * caller must not act on an end the log lacks.
+   */
+  private async recordTaskEnd(stream: string, event: NewEvent, meta: { operation_id: string }, t0: number, abandoned = false) {
+    try {
+      await this.log.append(stream, [event], { meta });
+    } catch (err) {
+      const storage = storageError(err);
+      if (storage) {
+        const error = { code: storage.code, message: `the task's end (${event.type}) could not be recorded: ${storage.message}` };
+        this.keep(stream, [{ type: 'task.failed', data: { error, duration_ms: elapsed(t0), ...(abandoned ? { abandoned } : {}) } }], meta);
+      }
+      throw err;
     }
   }
+
+  private async recordOutcome(operationId: string, outcome: OperationOutcome, meta: { operation_id: string }) {
+    await this.log.append(streamName('operation', operationId), [outcomeEvent(outcome)], { meta });
+  }
+}
+
+function outcomeEvent(outcome: OperationOutcome): NewEvent {
+  const durationMs = Math.round(outcome.durationMs);
+  if (outcome.status === 'completed') return { type: 'operation.completed', data: { result: outcome.result ?? null, duration_ms: durationMs } };
+  if (outcome.status === 'cancelled') return { type: 'operation.cancelled', data: { reason: outcome.error.message, duration_ms: durationMs } };
+  return { type: 'operation.failed', data: { error: outcome.error, duration_ms: durationMs } };
 }
 
 const elapsed = (t0: number) => Math.round(performance.now() - t0);

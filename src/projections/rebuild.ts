@@ -31,7 +31,8 @@ export function rebuild(
     if (first) clear();
     projector.apply(db, events);
     projector.flush(db);
-  });
+    // IMMEDIATE, like every write transaction: it reads before it writes.
+  }).immediate;
   let chunk: Parameters<Projector['apply']>[1] = [];
   let first = true;
   for (const event of iterateAll(db, { until: head, pageSize: chunkSize })) {

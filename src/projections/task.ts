@@ -95,7 +95,12 @@ export function reduceTask(state: TaskModel | null, id: string, event: StoredEve
     case 'task.completed':
       return move('completed', { ended_at: at, duration_ms: event.data.duration_ms, result: event.data.result ?? null });
     case 'task.failed':
-      return move('failed', { ended_at: at, duration_ms: event.data.duration_ms, error: event.data.error });
+      return move('failed', {
+        ended_at: at,
+        duration_ms: event.data.duration_ms,
+        error: event.data.error,
+        abandoned: event.data.abandoned ?? false,
+      });
     case 'task.cancelled':
       return move('cancelled', {
         ended_at: at,

@@ -32,7 +32,10 @@ export class ConnectionRecorder {
       (result) => {
         if (!result.ok) this.logger.error({ connectionId: this.connectionId, result }, 'connection event conflict');
       },
-      (err) => this.logger.warn({ err, connectionId: this.connectionId, types: events.map((e) => e.type) }, 'connection event not recorded'),
+      // The log counts what it could not record and marks it with a
+      // `log.gap` event once storage returns; one line per lost event (a
+      // stats sample a second per peer on a full disk) would flood the log.
+      (err) => this.logger.debug({ err, connectionId: this.connectionId, types: events.map((e) => e.type) }, 'connection event not recorded'),
     );
     this.last = appended;
     return appended;

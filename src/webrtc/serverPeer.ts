@@ -53,6 +53,12 @@ export type PeerDeps = {
   liveness: LivenessSettings;
   /** Called once, after the close is recorded, so the registry can forget the peer. */
   onClosed(peer: ServerPeer): void;
+  /**
+   * Aborts (with a 503 AppError) when the process runs out of file
+   * descriptors: werift's socket bind then fails with EMFILE and its
+   * gathering never completes, so a negotiation in flight stops at once.
+   */
+  resourceSignal?(): AbortSignal;
 };
 
 /** Candidates recorded per side; the count in the SDP beyond this is not interesting. */
@@ -159,13 +165,23 @@ export class ServerPeer {
       throw new AppError(422, 'VALIDATION_FAILED', 'a data stream needs an offer with a data channel (m=application)');
     }
     const sdp = unifyBundleCredentials(offerSdp);
+    const combined = eitherSignal(signal, this.deps.resourceSignal?.());
     try {
-      await this.pc.setRemoteDescription({ type: 'offer', sdp });
+      return await this.negotiate(sdp, kinds, combined.signal);
+    } finally {
+      combined.dispose();
+    }
+  }
+
+  private async negotiate(sdp: string, kinds: string[], abort: AbortSignal): Promise<string> {
+    try {
+      await raceAbort(this.pc.setRemoteDescription({ type: 'offer', sdp }), abort);
     } catch (err) {
+      if (abort.aborted) throw abort.reason;
       throw new AppError(400, 'BAD_REQUEST', `the SDP offer was refused: ${(err as Error).message}`);
     }
     this.recordRemoteCandidates(sdp);
-    signal.throwIfAborted();
+    abort.throwIfAborted();
     if (this.spec.mode === 'media') {
       this.media = await MediaSource.open(this.spec.content.path);
       this.media.setQuality(this.quality);
@@ -174,9 +190,9 @@ export class ServerPeer {
     } else {
       this.data = new DataSource(this.spec.content.path, this.spec.content.name, this.quality);
     }
-    signal.throwIfAborted();
-    await this.pc.setLocalDescription(await this.pc.createAnswer());
-    await this.gatheringComplete(signal);
+    abort.throwIfAborted();
+    await raceAbort(this.pc.createAnswer().then((answer) => this.pc.setLocalDescription(answer)), abort);
+    await this.gatheringComplete(abort);
     this.recordTracks();
     const local = this.pc.localDescription?.sdp;
     if (!local) throw new AppError(500, 'WEBRTC_ERROR', 'werift produced no local description');
@@ -441,4 +457,48 @@ export class ServerPeer {
       if (this.pc.iceGatheringState === 'complete') done();
     });
   }
+}
+
+/** `work`, or the signal's reason as soon as it aborts (the work is left to settle on its own). */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** A signal that aborts when either does; `dispose()` detaches it (the resource signal outlives every peer). */
+function eitherSignal(a: AbortSignal, b: AbortSignal | undefined): { signal: AbortSignal; dispose(): void } {
+  if (!b) return { signal: a, dispose: () => {} };
+  const controller = new AbortController();
+  const onA = () => controller.abort(a.reason);
+  const onB = () => controller.abort(b.reason);
+  if (a.aborted) onA();
+  else if (b.aborted) onB();
+  a.addEventListener('abort', onA, { once: true });
+  b.addEventListener('abort', onB, { once: true });
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      a.removeEventListener('abort', onA);
+      b.removeEventListener('abort', onB);
+    },
+  };
 }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { defaultPeerConfig } from 'werift';
 import type { getUserMedia } from 'werift/nonstandard';
@@ -14,10 +14,11 @@ import { loadFilePlayer } from './filePlayer.ts';
 import type { Config } from '../config.ts';
 import type { EventLog } from '../log/append.ts';
 import { streamName } from '../log/catalogue.ts';
-import { AppError, notFound } from '../log/errors.ts';
+import { AppError, notFound, unavailable } from '../log/errors.ts';
 import type { OperationContext, OperationRunner, Started } from '../operations/runner.ts';
 import { describeDir, resolveContent, type ContentItem } from './content.ts';
-import { Registry, type LiveStream } from './registry.ts';
+import { PEER_RETRY_AFTER_S, Registry, type LiveStream } from './registry.ts';
+import { peerBudget, type PeerBudget } from './admission.ts';
 import { ServerPeer, type StreamMode } from './serverPeer.ts';
 import { StatsSampler } from './statsSampler.ts';
 import { LivenessWatchdog } from './watchdog.ts';
@@ -25,10 +26,18 @@ import { serverPeerConfig } from './peerConfig.ts';
 import { ResourceMonitor } from './resources.ts';
 import { openViewer, type Exchange, type Viewer } from './viewer.ts';
 import { mediaKinds } from './sdpFixes.ts';
+import { checkOfferLimits } from './offerLimits.ts';
 import type { Quality } from './quality.ts';
 import { runBenchmark, type BenchmarkResult } from './benchmark.ts';
 
-export type ServiceDeps = { config: Config; log: EventLog; runner: OperationRunner; logger: Logger };
+export type ServiceDeps = {
+  config: Config;
+  log: EventLog;
+  runner: OperationRunner;
+  logger: Logger;
+  /** HTTP connections the server admits (their descriptors are not the peers'); 0 when unknown. */
+  httpConnections?: number;
+};
 
 /** A peer that has not connected this long after its answer is closed (initiator `ice`). */
 export const CONNECT_TIMEOUT_MS = 30_000;
@@ -41,21 +50,51 @@ export type Origin = { remote?: string; userAgent?: string; requestId?: string }
 const require = createRequire(import.meta.url);
 
 export class WebRtcService {
-  readonly registry = new Registry();
+  readonly registry: Registry;
+  readonly budget: PeerBudget;
   readonly resources = new ResourceMonitor();
+  /** Aborted (and replaced) when the process runs out of descriptors: negotiations in flight stop at once. */
+  private exhaustion = new AbortController();
+  /** Times the process ran out of descriptors (EMFILE/ENFILE) opening a peer's sockets. */
+  resourceExhaustions = 0;
   private readonly sampler: StatsSampler;
   private readonly watchdog: LivenessWatchdog;
   private readonly connectTimers = new Map<string, NodeJS.Timeout>();
   private readonly benchmarks = new Set<string>();
   private readonly testViewers = new Set<Viewer>();
+  /**
+   * Set at the start of shutdown: no stream, peer or benchmark starts after
+   * it, so nothing appears after shutdown took its list of what to close
+   * (work already running when it is set fails instead of adding state).
+   */
+  private stopping = false;
 
   constructor(private readonly deps: ServiceDeps) {
+    this.budget = peerBudget({
+      configured: deps.config.maxPeers,
+      httpConnections: deps.httpConnections ?? 0,
+      additionalHostAddresses: deps.config.iceAdditionalHostAddresses,
+    });
+    this.registry = new Registry(this.budget.maxPeers);
     this.sampler = new StatsSampler(this.registry, deps.config.statsIntervalMs);
     this.watchdog = new LivenessWatchdog(this.registry, this.livenessSettings);
   }
 
   private get livenessSettings() {
     return { stallAfterMs: this.deps.config.stallAfterMs, consentTimeoutMs: this.deps.config.consentTimeoutMs };
+  }
+
+  /**
+   * The process ran out of file descriptors (reported by the process guard:
+   * werift binds its sockets with no 'error' listener). Negotiations in
+   * flight fail with a 503 and their peers are closed, freeing what they held.
+   */
+  resourcesExhausted(err: unknown) {
+    this.resourceExhaustions++;
+    const code = (err as { code?: string }).code ?? 'EMFILE';
+    const previous = this.exhaustion;
+    this.exhaustion = new AbortController();
+    previous.abort(unavailable('UNAVAILABLE', `the server ran out of file descriptors (${code}) opening a connection; retry later`, PEER_RETRY_AFTER_S));
   }
 
   start() {
@@ -101,7 +140,9 @@ export class WebRtcService {
         stats_interval_ms: config.statsIntervalMs,
       },
       content: {
-        directory: content.path,
+        // The directory's name, not its absolute path: the layout of the
+        // host's file system is not a client's business.
+        directory: basename(content.path),
         exists: content.exists,
         readable: content.readable,
         ...(content.error ? { error: content.error } : {}),
@@ -114,6 +155,7 @@ export class WebRtcService {
   // ---- streams ----------------------------------------------------------
 
   async startStream(request: StreamRequest, origin: Origin = {}): Promise<Started<StreamResult> & { serverId: string }> {
+    this.refuseWhenStopping();
     const content = await this.contentFor(request.content, request.mode);
     const serverId = randomUUID();
     const params = { content: content.name, sha256: content.sha256, mode: request.mode, quality: request.quality };
@@ -174,6 +216,7 @@ export class WebRtcService {
   /** Checks an offer can be tried at all, before anything is recorded. */
   checkOffer(stream: LiveStream, sdp: string) {
     if (!/^v=0\r?\n/.test(sdp)) throw new AppError(400, 'BAD_REQUEST', 'the body is not an SDP offer (it must start with v=0)');
+    checkOfferLimits(sdp);
     const kinds = mediaKinds(sdp);
     if (kinds.length === 0) throw new AppError(400, 'BAD_REQUEST', 'the SDP offer has no m= line');
     if (stream.mode === 'media' && !kinds.some((k) => k === 'audio' || k === 'video')) {
@@ -190,42 +233,57 @@ export class WebRtcService {
    * log keeps the outcome, not a few KB of SDP per connection.
    */
   async connect(serverId: string, offerSdp: string, origin: Origin = {}) {
+    this.refuseWhenStopping();
     const stream = this.getStream(serverId);
     this.checkOffer(stream, offerSdp);
-    this.registry.reservePeer();
+    // Taken before anything is awaited, so concurrent connects cannot all
+    // pass the cap; it becomes the peer, or is released below.
+    const slot = this.registry.reservePeer();
     const connectionId = randomUUID();
     const operationId = randomUUID();
     let answer: string | null = null;
-    const started = await this.deps.runner.start(
-      'connect',
-      { server_id: serverId, connection_id: connectionId, remote: origin.remote ?? null },
-      async (ctx) => {
-        const peer = new ServerPeer(
-          stream,
-          {
-            log: this.deps.log,
-            logger: this.deps.logger,
-            iceAdditionalHostAddresses: this.deps.config.iceAdditionalHostAddresses,
-            liveness: this.livenessSettings,
-            onClosed: (p) => this.forget(p),
-          },
-          { id: connectionId, operationId, remote: origin.remote, userAgent: origin.userAgent },
-        );
-        this.registry.addPeer(peer);
-        try {
-          await peer.recordCreated();
-          answer = await ctx.task('negotiate', (signal) => peer.answer(offerSdp, signal));
-        } catch (err) {
-          // A failure, and the connection says why (its outcome is `failed`, not a clean close).
-          await peer.recordFailure('NEGOTIATION_FAILED', err instanceof Error ? err.message : String(err));
-          await peer.close('local', 'negotiation_failed', { operation_id: operationId });
-          throw err;
-        }
-        this.armConnectTimeout(peer);
-        return { connection_id: connectionId, server_id: serverId };
-      },
-      { connectionId, serverId, requestId: origin.requestId, operationId },
-    );
+    let started: Started<{ connection_id: string; server_id: string }>;
+    try {
+      started = await this.deps.runner.start(
+        'connect',
+        { server_id: serverId, connection_id: connectionId, remote: origin.remote ?? null },
+        async (ctx) => {
+          try {
+            this.refuseWhenStopping();
+            const peer = new ServerPeer(
+              stream,
+              {
+                log: this.deps.log,
+                logger: this.deps.logger,
+                iceAdditionalHostAddresses: this.deps.config.iceAdditionalHostAddresses,
+                liveness: this.livenessSettings,
+                onClosed: (p) => this.forget(p),
+                resourceSignal: () => this.exhaustion.signal,
+              },
+              { id: connectionId, operationId, remote: origin.remote, userAgent: origin.userAgent },
+            );
+            this.registry.addPeer(peer, slot);
+            try {
+              await peer.recordCreated();
+              answer = await ctx.task('negotiate', (signal) => peer.answer(offerSdp, signal));
+            } catch (err) {
+              // A failure, and the connection says why (its outcome is `failed`, not a clean close).
+              await peer.recordFailure('NEGOTIATION_FAILED', err instanceof Error ? err.message : String(err));
+              await peer.close('local', 'negotiation_failed', { operation_id: operationId });
+              throw err;
+            }
+            this.armConnectTimeout(peer);
+            return { connection_id: connectionId, server_id: serverId };
+          } finally {
+            slot.release();
+          }
+        },
+        { connectionId, serverId, requestId: origin.requestId, operationId },
+      );
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
     return { started, connectionId, answer: () => answer };
   }
 
@@ -261,6 +319,7 @@ export class WebRtcService {
   }
 
   async setQuality(connectionId: string, quality: Quality, origin: Origin = {}) {
+    this.refuseWhenStopping();
     const peer = this.getPeer(connectionId);
     return this.deps.runner.start(
       'quality',
@@ -277,10 +336,14 @@ export class WebRtcService {
   // ---- benchmark and the async-close test -------------------------------
 
   async benchmark(request: { content: string; mode: StreamMode; quality: Quality; durationS: number; viewers: number }, origin: Origin = {}) {
+    this.refuseWhenStopping();
     const max = this.deps.config.maxBenchmarkViewers;
     if (request.viewers > max) throw new AppError(422, 'VALIDATION_FAILED', `viewers must be at most ${max} (config maxBenchmarkViewers)`);
     if (request.durationS > MAX_BENCHMARK_SECONDS) throw new AppError(422, 'VALIDATION_FAILED', `duration_s must be at most ${MAX_BENCHMARK_SECONDS}`);
-    if (this.registry.peers.size + request.viewers > 1000) throw new AppError(503, 'UNAVAILABLE', 'not enough connection slots left');
+    // Each viewer is a server peer and an in-process viewer peer, both in this process.
+    if (this.registry.availablePeers < 2 * request.viewers) {
+      throw unavailable('UNAVAILABLE', `not enough connection slots left for ${request.viewers} viewers (${this.registry.availablePeers} free)`, PEER_RETRY_AFTER_S);
+    }
     const content = await this.contentFor(request.content, request.mode);
     const serverId = randomUUID();
     const started = await this.deps.runner.start<BenchmarkResult>(
@@ -320,6 +383,7 @@ export class WebRtcService {
    * through the runner in the background; the caller answers 202.
    */
   async asyncCloseTest(origin: Origin = {}) {
+    this.refuseWhenStopping();
     const listing = await describeDir(this.deps.config.contentDir);
     const item = listing.items[0];
     if (!item) throw new AppError(503, 'UNAVAILABLE', `the content directory ${listing.path} has no file to stream`);
@@ -343,8 +407,8 @@ export class WebRtcService {
     );
     if (setup.status !== 'completed' || !viewer) {
       this.registry.streams.delete(serverId);
-      const why = setup.status === 'completed' ? 'no viewer' : setup.error.message;
-      throw new AppError(500, 'WEBRTC_ERROR', `the loopback pair could not be set up: ${why}`, undefined, true);
+      // Why is on the record (the operation's error); the answer does not repeat it.
+      throw new AppError(500, 'WEBRTC_ERROR', `the loopback pair could not be set up; see operation ${setup.operationId}`, { operation_id: setup.operationId }, true);
     }
     const testViewer: Viewer = viewer;
     const { connection_id: connectionId, setup_ms: setupMs } = setup.result;
@@ -380,6 +444,10 @@ export class WebRtcService {
       ...this.resources.read(),
       webrtc: {
         open_peers: this.registry.peers.size,
+        max_peers: this.registry.maxPeers,
+        admitted_peers: this.registry.admittedPeers,
+        fds_per_peer: this.budget.fdsPerPeer,
+        open_file_limit: this.budget.fdLimit,
         streams: this.registry.streams.size,
         stalled_peers: [...this.registry.peers.values()].filter((p) => p.isStalled).length,
         // Abandoned tasks (timed out or cancelled, work still running) count until their work settles.
@@ -395,6 +463,7 @@ export class WebRtcService {
 
   /** Closes every peer through the runner (initiator `shutdown`) and records each stream's end. */
   async shutdown() {
+    this.stopping = true;
     this.sampler.stop();
     this.watchdog.stop();
     for (const id of this.benchmarks) this.deps.runner.cancel(id, 'shutdown');
@@ -423,6 +492,10 @@ export class WebRtcService {
 
   // ---- helpers ------------------------------------------------------------
 
+  private refuseWhenStopping() {
+    if (this.stopping) throw unavailable('SHUTTING_DOWN', 'the server is shutting down', 10);
+  }
+
   private async contentFor(ref: string, mode: StreamMode): Promise<ContentItem> {
     const content = await resolveContent(this.deps.config.contentDir, ref);
     if (mode === 'media' && !content.media) {
@@ -432,6 +505,7 @@ export class WebRtcService {
   }
 
   private async openStream(ctx: OperationContext, stream: LiveStream) {
+    this.refuseWhenStopping();
     this.registry.addStream(stream);
     await this.deps.log.append(
       streamName('server', stream.serverId),
@@ -547,7 +621,9 @@ async function probeMedia(path: string) {
   try {
     player = await (await loadFilePlayer())({ path, loop: false });
   } catch (err) {
-    throw new AppError(422, 'VALIDATION_FAILED', `the file cannot be played: ${(err as Error).message}`);
+    // werift's message may name the file by its absolute path: show the name only.
+    const message = (err as Error).message.split(path).join(basename(path));
+    throw new AppError(422, 'VALIDATION_FAILED', `the file cannot be played: ${message}`);
   }
   const tracks = { video: Boolean(player.video), audio: Boolean(player.audio) };
   player.stop();

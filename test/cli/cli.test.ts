@@ -1,7 +1,7 @@
 // The CLI as an operator runs it: child processes over a real database file.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshStore, tempDir, type TestStore } from '../helpers/db.ts';
 import { appendSteps, realisticSteps } from '../helpers/events.ts';
@@ -53,6 +53,13 @@ Cli('query prints rows as a table and as --json', async () => {
   assert.equal(JSON.parse(json.stdout), expected);
   const view = await runCli(['query', 'SELECT count(*) AS n FROM operation_durations', '--json', '--persistence-path', store.path]);
   assert.equal(JSON.parse(view.stdout), [{ n: (store.db.prepare('SELECT count(*) FROM operations').pluck().get() as number) }]);
+});
+
+Cli('query stops a runaway statement at --timeout and exits non-zero, saying so', async () => {
+  const endless = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c';
+  const r = await runCli(['query', endless, '--timeout', '300', '--persistence-path', store.path], { timeoutMs: 20_000 });
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /TIMEOUT: the query ran for 300 ms/);
 });
 
 Cli('query refuses writes with a clear message and a non-zero exit, leaving the file unchanged', async () => {
@@ -125,6 +132,40 @@ Cli('serve uses ./data/monitor.db by default, answers the summary, warns about a
     // The other commands find the same default file.
     const q = await runCli(['query', "SELECT name FROM sqlite_master WHERE name = 'events'", '--json'], { cwd: dir });
     assert.equal(JSON.parse(q.stdout), [{ name: 'events' }]);
+  } finally {
+    cleanup();
+  }
+});
+
+Cli('serve reads its tokens from files (never the process list) and protects reads with the read token', async () => {
+  const { dir, cleanup } = tempDir('wrm-cli-tokens-');
+  try {
+    writeFileSync(join(dir, 'admin'), 'admin-secret\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'reader'), 'reader-secret\n', { mode: 0o644 });
+    const server = startCliServer(['--port', '0', '--persistence-path', join(dir, 'm.db'), '--auth-token-file', join(dir, 'admin'), '--read-token-file', join(dir, 'reader')]);
+    const url = await server.url;
+    const get = (token?: string) => fetch(`${url}${MONITOR_PREFIX}/summary`, { headers: token ? { authorization: `Bearer ${token}` } : {} }).then((r) => r.status);
+    assert.equal([await get(), await get('reader-secret'), await get('admin-secret')], [401, 200, 200]);
+    const write = (token: string) =>
+      fetch(`${url}${MONITOR_PREFIX}/export`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' }).then((r) => r.status);
+    assert.equal([await write('reader-secret'), await write('admin-secret')], [401, 200]);
+    const cmdline = readFileSync(`/proc/${server.child.pid}/cmdline`, 'utf8');
+    assert.not.match(cmdline, 'secret');
+    assert.is(await server.stop(), 0, server.output().stderr);
+    assert.match(server.output().stderr, /token file can be read by other users/);
+  } finally {
+    cleanup();
+  }
+});
+
+Cli('serve takes the tokens from the environment too', async () => {
+  const { dir, cleanup } = tempDir('wrm-cli-tokens-');
+  try {
+    const server = startCliServer(['--port', '0', '--persistence-path', join(dir, 'm.db')], { env: { WEBRTC_MONITOR_READ_TOKEN: 'env-reader' } });
+    const url = await server.url;
+    const status = (token?: string) => fetch(`${url}${MONITOR_PREFIX}/summary`, { headers: token ? { authorization: `Bearer ${token}` } : {} }).then((r) => r.status);
+    assert.equal([await status(), await status('env-reader')], [401, 200]);
+    assert.is(await server.stop(), 0, server.output().stderr);
   } finally {
     cleanup();
   }

@@ -30,9 +30,17 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
   });
 }
 
-/** Starts `serve` and resolves once it prints its URL; `stop()` sends SIGTERM and waits for the exit code. */
-export function startCliServer(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const child = spawn(process.execPath, [...NODE_ARGS, CLI, 'serve', ...args], {
+/**
+ * Starts `serve` and resolves once it prints its URL; `stop()` sends SIGTERM
+ * and waits for the exit code. `nofile` lowers its open-file limit (`ulimit
+ * -n`) first, as an operator's shell or unit file would.
+ */
+export function startCliServer(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; nofile?: number } = {}) {
+  const command = [process.execPath, ...NODE_ARGS, CLI, 'serve', ...args];
+  const [file, argv] = options.nofile
+    ? ['/bin/sh', ['-c', `ulimit -n ${options.nofile} && exec "$@"`, 'sh', ...command]]
+    : [command[0], command.slice(1)];
+  const child = spawn(file, argv, {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, NO_COLOR: '1', WEBRTC_MONITOR_LOG_LEVEL: 'warn', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -40,7 +48,7 @@ export function startCliServer(args: string[], options: { cwd?: string; env?: No
   let stdout = '';
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => child.on('close', (code, signal) => r(code ?? (signal ? -1 : null))));
   const url = new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 30_000);
     child.stdout.setEncoding('utf8').on('data', (c) => {
@@ -58,6 +66,8 @@ export function startCliServer(args: string[], options: { cwd?: string; env?: No
   });
   return {
     url,
+    child,
+    exited,
     output: () => ({ stdout, stderr }),
     async stop() {
       child.kill('SIGTERM');

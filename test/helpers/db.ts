@@ -34,3 +34,19 @@ export function freshStore(options: { clock?: () => number } = {}): TestStore {
     },
   };
 }
+
+/**
+ * Appends `n` small catalogue-valid events (`connection.error` on stream
+ * `connection:bulk`) straight into the events table in one statement: a long
+ * log in a fraction of a second, for readers of the log (the feed, paging).
+ * Read models are not updated; tests that use this read the log only.
+ */
+export function bulkEvents(db: Db, n: number, messageBytes = 200): void {
+  db.prepare(
+    `WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?)
+     INSERT INTO events (stream, version, type, data, meta, recorded_at)
+     SELECT 'connection:bulk', coalesce((SELECT max(version) FROM events WHERE stream = 'connection:bulk'), 0) + i, 'connection.error',
+            json_object('code', 'BULK', 'message', printf('%0' || ? || 'd', i), 'fatal', json('false')), '{"schema":1}', 0
+     FROM k`,
+  ).run(n, messageBytes);
+}

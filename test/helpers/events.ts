@@ -312,6 +312,25 @@ export function* realisticSteps(seed: number, options: { minEvents: number; conc
       yield { stream: `forwarder:node-${seed}`, events: [event] };
     }
   }
+  // Last, a gap marker: what a log shows after storage refused some appends.
+  yield {
+    stream: 'log:gaps',
+    events: [
+      {
+        type: 'log.gap',
+        data: {
+          events: between(r, 1, 50),
+          appends: 1,
+          first_failed_at: Date.UTC(2026, 0, 1, 9),
+          last_failed_at: Date.UTC(2026, 0, 1, 9, 1),
+          error: { code: 'STORAGE_FULL', message: 'storage is full' },
+          types: { 'connection.stats_sampled': 1 },
+          streams: ['connection:c-1'],
+          streams_truncated: false,
+        },
+      },
+    ],
+  };
 }
 
 /**

@@ -15,11 +15,11 @@ export type TestServer = RunningServer & {
 
 export async function startTestServer(
   config: ConfigInput = {},
-  options: { plugins?: PluginFactory[]; keepDir?: string } = {},
+  options: { plugins?: PluginFactory[]; keepDir?: string; logger?: pino.Logger } = {},
 ): Promise<TestServer> {
   const { dir, cleanup } = options.keepDir ? { dir: options.keepDir, cleanup: () => {} } : tempDir('wrm-server-');
   const full = makeConfig({ port: 0, host: '127.0.0.1', persistencePath: join(dir, 'monitor.db'), logLevel: 'silent', ...config });
-  const running = await startServer(full, { logger: pino({ level: full.logLevel }), plugins: options.plugins ?? [] });
+  const running = await startServer(full, { logger: options.logger ?? pino({ level: full.logLevel }), plugins: options.plugins ?? [] });
   return {
     ...running,
     dir,

@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 import type { ConfigInput } from '../../src/config.ts';
 import { webrtcPlugin } from '../../src/http/webrtcPlugin.ts';
 import { connectViewer, type Viewer } from '../../src/webrtc/viewer.ts';
+import { RTCPeerConnection } from 'werift';
+import { viewerPeerConfig } from '../../src/webrtc/peerConfig.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
 export const CONTENT_DIR = resolve(import.meta.dirname, '../../content');
@@ -80,4 +82,26 @@ export function udpSocketCount(): number {
     }
   }
   return count;
+}
+
+/**
+ * A real werift viewer's SDP offer (every candidate gathered), made once and
+ * reusable: the server answers each copy with a peer of its own, which
+ * never connects (the offering peer is closed) and is closed at shutdown.
+ */
+export async function offerSdp(expect: 'media' | 'data' = 'media'): Promise<string> {
+  const pc = new RTCPeerConnection(await viewerPeerConfig());
+  try {
+    if (expect === 'media') {
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+    } else {
+      pc.createDataChannel('data');
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitFor(() => pc.iceGatheringState === 'complete', 5000, 'gathering');
+    return pc.localDescription!.sdp;
+  } finally {
+    await pc.close();
+  }
 }

@@ -77,3 +77,47 @@ Open('leaves mutating routes open', async () => {
 });
 
 Open.run();
+
+const READ = 'read-only-token';
+const Reads = suite('requireTokens with a read token');
+Reads.before(async () => {
+  server = await startTestServer({ authToken: TOKEN, readToken: READ });
+});
+Reads.after(() => server.stop());
+
+Reads('refuses reads without a token, and with a wrong one, with 401', async () => {
+  for (const path of [`${MONITOR_PREFIX}/summary`, `${MONITOR_PREFIX}/events?after=0`, `${MONITOR_PREFIX}/events/stream`, '/metrics']) {
+    const res = await server.api(path);
+    assert.is(res.status, 401, path);
+    assert.is(((await res.json()) as any).code, 'UNAUTHORIZED');
+    const wrong = await server.api(path, { token: 'nope' });
+    assert.is(wrong.status, 401, path);
+    await wrong.body?.cancel();
+  }
+});
+
+Reads('answers reads with the read token or the auth token', async () => {
+  for (const token of [READ, TOKEN]) {
+    const res = await server.api(`${MONITOR_PREFIX}/summary`, { token });
+    assert.is(res.status, 200, token);
+    await res.body?.cancel();
+  }
+});
+
+Reads('serves the pages a browser navigates to without a token (they hold no monitor data)', async () => {
+  for (const path of ['/', '/dashboard', '/assets/app.js', '/openapi.json']) {
+    const res = await server.api(path);
+    assert.is(res.status, 200, path);
+    await res.body?.cancel();
+  }
+});
+
+Reads('does not let the read token write', async () => {
+  const before = head();
+  const res = await server.api(EXPORT, { method: 'POST', json: {}, token: READ });
+  assert.is(res.status, 401);
+  await res.body?.cancel();
+  assert.is(head(), before);
+});
+
+Reads.run();

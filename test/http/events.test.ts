@@ -1,9 +1,16 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import pino from 'pino';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { bulkEvents } from '../helpers/db.ts';
+import { waitFor } from '../helpers/webrtc.ts';
+import { headPosition } from '../../src/log/read.ts';
+import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
 import { openSse, parseFrame } from '../helpers/sse.ts';
 import { feedClients, MAX_FEED_CLIENTS } from '../../src/http/routes/events.ts';
 import type { NewEvent } from '../../src/log/catalogue.ts';
@@ -194,7 +201,7 @@ stream('holds a bounded buffer for a client that stops reading, then catches it 
   try {
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     // HTTP/1.0, so the body is the raw stream without chunked framing.
-    socket.write(`GET ${EVENTS}/stream?after=0 HTTP/1.0\r\nHost: x\r\n\r\n`);
+    socket.write(`GET ${EVENTS}/stream?after=0 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n`);
     const deadline = Date.now() + 2000;
     while (feedClients(server.services).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 
@@ -240,7 +247,7 @@ stream('holds a bounded buffer for a client that stops reading, then catches it 
 });
 
 stream('answers 503 with Retry-After past the client limit, and takes clients again when one leaves', async () => {
-  const server = await startTestServer();
+  const server = await startTestServer({ maxConnections: 1000 });
   const feeds = await Promise.all(Array.from({ length: MAX_FEED_CLIENTS }, () => openSse(server.url + `${EVENTS}/stream`)));
   try {
     assert.ok(feeds.every((f) => f.status === 200));
@@ -274,3 +281,100 @@ stream('does not hold up shutdown and leaves nothing behind', async () => {
 });
 
 stream.run();
+
+// ---------------------------------------------------------------------------
+const catchUp = suite('GET /events/stream catching up on a long log');
+
+/** Readers in other processes, so they read as fast as curl and never share this event loop. */
+function readers(url: string, until: number, count: number) {
+  return Array.from({ length: count }, () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../helpers/sseReader.ts'), url, String(until)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c) => (out += c));
+    const done = new Promise<{ frames?: number; last?: number; error?: unknown }>((resolve) => child.on('close', () => resolve(JSON.parse(out || '{"error":"no output"}'))));
+    return { child, done };
+  });
+}
+
+catchUp('answers other requests while clients read the log from position 0, and each client gets every event once, in order', async () => {
+  const server = await startTestServer({ maxConnections: 1000 });
+  const started: ReturnType<typeof readers> = [];
+  try {
+    const { db } = server.services;
+    bulkEvents(db, 100_000);
+    const head = headPosition(db);
+    started.push(...readers(`${server.url}${EVENTS}/stream?after=0`, head, 3));
+    // Once the readers are streaming, other requests must still be answered
+    // (before, one reader catching up held the event loop until it was done).
+    await waitFor(() => feedClients(server.services).filter((c) => c.frames > 0).length === 3, 20_000, 'three readers streaming');
+    for (let i = 0; i < 3; i++) {
+      const res = await server.api(`${MONITOR_PREFIX}/summary`);
+      assert.is(res.status, 200);
+      await res.json();
+      const behind = feedClients(server.services).filter((c) => c.cursor < head).length;
+      assert.ok(behind > 0, `summary ${i + 1} was answered only when every reader had caught up`);
+    }
+    for (const r of await Promise.all(started.map((r) => r.done))) assert.equal(r, { frames: head, last: head });
+  } finally {
+    for (const r of started) r.child.kill();
+    await server.stop();
+  }
+});
+
+catchUp('scans a bounded window per read: a filter that matches nothing still lets the client (and others) move on', async () => {
+  const server = await startTestServer();
+  try {
+    const { db } = server.services;
+    bulkEvents(db, 120_000, 10);
+    await server.services.log.append('connection:rare', [created('rare')]);
+    const head = headPosition(db);
+    // One page of a rarely matching filter: it stops at the end of its window and says there is more.
+    const first = (await (await server.api(`${EVENTS}?after=0&type=connection.created`)).json()) as { count: number; next_after: number; has_more: boolean };
+    assert.equal([first.count, first.has_more], [0, true]);
+    assert.ok(first.next_after > 0 && first.next_after < head);
+    // Following it reaches the one match, in pages.
+    let after = 0;
+    let found: number[] = [];
+    for (let pages = 0; pages < 100; pages++) {
+      const page = (await (await server.api(`${EVENTS}?after=${after}&type=connection.created`)).json()) as { events: { position: number }[]; next_after: number; has_more: boolean };
+      found.push(...page.events.map((e) => e.position));
+      after = page.next_after;
+      if (!page.has_more) break;
+    }
+    assert.equal(found, [head]);
+    // The feed with the same filter delivers it too.
+    const feed = await openSse(`${server.url}${EVENTS}/stream?after=0&type=connection.created`);
+    try {
+      await feed.waitForEvents(1, 10_000);
+      assert.equal(feed.events().map((e) => e.position), [head]);
+      assert.ok(feedClients(server.services)[0].turns > 1, 'the scan took several turns');
+    } finally {
+      feed.close();
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
+catchUp('refuses feed clients past the limit without logging an error for each', async () => {
+  const lines: { level: number; msg: string; err?: unknown }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const server = await startTestServer({ maxConnections: 1000 }, { logger });
+  const feeds = await Promise.all(Array.from({ length: MAX_FEED_CLIENTS }, () => openSse(server.url + `${EVENTS}/stream`)));
+  try {
+    for (let i = 0; i < 20; i++) {
+      const refused = await server.api(`${EVENTS}/stream`);
+      assert.is(refused.status, 503);
+      await refused.body?.cancel();
+    }
+    assert.equal(lines.filter((l) => l.level >= 40), [], 'nothing at warn or above');
+    assert.ok(lines.every((l) => l.err === undefined), 'no stack');
+  } finally {
+    for (const f of feeds) f.close();
+    await server.stop();
+  }
+});
+
+catchUp.run();

@@ -6,6 +6,9 @@ import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
 import { headPosition, readStream } from '../../src/log/read.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { appendSteps, realisticSteps } from '../helpers/events.ts';
+import { tempDir } from '../helpers/db.ts';
+import { waitFor } from '../helpers/webrtc.ts';
+import { makeLog } from '../../bench/make-log.ts';
 
 let server: TestServer;
 const get = async (path: string) => {
@@ -383,3 +386,32 @@ Export('answers 202 with the operation to poll when asked to respond asynchronou
 });
 
 Export.run();
+
+const Exports = suite('POST export at its limit');
+
+Exports('refuses an export past maxConcurrentExports with 503 and Retry-After while one runs, and takes one again after', async () => {
+  const { dir, cleanup } = tempDir('wrm-exports-');
+  makeLog(20_000, join(dir, 'monitor.db'));
+  const limited = await startTestServer({ maxConcurrentExports: 1 }, { keepDir: dir });
+  try {
+    const first = await limited.api(`${MONITOR_PREFIX}/export`, { method: 'POST', headers: { prefer: 'respond-async' } });
+    const { operation_id: id } = (await first.json()) as { operation_id: string };
+    assert.is(first.status, 202);
+    const second = await limited.api(`${MONITOR_PREFIX}/export`, { method: 'POST' });
+    const problem = (await second.json()) as { code: string };
+    assert.is(second.status, 503);
+    assert.is(problem.code, 'UNAVAILABLE');
+    assert.ok(Number(second.headers.get('retry-after')) > 0);
+    const status = async () => ((await (await limited.api(`${MONITOR_PREFIX}/operations/${id}`)).json()) as { operation: { status: string } }).operation.status;
+    assert.is(await status(), 'running', 'the first export was still running when the second was refused');
+    await waitFor(async () => (await status()) !== 'running', 60_000, 'the first export');
+    const third = await limited.api(`${MONITOR_PREFIX}/export`, { method: 'POST', headers: { prefer: 'respond-async' } });
+    assert.is(third.status, 202);
+    await third.body?.cancel();
+  } finally {
+    await limited.stop();
+    cleanup();
+  }
+});
+
+Exports.run();

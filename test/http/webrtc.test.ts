@@ -3,7 +3,10 @@
 // input leaves nothing in the log.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { copyFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONTENT_DIR, MONITOR, WEBRTC, offerSdp, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { tempDir } from '../helpers/db.ts';
 import type { Viewer } from '../../src/webrtc/viewer.ts';
 
 let server: WebRtcTestServer;
@@ -39,6 +42,13 @@ check('reports the real werift version, its codecs and the content directory', a
   const mimes = [...r.body.webrtc.codecs.video, ...r.body.webrtc.codecs.audio].map((c: { mime_type: string }) => c.mime_type.toLowerCase());
   assert.ok(mimes.includes('video/vp8') && mimes.includes('audio/opus'), mimes.join());
   assert.ok(r.body.content.files.some((f: { name: string; media: boolean }) => f.name === 'sample.webm' && f.media));
+});
+check("names the content directory without the host's absolute paths", async () => {
+  const r = await server.json(`${WEBRTC}/check`);
+  assert.is(r.body.content.directory, 'content');
+  const text = JSON.stringify(r.body);
+  assert.not.ok(text.includes(CONTENT_DIR), 'the absolute content path');
+  assert.not.ok(/"\/[a-z]/i.test(text), 'no string that is an absolute path');
 });
 check('reports a missing content directory truthfully (success false), never a forced ok', async () => {
   const bare = await startWebRtcServer({ contentDir: '/nonexistent/content', stallAfterMs: 1234, consentTimeoutMs: 4321, iceAdditionalHostAddresses: [] });
@@ -204,6 +214,17 @@ quality('refuses an unknown quality (422) and an unknown connection (404)', asyn
 quality.run();
 
 const closeAll = suite('POST connections/close-all');
+closeAll('refuses a body that is not JSON (a text/plain form post) with 415, and fields with 422, closing nothing', async () => {
+  const live = (await server.json(`${WEBRTC}/connections`)).body.length;
+  const before = eventCount();
+  const text = await server.api(`${WEBRTC}/connections/close-all`, { method: 'POST', body: 'anything', headers: { 'content-type': 'text/plain' } });
+  assert.is(text.status, 415);
+  await text.body?.cancel();
+  const fields = await server.json(`${WEBRTC}/connections/close-all`, { method: 'POST', json: { all: true } });
+  assert.is(fields.status, 422);
+  assert.is(eventCount(), before, 'nothing recorded');
+  assert.is((await server.json(`${WEBRTC}/connections`)).body.length, live);
+});
 closeAll('closes every live connection and reports the real count', async () => {
   const live = (await server.json(`${WEBRTC}/connections`)).body.length;
   assert.ok(live >= 1);
@@ -304,3 +325,27 @@ guarded('hides the test route (404 ROUTE_NOT_FOUND) and needs the token on mutat
   await viewer.close();
 });
 guarded.run();
+
+const broken = suite('a 5xx answer');
+broken("points to the operation and shows no absolute path of the host", async () => {
+  // A media file that disappears after its stream was made: the negotiation fails inside werift's file player.
+  const { dir, cleanup } = tempDir('wrm-content-');
+  copyFileSync(join(CONTENT_DIR, 'sample.webm'), join(dir, 'clip.webm'));
+  const s = await startWebRtcServer({ contentDir: dir });
+  try {
+    const stream = await s.stream({ content: 'clip.webm' });
+    rmSync(join(dir, 'clip.webm'));
+    const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: await offerSdp('media') });
+    const text = await res.text();
+    assert.ok(res.status >= 500, `${res.status} ${text}`);
+    assert.not.ok(text.includes(dir), `the answer names ${dir}: ${text}`);
+    const body = JSON.parse(text);
+    assert.ok(body.errors?.operation_id, 'the operation to look at');
+    const op = await s.json(`${MONITOR}/operations/${body.errors.operation_id}`);
+    assert.is(op.body.operation.status, 'failed', 'the error is on the record');
+  } finally {
+    await s.stop();
+    cleanup();
+  }
+});
+broken.run();

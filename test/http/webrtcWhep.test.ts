@@ -2,8 +2,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RTCPeerConnection } from 'werift';
-import { MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { MONITOR, WEBRTC, offerSdp, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
 import { viewerPeerConfig } from '../../src/webrtc/peerConfig.ts';
+import { MAX_OFFER_CANDIDATES, MAX_OFFER_LINES } from '../../src/webrtc/offerLimits.ts';
 
 let server: WebRtcTestServer;
 const eventCount = () => server.services.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
@@ -77,7 +78,7 @@ whep('records an offer werift refuses as a failed connect operation and a closed
 whep.run();
 
 const player = suite('GET /player/:server_id');
-player('serves a page that connects through WHEP, carries ?token=, hangs up on pagehide and exposes window.pc', async () => {
+player('serves a page that connects through WHEP, takes the token from the fragment (never the query), hangs up on pagehide and exposes window.pc', async () => {
   const stream = await server.stream();
   const res = await fetch(stream.url);
   assert.is(res.status, 200);
@@ -85,9 +86,10 @@ player('serves a page that connects through WHEP, carries ?token=, hangs up on p
   const csp = res.headers.get('content-security-policy')!;
   assert.match(csp, /script-src 'nonce-[^']+'/);
   const html = await res.text();
-  for (const needle of ["searchParams", "get('token')", 'Authorization', 'window.pc = pc', "addEventListener('pagehide'", 'keepalive: true', "method: 'DELETE'", "direction: 'recvonly'", 'event.track', 'application/sdp']) {
-    assert.ok(html.replace(/new URLSearchParams\(location.search\)/, 'searchParams').includes(needle), needle);
+  for (const needle of ['location.hash', "get('token')", 'sessionStorage', 'history.replaceState', 'Authorization', 'window.pc = pc', "addEventListener('pagehide'", 'keepalive: true', "method: 'DELETE'", "direction: 'recvonly'", 'event.track', 'application/sdp']) {
+    assert.ok(html.includes(needle), needle);
   }
+  assert.not.ok(html.includes('location.search'), 'the query string (sent to the server, kept in logs) carries no token');
   const config = JSON.parse(/<script type="application\/json" id="config">([^<]*)<\/script>/.exec(html)![1]);
   assert.equal(config, { server_id: stream.server_id, mode: 'media', content: 'sample.webm', whep_url: `${WEBRTC}/whep/${stream.server_id}` });
 });
@@ -103,3 +105,120 @@ player('answers 404 for an unknown stream', async () => {
 });
 player.after(() => server.stop());
 player.run();
+
+const admission = suite('WHEP peer admission');
+let capped: WebRtcTestServer;
+admission.before(async () => {
+  capped = await startWebRtcServer({ maxPeers: 3 });
+});
+admission.after(() => capped.stop());
+
+admission('admits exactly N of N + 5 concurrent offers; the rest get a clean 503 with Retry-After and leave nothing in the log', async () => {
+  const stream = await capped.stream();
+  const offer = await offerSdp('media');
+  const before = capped.services.db.prepare("SELECT count(*) FROM events WHERE type = 'operation.started'").pluck().get() as number;
+  const responses = await Promise.all(
+    Array.from({ length: 3 + 5 }, () => fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer })),
+  );
+  const statuses = responses.map((r) => r.status).sort();
+  assert.equal(statuses, [201, 201, 201, 503, 503, 503, 503, 503]);
+  for (const res of responses.filter((r) => r.status === 503)) {
+    assert.ok(Number(res.headers.get('retry-after')) > 0, 'Retry-After');
+    assert.match(res.headers.get('content-type') ?? '', 'application/problem+json');
+    assert.is(((await res.json()) as { code: string }).code, 'UNAVAILABLE');
+  }
+  const sessions = responses.filter((r) => r.status === 201).map((r) => new URL(r.headers.get('location')!, stream.whep_url).toString());
+  await Promise.all(responses.filter((r) => r.status === 201).map((r) => r.text()));
+  assert.is((await capped.json(`${WEBRTC}/connections`)).body.length, 3);
+  const after = capped.services.db.prepare("SELECT count(*) FROM events WHERE type = 'operation.started'").pluck().get() as number;
+  assert.is(after - before, 3, 'a refused offer starts no operation');
+
+  // A slot frees when a session ends; the next offer is admitted.
+  assert.is((await fetch(sessions[0], { method: 'DELETE' })).status, 204);
+  const next = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer });
+  assert.is(next.status, 201);
+  await next.text();
+});
+
+admission('frees the slot of an offer that fails inside its operation', async () => {
+  assert.is((await capped.json(`${WEBRTC}/connections/close-all`, { method: 'POST' })).status, 200);
+  const stream = await capped.stream({ mode: 'data' });
+  const admitted = async () => (await capped.json(`${WEBRTC}/stats/resources`)).body.webrtc.admitted_peers as number;
+  const before = await admitted();
+  // Passes the checks made before the operation, and werift refuses it (no ICE credentials, no fingerprint).
+  const broken = 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\n';
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: broken });
+    const text = await res.text();
+    assert.ok(res.status >= 400 && res.status < 500, `${res.status} ${text}`);
+  }
+  assert.is(await admitted(), before, 'no slot kept by a failed negotiation');
+});
+
+admission.run();
+
+const limits = suite('WHEP offers that would hold the event loop');
+let limited: WebRtcTestServer;
+limits.before(async () => {
+  limited = await startWebRtcServer();
+});
+limits.after(() => limited.stop());
+
+limits('refuses the oversized offers of the reports (12,000 candidates, 2,000 media sections) with 413, recording nothing', async () => {
+  const stream = await limited.stream();
+  const offer = await offerSdp('media');
+  const at = offer.indexOf('a=candidate:');
+  const candidates = offer.slice(0, at) + Array.from({ length: 12_000 }, (_, i) => `a=candidate:${i} 1 udp ${2122260223 - i} 10.${(i >> 8) & 255}.${i & 255}.1 ${40000 + (i % 20000)} typ host\r\n`).join('') + offer.slice(at);
+  const sections = offer + Array.from({ length: 2000 }, (_, i) => `m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:m${i}\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\na=rtcp-mux\r\na=setup:actpass\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n`).join('');
+  const count = () => limited.services.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+  const before = count();
+  for (const body of [candidates, sections]) {
+    assert.ok(body.length > 300_000 && body.length < 1024 * 1024, `${body.length} bytes (under the body limit: the offer limits refuse it)`);
+    const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body });
+    const problem = (await res.json()) as { code: string };
+    assert.is(res.status, 413);
+    assert.is(problem.code, 'PAYLOAD_TOO_LARGE');
+  }
+  // Under 64 KiB but too many candidates: 400, also before werift.
+  const many = offer.slice(0, at) + Array.from({ length: 200 }, (_, i) => `a=candidate:${i} 1 udp 1 10.0.${i >> 8}.${i & 255} ${40000 + i} typ host\r\n`).join('') + offer.slice(at);
+  const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: many });
+  assert.is(res.status, 400);
+  assert.match(((await res.json()) as { detail: string }).detail, 'candidates');
+  assert.is(count(), before, 'nothing recorded');
+});
+
+limits('never answers a WHEP offer with 202 (a viewer needs the answer): past the deadline it is 504 TIMEOUT', async () => {
+  // A deadline shorter than a negotiation of a heavy allowed offer (~20 ms of werift work), longer than creating a data stream (a few ms; retried).
+  const hurried = await startWebRtcServer({ operationTimeoutMs: 8 });
+  try {
+    let stream: { whep_url: string } | null = null;
+    for (let i = 0; i < 50 && !stream; i++) stream = await hurried.stream({ mode: 'data' }).catch(() => null);
+    assert.ok(stream, 'a data stream within the deadline');
+    // Within every limit, but as heavy as they allow: the most candidates, then lines.
+    const offer = await offerSdp('data');
+    const at = offer.indexOf('\r\n', offer.indexOf('\r\nm=') + 2);
+    const lines = offer.split('\r\n').length;
+    const candidates = offer.split('\r\n').filter((l) => l.startsWith('a=candidate:')).length;
+    const extra = [
+      ...Array.from({ length: MAX_OFFER_CANDIDATES - candidates }, (_, i) => `a=candidate:${900 + i} 1 udp ${2113937151 - i} 10.99.0.${i + 1} ${50000 + i} typ host`),
+      ...Array.from({ length: MAX_OFFER_LINES - (MAX_OFFER_CANDIDATES - candidates) - lines }, (_, i) => `a=ssrc:${1000 + i} cname:heavy`),
+    ];
+    const heavy = offer.slice(0, at) + extra.map((l) => `\r\n${l}`).join('') + offer.slice(at);
+    // Until one negotiation outlasts the deadline (most do): none may be a 202.
+    let timedOut = false;
+    for (let i = 0; i < 10 && !timedOut; i++) {
+      const res = await fetch(stream!.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: heavy });
+      const body = await res.text();
+      assert.is.not(res.status, 202, body);
+      if (res.status === 201) continue;
+      assert.is(res.status, 504, body);
+      assert.is(JSON.parse(body).code, 'TIMEOUT');
+      timedOut = true;
+    }
+    assert.ok(timedOut, 'a negotiation outlasted the deadline');
+  } finally {
+    await hurried.stop();
+  }
+});
+
+limits.run();

@@ -1,13 +1,15 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openDatabase } from '../../src/log/open.ts';
-import { EventLog, type InlineProjector } from '../../src/log/append.ts';
+import { EventLog, GAP_RETRY_MS, type InlineProjector } from '../../src/log/append.ts';
 import { Projector } from '../../src/projections/projector.ts';
 import { readStream, headPosition, readAll } from '../../src/log/read.ts';
 import { isAppError } from '../../src/log/errors.ts';
-import type { NewEvent } from '../../src/log/catalogue.ts';
+import { GAP_STREAM, type NewEvent } from '../../src/log/catalogue.ts';
 import { getConnection, getSummary } from '../../src/projections/queries.ts';
 import { freshStore, type TestStore } from '../helpers/db.ts';
+import { fillDatabase, holdWriteLock } from '../helpers/storage.ts';
+import { waitFor } from '../helpers/webrtc.ts';
 
 const created = (id: string): NewEvent => ({ type: 'connection.created', data: { connection_id: id } });
 const err = (code: string): NewEvent => ({ type: 'connection.error', data: { code, message: 'm' } });
@@ -235,3 +237,100 @@ Append('refuses appends after close with SHUTTING_DOWN, having committed what wa
 });
 
 Append.run();
+
+const Storage = suite('EventLog.append when storage fails');
+Storage.before.each(() => {
+  store = freshStore();
+});
+Storage.after.each(() => store.cleanup());
+
+Storage('rejects with a 503 STORAGE_FULL when the database is full, writing nothing', async () => {
+  await store.log.append('connection:a', [created('a')]);
+  const full = fillDatabase(store.db);
+  try {
+    await store.log.append('connection:a', [err('lost'), err('lost too')]);
+    assert.unreachable('append to a full database');
+  } catch (error) {
+    assert.ok(isAppError(error), String(error));
+    assert.is(error.status, 503);
+    assert.is(error.code, 'STORAGE_FULL');
+    assert.ok(error.expose, 'the message is safe to show');
+    assert.is(error.retryAfterSeconds! > 0, true);
+  } finally {
+    full.release();
+  }
+  assert.is(count(store), 1);
+  assert.equal(store.log.pendingGap?.events, 2);
+});
+
+Storage('marks what was lost with a counted log.gap event as soon as storage takes writes again', async () => {
+  await store.log.append('connection:a', [created('a')]);
+  const full = fillDatabase(store.db);
+  const lost = await Promise.allSettled([
+    store.log.append('connection:a', [err('1'), err('2')]),
+    store.log.append('operation:o', [{ type: 'operation.started', data: { operation_id: 'o', type: 't' } }]),
+  ]);
+  assert.equal(lost.map((r) => r.status), ['rejected', 'rejected']);
+  full.release();
+  assert.ok((await store.log.append('connection:a', [err('3')])).ok);
+  const gaps = readStream(store.db, GAP_STREAM);
+  assert.is(gaps.length, 1);
+  const gap = gaps[0];
+  assert.is(gap.type, 'log.gap');
+  if (gap.type !== 'log.gap') return;
+  assert.is(gap.data.events, 3);
+  assert.is(gap.data.appends, 2);
+  assert.equal(gap.data.types, { 'connection.error': 2, 'operation.started': 1 });
+  assert.equal(gap.data.streams.sort(), ['connection:a', 'operation:o']);
+  assert.is(gap.data.error.code, 'STORAGE_FULL');
+  assert.ok(gap.data.first_failed_at <= gap.data.last_failed_at);
+  assert.ok(gap.position < readStream(store.db, 'connection:a').at(-1)!.position, 'the marker comes before what followed it');
+  assert.is(store.log.pendingGap, null);
+  assert.equal([store.log.stats.unrecordedEvents, store.log.stats.gapsRecorded, store.log.stats.gapEventsRecorded], [3, 1, 3]);
+});
+
+Storage('records the gap by itself when nothing else is appended after storage returns', async () => {
+  await store.log.append('connection:a', [created('a')]);
+  const full = fillDatabase(store.db);
+  await store.log.append('connection:a', [err('lost')]).catch(() => {});
+  full.release();
+  await waitFor(() => readStream(store.db, GAP_STREAM).length === 1, GAP_RETRY_MS + 5000, 'the gap marker');
+  assert.is(store.log.pendingGap, null);
+});
+
+Storage('keeps counting while storage stays full, and writes one marker for all of it', async () => {
+  await store.log.append('connection:a', [created('a')]);
+  const full = fillDatabase(store.db);
+  for (let i = 0; i < 3; i++) await store.log.append('connection:a', [err(`lost ${i}`)]).catch(() => {});
+  assert.is(store.log.pendingGap?.events, 3);
+  full.release();
+  await store.log.append('connection:a', [err('back')]);
+  const gaps = readStream(store.db, GAP_STREAM);
+  assert.is(gaps.length, 1);
+  assert.is((gaps[0].data as { events: number }).events, 3);
+});
+
+Storage.run();
+
+const Concurrent = suite('EventLog.append beside another writer');
+Concurrent.before.each(() => {
+  store = freshStore();
+});
+Concurrent.after.each(() => store.cleanup());
+
+Concurrent('waits for another connection that holds the write lock, then commits (BEGIN IMMEDIATE)', async () => {
+  await store.log.append('connection:a', [created('a')]);
+  const other = holdWriteLock(store.path, 300);
+  await other.held;
+  // This append reads the stream's version before it writes: in a deferred
+  // transaction SQLite refuses the upgrade once the other writer commits
+  // (SQLITE_BUSY_SNAPSHOT) instead of waiting in busy_timeout.
+  const result = await store.log.append('connection:a', [err('after the other writer')]);
+  await other.done;
+  assert.ok(result.ok);
+  assert.is(count(store), 2);
+  assert.is(store.db.prepare("SELECT position FROM checkpoints WHERE consumer = 'lock-holder'").pluck().get(), 1, 'the other write committed too');
+  assert.is(store.log.pendingGap, null);
+});
+
+Concurrent.run();

@@ -6,7 +6,11 @@ import { prune, prunedThrough } from '../../src/log/prune.ts';
 import { writeCheckpoint } from '../../src/log/checkpoint.ts';
 import { readAll, headPosition } from '../../src/log/read.ts';
 import { isAppError } from '../../src/log/errors.ts';
-import { freshStore, type TestStore } from '../helpers/db.ts';
+import { bulkEvents, freshStore, type TestStore } from '../helpers/db.ts';
+import { runCli } from '../helpers/cli.ts';
+import { startWebRtcServer, WEBRTC } from '../helpers/webrtc.ts';
+import { GAP_STREAM } from '../../src/log/catalogue.ts';
+import type { Viewer } from '../../src/webrtc/viewer.ts';
 
 let store: TestStore;
 const Prune = suite('prune');
@@ -67,3 +71,54 @@ Prune('a stream whose events were all pruned keeps counting its versions, and no
 });
 
 Prune.run();
+
+const Live = suite('prune beside a live server');
+
+Live('makes no write of the server fail: no 5xx, no event lost, while prune runs again and again', async () => {
+  const server = await startWebRtcServer({ statsIntervalMs: 100 });
+  const viewers: Viewer[] = [];
+  const statuses: number[] = [];
+  let pruning = true;
+  try {
+    // Connection events every 100 ms per viewer, and operations from requests.
+    const data = await server.stream({ mode: 'data', quality: 'low' });
+    for (let i = 0; i < 3; i++) viewers.push(await server.viewer(data.whep_url, 'data'));
+    // Old events for each prune to delete in several chunks.
+    bulkEvents(server.services.db, 60_000, 20);
+    let through = 0;
+    const prunes = (async () => {
+      let runs = 0;
+      while (pruning || runs < 3) {
+        through = Math.min(headPosition(server.services.db) - 50, through + 15_000);
+        const r = await runCli(['prune', '--through', String(through), '--persistence-path', join(server.dir, 'monitor.db')]);
+        assert.is(r.code, 0, r.stderr);
+        runs++;
+      }
+      return runs;
+    })();
+    const until = Date.now() + 3000;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (Date.now() < until) {
+          const created = await server.json(`${WEBRTC}/stream`, { method: 'POST', json: { content: 'sample.webm', mode: 'data' } });
+          statuses.push(created.status);
+          if (created.status === 200) statuses.push((await server.json(`${WEBRTC}/stream/stop/${created.body.server_id}`, { method: 'POST' })).status);
+        }
+      }),
+    );
+    pruning = false;
+    const runs = await prunes;
+    assert.ok(runs >= 3, `${runs} prunes`);
+    assert.ok(statuses.length > 10, `${statuses.length} requests`);
+    assert.equal(statuses.filter((s) => s !== 200), [], 'every request answered 200');
+    assert.is(server.services.log.stats.unrecordedEvents, 0, 'no event failed to be recorded');
+    assert.is(readAll(server.services.db, { limit: 10, stream: GAP_STREAM }).length, 0, 'no gap in the log');
+    assert.ok(prunedThrough(server.services.db)! > 0, 'the prunes deleted events');
+  } finally {
+    pruning = false;
+    await Promise.all(viewers.map((v) => v.leave().catch(() => {})));
+    await server.stop();
+  }
+});
+
+Live.run();

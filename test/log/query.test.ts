@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { openReadOnly } from '../../src/log/open.ts';
-import { runQuery, formatTable } from '../../src/log/query.ts';
+import { runQuery, runQueryWithTimeout, formatTable } from '../../src/log/query.ts';
 import { isAppError } from '../../src/log/errors.ts';
 import { freshStore, type TestStore } from '../helpers/db.ts';
 
@@ -65,6 +65,44 @@ RunQuery('refuses every kind of write with READ_ONLY and leaves the file unchang
   assert.ok(readFileSync(store.path).equals(before), 'the database file is byte-identical');
   assert.is(store.db.prepare('SELECT count(*) FROM events').pluck().get(), 1);
   assert.is(store.db.pragma('user_version', { simple: true }), 0);
+});
+
+RunQuery('refuses a writing PRAGMA whose name is quoted, naming it in the message', () => {
+  const db = openReadOnly(store.path);
+  try {
+    for (const [sql, name] of [
+      ['PRAGMA "journal_mode" = DELETE', 'journal_mode'],
+      ["PRAGMA 'user_version' = 7", 'user_version'],
+      ['PRAGMA [foreign_keys] = OFF', 'foreign_keys'],
+      ['PRAGMA `synchronous` = OFF', 'synchronous'],
+      ['PRAGMA "main"."user_version" = 9', 'user_version'],
+      ['PRAGMA main."wal_checkpoint"', 'wal_checkpoint'],
+    ]) {
+      try {
+        runQuery(db, sql);
+        assert.unreachable(sql);
+      } catch (err) {
+        assert.ok(isAppError(err), sql);
+        assert.is(`${err.status} ${err.code}`, '403 READ_ONLY', sql);
+        assert.match(err.message, `PRAGMA ${name}`, sql);
+      }
+    }
+    assert.equal(runQuery(db, 'PRAGMA "journal_mode"').rows, [{ journal_mode: 'wal' }], 'a quoted reading pragma still answers');
+  } finally {
+    db.close();
+  }
+});
+
+RunQuery('stops a runaway query after its timeout with TIMEOUT', async () => {
+  const endless = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c';
+  try {
+    await runQueryWithTimeout(store.path, endless, 200);
+    assert.unreachable('an endless query returned');
+  } catch (err) {
+    assert.ok(isAppError(err));
+    assert.is(err.code, 'TIMEOUT');
+  }
+  assert.equal((await runQueryWithTimeout(store.path, 'SELECT count(*) AS n FROM events', 5000)).rows, [{ n: 1 }]);
 });
 
 RunQuery('still answers reading pragmas, with or without an argument', () => {

@@ -20,14 +20,15 @@ Close('closes out open tasks, operations and connections with reason process_res
     await store.log.append('connection:c1', [{ type: 'connection.created', data: { connection_id: 'c1' } }]);
     const report = await closeOrphans(
       store.log,
-      { connectionIds: ['c1'], operations: [{ id: 'o1', startedAtMs: 0 }], tasks: [{ id: 't1', createdAtMs: 0 }] },
+      { connectionIds: ['c1'], operations: [{ id: 'o1', startedAtMs: 0 }], tasks: [{ id: 't1', createdAtMs: 0 }], serverIds: ['s1'] },
       1000,
     );
-    assert.equal(report, { connections: 1, operations: 1, tasks: 1, abandoned_tasks: 0 });
+    assert.equal(report, { connections: 1, operations: 1, tasks: 1, abandoned_tasks: 0, servers: 1 });
     const events = readAll(store.db, { after: 1, limit: 10 });
     assert.equal(events.map((e) => [e.stream, e.type]).sort(), [
-      ['connection:c1', 'connection.closed'], ['operation:o1', 'operation.cancelled'], ['task:t1', 'task.cancelled'],
+      ['connection:c1', 'connection.closed'], ['operation:o1', 'operation.cancelled'], ['server:s1', 'server.stopped'], ['task:t1', 'task.cancelled'],
     ]);
+    assert.equal(events.find((e) => e.stream === 'server:s1')?.data, { server_id: 's1', reason: 'process_restart' });
     for (const e of events) assert.is(e.meta.recovery, 'process_restart');
     assert.equal(getConnection(store.db, 'c1')?.close, { reason: 'process_restart', initiator: 'process_restart' });
   } finally {
@@ -38,6 +39,7 @@ Close('closes out open tasks, operations and connections with reason process_res
 Close.run();
 
 const Restart = suite('recovery at server start');
+const sdb0 = (s: { services: { db: import('../../src/log/open.ts').Db } }) => s.services.db;
 
 Restart('records process_restart for what a crashed run left open, once, and the monitor shows it', async () => {
   const { dir, cleanup } = tempDir('wrm-recover-');
@@ -56,6 +58,12 @@ Restart('records process_restart for what a crashed run left open, once, and the
       { type: 'connection.created', data: { connection_id: 'gone' } },
       { type: 'connection.closed', data: { reason: 'bye', initiator: 'remote' } },
     ]);
+    // A stream still serving, and one that was stopped (left alone).
+    await log.append('server:live', [{ type: 'server.created', data: { server_id: 'live', content: 'a.webm', mode: 'media', quality: 'auto' } }]);
+    await log.append('server:stopped', [
+      { type: 'server.created', data: { server_id: 'stopped', content: 'a.webm', mode: 'media', quality: 'auto' } },
+      { type: 'server.stopped', data: { server_id: 'stopped', reason: 'stopped' } },
+    ]);
     const done = await runner.run('quick', {}, async () => 1);
     // A task given up on (timed out) whose work never stopped: abandoned when the process died.
     const hung = await runner.run('hung', {}, () => new Promise(() => {}), { timeoutMs: 30 });
@@ -68,7 +76,9 @@ Restart('records process_restart for what a crashed run left open, once, and the
 
     const server = await startTestServer({}, { keepDir: dir });
     try {
-      assert.equal(server.recovered, { connections: 1, operations: 1, tasks: 1, abandoned_tasks: 1 });
+      assert.equal(server.recovered, { connections: 1, operations: 1, tasks: 1, abandoned_tasks: 1, servers: 1 });
+      assert.equal(readStream(sdb0(server), 'server:live').at(-1)?.data, { server_id: 'live', reason: 'process_restart' });
+      assert.is(readStream(sdb0(server), 'server:stopped').length, 2, 'a stopped stream is left alone');
       const sdb = server.services.db;
       const hungTask = readAll(sdb, { limit: 1000 }).find((e) => e.type === 'task.settled_late');
       assert.ok(hungTask, 'the abandoned task is closed out');
@@ -92,7 +102,7 @@ Restart('records process_restart for what a crashed run left open, once, and the
     }
     // A second restart finds nothing left to close.
     const again = await startTestServer({}, { keepDir: dir });
-    assert.equal(again.recovered, { connections: 0, operations: 0, tasks: 0, abandoned_tasks: 0 });
+    assert.equal(again.recovered, { connections: 0, operations: 0, tasks: 0, abandoned_tasks: 0, servers: 0 });
     await again.close();
     // The crashed run's runner still holds a deadline; it must settle without a trace.
     assert.is((await stuckOutcome).status, 'failed');

@@ -7,6 +7,9 @@ import { readAll } from '../../src/log/read.ts';
 import { getOperation, getSummary, listTasks } from '../../src/projections/queries.ts';
 import { freshStore, type TestStore } from '../helpers/db.ts';
 import { waitFor } from '../helpers/webrtc.ts';
+import { fillDatabase } from '../helpers/storage.ts';
+import { GAP_STREAM } from '../../src/log/catalogue.ts';
+import { readStream } from '../../src/log/read.ts';
 
 let store: TestStore;
 let runner: OperationRunner;
@@ -197,6 +200,33 @@ Run('resolves the outcome even when the log closed under it (a crash-like stop)'
   assert.is(runner.activeOperations, 0);
 });
 
+Run('answers failed with the storage code, never completed, when the outcome cannot be recorded', async () => {
+  let full: { release(): void } | null = null;
+  const outcome = await runner.run('x', {}, async () => {
+    // The disk fills while the work runs: its end cannot be recorded.
+    full = fillDatabase(store.db);
+    return 'done';
+  });
+  try {
+    assert.is(outcome.status, 'failed');
+    assert.is(outcome.status === 'failed' && outcome.error.code, 'STORAGE_FULL');
+    assert.match(outcome.status === 'failed' ? outcome.error.message : '', 'could not be recorded');
+    assert.is(getOperation(store.db, outcome.operationId)?.status, 'running', 'the log has no outcome yet');
+    assert.ok(runner.pendingOutcomes > 0);
+  } finally {
+    full!.release();
+  }
+  // Storage is back: the next commit (here, the gap marker's) writes the kept failure.
+  await store.log.append('connection:other', [{ type: 'connection.created', data: { connection_id: 'other' } }]);
+  for (let i = 0; i < 100 && runner.pendingOutcomes > 0; i++) await sleep(10);
+  const op = getOperation(store.db, outcome.operationId)!;
+  assert.is(op.status, 'failed');
+  assert.is(op.error?.code, 'STORAGE_FULL');
+  assert.equal(tasksOf(outcome.operationId).map((t) => [t.name, t.status, t.error?.code]), [['run', 'failed', 'STORAGE_FULL']]);
+  assert.is(getSummary(store.db).operations.running, 0);
+  assert.is(readStream(store.db, GAP_STREAM).length, 1, 'the lost events are marked');
+});
+
 Run.run();
 
 const Shutdown = suite('OperationRunner.shutdown');
@@ -210,13 +240,36 @@ Shutdown('waits for what finishes within the grace period and cancels the rest, 
   const quick = await runner.start('quick', {}, () => sleep(20).then(() => 'done'));
   const stuck = await runner.start('stuck', {}, (ctx) => forever(ctx.signal));
   const result = await runner.shutdown(400);
-  assert.equal(result, { finished: 1, cancelled: 1 });
+  assert.equal(result, { finished: 1, cancelled: 1, unrecorded: 0 });
   assert.is((await quick.outcome).status, 'completed');
   const s = await stuck.outcome;
   assert.equal(s.status === 'cancelled' && s.error, { code: 'CANCELLED', message: 'shutdown' });
   assert.is(getOperation(store.db, stuck.operationId)?.status, 'cancelled');
   assert.is(getSummary(store.db).tasks.pending, 0);
   assert.is(runner.activeOperations, 0);
+});
+
+Shutdown('waits for an operation whose start was still being committed, so it ends on the record', async () => {
+  const starting = runner.start('just-in-time', {}, () => sleep(30).then(() => 'done'));
+  const result = await runner.shutdown(2000);
+  // What the server does next: close the log.
+  store.log.close();
+  const { operationId, outcome } = await starting;
+  assert.is((await outcome).status, 'completed');
+  assert.is(result.finished, 1);
+  assert.is(getOperation(store.db, operationId)?.status, 'completed');
+});
+
+Shutdown('records, before it returns, the outcomes storage refused earlier', async () => {
+  let full: { release(): void } | null = null;
+  const outcome = await runner.run('x', {}, async () => {
+    full = fillDatabase(store.db);
+    return 'done';
+  });
+  full!.release();
+  const result = await runner.shutdown(0);
+  assert.is(result.unrecorded, 0);
+  assert.is(getOperation(store.db, outcome.operationId)?.status, 'failed');
 });
 
 Shutdown('refuses new operations once shutting down', async () => {

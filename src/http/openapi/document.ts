@@ -29,7 +29,10 @@ export function buildOpenApiDocument(fragments: OpenApiPaths[]) {
       version: pkg.version,
       description:
         `${pkg.description} Every monitor answer is a projection of the event log. ` +
-        'Errors are application/problem+json with a stable `code`; times are ISO-8601 UTC; durations are milliseconds.',
+        'Errors are application/problem+json with a stable `code`; times are ISO-8601 UTC; durations are milliseconds. ' +
+        'Any route may answer 421 HOST_NOT_ALLOWED (a Host that is not an IP address, localhost or an allowed name), ' +
+        '503 with Retry-After (a limit, shutdown: SHUTTING_DOWN, or storage: STORAGE_FULL, STORAGE_BUSY, STORAGE_UNAVAILABLE) ' +
+        'and, with a read token configured, 401 for reads; mutating routes answer 403 CROSS_SITE_REQUEST to pages on other origins.',
     },
     tags: [
       { name: 'monitor', description: 'Read models of the log, under /api/v0/mcp/monitor/webrtc' },

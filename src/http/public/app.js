@@ -399,6 +399,9 @@ function wireControls() {
     e.preventDefault();
     setToken(byId('token').value.trim());
     showResult(getToken() ? 'token saved for this tab' : 'token cleared');
+    // Reads may need it too (a server with a read token): load and follow again with it.
+    restartFeed();
+    scheduleRefresh(0);
   });
   byId('stream-form').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -433,6 +436,13 @@ function wireControls() {
 
 // ---- start -----------------------------------------------------------------
 
+let stopFeed = null;
+
+function restartFeed() {
+  stopFeed?.();
+  stopFeed = followLog(null, { onEvent, onStatus: setFeedStatus });
+}
+
 async function start() {
   fill(byId('timezone'), `times in ${timeZoneName()}`);
   wireControls();
@@ -443,7 +453,7 @@ async function start() {
     showResult(`could not load the monitor: ${err.message}`);
   }
   // Follow from the position the first snapshot showed, so nothing falls between.
-  followLog(summary?.log_position ?? null, { onEvent, onStatus: setFeedStatus });
+  stopFeed = followLog(summary?.log_position ?? null, { onEvent, onStatus: setFeedStatus });
   // A slow safety net for uptime-like values and for when the feed is down.
   setInterval(() => scheduleRefresh(0), 15_000);
   document.body.dataset.ready = 'true';

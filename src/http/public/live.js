@@ -1,36 +1,63 @@
-// Following the log over Server-Sent Events. EventSource reconnects by itself
-// and resumes with Last-Event-ID; when the server refuses outright (a non-200,
-// e.g. 503 with too many clients) it gives up, so we start over from the last
-// position seen.
-import { MONITOR } from './api.js';
+// Following the log over Server-Sent Events, read with fetch rather than
+// EventSource so the request can carry the bearer token (EventSource cannot
+// send headers, and a token in the URL would end up in logs and history).
+// It resumes where it stopped with Last-Event-ID, after a dropped connection
+// or a refusal (a 503 when the server has too many feed clients).
+import { MONITOR, authorized } from './api.js';
+
+const RETRY_MS = 2000;
+
+/** The data of each complete frame in `buffer`; returns what is left. */
+function frames(buffer, onData) {
+  let at;
+  while ((at = buffer.indexOf('\n\n')) >= 0) {
+    const block = buffer.slice(0, at);
+    buffer = buffer.slice(at + 2);
+    let data = null;
+    for (const line of block.split('\n')) {
+      if (line.startsWith('data: ')) data = data === null ? line.slice(6) : `${data}\n${line.slice(6)}`;
+    }
+    if (data !== null) onData(data);
+  }
+  return buffer;
+}
 
 export function followLog(after, { onEvent, onStatus }) {
   let last = after;
-  let source = null;
+  let stopped = false;
+  let controller = null;
   let retry = null;
-  const open = () => {
+  const open = async () => {
+    controller = new AbortController();
     // No position: from the head of the log (live events only).
-    const query = last === null ? '' : `?after=${encodeURIComponent(last)}`;
-    source = new EventSource(`${MONITOR}/events/stream${query}`);
-    source.onopen = () => onStatus('live');
-    source.onmessage = (message) => {
-      const event = JSON.parse(message.data);
-      last = Math.max(last ?? 0, event.position);
-      onEvent(event);
-    };
-    source.onerror = () => {
-      if (source.readyState === EventSource.CLOSED) {
-        onStatus('offline');
-        clearTimeout(retry);
-        retry = setTimeout(open, 5000);
-      } else {
-        onStatus('reconnecting');
+    const headers = authorized({ accept: 'text/event-stream' });
+    if (last !== null) headers['last-event-id'] = String(last);
+    try {
+      const res = await fetch(`${MONITOR}/events/stream`, { headers, signal: controller.signal, cache: 'no-store' });
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      onStatus('live');
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer = frames(buffer + value, (data) => {
+          const event = JSON.parse(data);
+          last = Math.max(last ?? 0, event.position);
+          onEvent(event);
+        });
       }
-    };
+      if (!stopped) onStatus('reconnecting');
+    } catch {
+      if (stopped) return;
+      onStatus('offline');
+    }
+    if (!stopped) retry = setTimeout(open, RETRY_MS);
   };
   open();
   return () => {
+    stopped = true;
     clearTimeout(retry);
-    source?.close();
+    controller?.abort();
   };
 }

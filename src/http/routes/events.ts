@@ -4,20 +4,37 @@
 // duplicate. Each SSE client pulls pages from the log at its own pace: nothing
 // is queued per client, so a client that stops reading costs one page and the
 // socket's buffer, however much the log grows meanwhile.
+//
+// No reader may hold the event loop. A client catching up from position 0 on
+// a long log would otherwise read page after page in one go (a fast reader
+// never makes the socket push back), and `summary` waited seconds behind
+// it. Every page of every client is a turn given by one scheduler per server:
+// turns run for at most FEED_TURN_BUDGET_MS, then the loop handles I/O before
+// the next batch, each client getting one page per batch. Each read scans a
+// bounded window of positions, so a filter that rarely matches cannot turn
+// one page into a scan of the whole log.
 import Router from '@koa/router';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Services } from '../app.ts';
 import { AppError } from '../../log/errors.ts';
-import { headPosition, readAll, type ReadAllOptions } from '../../log/read.ts';
+import { unavailable } from '../../log/errors.ts';
+import { headPosition, readAllRows, type ReadAllOptions } from '../../log/read.ts';
 import { EVENT_TYPES, STREAM_KINDS, type StoredEvent } from '../../log/catalogue.ts';
 import { limitParam, parseQuery } from '../validate.ts';
-import { MONITOR_PREFIX, publicEvent } from './monitor.ts';
+import { MONITOR_PREFIX, publicEvent, publicEventJson } from './monitor.ts';
 import { json, limitQuery, problem, query, ref } from '../openapi/components.ts';
 import type { OpenApiPaths } from '../openapi/types.ts';
 
 /** Events read from the log per query when following it. */
 export const FEED_PAGE = 100;
+/** Positions one read may scan, whatever the filter (a feed turn, and one GET events page). */
+export const SCAN_WINDOW = 5_000;
+export const PAGE_SCAN_WINDOW = 50_000;
+/** Feed work done per event-loop iteration before requests get their turn. */
+export const FEED_TURN_BUDGET_MS = 4;
+/** A client whose socket has not drained for this long is dropped (it reconnects with Last-Event-ID). */
+export const FEED_STALL_DROP_MS = 120_000;
 /** Concurrent SSE clients per server; each holds a socket and a small loop. */
 export const MAX_FEED_CLIENTS = 200;
 const DEFAULT_HEARTBEAT_MS = 15_000;
@@ -63,7 +80,53 @@ function toFilter(q: { stream?: string; stream_prefix?: string; kind?: string; t
 }
 
 /** What the feed is doing, per server; read by /metrics and by tests. */
-export type FeedClient = { id: number; cursor: number; bufferedBytes: number; maxBufferedBytes: number; frames: number };
+export type FeedClient = { id: number; cursor: number; bufferedBytes: number; maxBufferedBytes: number; frames: number; turns: number };
+
+/**
+ * Runs synchronous turns (read a page, write it) for every feed client of a
+ * server, at most `budgetMs` of them per event-loop iteration: between
+ * batches the loop polls I/O, so a request waits for one batch at most.
+ */
+export class FeedScheduler {
+  private queue: { turn: () => void; fail: (err: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(private readonly budgetMs = FEED_TURN_BUDGET_MS) {}
+
+  /** Runs `turn` in a later batch; resolves with its result. A client queues its next turn only after this resolves. */
+  run<T>(turn: () => T): Promise<T> {
+    return new Promise<T>((done, fail) => {
+      this.queue.push({ turn: () => done(turn()), fail });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.batch);
+      }
+    });
+  }
+
+  private readonly batch = () => {
+    this.scheduled = false;
+    const until = performance.now() + this.budgetMs;
+    // Only the turns queued before this batch: their next ones come in the next batch.
+    const now = this.queue;
+    this.queue = [];
+    let i = 0;
+    for (; i < now.length; i++) {
+      const t = now[i];
+      try {
+        t.turn();
+      } catch (err) {
+        t.fail(err);
+      }
+      if (performance.now() >= until) break;
+    }
+    this.queue = [...now.slice(i + 1), ...this.queue];
+    if (this.queue.length && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.batch);
+    }
+  };
+}
 const feeds = new WeakMap<Services, Set<FeedClient>>();
 export function feedClients(services: Services): readonly FeedClient[] {
   return [...(feeds.get(services) ?? [])];
@@ -74,6 +137,7 @@ export function eventsRouter(services: Services): Router {
   const router = new Router({ prefix: MONITOR_PREFIX });
   const clients = new Set<FeedClient>();
   feeds.set(services, clients);
+  const scheduler = new FeedScheduler();
   let nextClientId = 1;
 
   router.get('/events', (ctx) => {
@@ -81,19 +145,18 @@ export function eventsRouter(services: Services): Router {
     const filter = toFilter(q);
     // Head first: everything up to it has been searched, even when no event matched.
     const head = headPosition(db);
-    const events = readAll(db, { ...filter, after: q.after, limit: q.limit });
-    const full = events.length === q.limit;
-    const last = events.length ? events[events.length - 1].position : q.after;
-    ctx.body = {
-      events: events.map(publicEvent),
-      count: events.length,
-      // Where the next page starts. When this page was not full, nothing up to
-      // the head matched beyond it, so the next page may start at the head.
-      next_after: full ? last : Math.max(last, head),
-      has_more: full,
-      head_position: head,
-      timestamp: new Date().toISOString(),
-    };
+    // One request scans a bounded window; a filter that matched nothing in it says so with has_more.
+    const scannedTo = Math.min(head, q.after + PAGE_SCAN_WINDOW);
+    const rows = readAllRows(db, { ...filter, after: q.after, until: scannedTo, limit: q.limit });
+    const full = rows.length === q.limit;
+    const last = rows.length ? rows[rows.length - 1].position : q.after;
+    // Where the next page starts. When this page was not full, nothing up to
+    // the end of the scanned window matched beyond it.
+    const nextAfter = full ? last : Math.max(last, scannedTo);
+    ctx.type = 'application/json';
+    ctx.body =
+      `{"events":[${rows.map(publicEventJson).join(',')}],"count":${rows.length},"next_after":${nextAfter},` +
+      `"has_more":${full || nextAfter < head},"head_position":${head},"timestamp":"${new Date().toISOString()}"}`;
   });
 
   router.get('/events/stream', async (ctx) => {
@@ -113,8 +176,7 @@ export function eventsRouter(services: Services): Router {
       after = q.after ?? headPosition(db);
     }
     if (clients.size >= MAX_FEED_CLIENTS) {
-      ctx.set('Retry-After', '5');
-      throw new AppError(503, 'UNAVAILABLE', `too many live feed clients (at most ${MAX_FEED_CLIENTS})`);
+      throw unavailable('UNAVAILABLE', `too many live feed clients (at most ${MAX_FEED_CLIENTS})`, 5);
     }
 
     if (ctx.method === 'HEAD') {
@@ -123,7 +185,7 @@ export function eventsRouter(services: Services): Router {
       ctx.type = 'text/event-stream';
       return;
     }
-    const client: FeedClient = { id: nextClientId++, cursor: after, bufferedBytes: 0, maxBufferedBytes: 0, frames: 0 };
+    const client: FeedClient = { id: nextClientId++, cursor: after, bufferedBytes: 0, maxBufferedBytes: 0, frames: 0, turns: 0 };
     clients.add(client);
     // Koa must not write a body; the response is ours from here.
     ctx.status = 200;
@@ -178,36 +240,54 @@ export function eventsRouter(services: Services): Router {
       return ok;
     };
 
+    /** One turn: a bounded read and its frames. Returns whether to take another at once. */
+    const turn = (): 'more' | 'wait' => {
+      client.turns++;
+      // Reads are synchronous, so nothing is committed between these two lines.
+      const head = headPosition(db);
+      if (client.cursor >= head) return 'wait';
+      const scanTo = Math.min(head, client.cursor + SCAN_WINDOW);
+      const rows = readAllRows(db, { ...filter, after: client.cursor, until: scanTo, limit: FEED_PAGE });
+      let stoppedEarly = false;
+      for (const row of rows) {
+        if (gone) return 'wait';
+        client.cursor = row.position;
+        client.frames++;
+        // Stop at the first full write: the rest of this page is read again later.
+        if (!write(`id: ${row.position}\ndata: ${publicEventJson(row)}\n\n`)) {
+          stoppedEarly = true;
+          break;
+        }
+      }
+      // A page that was not full matched everything up to the end of its window.
+      if (!stoppedEarly && rows.length < FEED_PAGE) client.cursor = Math.max(client.cursor, scanTo);
+      if (rows.length) idleSince = Date.now();
+      return client.cursor < head ? 'more' : 'wait';
+    };
+
     try {
       write(`retry: ${RETRY_MS}\n: following the log after position ${client.cursor}\n\n`);
       while (!gone) {
         if (res.writableNeedDrain) {
-          // The socket is full: wait for the client to read, holding nothing more.
+          // The socket is full: wait for the client to read, holding nothing
+          // more. One that never reads again is dropped (it can resume with
+          // Last-Event-ID), so it does not keep a feed slot for ever.
+          const stall = setTimeout(() => res.destroy(), FEED_STALL_DROP_MS);
+          stall.unref();
           await sleep();
+          clearTimeout(stall);
           client.bufferedBytes = res.writableLength;
           continue;
         }
-        // Reads are synchronous, so nothing is committed between these two lines.
-        const head = headPosition(db);
-        const page = readAll(db, { ...filter, after: client.cursor, limit: FEED_PAGE });
-        if (page.length === 0) {
-          // Nothing up to the head matched the filter: no need to search it again.
-          client.cursor = Math.max(client.cursor, head);
-          if (Date.now() - idleSince >= heartbeatMs) {
-            write(`: heartbeat ${new Date().toISOString()}\n\n`);
-            idleSince = Date.now();
-          }
-          await sleep();
-          continue;
+        if ((await scheduler.run(turn)) === 'more') continue;
+        if (Date.now() - idleSince >= heartbeatMs) {
+          write(`: heartbeat ${new Date().toISOString()}\n\n`);
+          idleSince = Date.now();
         }
-        for (const event of page) {
-          if (gone) break;
-          client.cursor = event.position;
-          client.frames++;
-          // Stop at the first full write: the rest of this page is read again later.
-          if (!write(frame(event))) break;
-        }
-        idleSince = Date.now();
+        // Caught up: wait for a commit (or drain, close, heartbeat). A commit
+        // between the last read and here pokes nobody, so look once more.
+        if (headPosition(db) > client.cursor) continue;
+        await sleep();
       }
     } finally {
       clearInterval(heartbeat);
@@ -220,7 +300,7 @@ export function eventsRouter(services: Services): Router {
   return router;
 }
 
-/** One SSE frame: the id is the log position, the data one line of JSON. */
+/** One SSE frame: the id is the log position, the data one line of JSON (the feed builds the same from stored rows). */
 export function frame(event: StoredEvent): string {
   // JSON.stringify escapes newlines inside strings, so the data is one line.
   return `id: ${event.position}\ndata: ${JSON.stringify(publicEvent(event))}\n\n`;

@@ -32,6 +32,7 @@ import { CONNECTION_CATEGORIES } from '../../projections/connection.ts';
 import { TASK_OUTCOMES, type SummaryModel } from '../../projections/summary.ts';
 import { feedClients } from './events.ts';
 import { registerForwarderMetrics } from './forwarderMetrics.ts';
+import { registerReliabilityMetrics } from './reliabilityMetrics.ts';
 import type { OpenApiPaths } from '../openapi/types.ts';
 
 const PREFIX = 'webrtc_';
@@ -171,6 +172,8 @@ export function metricsRouter(services: Services): Router {
   });
 
   if (services.forwarder) registerForwarderMetrics(registry, services.forwarder);
+
+  registerReliabilityMetrics(registry, services);
 
   const router = new Router();
   router.get('/metrics', async (ctx) => {

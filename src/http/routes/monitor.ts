@@ -6,7 +6,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Services } from '../app.ts';
-import { AppError, notFound } from '../../log/errors.ts';
+import { AppError, notFound, unavailable } from '../../log/errors.ts';
 import { readStreamRows, type EventRow } from '../../log/read.ts';
 import { CONNECTION_OUTCOMES, streamName, TASK_STATUSES, type ConnectionOutcome, type TaskStatus } from '../../log/catalogue.ts';
 import {
@@ -273,16 +273,30 @@ export function monitorRouter(services: Services): Router {
     sendJson(ctx, `{${pending}"tasks":${groups},"count":${page.items.length},"statuses":${shown},${tail(page.nextCursor)}}`);
   });
 
+  let exportsRunning = 0;
   router.post('/export', async (ctx) => {
     const body = parseBody(ctx, exportBody);
+    // An export reads the whole log and writes a file per connection and
+    // operation: a few at once, not as many as clients ask for.
+    if (exportsRunning >= config.maxConcurrentExports) {
+      throw unavailable('UNAVAILABLE', `${exportsRunning} exports are running (at most ${config.maxConcurrentExports}); retry when one has finished`, 30);
+    }
     const out = exportDirFor(config);
     const since = body.since ? Date.parse(body.since) : undefined;
-    const started = await services.runner.start(
-      'export',
-      { out, since: body.since ?? null, connection_id: body.connection_id ?? null },
-      (op) => exportLogs(db, { out, since, connectionId: body.connection_id, signal: op.signal }),
-      { requestId: ctx.state.requestId, connectionId: body.connection_id ?? null, timeoutMs: EXPORT_TIMEOUT_MS },
-    );
+    exportsRunning++;
+    let started;
+    try {
+      started = await services.runner.start(
+        'export',
+        { out, since: body.since ?? null, connection_id: body.connection_id ?? null },
+        (op) => exportLogs(db, { out, since, connectionId: body.connection_id, signal: op.signal }),
+        { requestId: ctx.state.requestId, connectionId: body.connection_id ?? null, timeoutMs: EXPORT_TIMEOUT_MS },
+      );
+    } catch (err) {
+      exportsRunning--;
+      throw err;
+    }
+    void started.outcome.then(() => exportsRunning--);
     // A large export outlives the request: past --operation-timeout this
     // answers 202 with the operation to poll, like every other operation.
     await respondWithOutcome(ctx, started, config.operationTimeoutMs, (result) => ({ ...result }));
@@ -292,7 +306,7 @@ export function monitorRouter(services: Services): Router {
 }
 
 /** publicEvent's JSON text, built from a stored row without parsing its data and meta. */
-function publicEventJson(r: EventRow): string {
+export function publicEventJson(r: EventRow): string {
   return (
     `{"position":${r.position},"stream":${JSON.stringify(r.stream)},"version":${r.version},"type":${JSON.stringify(r.type)},` +
     `"recorded_at":"${new Date(r.recorded_at).toISOString()}","data":${r.data},"meta":${r.meta}}`

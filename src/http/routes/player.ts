@@ -2,6 +2,12 @@
 // build step. Everything the server knows is passed as JSON in a
 // <script type="application/json"> block and shown with textContent only;
 // a per-response nonce and CSP keep any other script out.
+//
+// The bearer token never travels in the URL the server sees: the page takes
+// it from the fragment (`/player/<id>#token=...`, which browsers never send),
+// keeps it in sessionStorage (shared with the dashboard, same key) and
+// removes it from the address bar; with none, a 401 from WHEP makes the
+// page ask for it.
 import Router from '@koa/router';
 import { randomBytes } from 'node:crypto';
 import type { Services } from '../app.ts';
@@ -22,7 +28,7 @@ export function playerRouter(_services: Services, webrtc: WebRtcService): Router
       'Content-Security-Policy',
       `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; media-src 'self' blob:; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
     );
-    ctx.set('Referrer-Policy', 'no-referrer'); // the page URL may carry ?token=
+    ctx.set('Referrer-Policy', 'no-referrer');
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = page(nonce, scriptJson(config));
@@ -43,10 +49,12 @@ function page(nonce: string, configJson: string): string {
   video { width: 640px; max-width: 100%; background: #000; display: block; }
   dl { display: grid; grid-template-columns: max-content auto; gap: .25rem 1rem; }
   dt { color: #aaa; } .bad { color: #f66; } .good { color: #6f6; }
+  form { margin: 1rem 0; }
 </style>
 </head>
 <body>
 <h1>Stream <span id="server-id"></span></h1>
+<form id="token-form" hidden><label for="token">This server needs a token:</label> <input id="token" type="password" autocomplete="off"> <button>Connect</button></form>
 <video id="video" autoplay playsinline muted controls></video>
 <dl>
   <dt>content</dt><dd id="content"></dd>
@@ -62,8 +70,29 @@ function page(nonce: string, configJson: string): string {
   const cfg = JSON.parse(document.getElementById('config').textContent);
   const text = (id, value, cls) => { const el = document.getElementById(id); el.textContent = String(value); if (cls !== undefined) el.className = cls; };
   text('server-id', cfg.server_id); text('content', cfg.content); text('mode', cfg.mode);
-  const token = new URLSearchParams(location.search).get('token');
-  const auth = token ? { Authorization: 'Bearer ' + token } : {};
+  const TOKEN_KEY = 'webrtc-monitor.token';
+  const fromFragment = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (fromFragment) {
+    sessionStorage.setItem(TOKEN_KEY, fromFragment);
+    history.replaceState(null, '', location.pathname);
+  }
+  const auth = () => {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    return token ? { Authorization: 'Bearer ' + token } : {};
+  };
+  /** Resolves with a token the viewer typed in. */
+  const askForToken = () => new Promise((resolve) => {
+    const form = document.getElementById('token-form');
+    form.hidden = false;
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const token = document.getElementById('token').value.trim();
+      if (!token) return;
+      sessionStorage.setItem(TOKEN_KEY, token);
+      form.hidden = true;
+      resolve();
+    }, { once: true });
+  });
   const pc = new RTCPeerConnection();
   window.pc = pc;
   let session = null;
@@ -108,7 +137,14 @@ function page(nonce: string, configJson: string): string {
       const timer = setTimeout(resolve, 3000);
       pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') { clearTimeout(timer); resolve(); } });
     });
-    const res = await fetch(cfg.whep_url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...auth }, body: pc.localDescription.sdp });
+    let res;
+    for (;;) {
+      res = await fetch(cfg.whep_url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...auth() }, body: pc.localDescription.sdp });
+      if (res.status !== 401) break;
+      text('state', 'a token is needed', 'bad');
+      await askForToken();
+      text('state', 'connecting');
+    }
     if (res.status !== 201) {
       let detail = res.statusText;
       try { detail = (await res.json()).detail || detail; } catch {}
@@ -122,7 +158,7 @@ function page(nonce: string, configJson: string): string {
   }
   // Hang up when the page goes away: werift would otherwise notice only at consent expiry (~30 s).
   addEventListener('pagehide', () => {
-    if (session) fetch(session, { method: 'DELETE', keepalive: true, headers: auth });
+    if (session) fetch(session, { method: 'DELETE', keepalive: true, headers: auth() });
     pc.close();
   });
   setInterval(async () => {

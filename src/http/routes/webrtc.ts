@@ -35,6 +35,13 @@ const streamBody = z
   .strict();
 
 const qualityBody = z.object({ connection_id: id, quality }).strict();
+/**
+ * Routes that take no parameters in their body: nothing, or `{}`. Anything
+ * else is refused (415 for a body that is not JSON, 422 for fields), so a
+ * form or text/plain post from another page is not silently taken as a
+ * request to act.
+ */
+const emptyBody = z.object({}).strict();
 
 const benchmarkBody = (maxViewers: number) =>
   z
@@ -109,6 +116,7 @@ export function webrtcRouter(services: Services, webrtc: WebRtcService): Router 
   });
 
   router.post('/stream/stop/:server_id', async (ctx) => {
+    parseBody(ctx, emptyBody);
     const started = await webrtc.stopStream(ctx.params.server_id, origin(ctx));
     await respondWithOutcome(ctx, started, bound, (result) => result);
   });
@@ -125,6 +133,7 @@ export function webrtcRouter(services: Services, webrtc: WebRtcService): Router 
   });
 
   router.post('/connections/close-all', async (ctx) => {
+    parseBody(ctx, emptyBody);
     const started = await webrtc.closeAll(origin(ctx));
     await respondWithOutcome(ctx, started, bound, (result) => result);
   });
@@ -137,6 +146,7 @@ export function webrtcRouter(services: Services, webrtc: WebRtcService): Router 
   });
 
   router.post('/connections/:id/close', async (ctx) => {
+    parseBody(ctx, emptyBody);
     livePeer(ctx.params.id);
     const started = await webrtc.closeConnection(ctx.params.id, 'local', 'close_requested', origin(ctx));
     await respondWithOutcome(ctx, started, bound, (result) => result);
@@ -164,6 +174,7 @@ export function webrtcTestRouter(services: Services, webrtc: WebRtcService): Rou
   const router = new Router({ prefix: MONITOR_PREFIX });
   if (!services.config.debug && !services.config.enableTestRoutes) return router;
   router.post('/test/async_close', async (ctx) => {
+    parseBody(ctx, emptyBody);
     const { started, connectionId, serverId, setupOperationId } = await webrtc.asyncCloseTest(origin(ctx));
     answerAccepted(ctx, started.operationId, { connection_id: connectionId, server_id: serverId, setup_operation_id: setupOperationId });
   });
@@ -332,10 +343,12 @@ export const webrtcOpenApiPaths: OpenApiPaths = {
           headers: { Location: { description: 'The session: DELETE it to hang up', schema: { type: 'string' } } },
           content: { 'application/sdp': { schema: { type: 'string' } } },
         },
-        '202': accepted,
         ...problemRefs,
+        '413': json('The offer is larger than 64 KiB (code PAYLOAD_TOO_LARGE); more than 1,000 lines, 8 media sections, 50 candidates or 16 rids is a 400'),
         '415': json('The body is not application/sdp'),
         '422': ref('ValidationFailed'),
+        '503': json('No connection slot free (code UNAVAILABLE), or the server is shutting down; retry after Retry-After'),
+        '504': json('The negotiation did not finish within --operation-timeout (code TIMEOUT); the operation says what happened'),
       },
     },
   },
@@ -351,8 +364,8 @@ export const webrtcOpenApiPaths: OpenApiPaths = {
   '/player/{server_id}': {
     get: {
       tags: ['webrtc'],
-      summary: 'A player page for the stream (connects through WHEP; `?token=` carries the bearer token)',
-      parameters: [pathParam('server_id', 'The stream'), { name: 'token', in: 'query', required: false, schema: { type: 'string' } }],
+      summary: 'A player page for the stream (connects through WHEP; a bearer token goes in the fragment, `#token=...`, which is never sent to the server, or the page asks for it)',
+      parameters: [pathParam('server_id', 'The stream')],
       responses: { '200': { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } }, '404': ref('NotFound') },
     },
   },

@@ -1,7 +1,8 @@
 // WHEP (draft-ietf-wish-whep) signaling: the viewer POSTs an SDP offer and
 // gets 201 with the answer (non-trickle: every candidate is in it) and a
 // session Location; DELETE on the Location hangs up, recorded as a close
-// initiated by the remote side.
+// initiated by the remote side. Offers are bounded (src/webrtc/offerLimits.ts)
+// before werift sees them.
 import Router from '@koa/router';
 import type { Services } from '../app.ts';
 import { AppError, notFound } from '../../log/errors.ts';
@@ -23,10 +24,11 @@ export function whepRouter(services: Services, webrtc: WebRtcService): Router {
     if (typeof sdp !== 'string' || sdp.length === 0) throw new AppError(400, 'BAD_REQUEST', 'the body must be an SDP offer');
     const { started, connectionId, answer } = await webrtc.connect(serverId, sdp, origin(ctx));
     const location = sessionPath(serverId, connectionId);
-    // A viewer cannot use a 202 (it needs the answer), but the rule holds:
-    // no request waits past the bound, and the operation says what happened.
-    const outcome = await waitBounded(started, bound);
-    if (!outcome) return answerAccepted(ctx, started.operationId, { connection_id: connectionId });
+    // No 202 here: a WHEP client needs the answer and can do nothing with an
+    // operation to poll. The operation's own deadline (--operation-timeout)
+    // bounds the wait: past it the negotiation is abandoned and the viewer
+    // gets 504 TIMEOUT, with the operation on the record.
+    const outcome = await started.outcome;
     if (outcome.status !== 'completed') throw failure(outcome);
     const sdpAnswer = answer();
     if (!sdpAnswer) throw new AppError(500, 'WEBRTC_ERROR', 'the operation completed without an answer');
