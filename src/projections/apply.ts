@@ -22,7 +22,7 @@ export type ModelAccess = {
   put<K extends ModelKind>(kind: K, id: string, model: Models[K] | null): void;
 };
 
-/** Applies one event and returns the next summary. Events of other streams (server, forwarder) only count in the summary. */
+/** Applies one event and returns the next summary. Events of other streams (server, forwarder, log) only count in the summary. */
 export function applyEvent(models: ModelAccess, summary: SummaryModel, event: StoredEvent): SummaryModel {
   const changes: EntityChanges = {};
   const target = parseStream(event.stream);

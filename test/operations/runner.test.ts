@@ -227,6 +227,60 @@ Run('answers failed with the storage code, never completed, when the outcome can
   assert.is(readStream(store.db, GAP_STREAM).length, 1, 'the lost events are marked');
 });
 
+Run('keeps an abandoned task counted when its give-up cannot be recorded, and records how it settled after the kept end', async () => {
+  let full: { release(): void } | null = null;
+  let release!: (value: string) => void;
+  const outcome = await runner.run(
+    'stubborn',
+    {},
+    () => {
+      // The disk fills while work that ignores its signal runs past its deadline.
+      full = fillDatabase(store.db);
+      return new Promise<string>((resolve) => (release = resolve));
+    },
+    { timeoutMs: 30 },
+  );
+  try {
+    assert.is(outcome.status === 'failed' && outcome.error.code, 'STORAGE_FULL');
+    assert.equal([runner.activeTasks, runner.abandonedTasks], [1, 1], 'the work still runs');
+    // The work settles while storage still refuses: its settled_late waits behind the kept end.
+    release('finished after all');
+    await waitFor(() => runner.abandonedTasks === 0, 5000, 'the runner to see the work settle');
+    assert.is(tasksOf(outcome.operationId)[0].status, 'running', 'nothing of the end is in the log yet');
+  } finally {
+    full!.release();
+  }
+  await store.log.append('connection:other', [{ type: 'connection.created', data: { connection_id: 'other' } }]);
+  await waitFor(() => runner.pendingOutcomes === 0, 5000, 'the kept events to be written');
+  assert.equal(types(outcome.operationId), ['operation.started', 'task.created', 'task.started', 'task.failed', 'task.settled_late', 'operation.failed']);
+  const [task] = tasksOf(outcome.operationId);
+  assert.equal([task.status, task.error?.code, task.abandoned, task.settled_late?.outcome], ['failed', 'STORAGE_FULL', false, 'completed']);
+  const failed = readStream(store.db, `task:${task.id}`).find((e) => e.type === 'task.failed');
+  assert.is(failed?.type === 'task.failed' && failed.data.abandoned, true, 'the kept end says the work was still running');
+  const summary = getSummary(store.db).tasks;
+  assert.equal([summary.pending, summary.abandoned, summary.settled_late], [0, 0, 1]);
+});
+
+Run('keeps task.settled_late that storage refused and writes it when storage returns', async () => {
+  let release!: (value: string) => void;
+  const outcome = await runner.run('stubborn', {}, () => new Promise<string>((resolve) => (release = resolve)), { timeoutMs: 30 });
+  const [task] = tasksOf(outcome.operationId);
+  assert.equal([task.status, task.abandoned], ['timed_out', true]);
+  const full = fillDatabase(store.db);
+  try {
+    release('finished after all');
+    await waitFor(() => runner.abandonedTasks === 0 && runner.pendingOutcomes === 1, 5000, 'the refused settled_late to be kept');
+    assert.is(getSummary(store.db).tasks.abandoned, 1, 'the log does not say it settled yet');
+  } finally {
+    full.release();
+  }
+  await store.log.append('connection:other', [{ type: 'connection.created', data: { connection_id: 'other' } }]);
+  await waitFor(() => runner.pendingOutcomes === 0, 5000, 'the kept settled_late to be written');
+  const after = tasksOf(outcome.operationId)[0];
+  assert.equal([after.status, after.abandoned, after.settled_late?.outcome], ['timed_out', false, 'completed']);
+  assert.equal([getSummary(store.db).tasks.pending, getSummary(store.db).tasks.abandoned], [0, 0]);
+});
+
 Run.run();
 
 const Shutdown = suite('OperationRunner.shutdown');

@@ -79,6 +79,20 @@ Reduce('keeps a task given up on while its work ran as abandoned until task.sett
     });
 });
 
+Reduce('keeps a task abandoned when its end is a task.failed standing for a give-up storage refused, until task.settled_late', () => {
+  const { on, created, started } = setup();
+  const error = { code: 'STORAGE_FULL', message: "the task's end (task.timed_out) could not be recorded" };
+  given(created(), started(), on('task.failed', { error, duration_ms: 140, abandoned: true }))
+    .then((m) => {
+      assert.equal([m?.status, m?.error, m?.abandoned], ['failed', error, true]);
+      assert.ok(m && holdsWork(m), 'still holding work');
+    });
+  const s2 = setup();
+  given(s2.created(), s2.started(), s2.on('task.failed', { error, duration_ms: 140, abandoned: true }))
+    .when(s2.on('task.settled_late', { outcome: 'completed', late_ms: 40, duration_ms: 180 }))
+    .then((m) => assert.equal([m?.status, m?.abandoned, m?.settled_late?.outcome], ['failed', false, 'completed']));
+});
+
 Reduce('ignores task.settled_late for a task that was not abandoned, and a second one', () => {
   const { on, created, started } = setup();
   const late = () => on('task.settled_late', { outcome: 'completed', late_ms: 5, duration_ms: 5 });
