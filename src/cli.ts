@@ -21,7 +21,7 @@ import { rebuild } from './projections/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
 import { formatTable, QUERY_TIMEOUT_MS, runQueryWithTimeout } from './log/query.ts';
 import type { PluginFactory } from './http/serve.ts';
-import { AppError, isAppError } from './log/errors.ts';
+import { AppError, isAppError } from './errors.ts';
 import { prune, prunedThrough } from './log/prune.ts';
 
 const int = (name: string) => (value: string) => {

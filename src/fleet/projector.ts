@@ -16,7 +16,7 @@
 // from the cursors. Any number of processes may read the models meanwhile.
 import type { Logger } from 'pino';
 import type { StoredEvent } from '../log/catalogue.ts';
-import { AppError } from '../log/errors.ts';
+import { AppError } from '../errors.ts';
 import { applyEvent, entitiesRead, type ModelAccess, type ModelKind, type Models } from '../projections/apply.ts';
 import { centreClient, describeError, endQuietly, inTransaction, type CentreClient } from './pg.ts';
 import { migrateCentre } from './migrate.ts';

@@ -10,7 +10,7 @@
 // keyed by (node, node_position). Rows the centre already had are checked
 // against the batch, so two logs forwarding under one node name are caught
 // instead of silently merged.
-import { AppError } from '../log/errors.ts';
+import { AppError } from '../errors.ts';
 import type { EventRow } from '../log/read.ts';
 import type { CentreClient } from './pg.ts';
 import { EVENTS_CHANNEL } from './coordination.ts';

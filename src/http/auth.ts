@@ -6,7 +6,7 @@
 // header: those pages ask for the token and send it with their requests.
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { AppError } from '../log/errors.ts';
+import { AppError } from '../errors.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const digest = (s: string) => createHash('sha256').update(s).digest();

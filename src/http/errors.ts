@@ -3,7 +3,7 @@
 // generic one and are the only ones logged.
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
-import { AppError, isAppError, type ErrorCode } from '../log/errors.ts';
+import { AppError, isAppError, type ErrorCode } from '../errors.ts';
 import { isStorageError } from '../log/storage.ts';
 
 /** Retry-After for a 503 whose error does not say. */

@@ -3,7 +3,7 @@
 // the server stays healthy.
 import type { Context, Next } from 'koa';
 import type { Config } from '../config.ts';
-import { unavailable } from '../log/errors.ts';
+import { unavailable } from '../errors.ts';
 import { openFileLimit } from '../webrtc/admission.ts';
 import type { Services } from './app.ts';
 

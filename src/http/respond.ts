@@ -5,7 +5,7 @@
 // A failed or cancelled outcome becomes a problem with the operation's code;
 // nothing is ever reported that did not happen.
 import type { Context } from 'koa';
-import { AppError, type ErrorCode } from '../log/errors.ts';
+import { AppError, type ErrorCode } from '../errors.ts';
 import type { OperationOutcome, Started } from '../operations/runner.ts';
 import { MONITOR_PREFIX } from './paths.ts';
 

@@ -15,7 +15,7 @@
 import { isIP } from 'node:net';
 import type { Context, Next } from 'koa';
 import type { Config } from '../config.ts';
-import { AppError } from '../log/errors.ts';
+import { AppError } from '../errors.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 

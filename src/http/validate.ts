@@ -1,7 +1,7 @@
 // Turning untrusted input into typed values with zod; failures are 400/415/422.
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { AppError } from '../log/errors.ts';
+import { AppError } from '../errors.ts';
 
 function issues(error: z.ZodError) {
   return error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));

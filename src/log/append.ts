@@ -17,7 +17,7 @@
 // events of which types never made it, so the log has a marked hole, never
 // silence.
 import type { Db } from './open.ts';
-import { AppError } from './errors.ts';
+import { AppError } from '../errors.ts';
 import { storageError } from './storage.ts';
 import {
   EVENT_SCHEMA_VERSION,

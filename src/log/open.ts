@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { AppError, isAppError } from './errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 
 const require = createRequire(import.meta.url);
 

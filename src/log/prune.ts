@@ -4,7 +4,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Db } from './open.ts';
-import { AppError } from './errors.ts';
+import { AppError } from '../errors.ts';
 import { lowestCheckpoint } from './checkpoint.ts';
 import { iterateAll } from './read.ts';
 

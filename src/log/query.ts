@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { Db } from './open.ts';
 import { openReadOnly } from './open.ts';
-import { AppError } from './errors.ts';
+import { AppError } from '../errors.ts';
 
 const require = createRequire(import.meta.url);
 

@@ -1,7 +1,7 @@
 // What a failed write to the database means to a client: storage that is
 // full, busy or gone is the server's condition, not a bug, so it is a 503
 // with a stable storage code and a Retry-After, never a 500.
-import { AppError, isAppError, unavailable } from './errors.ts';
+import { AppError, isAppError, unavailable } from '../errors.ts';
 
 const STORAGE_CODES = new Set(['STORAGE_FULL', 'STORAGE_BUSY', 'STORAGE_UNAVAILABLE']);
 

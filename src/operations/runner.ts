@@ -12,7 +12,7 @@
 // missing at the next start is closed out by recovery.
 import { randomUUID } from 'node:crypto';
 import type { EventLog } from '../log/append.ts';
-import { AppError, isAppError } from '../log/errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import { storageError } from '../log/storage.ts';
 import { streamName, type NewEvent } from '../log/catalogue.ts';
 

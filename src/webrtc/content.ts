@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve, sep } from 'node:path';
-import { AppError } from '../log/errors.ts';
+import { AppError } from '../errors.ts';
 
 export type ContentItem = { name: string; path: string; size: number; sha256: string; media: boolean };
 

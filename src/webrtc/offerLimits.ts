@@ -8,7 +8,7 @@
 // and under 250 lines; these limits leave room for that many times over and
 // keep the worst allowed offer to tens of milliseconds (bench figure 8
 // measures it).
-import { AppError } from '../log/errors.ts';
+import { AppError } from '../errors.ts';
 
 export const MAX_OFFER_BYTES = 64 * 1024;
 export const MAX_OFFER_LINES = 1000;

@@ -6,7 +6,7 @@
 // awaited: a connect that is still being recorded holds its slot, so N + k
 // concurrent offers against a cap of N admit exactly N (the slot turns into
 // the peer, or is released when the connect fails).
-import { AppError, unavailable } from '../log/errors.ts';
+import { AppError, unavailable } from '../errors.ts';
 import type { ServerPeer, StreamSpec } from './serverPeer.ts';
 import { MAX_PEERS } from './admission.ts';
 

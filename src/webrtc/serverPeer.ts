@@ -20,7 +20,7 @@ import { RTCPeerConnection, type RTCDataChannel } from 'werift';
 import type { Logger } from 'pino';
 import type { EventLog } from '../log/append.ts';
 import type { NewEvent } from '../log/catalogue.ts';
-import { AppError } from '../log/errors.ts';
+import { AppError } from '../errors.ts';
 import { ConnectionRecorder } from './recorder.ts';
 import { serverPeerConfig } from './peerConfig.ts';
 import { MediaSource } from './mediaSource.ts';

@@ -14,7 +14,7 @@ import { loadFilePlayer } from './filePlayer.ts';
 import type { Config } from '../config.ts';
 import type { EventLog } from '../log/append.ts';
 import { streamName } from '../log/catalogue.ts';
-import { AppError, notFound, unavailable } from '../log/errors.ts';
+import { AppError, notFound, unavailable } from '../errors.ts';
 import type { OperationContext, OperationRunner, Started } from '../operations/runner.ts';
 import { describeDir, resolveContent, type ContentItem } from './content.ts';
 import { PEER_RETRY_AFTER_S, Registry, type LiveStream } from './registry.ts';

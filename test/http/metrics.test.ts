@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { AppError } from '../../src/log/errors.ts';
+import { AppError } from '../../src/errors.ts';
 import type { NewEvent } from '../../src/log/catalogue.ts';
 import { scrape, value, type Family } from '../helpers/metrics.ts';
 import { MONITOR, WEBRTC, startWebRtcServer, waitFor } from '../helpers/webrtc.ts';

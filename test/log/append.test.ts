@@ -4,7 +4,7 @@ import { openDatabase } from '../../src/log/open.ts';
 import { EventLog, GAP_RETRY_MS, type InlineProjector } from '../../src/log/append.ts';
 import { Projector } from '../../src/projections/projector.ts';
 import { readStream, headPosition, readAll } from '../../src/log/read.ts';
-import { isAppError } from '../../src/log/errors.ts';
+import { isAppError } from '../../src/errors.ts';
 import { GAP_STREAM, type NewEvent } from '../../src/log/catalogue.ts';
 import { getConnection, getSummary } from '../../src/projections/queries.ts';
 import { freshStore, type TestStore } from '../helpers/db.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { prune, prunedThrough } from '../../src/log/prune.ts';
 import { writeCheckpoint } from '../../src/log/checkpoint.ts';
 import { readAll, headPosition } from '../../src/log/read.ts';
-import { isAppError } from '../../src/log/errors.ts';
+import { isAppError } from '../../src/errors.ts';
 import { bulkEvents, freshStore, type TestStore } from '../helpers/db.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startWebRtcServer, WEBRTC } from '../helpers/webrtc.ts';

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { openReadOnly } from '../../src/log/open.ts';
 import { runQuery, runQueryWithTimeout, formatTable } from '../../src/log/query.ts';
-import { isAppError } from '../../src/log/errors.ts';
+import { isAppError } from '../../src/errors.ts';
 import { freshStore, type TestStore } from '../helpers/db.ts';
 
 let store: TestStore;

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationRunner } from '../../src/operations/runner.ts';
-import { AppError, isAppError } from '../../src/log/errors.ts';
+import { AppError, isAppError } from '../../src/errors.ts';
 import { readAll } from '../../src/log/read.ts';
 import { getOperation, getSummary, listTasks } from '../../src/projections/queries.ts';
 import { freshStore, type TestStore } from '../helpers/db.ts';

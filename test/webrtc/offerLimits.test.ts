@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkOfferLimits, MAX_OFFER_BYTES, MAX_OFFER_CANDIDATES, MAX_OFFER_LINES, MAX_OFFER_MEDIA_SECTIONS, MAX_OFFER_RIDS } from '../../src/webrtc/offerLimits.ts';
 import { maximalOffer } from '../../bench/loop.ts';
-import { isAppError } from '../../src/log/errors.ts';
+import { isAppError } from '../../src/errors.ts';
 import { offerSdp } from '../helpers/webrtc.ts';
 
 const refusal = (sdp: string) => {

@@ -13,7 +13,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Services } from '../app.ts';
-import { notFound } from '../../log/errors.ts';
+import { notFound } from '../../errors.ts';
 import type { OpenApiPaths } from '../openapi/types.ts';
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));

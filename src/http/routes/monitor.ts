@@ -6,7 +6,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Services } from '../app.ts';
-import { AppError, notFound, unavailable } from '../../log/errors.ts';
+import { AppError, notFound, unavailable } from '../../errors.ts';
 import { readStreamRows, type EventRow } from '../../log/read.ts';
 import { CONNECTION_OUTCOMES, streamName, TASK_STATUSES, type ConnectionOutcome, type TaskStatus } from '../../log/catalogue.ts';
 import {

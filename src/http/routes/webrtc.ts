@@ -6,7 +6,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Services } from '../app.ts';
-import { AppError, notFound } from '../../log/errors.ts';
+import { AppError, notFound } from '../../errors.ts';
 import { getConnection } from '../../projections/queries.ts';
 import { parseBody } from '../validate.ts';
 import { answerAccepted, origin, respondWithOutcome } from '../respond.ts';

@@ -5,7 +5,7 @@
 // before werift sees them.
 import Router from '@koa/router';
 import type { Services } from '../app.ts';
-import { AppError, notFound } from '../../log/errors.ts';
+import { AppError, notFound } from '../../errors.ts';
 import { answerAccepted, failure, origin, waitBounded } from '../respond.ts';
 import type { WebRtcService } from '../../webrtc/service.ts';
 
