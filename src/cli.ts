@@ -21,7 +21,7 @@ import { rebuild } from './projections/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
 import { formatTable, QUERY_TIMEOUT_MS, runQueryWithTimeout } from './log/query.ts';
 import type { PluginFactory } from './http/serve.ts';
-import { AppError, isAppError } from './errors.ts';
+import { AppError, exitCodeOf, isAppError } from './errors.ts';
 import { prune, prunedThrough } from './log/prune.ts';
 
 const int = (name: string) => (value: string) => {
@@ -40,7 +40,7 @@ const time = (value: string) => {
 
 /** rebuild and prune work on a log that exists: a mistyped path must not create an empty database. */
 function openExisting(path: string) {
-  if (!existsSync(path)) throw new AppError(404, 'NOT_FOUND', `no database at ${resolve(path)} (check --persistence-path)`);
+  if (!existsSync(path)) throw new AppError('NOT_FOUND', `no database at ${resolve(path)} (check --persistence-path)`);
   return openDatabase(path);
 }
 
@@ -227,7 +227,7 @@ export function buildCli(): Command {
       const pruned = prunedThrough(db);
       if (pruned !== null && !opts.force) {
         db.close();
-        throw new AppError(409, 'CONFLICT', `events up to position ${pruned} were pruned; a rebuild would lose their history (use --force)`);
+        throw new AppError('CONFLICT', `events up to position ${pruned} were pruned; a rebuild would lose their history (use --force)`);
       }
       const tty = process.stderr.isTTY;
       const report = rebuild(db, {
@@ -266,7 +266,7 @@ export function buildCli(): Command {
   const fleetConfig = (opts: { databaseUrl?: string }) => {
     const env = fleetConfigFromEnv(process.env);
     if (!opts.databaseUrl && !env.databaseUrl) {
-      throw new AppError(400, 'BAD_REQUEST', 'the central database is needed: --database-url postgres://… or WEBRTC_MONITOR_DATABASE_URL');
+      throw new AppError('BAD_REQUEST', 'the central database is needed: --database-url postgres://… or WEBRTC_MONITOR_DATABASE_URL');
     }
     return loadFleetConfig(env, { databaseUrl: opts.databaseUrl });
   };
@@ -321,7 +321,7 @@ export async function main(argv = process.argv) {
   } catch (err) {
     const message = isAppError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
     process.stderr.write(`webrtc-monitor: ${message}\n`);
-    process.exitCode = isAppError(err) && err.status < 500 ? 2 : 1;
+    process.exitCode = exitCodeOf(err);
   }
 }
 

@@ -28,11 +28,11 @@ export function requireTokens(tokens: { authToken: string | null; readToken: str
       if (reader && !PUBLIC_PAGES.some((p) => p.test(ctx.path))) {
         const given = presented(ctx);
         if (!is(given, reader) && !is(given, admin)) {
-          throw new AppError(401, 'UNAUTHORIZED', 'reads need Authorization: Bearer <read token or auth token>');
+          throw new AppError('UNAUTHORIZED', 'reads need Authorization: Bearer <read token or auth token>');
         }
       }
     } else if (admin && !is(presented(ctx), admin)) {
-      throw new AppError(401, 'UNAUTHORIZED', 'this route needs Authorization: Bearer <token>');
+      throw new AppError('UNAUTHORIZED', 'this route needs Authorization: Bearer <token>');
     }
     await next();
   };

@@ -45,7 +45,6 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     if (isAppError(err)) throw err;
     const code = (err as { code?: string }).code;
     throw new AppError(
-      503,
       'STORAGE_UNAVAILABLE',
       `the database ${resolve(path)} cannot be opened for writing: ${(err as Error).message}${code ? ` (${code})` : ''}; ` +
         'check that the file and its directory are writable and that the disk has space',
@@ -85,7 +84,7 @@ export function openReadOnly(path: string, options: OpenOptions = {}): Db {
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
   } catch (err) {
-    throw new AppError(404, 'NOT_FOUND', `cannot open database ${path}: ${(err as Error).message}`);
+    throw new AppError('NOT_FOUND', `cannot open database ${path}: ${(err as Error).message}`);
   }
   db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
   db.pragma('query_only = ON');

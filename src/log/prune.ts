@@ -18,7 +18,7 @@ export type PruneReport = { deleted: number; throughPosition: number; archived: 
 export async function prune(db: Db, options: { throughPosition: number; archivePath?: string }): Promise<PruneReport> {
   const lowest = lowestCheckpoint(db);
   const through = lowest === null ? options.throughPosition : Math.min(options.throughPosition, lowest);
-  if (through < 1) throw new AppError(400, 'BAD_REQUEST', 'nothing to prune: position must be at least 1');
+  if (through < 1) throw new AppError('BAD_REQUEST', 'nothing to prune: position must be at least 1');
   if (options.archivePath) {
     const out = createWriteStream(options.archivePath, { flags: 'wx' });
     for (const e of iterateAll(db, { until: through })) {

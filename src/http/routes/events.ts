@@ -71,7 +71,7 @@ type Filter = Omit<ReadAllOptions, 'after' | 'limit'>;
 
 function toFilter(q: { stream?: string; stream_prefix?: string; kind?: string; type?: string[] }): Filter {
   const given = [q.stream, q.stream_prefix, q.kind].filter((x) => x !== undefined).length;
-  if (given > 1) throw new AppError(400, 'BAD_REQUEST', 'use one of stream, stream_prefix and kind');
+  if (given > 1) throw new AppError('BAD_REQUEST', 'use one of stream, stream_prefix and kind');
   return {
     stream: q.stream,
     streamPrefix: q.stream_prefix ?? (q.kind ? `${q.kind}:` : undefined),
@@ -169,7 +169,7 @@ export function eventsRouter(services: Services): Router {
       // header when it reconnects, so the header wins.
       const parsed = positionParam.safeParse(header);
       if (!parsed.success || !/^\d+$/.test(header)) {
-        throw new AppError(400, 'BAD_REQUEST', 'Last-Event-ID must be a log position (a non-negative integer)');
+        throw new AppError('BAD_REQUEST', 'Last-Event-ID must be a log position (a non-negative integer)');
       }
       after = parsed.data;
     } else {

@@ -212,7 +212,7 @@ export function monitorRouter(services: Services): Router {
     let connectionJson = currentJson;
     if (q.at) {
       const then = connectionAt(db, id, q.at);
-      if (!then) throw new AppError(404, 'NOT_FOUND', `connection "${id}" did not exist yet at ${JSON.stringify(q.at)}`);
+      if (!then) throw new AppError('NOT_FOUND', `connection "${id}" did not exist yet at ${JSON.stringify(q.at)}`);
       connectionJson = JSON.stringify(then);
     }
     const rows = readStreamRows(db, streamName('connection', id), {

@@ -90,7 +90,7 @@ export function webrtcRouter(services: Services, webrtc: WebRtcService): Router 
     if (peer) return peer;
     const known = getConnection(db, connectionId);
     if (known?.category === 'closed') {
-      throw new AppError(409, 'CONFLICT', `connection "${connectionId}" is already closed (${known.close?.initiator ?? 'unknown'}: ${known.close?.reason ?? 'unknown'})`);
+      throw new AppError('CONFLICT', `connection "${connectionId}" is already closed (${known.close?.initiator ?? 'unknown'}: ${known.close?.reason ?? 'unknown'})`);
     }
     throw notFound('connection', connectionId);
   };

@@ -19,9 +19,9 @@ export function whepRouter(services: Services, webrtc: WebRtcService): Router {
   router.post('/:server_id', async (ctx) => {
     const serverId = ctx.params.server_id;
     webrtc.getStream(serverId); // 404 before reading anything else
-    if (!ctx.is('application/sdp')) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the offer as application/sdp');
+    if (!ctx.is('application/sdp')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the offer as application/sdp');
     const sdp = (ctx.request as { body?: unknown }).body;
-    if (typeof sdp !== 'string' || sdp.length === 0) throw new AppError(400, 'BAD_REQUEST', 'the body must be an SDP offer');
+    if (typeof sdp !== 'string' || sdp.length === 0) throw new AppError('BAD_REQUEST', 'the body must be an SDP offer');
     const { started, connectionId, answer } = await webrtc.connect(serverId, sdp, origin(ctx));
     const location = sessionPath(serverId, connectionId);
     // No 202 here: a WHEP client needs the answer and can do nothing with an
@@ -31,7 +31,7 @@ export function whepRouter(services: Services, webrtc: WebRtcService): Router {
     const outcome = await started.outcome;
     if (outcome.status !== 'completed') throw failure(outcome);
     const sdpAnswer = answer();
-    if (!sdpAnswer) throw new AppError(500, 'WEBRTC_ERROR', 'the operation completed without an answer');
+    if (!sdpAnswer) throw new AppError('WEBRTC_ERROR', 'the operation completed without an answer');
     ctx.status = 201;
     ctx.type = 'application/sdp';
     ctx.set('Location', location);
