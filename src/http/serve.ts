@@ -4,7 +4,8 @@
 // to a grace period, cancel the rest (recorded), close the database.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { makeLogger } from '../logger.ts';
 import type { Config } from '../config.ts';
 import { openDatabase, type Db } from '../log/open.ts';
 import { unstoppedServers } from '../log/read.ts';
@@ -43,9 +44,7 @@ export type RunningServer = {
   close(): Promise<void>;
 };
 
-export function makeLogger(config: Config): Logger {
-  return pino({ level: config.logLevel, base: undefined }, pino.destination(2));
-}
+export { makeLogger };
 
 export async function startServer(
   config: Config,
