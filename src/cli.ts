@@ -306,12 +306,12 @@ export function buildCli(): Command {
     .command('fleet')
     .description("the central side of a fleet: the nodes' forwarded events (serve --forward-to) in PostgreSQL");
   const fleetDefaults = defaultsFor('fleet');
-  const fleetCommand = (name: string, description: string) =>
-    addSettings(fleet.command(name).description(description), FLEET_COMMAND_SETTINGS, FLEET_SETTINGS, fleetDefaults);
+  const fleetCommand = (name: keyof typeof FLEET_COMMAND_SETTINGS, description: string) =>
+    addSettings(fleet.command(name).description(description), FLEET_COMMAND_SETTINGS[name], FLEET_SETTINGS, fleetDefaults);
 
   fleetCommand('project', 'project the central events into the fleet read models, as they arrive; one process projects at a time, others wait to take over').action(
     async (opts: Flags) => {
-      const config = loadFleetConfig({ env: process.env, flags: opts });
+      const config = loadFleetConfig({ env: process.env, flags: opts, only: FLEET_COMMAND_SETTINGS.project });
       const { makeLogger } = await import('./logger.ts');
       const logger = makeLogger(config);
       const { FleetProjector } = await import('./fleet/projector.ts');
@@ -336,7 +336,7 @@ export function buildCli(): Command {
   );
 
   fleetCommand('rebuild', "replay every node's central events into fresh fleet read models (stop every `fleet project` first)").action(async (opts: Flags) => {
-    const config = loadFleetConfig({ env: process.env, flags: opts });
+    const config = loadFleetConfig({ env: process.env, flags: opts, only: FLEET_COMMAND_SETTINGS.rebuild });
     const { rebuildFleet } = await import('./fleet/projector.ts');
     const report = await rebuildFleet(config.databaseUrl, { pageSize: config.pageSize });
     process.stdout.write(

@@ -190,7 +190,10 @@ export const COMMAND_SETTINGS = {
   prune: ['persistencePath'],
 } as const satisfies Record<string, readonly Setting[]>;
 
-export const FLEET_COMMAND_SETTINGS = ['databaseUrl', 'logLevel', 'logFormat'] as const satisfies readonly FleetSetting[];
+export const FLEET_COMMAND_SETTINGS = {
+  project: ['databaseUrl', 'logLevel', 'logFormat'],
+  rebuild: ['databaseUrl'],
+} as const satisfies Record<string, readonly FleetSetting[]>;
 
 /** Commander's name for a flag's value: `--persistence-path <file>` -> `persistencePath`. */
 export function flagAttribute(flag: string): string {
@@ -306,7 +309,7 @@ function freeze(config: z.output<typeof configSchema>, levelGiven: boolean): Con
 }
 
 /** The fleet commands' configuration, the same way: defaults, environment, flags. */
-export function loadFleetConfig(sources: { env?: NodeJS.ProcessEnv; flags?: Flags; base?: FleetConfigInput } = {}): FleetConfig {
+export function loadFleetConfig(sources: { env?: NodeJS.ProcessEnv; flags?: Flags; only?: readonly FleetSetting[]; base?: FleetConfigInput } = {}): FleetConfig {
   const env = sources.env ?? {};
   if (!sources.base?.databaseUrl && !env.WEBRTC_MONITOR_DATABASE_URL && sources.flags?.databaseUrl === undefined) {
     throw new AppError('BAD_REQUEST', 'the central database is needed: --database-url postgres://… or WEBRTC_MONITOR_DATABASE_URL');
