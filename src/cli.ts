@@ -60,7 +60,7 @@ export function parseDuration(value: string): number {
 /** Help text for a setting: what it does, its default (from the schema) and the variable that stands in for it. */
 function describe(help: string, source: SettingSource, fallback: unknown): string {
   const notes: string[] = [];
-  const shown = source.defaultText ?? (fallback === null || fallback === false || (Array.isArray(fallback) && fallback.length === 0) ? undefined : String(fallback));
+  const shown = source.defaultText ?? (fallback === undefined || fallback === null || fallback === false || (Array.isArray(fallback) && fallback.length === 0) ? undefined : String(fallback));
   if (shown !== undefined) notes.push(`default: ${shown}`);
   if (source.env) notes.push(`env ${source.env}`);
   return notes.length ? `${help} (${notes.join('; ')})` : help;

@@ -2,11 +2,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { freshStore, tempDir, type TestStore } from '../helpers/db.ts';
 import { appendSteps, realisticSteps } from '../helpers/events.ts';
-import { CLI, NODE_ARGS, runCli, startCliServer } from '../helpers/cli.ts';
+import { runCli, runCliOnTerminal, startCliServer } from '../helpers/cli.ts';
 import { treeHashes } from '../helpers/files.ts';
 import { snapshotReadModels } from '../../src/projections/rebuild.ts';
 import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
@@ -366,30 +365,29 @@ Traps('logs JSON lines when stderr is not a terminal, and readable lines with --
 Traps('logs readable lines on a terminal', async () => {
   const { dir, cleanup } = tempDir('wrm-cli-tty-');
   try {
-    // util-linux's script(1) runs the server on a pseudo-terminal; the shell says the server's pid first.
-    const command = [process.execPath, ...NODE_ARGS, CLI, 'serve', '--port', '0', '--persistence-path', join(dir, 'm.db')]
-      .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
-      .join(' ');
-    const child = spawn('script', ['-qfec', `echo PID=$$; exec ${command}`, '/dev/null'], {
-      env: { ...process.env, NO_COLOR: '1', WEBRTC_MONITOR_LOG_LEVEL: 'info' },
-      stdio: ['pipe', 'pipe', 'pipe'],
+    const r = await runCliOnTerminal(['serve', '--port', '0', '--persistence-path', join(dir, 'm.db')], {
+      env: { WEBRTC_MONITOR_LOG_LEVEL: 'info' },
+      until: /listening on http/,
     });
-    let out = '';
-    const exited = new Promise((r) => child.on('close', r));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line on the terminal: ${out}`)), 30_000);
-      child.stdout.setEncoding('utf8').on('data', (c: string) => {
-        out += c;
-        if (/listening on http/.test(out)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-    process.kill(Number(/PID=(\d+)/.exec(out)![1]), 'SIGTERM');
-    await exited;
-    assert.match(out, /\d\d:\d\d:\d\d\.\d{3} INFO {2}webrtc-monitor listening url=http/);
-    assert.not.match(out, '{"level"');
+    assert.match(r.output, /\d\d:\d\d:\d\d\.\d{3} INFO {2}webrtc-monitor listening url=http/);
+    assert.not.match(r.output, '{"level"');
+  } finally {
+    cleanup();
+  }
+});
+
+Traps('prune asks on a terminal, and deletes only on yes', async () => {
+  const { dir, cleanup } = tempDir('wrm-cli-ask-');
+  try {
+    const db = join(dir, 'copy.db');
+    copyFileSync(store.path, db);
+    const no = await runCliOnTerminal(['prune', '--through', '5', '--persistence-path', db], { answers: [[/\[y\/N\]/, 'n']] });
+    assert.is(no.code, 2, no.output);
+    assert.match(no.output, `delete 5 events through position 5`);
+    assert.match(no.output, 'CANCELLED: nothing was deleted');
+    const yes = await runCliOnTerminal(['prune', '--through', '5', '--persistence-path', db], { answers: [[/\[y\/N\]/, 'y']] });
+    assert.is(yes.code, 0, yes.output);
+    assert.match(yes.output, 'deleted 5 events through position 5');
   } finally {
     cleanup();
   }
