@@ -1,32 +1,41 @@
-// The single entry point: `webrtc-monitor <command>`. Every command that opens
-// the database takes the same --persistence-path with the same default.
-import { Command, InvalidArgumentError, Option } from 'commander';
+// The single entry point: `webrtc-monitor <command>`. Every command reads its
+// settings through src/config.ts (defaults, environment, flags), so
+// `WEBRTC_MONITOR_DB=x` means the same file to `serve`, `query`, `export-logs`,
+// `rebuild` and `prune`. With no command it serves (the add-on's users start
+// it with flags alone); a word that is not a command is refused, never served.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
+import { createInterface } from 'node:readline/promises';
 import { z } from 'zod';
 import {
-  configFromEnv,
-  DEFAULT_DB_PATH,
-  fleetConfigFromEnv,
+  COMMAND_SETTINGS,
+  defaultsFor,
+  FLEET_COMMAND_SETTINGS,
+  FLEET_SETTINGS,
   isLoopback,
   loadConfig,
   loadFleetConfig,
-  readTokenFile,
+  SETTINGS,
   tokenFileIsShared,
-  type ConfigInput,
+  type Flags,
+  type SettingSource,
 } from './config.ts';
 import { openDatabase, openReadOnly } from './log/open.ts';
 import { rebuild } from './projections/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
-import { formatTable, QUERY_TIMEOUT_MS, runQueryWithTimeout } from './log/query.ts';
+import { formatTable, runQueryWithTimeout } from './log/query.ts';
 import type { PluginFactory } from './http/serve.ts';
-import { AppError, isAppError } from './errors.ts';
-import { prune, prunedThrough } from './log/prune.ts';
+import { AppError, exitCodeOf, isAppError } from './errors.ts';
+import { lastPositionBefore, planPrune, prune, prunedThrough, type PrunePlan } from './log/prune.ts';
 
-const int = (name: string) => (value: string) => {
+const PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const NAME = 'webrtc-monitor';
+
+const wholeNumber = (flag: string, min = 0) => (value: string) => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number`);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be a whole number${min > 0 ? ` of at least ${min}` : ''}`);
   return n;
 };
 
@@ -38,14 +47,46 @@ const time = (value: string) => {
   return Date.parse(value);
 };
 
-/** rebuild and prune work on a log that exists: a mistyped path must not create an empty database. */
-function openExisting(path: string) {
-  if (!existsSync(path)) throw new AppError(404, 'NOT_FOUND', `no database at ${resolve(path)} (check --persistence-path)`);
-  return openDatabase(path);
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+/** `90s`, `30m`, `12h`, `7d`, `2w`, or several (`1d12h`), in milliseconds. */
+export function parseDuration(value: string): number {
+  const text = value.trim();
+  if (!/^(\d+(ms|s|m|h|d|w))+$/.test(text)) throw new InvalidArgumentError('use a duration such as 90s, 30m, 12h, 7d or 1d12h');
+  let ms = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h|d|w)/g)) ms += Number(n) * UNIT_MS[unit];
+  return ms;
 }
 
-const persistenceOption = () =>
-  new Option('--persistence-path <file>', 'the SQLite database file').default(DEFAULT_DB_PATH);
+/** Help text for a setting: what it does, its default (from the schema) and the variable that stands in for it. */
+function describe(help: string, source: SettingSource, fallback: unknown): string {
+  const notes: string[] = [];
+  const shown = source.defaultText ?? (fallback === undefined || fallback === null || fallback === false || (Array.isArray(fallback) && fallback.length === 0) ? undefined : String(fallback));
+  if (shown !== undefined) notes.push(`default: ${shown}`);
+  if (source.env) notes.push(`env ${source.env}`);
+  return notes.length ? `${help} (${notes.join('; ')})` : help;
+}
+
+/**
+ * The options of the settings a command reads, built from the tables in
+ * src/config.ts. None carries a commander default: an option not given is
+ * undefined, so the environment and then the schema's default decide.
+ */
+function addSettings(command: Command, keys: readonly string[], table: Partial<Record<string, SettingSource>>, defaults: Record<string, unknown>) {
+  for (const key of keys) {
+    const source = table[key];
+    if (!source) continue;
+    if (source.flag) {
+      const option = new Option(source.flag, describe(source.help, source, defaults[key]));
+      if (source.read === 'int') option.argParser(wholeNumber(source.flag.split(' ')[0]));
+      command.addOption(option);
+    }
+    if (source.file) {
+      const variables = [source.file.env, ...(source.env && !source.flag ? [`the token itself: ${source.env}`] : [])];
+      command.addOption(new Option(source.file.flag, `${source.file.help} (env ${variables.join('; ')})`));
+    }
+  }
+  return command;
+}
 
 /** Plugins are loaded lazily so commands that do not serve never load werift. */
 async function defaultPlugins(): Promise<PluginFactory[]> {
@@ -53,81 +94,49 @@ async function defaultPlugins(): Promise<PluginFactory[]> {
   return [webrtcPlugin];
 }
 
-export function buildCli(): Command {
-  const program = new Command('webrtc-monitor')
-    .description('Real WebRTC peers with every event recorded in SQLite, and a monitor that is a projection of that log.')
-    .showHelpAfterError()
-    .enablePositionalOptions();
+/** A line for the operator, not for a log collector: plain text on stderr whatever the log format. */
+const warn = (text: string) => process.stderr.write(`${NAME}: warning: ${text}\n`);
 
-  program
-    .command('serve', { isDefault: true })
-    .description('serve the monitor, the WebRTC controller and the dashboard')
-    .option('--port <n>', 'port to listen on (0 picks a free one)', int('--port'), 9999)
-    .option('--host <addr>', 'address to bind', '127.0.0.1')
-    .option('--debug', 'debug logging and the test routes', false)
-    .addOption(persistenceOption())
-    .option('--log-dir <dir>', 'write connection/operation JSON logs as they finish')
-    .option('--auth-token <token>', 'bearer token required by mutating routes (visible in the process list: prefer --auth-token-file or WEBRTC_MONITOR_AUTH_TOKEN)')
-    .option('--auth-token-file <file>', 'read the bearer token for mutating routes (and reads) from this file (or WEBRTC_MONITOR_AUTH_TOKEN_FILE)')
-    .option('--read-token-file <file>', 'protect reads too: GET routes need this token or the auth token (or WEBRTC_MONITOR_READ_TOKEN[_FILE])')
-    .option('--allowed-host <name...>', 'host names clients may use besides IP addresses and localhost (DNS-rebinding protection; or WEBRTC_MONITOR_ALLOWED_HOSTS)')
-    .option('--allowed-origin <origin...>', 'origins (scheme://host:port) whose pages may send mutating requests besides the server\'s own')
-    .option('--max-peers <n>', 'peers admitted at once (default: derived from ulimit -n and the sockets per peer)', int('--max-peers'))
-    .option('--max-connections <n>', 'HTTP connections open at once (default: derived from ulimit -n)', int('--max-connections'))
-    .option('--request-timeout <ms>', 'how long a client may take to send a whole request', int('--request-timeout'), 30_000)
-    .option('--content-dir <dir>', 'directory of streamable content', 'content')
-    .option('--stats-interval <ms>', 'getStats() sampling interval', int('--stats-interval'), 1000)
-    .option('--stall-after <ms>', 'record connection.stalled when nothing has arrived from a viewer for this long', int('--stall-after'), 5_000)
-    .option('--consent-timeout <ms>', 'fail a connection when nothing has arrived for this long (RFC 7675 consent)', int('--consent-timeout'), 30_000)
-    .option('--operation-timeout <ms>', 'how long a request waits for an operation before answering 202', int('--operation-timeout'), 10_000)
-    .option('--shutdown-grace <ms>', 'how long shutdown waits for running operations', int('--shutdown-grace'), 5_000)
-    .option('--ice-server <url...>', 'STUN/TURN server URLs for the server peers')
-    .option('--enable-test-routes', 'enable POST .../test/async_close without --debug', false)
-    .option('--run-tests', 'start, drive real WebRTC operations against this server over HTTP, report, exit 0/1', false)
-    .option('--forward-to <url>', 'ship the log to this central PostgreSQL, postgres://… (or WEBRTC_MONITOR_FORWARD_TO)')
-    .option('--node-id <name>', "this node's name in the fleet (or WEBRTC_MONITOR_NODE_ID; default: the host name)")
-    .option('--forward-backoff-max <ms>', 'longest wait between attempts while the centre is unreachable (default 10000)', int('--forward-backoff-max'))
-    .action(async (opts) => {
-      const flags: ConfigInput = {
-        port: opts.runTests && opts.port === 9999 ? 0 : opts.port,
-        host: opts.host,
-        debug: opts.debug,
-        persistencePath: opts.persistencePath,
-        logDir: opts.logDir ?? null,
-        authToken: opts.authToken ?? (opts.authTokenFile ? readTokenFile(opts.authTokenFile) : undefined),
-        readToken: opts.readTokenFile ? readTokenFile(opts.readTokenFile) : undefined,
-        allowedHosts: opts.allowedHost,
-        allowedOrigins: opts.allowedOrigin,
-        maxPeers: opts.maxPeers,
-        maxConnections: opts.maxConnections,
-        requestTimeoutMs: opts.requestTimeout,
-        contentDir: opts.contentDir,
-        statsIntervalMs: opts.statsInterval,
-        stallAfterMs: opts.stallAfter,
-        consentTimeoutMs: opts.consentTimeout,
-        operationTimeoutMs: opts.operationTimeout,
-        shutdownGraceMs: opts.shutdownGrace,
-        iceServers: opts.iceServer,
-        enableTestRoutes: opts.enableTestRoutes || opts.runTests,
-        forwardTo: opts.forwardTo,
-        nodeId: opts.nodeId,
-        forwardBackoffMaxMs: opts.forwardBackoffMax,
-      };
-      const config = loadConfig(configFromEnv(process.env), flags);
+export function buildCli(): Command {
+  const nodeDefaults = defaultsFor('node');
+  const program = new Command(NAME)
+    .description('Real WebRTC peers with every event recorded in SQLite, and a monitor that is a projection of that log.')
+    .version(PACKAGE.version, '-V, --version', 'print the version')
+    .showHelpAfterError(`(run \`${NAME} --help\` for the commands, \`${NAME} <command> --help\` for their flags)`)
+    .showSuggestionAfterError()
+    .enablePositionalOptions()
+    // Errors come back to main() as exceptions: exit codes are decided in one place.
+    .exitOverride();
+
+  const serve = program
+    .command('serve')
+    .description('serve the monitor, the WebRTC controller and the dashboard (the default command)')
+    .allowExcessArguments(false);
+  addSettings(serve, COMMAND_SETTINGS.serve, SETTINGS, nodeDefaults);
+  serve
+    .option('--run-tests', 'start on a free port, drive real WebRTC operations against this server over HTTP, report, exit 0/1')
+    .action(async (opts: Flags & { runTests?: boolean; authToken?: string; authTokenFile?: string; readTokenFile?: string }) => {
+      const config = loadConfig({
+        env: process.env,
+        flags: opts,
+        only: COMMAND_SETTINGS.serve,
+        // --run-tests picks a free port unless one is given, and needs the test route.
+        base: opts.runTests ? { port: 0, enableTestRoutes: true } : undefined,
+      });
       // Loaded here, not at the top: the HTTP stack costs over a second to
       // load, which every `query`, `export-logs` or `--help` would pay.
       const { makeLogger, startServer } = await import('./http/serve.ts');
       const logger = makeLogger(config);
       if (!isLoopback(config.host) && !config.authToken) {
-        logger.warn(
-          { host: config.host },
-          'listening on a non-loopback address without --auth-token: anyone who can reach it can start and close streams',
+        warn(
+          `listening on ${config.host}, which is not a loopback address, without --auth-token: anyone who can reach it can start and close streams ` +
+            '(give a token with --auth-token-file or WEBRTC_MONITOR_AUTH_TOKEN)',
         );
       }
-      if (opts.authToken) logger.warn('--auth-token shows in the process list; use --auth-token-file or WEBRTC_MONITOR_AUTH_TOKEN');
-      if (config.readToken && !config.authToken) logger.warn('--read-token-file without an auth token: reads need a token, but mutating routes are open');
+      if (opts.authToken) warn('--auth-token shows in the process list; use --auth-token-file or WEBRTC_MONITOR_AUTH_TOKEN');
+      if (config.readToken && !config.authToken) warn('a read token without an auth token: reads need a token, but mutating routes are open');
       for (const file of [opts.authTokenFile, opts.readTokenFile, process.env.WEBRTC_MONITOR_AUTH_TOKEN_FILE, process.env.WEBRTC_MONITOR_READ_TOKEN_FILE]) {
-        if (file && tokenFileIsShared(file)) logger.warn({ file }, 'the token file can be read by other users (chmod 600 it)');
+        if (file && tokenFileIsShared(file)) warn(`the token file can be read by other users: chmod 600 ${file}`);
       }
       const running = await startServer(config, { logger, plugins: await defaultPlugins() });
       let stopping = false;
@@ -149,15 +158,15 @@ export function buildCli(): Command {
         signals++;
         if (signals === 1) {
           process.stderr.write(
-            `webrtc-monitor: ${signal}: shutting down (running operations get up to ${config.shutdownGraceMs} ms); ` +
+            `${NAME}: ${signal}: shutting down (running operations get up to ${config.shutdownGraceMs} ms); ` +
               `a second ${signal} is ignored, a third stops at once\n`,
           );
           void stop(signal);
         } else if (signals === 2) {
-          process.stderr.write(`webrtc-monitor: ${signal} again: ignored, shutdown is in progress; send it once more (or SIGKILL) to stop at once\n`);
+          process.stderr.write(`${NAME}: ${signal} again: ignored, shutdown is in progress; send it once more (or SIGKILL) to stop at once\n`);
           logger.warn({ signal }, 'second signal during shutdown ignored');
         } else {
-          process.stderr.write(`webrtc-monitor: ${signal} a third time: stopping now; the next start closes out what is left open\n`);
+          process.stderr.write(`${NAME}: ${signal} a third time: stopping now; the next start closes out what is left open\n`);
           process.exit(128 + (constants.signals[signal] ?? 15));
         }
       };
@@ -169,7 +178,7 @@ export function buildCli(): Command {
         const { node, target } = running.forwarder.status();
         logger.info({ node, target }, 'forwarding the log to the central database');
       }
-      process.stdout.write(`webrtc-monitor listening on ${running.url} (database ${resolve(config.persistencePath)})\n`);
+      process.stdout.write(`${NAME} listening on ${running.url} (database ${resolve(config.persistencePath)})\n`);
 
       if (opts.runTests) {
         const { runSelfTests } = await import('./webrtc/selfTest.ts');
@@ -180,105 +189,131 @@ export function buildCli(): Command {
       }
     });
 
-  program
+  const exportCommand = program
     .command('export-logs')
     .description('write connections/ and operations/ JSON logs from the database')
     .requiredOption('--out <dir>', 'directory to write into')
     .option('--since <time>', 'only what was active at or after this ISO-8601 time', time)
-    .option('--connection <id>', 'only this connection (and operations naming it)')
-    .addOption(persistenceOption())
-    .action(async (opts) => {
-      const db = openReadOnly(opts.persistencePath);
+    .option('--connection <id>', 'only this connection (and operations naming it); an id the log does not have is an error');
+  addSettings(exportCommand, COMMAND_SETTINGS['export-logs'], SETTINGS, nodeDefaults).action(
+    async (opts: Flags & { out: string; since?: number; connection?: string }) => {
+      const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS['export-logs'] });
+      const db = openReadOnly(config.persistencePath);
       const tty = process.stderr.isTTY;
-      const report = await exportLogs(db, {
-        out: resolve(opts.out),
-        since: opts.since,
-        connectionId: opts.connection,
-        onProgress: tty
-          ? (p) => process.stderr.write(`\rexported ${p.connections} connections, ${p.operations} operations, ${p.events} events`)
-          : undefined,
-      });
-      if (tty) process.stderr.write('\n');
-      db.close();
+      let report;
+      try {
+        report = await exportLogs(db, {
+          out: resolve(opts.out),
+          since: opts.since,
+          connectionId: opts.connection,
+          onProgress: tty
+            ? (p) => process.stderr.write(`\rexported ${p.connections} connections, ${p.operations} operations, ${p.events} events`)
+            : undefined,
+        });
+      } finally {
+        if (tty) process.stderr.write('\n');
+        db.close();
+      }
+      if (opts.connection !== undefined && report.connections === 0) {
+        const since = opts.since === undefined ? '' : ` active at or after ${new Date(opts.since).toISOString()}`;
+        throw new AppError(
+          'NOT_FOUND',
+          `no connection "${opts.connection}"${since} in ${resolve(config.persistencePath)}: nothing was exported for it ` +
+            `(list the ids with: ${NAME} query "SELECT id, created_at FROM connections ORDER BY created_at DESC LIMIT 20")`,
+        );
+      }
       process.stdout.write(
         `wrote ${report.files} files (${report.connections} connections, ${report.operations} operations, ${report.events} events) to ${report.out}\n`,
       );
-    });
+    },
+  );
 
-  program
+  const queryCommand = program
     .command('query')
     .description('run read-only SQL over the database (tables: events, connections, operations, tasks; views: see README)')
     .argument('<sql>', 'one SQL statement')
-    .option('--json', 'print rows as JSON', false)
-    .option('--timeout <ms>', 'stop a query that runs longer than this', int('--timeout'), QUERY_TIMEOUT_MS)
-    .addOption(persistenceOption())
-    .action(async (sql: string, opts) => {
-      const result = await runQueryWithTimeout(opts.persistencePath, sql, opts.timeout);
-      process.stdout.write(opts.json ? `${JSON.stringify(result.rows, null, 2)}\n` : formatTable(result.columns, result.rows));
-    });
+    .option('--json', 'print rows as JSON');
+  addSettings(queryCommand, COMMAND_SETTINGS.query, SETTINGS, nodeDefaults).action(async (sql: string, opts: Flags & { json?: boolean }) => {
+    const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS.query });
+    const result = await runQueryWithTimeout(config.persistencePath, sql, config.queryTimeoutMs);
+    process.stdout.write(opts.json ? `${JSON.stringify(result.rows, null, 2)}\n` : formatTable(result.columns, result.rows));
+  });
 
-  program
+  const rebuildCommand = program
     .command('rebuild')
     .description('replay the log into fresh read models (stop the server first)')
-    .option('--force', 'rebuild even though old events were pruned (their streams lose that history)', false)
-    .addOption(persistenceOption())
-    .action((opts) => {
-      const db = openExisting(opts.persistencePath);
-      const pruned = prunedThrough(db);
-      if (pruned !== null && !opts.force) {
-        db.close();
-        throw new AppError(409, 'CONFLICT', `events up to position ${pruned} were pruned; a rebuild would lose their history (use --force)`);
-      }
-      const tty = process.stderr.isTTY;
-      const report = rebuild(db, {
-        onProgress: tty ? (done, total) => process.stderr.write(`\rreplayed ${done} / ${total} events`) : undefined,
-      });
-      if (tty) process.stderr.write('\n');
+    .option('--force', 'rebuild even though old events were pruned (their streams lose that history)');
+  addSettings(rebuildCommand, COMMAND_SETTINGS.rebuild, SETTINGS, nodeDefaults).action((opts: Flags & { force?: boolean }) => {
+    const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS.rebuild });
+    const db = openExisting(config.persistencePath);
+    const pruned = prunedThrough(db);
+    if (pruned !== null && !opts.force) {
       db.close();
-      process.stdout.write(
-        `rebuilt read models from ${report.events} events in ${Math.round(report.durationMs)} ms (${Math.round(report.eventsPerSecond)} events/s)\n`,
-      );
+      throw new AppError('CONFLICT', `events up to position ${pruned} were pruned; a rebuild would lose their history (use --force)`);
+    }
+    const tty = process.stderr.isTTY;
+    const report = rebuild(db, {
+      onProgress: tty ? (done, total) => process.stderr.write(`\rreplayed ${done} / ${total} events`) : undefined,
     });
+    if (tty) process.stderr.write('\n');
+    db.close();
+    process.stdout.write(
+      `rebuilt read models from ${report.events} events in ${Math.round(report.durationMs)} ms (${Math.round(report.eventsPerSecond)} events/s)\n`,
+    );
+  });
 
-  program
+  const pruneCommand = program
     .command('prune')
-    .description('delete events up to a log position (never past a consumer checkpoint), archiving them first if asked')
-    .requiredOption('--through <position>', 'delete events at or before this position', int('--through'))
+    .description('delete the oldest events (never past a consumer checkpoint), archiving them first if asked; asks before deleting unless --yes')
+    .option('--through <position>', 'delete events at or before this log position', wholeNumber('--through', 1))
+    .option('--older-than <duration>', 'delete events recorded longer ago than this (90s, 30m, 12h, 7d, 2w, 1d12h)', parseDuration)
     .option('--archive <file>', 'write the deleted events as JSON lines to this new file first')
-    .addOption(persistenceOption())
-    .action(async (opts) => {
-      const db = openExisting(opts.persistencePath);
+    .option('--dry-run', 'say what would be deleted, and delete nothing')
+    .option('--yes', 'do not ask for confirmation (needed when stdin is not a terminal)');
+  addSettings(pruneCommand, COMMAND_SETTINGS.prune, SETTINGS, nodeDefaults).action(
+    async (opts: Flags & { through?: number; olderThan?: number; archive?: string; dryRun?: boolean; yes?: boolean }) => {
+      if ((opts.through === undefined) === (opts.olderThan === undefined)) {
+        throw new AppError('BAD_REQUEST', 'say what to prune: --through POSITION or --older-than DURATION (one of them)');
+      }
+      const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS.prune });
+      const file = resolve(config.persistencePath);
+      const db = openExisting(config.persistencePath);
       try {
-        const report = await prune(db, { throughPosition: opts.through, archivePath: opts.archive && resolve(opts.archive) });
+        const cutoff = opts.olderThan === undefined ? null : Date.now() - opts.olderThan;
+        const through = cutoff === null ? opts.through! : lastPositionBefore(db, cutoff);
+        const plan = planPrune(db, through);
+        const what = describePlan(plan, file, cutoff);
+        if (plan.events === 0 || plan.throughPosition < 1) {
+          process.stdout.write(`nothing to prune: ${what}\n`);
+          return;
+        }
+        if (opts.dryRun) {
+          process.stdout.write(`dry run: would delete ${what}; nothing was deleted\n`);
+          return;
+        }
+        if (!opts.yes) await confirm(`delete ${what}?`);
+        const report = await prune(db, { throughPosition: plan.throughPosition, archivePath: opts.archive && resolve(opts.archive) });
         process.stdout.write(
           `deleted ${report.deleted} events through position ${report.throughPosition}${report.archived ? `, archived to ${report.archived}` : ''}\n`,
         );
       } finally {
         db.close();
       }
-    });
+    },
+  );
 
   const fleet = program
     .command('fleet')
     .description("the central side of a fleet: the nodes' forwarded events (serve --forward-to) in PostgreSQL");
-  const databaseUrlOption = () =>
-    new Option('--database-url <url>', 'the central PostgreSQL, postgres://… (or WEBRTC_MONITOR_DATABASE_URL)');
-  const fleetConfig = (opts: { databaseUrl?: string }) => {
-    const env = fleetConfigFromEnv(process.env);
-    if (!opts.databaseUrl && !env.databaseUrl) {
-      throw new AppError(400, 'BAD_REQUEST', 'the central database is needed: --database-url postgres://… or WEBRTC_MONITOR_DATABASE_URL');
-    }
-    return loadFleetConfig(env, { databaseUrl: opts.databaseUrl });
-  };
+  const fleetDefaults = defaultsFor('fleet');
+  const fleetCommand = (name: keyof typeof FLEET_COMMAND_SETTINGS, description: string) =>
+    addSettings(fleet.command(name).description(description), FLEET_COMMAND_SETTINGS[name], FLEET_SETTINGS, fleetDefaults);
 
-  fleet
-    .command('project')
-    .description('project the central events into the fleet read models, as they arrive; one process projects at a time, others wait to take over')
-    .addOption(databaseUrlOption())
-    .action(async (opts) => {
-      const config = fleetConfig(opts);
-      const { default: pino } = await import('pino');
-      const logger = pino({ level: config.logLevel, base: undefined }, pino.destination(2));
+  fleetCommand('project', 'project the central events into the fleet read models, as they arrive; one process projects at a time, others wait to take over').action(
+    async (opts: Flags) => {
+      const config = loadFleetConfig({ env: process.env, flags: opts, only: FLEET_COMMAND_SETTINGS.project });
+      const { makeLogger } = await import('./logger.ts');
+      const logger = makeLogger(config);
       const { FleetProjector } = await import('./fleet/projector.ts');
       const { redactUrl } = await import('./fleet/pg.ts');
       const target = redactUrl(config.databaseUrl);
@@ -297,31 +332,74 @@ export function buildCli(): Command {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
-    });
+    },
+  );
 
-  fleet
-    .command('rebuild')
-    .description('replay every node\'s central events into fresh fleet read models (stop every `fleet project` first)')
-    .addOption(databaseUrlOption())
-    .action(async (opts) => {
-      const config = fleetConfig(opts);
-      const { rebuildFleet } = await import('./fleet/projector.ts');
-      const report = await rebuildFleet(config.databaseUrl, { pageSize: config.pageSize });
-      process.stdout.write(
-        `rebuilt the fleet read models from ${report.events} events of ${report.nodes} nodes in ${Math.round(report.durationMs)} ms (${Math.round(report.eventsPerSecond)} events/s)\n`,
-      );
-    });
+  fleetCommand('rebuild', "replay every node's central events into fresh fleet read models (stop every `fleet project` first)").action(async (opts: Flags) => {
+    const config = loadFleetConfig({ env: process.env, flags: opts, only: FLEET_COMMAND_SETTINGS.rebuild });
+    const { rebuildFleet } = await import('./fleet/projector.ts');
+    const report = await rebuildFleet(config.databaseUrl, { pageSize: config.pageSize });
+    process.stdout.write(
+      `rebuilt the fleet read models from ${report.events} events of ${report.nodes} nodes in ${Math.round(report.durationMs)} ms (${Math.round(report.eventsPerSecond)} events/s)\n`,
+    );
+  });
 
   return program;
 }
 
+/** rebuild and prune work on a log that exists: a mistyped path must not create an empty database. */
+function openExisting(path: string) {
+  // openReadOnly refuses, naming the file, what is missing, not SQLite or not ours.
+  openReadOnly(path).close();
+  return openDatabase(path);
+}
+
+function describePlan(plan: PrunePlan, file: string, cutoff: number | null): string {
+  const iso = (ms: number | null) => (ms === null ? '?' : new Date(ms).toISOString());
+  const asked = cutoff === null ? `through position ${plan.requested}` : `recorded before ${iso(cutoff)}`;
+  const held = plan.heldBy ? ` (held back at position ${plan.throughPosition} by the checkpoint of ${plan.heldBy})` : '';
+  if (plan.events === 0) return `no events ${asked}${held} in ${file}`;
+  return `${plan.events} events ${asked}${held}, recorded ${iso(plan.firstRecordedAt)} to ${iso(plan.lastRecordedAt)}, from ${file}`;
+}
+
+/** Asks on the terminal; refuses when there is nobody to ask. */
+async function confirm(question: string): Promise<void> {
+  if (!process.stdin.isTTY) {
+    throw new AppError('BAD_REQUEST', `${question.replace(/\?$/, '')}: stdin is not a terminal, so this cannot ask; add --yes to go ahead, or --dry-run to see what would go`);
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    if (!/^y(es)?$/i.test(answer.trim())) throw new AppError('CANCELLED', 'nothing was deleted');
+  } finally {
+    rl.close();
+  }
+}
+
+/**
+ * `webrtc-monitor` alone, or followed by flags, serves (as the add-on did);
+ * anything else must name a command, so a typo is reported as one instead of
+ * starting a server.
+ */
+export function withDefaultCommand(args: string[]): string[] {
+  const first = args[0];
+  const topLevel = new Set(['-h', '--help', '-V', '--version']);
+  if (first === undefined || (first.startsWith('-') && !topLevel.has(first))) return ['serve', ...args];
+  return args;
+}
+
 export async function main(argv = process.argv) {
   try {
-    await buildCli().parseAsync(argv);
+    await buildCli().parseAsync(withDefaultCommand(argv.slice(2)), { from: 'user' });
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has printed the message (and the hint) already; --help and --version end here too.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
     const message = isAppError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
-    process.stderr.write(`webrtc-monitor: ${message}\n`);
-    process.exitCode = isAppError(err) && err.status < 500 ? 2 : 1;
+    process.stderr.write(`${NAME}: ${message}\n`);
+    process.exitCode = exitCodeOf(err);
   }
 }
 

@@ -1,17 +1,29 @@
-// The one place configuration is read: defaults, then environment, then flags,
-// validated into one frozen object that everything else receives. Tests build
-// their own with `makeConfig({...})`.
+// The one place configuration is read. Every command takes the same path:
+// the defaults (declared once, in the zod schemas below), then the
+// environment, then the command line, validated into one frozen object that
+// everything else receives. The tables beside the schemas say which flag and
+// which environment variable give each setting; src/cli.ts builds its options
+// from them and never injects a default of its own (so a default can never
+// hide an environment variable). Tests build their own with `makeConfig`.
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { AppError } from './errors.ts';
 
 export const DEFAULT_DB_PATH = './data/monitor.db';
+/** The bundled sample content, found from this file so the installed command finds it from any directory. */
+export const BUNDLED_CONTENT_DIR = fileURLToPath(new URL('../content', import.meta.url));
 
 /** A node's name in the fleet: it keys the node's events in the centre and names its forwarder stream. */
 export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const postgresUrl = z
   .string()
   .refine((s) => /^postgres(ql)?:\/\//.test(s) && URL.canParse(s), 'must be a postgres:// or postgresql:// URL');
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** `auto`: human-readable lines on a terminal, JSON lines otherwise. */
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
 
 const configSchema = z.object({
   port: z.number().int().min(0).max(65535).default(9999),
@@ -27,7 +39,7 @@ const configSchema = z.object({
   allowedHosts: z.array(z.string().min(1).max(253)).default([]),
   /** Origins (scheme://host[:port]) other than the server's own whose pages may send mutating requests. */
   allowedOrigins: z.array(z.string().min(1).max(300)).default([]),
-  contentDir: z.string().min(1).default('content'),
+  contentDir: z.string().min(1).default(BUNDLED_CONTENT_DIR),
   statsIntervalMs: z.number().int().min(50).default(1000),
   /** Nothing received from a viewer for this long records `connection.stalled` (the liveness watchdog). */
   stallAfterMs: z.number().int().min(50).default(5_000),
@@ -58,9 +70,12 @@ const configSchema = z.object({
   maxConcurrentExports: z.number().int().min(1).default(2),
   /** Most viewers one POST benchmark may start. */
   maxBenchmarkViewers: z.number().int().min(1).default(50),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  logFormat: z.enum(LOG_FORMATS).default('auto'),
   /** `synchronous` pragma for the database. */
   synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+  /** How long `query` lets a statement run before stopping it. */
+  queryTimeoutMs: z.number().int().min(1).default(30_000),
   /** The central PostgreSQL the forwarder ships this node's log to; null: no forwarding. */
   forwardTo: postgresUrl.nullable().default(null),
   nodeId: z.string().regex(NODE_ID_PATTERN, 'letters, digits, ".", "_" and "-", up to 128, starting with a letter or digit').default(() => hostname()),
@@ -75,46 +90,14 @@ const configSchema = z.object({
 
 export type Config = Readonly<z.output<typeof configSchema>>;
 export type ConfigInput = z.input<typeof configSchema>;
-
-/** Builds a validated, frozen config from explicit values (flags and env already merged). */
-export function makeConfig(input: ConfigInput = {}): Config {
-  const parsed = configSchema.safeParse(input);
-  if (!parsed.success) throw new Error(`invalid configuration: ${z.prettifyError(parsed.error)}`);
-  const config = parsed.data;
-  if (config.debug && input.logLevel === undefined) config.logLevel = 'debug';
-  if (config.headersTimeoutMs > config.requestTimeoutMs) config.headersTimeoutMs = config.requestTimeoutMs;
-  return Object.freeze({
-    ...config,
-    iceServers: Object.freeze([...config.iceServers]) as string[],
-    allowedHosts: Object.freeze([...config.allowedHosts]) as string[],
-    allowedOrigins: Object.freeze([...config.allowedOrigins]) as string[],
-  });
-}
-
-/**
- * Environment variables that stand in for flags, for secrets and containers.
- * Tokens come from the environment or a file, so they never show in the
- * process list the way a `--auth-token` argument does.
- */
-export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
-  const out: ConfigInput = {};
-  if (env.WEBRTC_MONITOR_AUTH_TOKEN_FILE) out.authToken = readTokenFile(env.WEBRTC_MONITOR_AUTH_TOKEN_FILE);
-  if (env.WEBRTC_MONITOR_AUTH_TOKEN) out.authToken = env.WEBRTC_MONITOR_AUTH_TOKEN;
-  if (env.WEBRTC_MONITOR_READ_TOKEN_FILE) out.readToken = readTokenFile(env.WEBRTC_MONITOR_READ_TOKEN_FILE);
-  if (env.WEBRTC_MONITOR_READ_TOKEN) out.readToken = env.WEBRTC_MONITOR_READ_TOKEN;
-  if (env.WEBRTC_MONITOR_ALLOWED_HOSTS) out.allowedHosts = env.WEBRTC_MONITOR_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean);
-  if (env.WEBRTC_MONITOR_DB) out.persistencePath = env.WEBRTC_MONITOR_DB;
-  if (env.WEBRTC_MONITOR_LOG_LEVEL) out.logLevel = env.WEBRTC_MONITOR_LOG_LEVEL as ConfigInput['logLevel'];
-  if (env.WEBRTC_MONITOR_FORWARD_TO) out.forwardTo = env.WEBRTC_MONITOR_FORWARD_TO;
-  if (env.WEBRTC_MONITOR_NODE_ID) out.nodeId = env.WEBRTC_MONITOR_NODE_ID;
-  return out;
-}
+export type Setting = keyof ConfigInput;
 
 // The fleet commands (`webrtc-monitor fleet …`) run beside the central
 // database, not on a node, and take a configuration of their own.
 const fleetConfigSchema = z.object({
   databaseUrl: postgresUrl,
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  logFormat: z.enum(LOG_FORMATS).default('auto'),
   /** Events per projected page (one transaction each). */
   pageSize: z.number().int().min(1).max(10_000).default(1000),
   /** How often a projector with nothing to do looks again (notifications usually wake it first). */
@@ -125,35 +108,232 @@ const fleetConfigSchema = z.object({
 
 export type FleetConfig = Readonly<z.output<typeof fleetConfigSchema>>;
 export type FleetConfigInput = Partial<z.input<typeof fleetConfigSchema>>;
+export type FleetSetting = keyof FleetConfigInput;
 
-export function fleetConfigFromEnv(env: NodeJS.ProcessEnv): FleetConfigInput {
-  const out: FleetConfigInput = {};
-  if (env.WEBRTC_MONITOR_DATABASE_URL) out.databaseUrl = env.WEBRTC_MONITOR_DATABASE_URL;
-  if (env.WEBRTC_MONITOR_LOG_LEVEL) out.logLevel = env.WEBRTC_MONITOR_LOG_LEVEL as FleetConfigInput['logLevel'];
-  return out;
+// ---- where each setting comes from -------------------------------------------
+
+/** How a setting's text (a flag's argument, an environment variable) becomes the schema's input. */
+export type Reader = 'string' | 'int' | 'boolean' | 'list';
+
+export type SettingSource = {
+  /** The command-line flag in commander's syntax (`--port <n>`); none: environment only. */
+  flag?: string;
+  /** The environment variable that stands in for the flag. */
+  env?: string;
+  help: string;
+  read?: Reader;
+  /** Shown as the default in help instead of the schema's value (a derived or host-specific default). */
+  defaultText?: string;
+  /** For secrets: a flag and a variable naming a file whose first line is the value. */
+  file?: { flag: string; env: string; help: string };
+};
+
+export const SETTINGS: Partial<Record<Setting, SettingSource>> = {
+  port: { flag: '--port <n>', help: 'port to listen on (0 picks a free one)', read: 'int' },
+  host: { flag: '--host <addr>', help: 'address to bind' },
+  debug: { flag: '--debug', help: 'debug logging and the test routes', read: 'boolean' },
+  persistencePath: { flag: '--persistence-path <file>', env: 'WEBRTC_MONITOR_DB', help: 'the SQLite database file' },
+  logDir: { flag: '--log-dir <dir>', help: 'write connection/operation JSON logs as they finish' },
+  authToken: {
+    flag: '--auth-token <token>',
+    env: 'WEBRTC_MONITOR_AUTH_TOKEN',
+    help: 'bearer token required by mutating routes; a flag shows in the process list, so prefer --auth-token-file or the variable',
+    file: { flag: '--auth-token-file <file>', env: 'WEBRTC_MONITOR_AUTH_TOKEN_FILE', help: 'read the bearer token for mutating routes (and reads) from this file' },
+  },
+  readToken: {
+    env: 'WEBRTC_MONITOR_READ_TOKEN',
+    help: 'protect reads too: GET routes need this token or the auth token',
+    file: { flag: '--read-token-file <file>', env: 'WEBRTC_MONITOR_READ_TOKEN_FILE', help: 'protect reads too: GET routes need the token in this file or the auth token' },
+  },
+  allowedHosts: {
+    flag: '--allowed-host <name...>',
+    env: 'WEBRTC_MONITOR_ALLOWED_HOSTS',
+    help: 'host names clients may use besides IP addresses and localhost (DNS-rebinding protection; the variable is comma-separated)',
+    read: 'list',
+  },
+  allowedOrigins: { flag: '--allowed-origin <origin...>', help: "origins (scheme://host:port) whose pages may send mutating requests besides the server's own", read: 'list' },
+  maxPeers: { flag: '--max-peers <n>', help: 'peers admitted at once', read: 'int', defaultText: 'derived from ulimit -n and the sockets per peer' },
+  maxConnections: { flag: '--max-connections <n>', help: 'HTTP connections open at once', read: 'int', defaultText: 'derived from ulimit -n' },
+  requestTimeoutMs: { flag: '--request-timeout <ms>', help: 'how long a client may take to send a whole request', read: 'int' },
+  contentDir: { flag: '--content-dir <dir>', help: 'directory of streamable content', defaultText: "the package's bundled content/" },
+  statsIntervalMs: { flag: '--stats-interval <ms>', help: 'getStats() sampling interval', read: 'int' },
+  stallAfterMs: { flag: '--stall-after <ms>', help: 'record connection.stalled when nothing has arrived from a viewer for this long', read: 'int' },
+  consentTimeoutMs: { flag: '--consent-timeout <ms>', help: 'fail a connection when nothing has arrived for this long (RFC 7675 consent)', read: 'int' },
+  operationTimeoutMs: { flag: '--operation-timeout <ms>', help: 'how long a request waits for an operation before answering 202', read: 'int' },
+  shutdownGraceMs: { flag: '--shutdown-grace <ms>', help: 'how long shutdown waits for running operations', read: 'int' },
+  iceServers: { flag: '--ice-server <url...>', help: 'STUN/TURN server URLs for the server peers', read: 'list' },
+  enableTestRoutes: { flag: '--enable-test-routes', help: 'enable POST .../test/async_close without --debug', read: 'boolean' },
+  logLevel: { flag: '--log-level <level>', env: 'WEBRTC_MONITOR_LOG_LEVEL', help: `log level: ${LOG_LEVELS.join(', ')}` },
+  logFormat: { flag: '--log-format <format>', env: 'WEBRTC_MONITOR_LOG_FORMAT', help: 'log lines: pretty (for people), json, or auto (pretty on a terminal, else json)' },
+  queryTimeoutMs: { flag: '--timeout <ms>', help: 'stop a query that runs longer than this', read: 'int' },
+  forwardTo: { flag: '--forward-to <url>', env: 'WEBRTC_MONITOR_FORWARD_TO', help: 'ship the log to this central PostgreSQL, postgres://…' },
+  nodeId: { flag: '--node-id <name>', env: 'WEBRTC_MONITOR_NODE_ID', help: "this node's name in the fleet", defaultText: 'the host name' },
+  forwardBackoffMaxMs: { flag: '--forward-backoff-max <ms>', help: 'longest wait between attempts while the centre is unreachable', read: 'int' },
+};
+
+export const FLEET_SETTINGS: Partial<Record<FleetSetting, SettingSource>> = {
+  databaseUrl: { flag: '--database-url <url>', env: 'WEBRTC_MONITOR_DATABASE_URL', help: 'the central PostgreSQL, postgres://…' },
+  logLevel: SETTINGS.logLevel,
+  logFormat: SETTINGS.logFormat,
+};
+
+/** The settings each command reads; a command never reads (or fails on) a variable it has no use for. */
+export const COMMAND_SETTINGS = {
+  serve: [
+    'port', 'host', 'debug', 'persistencePath', 'logDir', 'authToken', 'readToken', 'allowedHosts', 'allowedOrigins', 'maxPeers',
+    'maxConnections', 'requestTimeoutMs', 'contentDir', 'statsIntervalMs', 'stallAfterMs', 'consentTimeoutMs', 'operationTimeoutMs',
+    'shutdownGraceMs', 'iceServers', 'enableTestRoutes', 'logLevel', 'logFormat', 'forwardTo', 'nodeId', 'forwardBackoffMaxMs',
+  ],
+  'export-logs': ['persistencePath'],
+  query: ['persistencePath', 'queryTimeoutMs'],
+  rebuild: ['persistencePath'],
+  prune: ['persistencePath'],
+} as const satisfies Record<string, readonly Setting[]>;
+
+export const FLEET_COMMAND_SETTINGS = {
+  project: ['databaseUrl', 'logLevel', 'logFormat'],
+  rebuild: ['databaseUrl'],
+} as const satisfies Record<string, readonly FleetSetting[]>;
+
+/** Commander's name for a flag's value: `--persistence-path <file>` -> `persistencePath`. */
+export function flagAttribute(flag: string): string {
+  const long = flag.split(/[ ,|]+/).find((part) => part.startsWith('--'))!;
+  return long.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** Merges layers left to right, ignoring undefined values, then validates and freezes. */
-export function loadFleetConfig(...layers: FleetConfigInput[]): FleetConfig {
-  const merged: Record<string, unknown> = {};
-  for (const layer of layers) {
-    for (const [k, v] of Object.entries(layer)) if (v !== undefined) merged[k] = v;
+/** What the command line gave, by commander's attribute names (`{ persistencePath: 'x.db' }`); undefined: not given. */
+export type Flags = Record<string, unknown>;
+
+type Layer = { values: Record<string, unknown>; origin: Record<string, string> };
+
+function readText(text: string, reader: Reader | undefined, where: string): unknown {
+  switch (reader) {
+    case 'int': {
+      const n = Number(text);
+      if (text.trim() === '' || !Number.isInteger(n)) throw new AppError('BAD_REQUEST', `${where} must be a whole number (got ${JSON.stringify(text)})`);
+      return n;
+    }
+    case 'boolean':
+      if (/^(1|true|yes|on)$/i.test(text)) return true;
+      if (/^(0|false|no|off)?$/i.test(text)) return false;
+      throw new AppError('BAD_REQUEST', `${where} must be true or false (got ${JSON.stringify(text)})`);
+    case 'list':
+      return text.split(',').map((s) => s.trim()).filter(Boolean);
+    default:
+      return text;
   }
-  const parsed = fleetConfigSchema.safeParse(merged);
-  if (!parsed.success) throw new Error(`invalid configuration: ${z.prettifyError(parsed.error)}`);
-  return Object.freeze(parsed.data);
+}
+
+/**
+ * The environment, then the flags, for the settings `only` names, over the
+ * schema's defaults (and `base`, for a command's own defaults such as
+ * `--run-tests` picking a free port). A flag beats its variable; a value
+ * beats a file of the same layer. Errors name the flag or variable that gave
+ * the bad value.
+ */
+function layered<S extends z.ZodObject>(
+  schema: S,
+  table: Partial<Record<string, SettingSource>>,
+  sources: { env?: NodeJS.ProcessEnv; flags?: Flags; only?: readonly string[]; base?: Record<string, unknown> },
+): { data: z.output<S>; origin: Record<string, string> } {
+  const keys = sources.only ?? Object.keys(table);
+  const env = sources.env ?? {};
+  const flags = sources.flags ?? {};
+  const merged: Layer = { values: {}, origin: {} };
+  const put = (key: string, value: unknown, where: string) => {
+    if (value === undefined) return;
+    merged.values[key] = value;
+    merged.origin[key] = where;
+  };
+  for (const [key, value] of Object.entries(sources.base ?? {})) put(key, value, key);
+  for (const key of keys) {
+    const source = table[key];
+    if (!source) continue;
+    if (source.file) {
+      const file = env[source.file.env];
+      if (file) put(key, readTokenFile(file, source.file.env), source.file.env);
+    }
+    if (source.env) {
+      const text = env[source.env];
+      // An empty variable is unset: `VAR= command` is how a shell clears one for a run.
+      if (text !== undefined && text !== '') put(key, readText(text, source.read, source.env), source.env);
+    }
+    if (source.file) {
+      const file = flags[flagAttribute(source.file.flag)];
+      if (typeof file === 'string') put(key, readTokenFile(file, flagName(source.file.flag)), flagName(source.file.flag));
+    }
+    if (source.flag) put(key, flags[flagAttribute(source.flag)], flagName(source.flag));
+  }
+  const parsed = schema.safeParse(merged.values);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      const where = merged.origin[key];
+      const label = where && where !== key ? `${where} (${key})` : key;
+      return `${label || 'configuration'}: ${issue.message}`;
+    });
+    throw new AppError('BAD_REQUEST', `invalid configuration: ${problems.join('; ')}`);
+  }
+  return { data: parsed.data, origin: merged.origin };
+}
+
+const flagName = (flag: string) => flag.split(/[ ,|]+/).find((part) => part.startsWith('--'))!;
+
+/** Builds a validated, frozen config from explicit values (tests; the CLI goes through loadConfig). */
+export function makeConfig(input: ConfigInput = {}): Config {
+  const { data, origin } = layered(configSchema, {}, { base: input as Record<string, unknown>, only: [] });
+  return freeze(data, origin.logLevel !== undefined);
+}
+
+/**
+ * The node's configuration for one command: the schema's defaults, then
+ * `base`, then the environment, then the flags, for the settings the command
+ * reads (`COMMAND_SETTINGS`); every other setting keeps its default.
+ */
+export function loadConfig(sources: { env?: NodeJS.ProcessEnv; flags?: Flags; only?: readonly Setting[]; base?: ConfigInput } = {}): Config {
+  const { data, origin } = layered(configSchema, SETTINGS, { ...sources, base: sources.base as Record<string, unknown> | undefined });
+  // --debug means debug logging unless a level was given some other way.
+  return freeze(data, origin.logLevel !== undefined);
+}
+
+function freeze(config: z.output<typeof configSchema>, levelGiven: boolean): Config {
+  if (config.debug && !levelGiven) config.logLevel = 'debug';
+  if (config.headersTimeoutMs > config.requestTimeoutMs) config.headersTimeoutMs = config.requestTimeoutMs;
+  return Object.freeze({
+    ...config,
+    iceServers: Object.freeze([...config.iceServers]) as string[],
+    iceAdditionalHostAddresses: Object.freeze([...config.iceAdditionalHostAddresses]) as string[],
+    allowedHosts: Object.freeze([...config.allowedHosts]) as string[],
+    allowedOrigins: Object.freeze([...config.allowedOrigins]) as string[],
+  });
+}
+
+/** The fleet commands' configuration, the same way: defaults, environment, flags. */
+export function loadFleetConfig(sources: { env?: NodeJS.ProcessEnv; flags?: Flags; only?: readonly FleetSetting[]; base?: FleetConfigInput } = {}): FleetConfig {
+  const env = sources.env ?? {};
+  if (!sources.base?.databaseUrl && !env.WEBRTC_MONITOR_DATABASE_URL && sources.flags?.databaseUrl === undefined) {
+    throw new AppError('BAD_REQUEST', 'the central database is needed: --database-url postgres://… or WEBRTC_MONITOR_DATABASE_URL');
+  }
+  return Object.freeze(layered(fleetConfigSchema, FLEET_SETTINGS, { ...sources, base: sources.base as Record<string, unknown> | undefined }).data);
+}
+
+/** The defaults as help shows them. */
+export function defaultsFor(which: 'node' | 'fleet'): Record<string, unknown> {
+  if (which === 'fleet') return fleetConfigSchema.partial({ databaseUrl: true }).parse({});
+  return configSchema.parse({});
 }
 
 /** A token kept in a file: its first line, without surrounding whitespace. */
-export function readTokenFile(path: string): string {
+export function readTokenFile(path: string, givenBy?: string): string {
+  const by = givenBy ? ` (${givenBy})` : '';
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read the token file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new AppError('BAD_REQUEST', `cannot read the token file ${path}${by}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const token = text.split(/\r?\n/)[0].trim();
-  if (!token) throw new Error(`the token file ${path} is empty`);
+  if (!token) throw new AppError('BAD_REQUEST', `the token file ${path}${by} is empty`);
   return token;
 }
 
@@ -164,15 +344,6 @@ export function tokenFileIsShared(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Merges layers left to right, ignoring undefined values, then validates. */
-export function loadConfig(...layers: ConfigInput[]): Config {
-  const merged: Record<string, unknown> = {};
-  for (const layer of layers) {
-    for (const [k, v] of Object.entries(layer)) if (v !== undefined) merged[k] = v;
-  }
-  return makeConfig(merged as ConfigInput);
 }
 
 export const isLoopback = (host: string) =>

@@ -242,7 +242,7 @@ export async function rebuildFleet(url: string, options: { pageSize?: number } =
     await migrateCentre(client);
     const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [PROJECTOR_LOCK]);
     if (!rows[0].locked) {
-      throw new AppError(409, 'CONFLICT', 'a fleet projector holds the projection lock: stop every `webrtc-monitor fleet project` first');
+      throw new AppError('CONFLICT', 'a fleet projector holds the projection lock: stop every `webrtc-monitor fleet project` first');
     }
     let events = 0;
     let nodes = 0;

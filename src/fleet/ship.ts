@@ -92,7 +92,6 @@ async function checkDuplicates(client: CentreClient, node: string, rows: EventRo
 
 function sharedNodeName(node: string, what: string): AppError {
   return new AppError(
-    409,
     'CONFLICT',
     `node "${node}": ${what}. Another node forwards under the same --node-id, or this node's database was replaced: give it a --node-id of its own`,
   );

@@ -21,6 +21,7 @@ import { monitorRouter } from './routes/monitor.ts';
 import { eventsRouter } from './routes/events.ts';
 import { metricsRouter } from './routes/metrics.ts';
 import { openapiRouter } from './routes/openapi.ts';
+import type { ApiSpec } from './openapi/spec.ts';
 import { dashboardRouter } from './routes/dashboard.ts';
 
 export type Services = {
@@ -37,7 +38,11 @@ export type Services = {
 
 export type RouterFactory = (services: Services) => Router;
 
-export function createApp(services: Services, extraRouters: RouterFactory[] = []) {
+/**
+ * `extraRouters` and `extraApi`: what the plugins bring (their routers, and
+ * the tables the OpenAPI document describes them from).
+ */
+export function createApp(services: Services, extraRouters: RouterFactory[] = [], extraApi: ApiSpec[] = []) {
   const app = new Koa();
   app.proxy = false;
   // Koa's default handler would log and answer on its own; ours already did.
@@ -72,7 +77,7 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
     }),
   );
   app.use(refuseWhileDraining(services));
-  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, openapiRouter, dashboardRouter];
+  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter];
   const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
   for (const router of routers) {
     app.use(router.routes());

@@ -14,6 +14,9 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 /** Pages a browser loads by navigation (no Authorization header possible) that hold no monitor data. */
 const PUBLIC_PAGES = [/^\/$/, /^\/dashboard$/, /^\/assets\/[^/]+$/, /^\/player\/[^/]+$/, /^\/openapi\.json$/];
 
+/** Whether a GET of `path` is one of those pages (the OpenAPI document marks them as needing no token). */
+export const isPublicPage = (path: string) => PUBLIC_PAGES.some((p) => p.test(path));
+
 export function requireTokens(tokens: { authToken: string | null; readToken: string | null }) {
   const admin = tokens.authToken ? digest(tokens.authToken) : null;
   const reader = tokens.readToken ? digest(tokens.readToken) : null;
@@ -25,14 +28,14 @@ export function requireTokens(tokens: { authToken: string | null; readToken: str
   const is = (given: Buffer | null, expected: Buffer | null) => given !== null && expected !== null && timingSafeEqual(given, expected);
   return async function auth(ctx: Context, next: Next) {
     if (SAFE_METHODS.has(ctx.method)) {
-      if (reader && !PUBLIC_PAGES.some((p) => p.test(ctx.path))) {
+      if (reader && !isPublicPage(ctx.path)) {
         const given = presented(ctx);
         if (!is(given, reader) && !is(given, admin)) {
-          throw new AppError(401, 'UNAUTHORIZED', 'reads need Authorization: Bearer <read token or auth token>');
+          throw new AppError('UNAUTHORIZED', 'reads need Authorization: Bearer <read token or auth token>');
         }
       }
     } else if (admin && !is(presented(ctx), admin)) {
-      throw new AppError(401, 'UNAUTHORIZED', 'this route needs Authorization: Bearer <token>');
+      throw new AppError('UNAUTHORIZED', 'this route needs Authorization: Bearer <token>');
     }
     await next();
   };

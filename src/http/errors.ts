@@ -11,12 +11,14 @@ const DEFAULT_RETRY_AFTER_S = 5;
 
 type Problem = { type: string; title: string; status: number; code: string; detail?: string; instance?: string; [k: string]: unknown };
 
-const TITLES: Record<number, string> = {
+/** RFC 9110 reason phrases, one for every status in the error table (test/http/errors.test.ts checks). */
+export const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
@@ -24,26 +26,30 @@ const TITLES: Record<number, string> = {
   422: 'Unprocessable Content',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
-/** Errors thrown by Koa's own helpers (ctx.throw, body parsing) carry a status; give them our codes. */
-function fromForeign(err: { status?: number; statusCode?: number; type?: string; message?: string; expose?: boolean }): AppError {
+/** What Koa's own helpers (ctx.throw, body parsing) mean by a status, in our codes. */
+const CODE_OF_FOREIGN_STATUS: Partial<Record<number, ErrorCode>> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'VALIDATION_FAILED',
+};
+
+/** Errors thrown by Koa's own helpers carry a status; give them our codes. Anything else is a 500 whose message stays in the log. */
+function fromForeign(err: { status?: number; statusCode?: number; type?: string; message?: string }): AppError {
   const status = err.status ?? err.statusCode ?? 500;
-  const byStatus: Record<number, ErrorCode> = {
-    400: 'BAD_REQUEST',
-    401: 'UNAUTHORIZED',
-    404: 'NOT_FOUND',
-    405: 'METHOD_NOT_ALLOWED',
-    413: 'PAYLOAD_TOO_LARGE',
-    415: 'UNSUPPORTED_MEDIA_TYPE',
-    422: 'VALIDATION_FAILED',
-  };
   if (status === 400 && /JSON|Unexpected token|invalid json/i.test(err.message ?? '')) {
-    return new AppError(400, 'INVALID_JSON', 'the request body is not valid JSON');
+    return new AppError('INVALID_JSON', 'the request body is not valid JSON');
   }
-  if (status === 413 || err.type === 'entity.too.large') return new AppError(413, 'PAYLOAD_TOO_LARGE', 'the request body is too large');
-  if (status >= 500 || !byStatus[status]) return new AppError(500, 'INTERNAL', err.message ?? 'internal error', undefined, false);
-  return new AppError(status, byStatus[status], err.message ?? TITLES[status] ?? 'error');
+  if (status === 413 || err.type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE', 'the request body is too large');
+  const code = status < 500 ? CODE_OF_FOREIGN_STATUS[status] : undefined;
+  if (!code) return new AppError('INTERNAL', err.message ?? 'internal error');
+  return new AppError(code, err.message ?? TITLES[status] ?? 'error');
 }
 
 export function problemMiddleware(logger: Logger, onRefused?: (code: string) => void) {
@@ -51,13 +57,13 @@ export function problemMiddleware(logger: Logger, onRefused?: (code: string) => 
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
-        throw new AppError(404, 'ROUTE_NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+        throw new AppError('ROUTE_NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
       }
       // The router answers a method it does not know (PROPFIND, TRACE) with
       // 501; to the client both are "not this method here", a 4xx. Its Allow
       // header stays on the response.
       if ((ctx.status === 405 || ctx.status === 501) && ctx.body === undefined) {
-        throw new AppError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`);
+        throw new AppError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`);
       }
     } catch (raw) {
       const err = isAppError(raw) ? raw : fromForeign(raw as object);
@@ -77,6 +83,9 @@ export function problemMiddleware(logger: Logger, onRefused?: (code: string) => 
         title: TITLES[err.status] ?? 'Error',
         status: err.status,
         code: err.code,
+        // A 5xx shows its message only when its creator made it safe to (a
+        // refusal's reason, a pointer to an operation): never an internal
+        // message, which may name files by absolute path.
         detail: err.expose ? err.message : 'an internal error occurred; see the server log',
         instance: ctx.path,
       };

@@ -5,7 +5,7 @@
 // A failed or cancelled outcome becomes a problem with the operation's code;
 // nothing is ever reported that did not happen.
 import type { Context } from 'koa';
-import { AppError, type ErrorCode } from '../errors.ts';
+import { AppError, isErrorCode, statusOf, type ErrorCode } from '../errors.ts';
 import type { OperationOutcome, Started } from '../operations/runner.ts';
 import { MONITOR_PREFIX } from './paths.ts';
 
@@ -17,23 +17,6 @@ export function origin(ctx: Context): { remote?: string; userAgent?: string; req
 export const operationLocation = (operationId: string) => `${MONITOR_PREFIX}/operations/${operationId}`;
 
 export const wantsAsync = (ctx: Context) => /(^|[\s,;])respond-async([\s,;]|$)/i.test(ctx.get('prefer'));
-
-/** Status for an operation that failed with this code: the caller's fault stays 4xx. */
-const STATUS_BY_CODE: Partial<Record<string, number>> = {
-  BAD_REQUEST: 400,
-  VALIDATION_FAILED: 422,
-  NOT_FOUND: 404,
-  CONTENT_NOT_FOUND: 404,
-  CONFLICT: 409,
-  UNAVAILABLE: 503,
-  SHUTTING_DOWN: 503,
-  // The outcome could not be recorded: the work's result is not reported.
-  STORAGE_FULL: 503,
-  STORAGE_BUSY: 503,
-  STORAGE_UNAVAILABLE: 503,
-  TIMEOUT: 504,
-  CANCELLED: 409,
-};
 
 /** Waits for `started` up to `boundMs` (null when the bound passed first). */
 export async function waitBounded<T>(started: Started<T>, boundMs: number): Promise<OperationOutcome<T> | null> {
@@ -59,17 +42,22 @@ export function answerAccepted(ctx: Context, operationId: string, extra: Record<
   ctx.body = { ...extra, accepted: true, status: 'running', operation_id: operationId, location };
 }
 
-/** Throws the problem for an outcome that did not complete. */
+/**
+ * The problem for an outcome that did not complete, with the status its
+ * recorded code has in the one table (src/errors.ts): the caller's fault
+ * stays 4xx, a refusal 503, a deadline 504.
+ */
 export function failure(outcome: Exclude<OperationOutcome, { status: 'completed' }>): AppError {
   const { code, message } = outcome.error;
-  const status = STATUS_BY_CODE[code] ?? 500;
-  const stable = (status === 500 ? 'WEBRTC_ERROR' : code) as ErrorCode;
+  // A code this build does not know (written by another version) is a 500.
+  const known: ErrorCode = isErrorCode(code) ? code : 'INTERNAL';
+  const broke = statusOf(known) === 500;
   // The messages of our own refusals (4xx, 503, 504) are ours to show. A 500
   // is something that broke (werift, the file system): its message may name
   // files by absolute path, so the answer points to the operation instead,
   // where the error is on the record.
-  const shown = status === 500 ? `see ${operationLocation(outcome.operationId)} for the error` : message;
-  return new AppError(status, stable, `operation ${outcome.operationId} ${outcome.status}: ${shown}`, { operation_id: outcome.operationId }, true);
+  const shown = broke ? `see ${operationLocation(outcome.operationId)} for the error` : message;
+  return new AppError(known, `operation ${outcome.operationId} ${outcome.status}: ${shown}`, { operation_id: outcome.operationId }, true);
 }
 
 /**

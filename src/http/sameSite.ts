@@ -58,7 +58,7 @@ export function sameSiteGuard(config: Config) {
       if (!hostAllowed(hostname)) {
         // The name comes from the client; quote it back only in a safe shape.
         const shown = /^[a-z0-9.-]{1,100}$/i.test(hostname) ? hostname : 'this name';
-        throw new AppError(421, 'HOST_NOT_ALLOWED', `requests for ${shown} are not served here (use an IP address or localhost, or start the server with --allowed-host ${shown})`);
+        throw new AppError('HOST_NOT_ALLOWED', `requests for ${shown} are not served here (use an IP address or localhost, or start the server with --allowed-host ${shown})`);
       }
     }
     if (!SAFE_METHODS.has(ctx.method)) {
@@ -68,7 +68,7 @@ export function sameSiteGuard(config: Config) {
         ? origin !== 'null' && (isOwnOrigin(origin, host) || origins.has(origin.toLowerCase()))
         : site === '' || site === 'same-origin' || site === 'none';
       if (!allowed) {
-        throw new AppError(403, 'CROSS_SITE_REQUEST', 'mutating requests from pages on other sites are refused (send them from this server\'s own pages, or add the page\'s origin with --allowed-origin)');
+        throw new AppError('CROSS_SITE_REQUEST', 'mutating requests from pages on other sites are refused (send them from this server\'s own pages, or add the page\'s origin with --allowed-origin)');
       }
     }
     await next();

@@ -4,7 +4,8 @@
 // to a grace period, cancel the rest (recorded), close the database.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { makeLogger } from '../logger.ts';
 import type { Config } from '../config.ts';
 import { openDatabase, type Db } from '../log/open.ts';
 import { unstoppedServers } from '../log/read.ts';
@@ -17,6 +18,7 @@ import { closeOrphans, type RecoveryReport } from '../operations/recover.ts';
 import { LogDirWriter } from '../export/logDirWriter.ts';
 import type { Forwarder } from '../fleet/forwarder.ts';
 import { createApp, type RouterFactory, type Services } from './app.ts';
+import type { ApiSpec } from './openapi/spec.ts';
 import { countConnections, serverState } from './limits.ts';
 import { guardProcess } from './processGuard.ts';
 import { healthOf } from './health.ts';
@@ -25,6 +27,8 @@ import { healthOf } from './health.ts';
 export type Plugin = {
   name: string;
   routers?: RouterFactory[];
+  /** Its routes' tables for the OpenAPI document (src/http/openapi/spec.ts). */
+  api?: ApiSpec[];
   /** Runs after the database is ready, before the server listens. */
   start?(): Promise<void>;
   /** Runs first at shutdown, while the runner still accepts work (to close peers through it). */
@@ -43,9 +47,7 @@ export type RunningServer = {
   close(): Promise<void>;
 };
 
-export function makeLogger(config: Config): Logger {
-  return pino({ level: config.logLevel, base: undefined }, pino.destination(2));
-}
+export { makeLogger };
 
 export async function startServer(
   config: Config,
@@ -76,6 +78,7 @@ export async function startServer(
   const { app } = createApp(
     services,
     plugins.flatMap((p) => p.routers ?? []),
+    plugins.flatMap((p) => p.api ?? []),
   );
   const server = createServer(
     {

@@ -11,7 +11,7 @@ function issues(error: z.ZodError) {
 export function parseQuery<S extends z.ZodType>(ctx: Context, schema: S): z.output<S> {
   const parsed = schema.safeParse(ctx.query);
   if (!parsed.success) {
-    throw new AppError(400, 'BAD_REQUEST', `invalid query: ${summary(parsed.error)}`, issues(parsed.error));
+    throw new AppError('BAD_REQUEST', `invalid query: ${summary(parsed.error)}`, issues(parsed.error));
   }
   return parsed.data;
 }
@@ -24,14 +24,14 @@ export function parseQuery<S extends z.ZodType>(ctx: Context, schema: S): z.outp
 export function parseBody<S extends z.ZodType>(ctx: Context, schema: S): z.output<S> {
   const hasBody = Number(ctx.get('content-length') || 0) > 0 || ctx.get('transfer-encoding') !== '';
   if (hasBody && !ctx.is('application/json')) {
-    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
   }
   // Only a missing body defaults to {}: a client that sent `null` sent the wrong shape.
   const sent = (ctx.request as { body?: unknown }).body;
   const body = hasBody ? sent : (sent ?? {});
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
-    throw new AppError(422, 'VALIDATION_FAILED', `invalid body: ${summary(parsed.error)}`, issues(parsed.error));
+    throw new AppError('VALIDATION_FAILED', `invalid body: ${summary(parsed.error)}`, issues(parsed.error));
   }
   return parsed.data;
 }

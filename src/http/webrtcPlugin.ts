@@ -4,9 +4,9 @@
 // `shutdown`) while the runner still accepts work.
 import type { PluginFactory } from './serve.ts';
 import { WebRtcService } from '../webrtc/service.ts';
-import { webrtcRouter, webrtcTestRouter } from './routes/webrtc.ts';
-import { whepRouter } from './routes/whep.ts';
-import { playerRouter } from './routes/player.ts';
+import { webrtcApi, webrtcRouter, webrtcTestApi, webrtcTestRouter } from './routes/webrtc.ts';
+import { whepApi, whepRouter } from './routes/whep.ts';
+import { playerApi, playerRouter } from './routes/player.ts';
 import { httpConnectionCap } from './limits.ts';
 import { guardProcess } from './processGuard.ts';
 
@@ -27,6 +27,8 @@ export const webrtcPlugin: PluginFactory = (services) => {
       (s) => playerRouter(s, webrtc),
       (s) => webrtcTestRouter(s, webrtc),
     ],
+    // The test route exists (and is described) only when enabled.
+    api: [webrtcApi(services.config), whepApi, playerApi, ...(services.config.debug || services.config.enableTestRoutes ? [webrtcTestApi] : [])],
     async start() {
       webrtc.start();
       // werift's sockets fail with EMFILE as unhandled 'error' events: the

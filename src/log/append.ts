@@ -17,7 +17,7 @@
 // events of which types never made it, so the log has a marked hole, never
 // silence.
 import type { Db } from './open.ts';
-import { AppError } from '../errors.ts';
+import { AppError, unavailable } from '../errors.ts';
 import { storageError } from './storage.ts';
 import {
   EVENT_SCHEMA_VERSION,
@@ -174,21 +174,21 @@ export class EventLog {
    * event does not match the catalogue.
    */
   append(stream: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
-    if (this.closed) return Promise.reject(new AppError(503, 'SHUTTING_DOWN', 'the event log is closed'));
+    if (this.closed) return Promise.reject(unavailable('SHUTTING_DOWN', 'the event log is closed', 10));
     if (!stream || events.length === 0) {
-      return Promise.reject(new AppError(500, 'INVALID_EVENT', 'append needs a stream and at least one event'));
+      return Promise.reject(new AppError('INTERNAL', 'append needs a stream and at least one event'));
     }
     const checked: Pending['events'] = [];
     for (const event of events) {
       const result = validateEvent(event);
-      if (!result.ok) return Promise.reject(new AppError(422, 'INVALID_EVENT', result.problem));
+      if (!result.ok) return Promise.reject(new AppError('INVALID_EVENT', result.problem));
       let data: string;
       try {
         data = JSON.stringify(result.data);
       } catch (err) {
         // A cycle or a BigInt in a payload: reject like any invalid event
         // rather than throw out of a function that promises to reject.
-        return Promise.reject(new AppError(422, 'INVALID_EVENT', `${result.type}: payload is not JSON: ${(err as Error).message}`));
+        return Promise.reject(new AppError('INVALID_EVENT', `${result.type}: payload is not JSON: ${(err as Error).message}`));
       }
       checked.push({ type: result.type, data, value: result.data });
     }

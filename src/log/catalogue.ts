@@ -257,6 +257,9 @@ const eventSchemas = {
   }),
 } as const;
 
+/** Each event type's payload schema (read-only: the OpenAPI document describes the payloads with them). */
+export const EVENT_SCHEMAS: Readonly<typeof eventSchemas> = eventSchemas;
+
 type Schemas = typeof eventSchemas;
 export type EventType = keyof Schemas;
 export const EVENT_TYPES = Object.keys(eventSchemas) as EventType[];

@@ -1,5 +1,5 @@
 // Opening the database: the one place pragmas and migrations are applied.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ export type OpenOptions = {
  * the open instead, with a message that names the file.
  */
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
+  if (path !== ':memory:' && isDirectory(path)) throw directoryGiven(path);
   let db: Db | null = null;
   try {
     if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -43,14 +44,47 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   } catch (err) {
     db?.close();
     if (isAppError(err)) throw err;
-    const code = (err as { code?: string }).code;
-    throw new AppError(
-      503,
-      'STORAGE_UNAVAILABLE',
-      `the database ${resolve(path)} cannot be opened for writing: ${(err as Error).message}${code ? ` (${code})` : ''}; ` +
-        'check that the file and its directory are writable and that the disk has space',
+    throw openError(path, err, 'writing');
+  }
+}
+
+/** Where the database is given, for messages that tell the operator what to change. */
+const WHERE_GIVEN = '--persistence-path or WEBRTC_MONITOR_DB';
+
+const isDirectory = (path: string) => {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+const directoryGiven = (path: string) =>
+  new AppError('NOT_A_DATABASE', `${resolve(path)} is a directory, not a database file; check ${WHERE_GIVEN} (e.g. ${join(resolve(path), 'monitor.db')})`);
+
+/**
+ * An error opening the database, naming the file (absolute) and what to do.
+ * SQLite's own words ("file is not a database", "unable to open database
+ * file") say neither.
+ */
+function openError(path: string, err: unknown, purpose: 'reading' | 'writing'): AppError {
+  const file = resolve(path);
+  const code = (err as { code?: string }).code;
+  const said = `${(err as Error).message}${code ? ` (${code})` : ''}`;
+  if (code === 'SQLITE_NOTADB') {
+    return new AppError('NOT_A_DATABASE', `${file} is not a database (SQLite says: ${said}); check ${WHERE_GIVEN}: it must name the file \`webrtc-monitor serve\` created`);
+  }
+  if (code === 'SQLITE_CANTOPEN') {
+    return new AppError(
+      purpose === 'reading' ? 'NOT_FOUND' : 'STORAGE_UNAVAILABLE',
+      `the database ${file} cannot be opened for ${purpose}: ${said}; check that it is a file (not a directory), that its directory exists, and that you may ${purpose === 'reading' ? 'read' : 'write'} both; check ${WHERE_GIVEN}`,
     );
   }
+  return new AppError(
+    'STORAGE_UNAVAILABLE',
+    `the database ${file} cannot be opened for ${purpose}: ${said}; ` +
+      (purpose === 'writing' ? 'check that the file and its directory are writable and that the disk has space' : `check ${WHERE_GIVEN}`),
+  );
 }
 
 /** A write that is rolled back: SQLite only reports a read-only database when something writes. */
@@ -79,17 +113,32 @@ function hasPendingMigrations(db: Db): boolean {
   return applied === null || applied < newest;
 }
 
-/** Opens an existing database read-only: writes fail inside SQLite itself. */
+/**
+ * Opens an existing database of ours read-only: writes fail inside SQLite
+ * itself. A missing file, a file that is not SQLite and an SQLite file
+ * without our tables are refused here, each saying which file and what to do.
+ */
 export function openReadOnly(path: string, options: OpenOptions = {}): Db {
-  let db: Db;
+  if (path !== ':memory:' && !existsSync(path)) {
+    throw new AppError('NOT_FOUND', `no database at ${resolve(path)}: check ${WHERE_GIVEN}, or run \`webrtc-monitor serve\` once to create it`);
+  }
+  if (isDirectory(path)) throw directoryGiven(path);
+  let db: Db | null = null;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    db.pragma('query_only = ON');
+    // SQLite reads the file lazily: a first read finds out whether it is a database at all.
+    const ours = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
+    if (!ours) {
+      throw new AppError('NOT_A_DATABASE', `${resolve(path)} is an SQLite database without webrtc-monitor's tables (no events table); check ${WHERE_GIVEN}`);
+    }
+    return db;
   } catch (err) {
-    throw new AppError(404, 'NOT_FOUND', `cannot open database ${path}: ${(err as Error).message}`);
+    db?.close();
+    if (isAppError(err)) throw err;
+    throw openError(path, err, 'reading');
   }
-  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-  db.pragma('query_only = ON');
-  return db;
 }
 
 function applyPragmas(db: Db, options: OpenOptions) {

@@ -14,11 +14,43 @@ const PRUNE_PAUSE_MS = 20;
 
 export type PruneReport = { deleted: number; throughPosition: number; archived: string | null };
 
+export type PrunePlan = {
+  /** The position asked for. */
+  requested: number;
+  /** What would be deleted through: `requested`, held back by the lowest consumer checkpoint. */
+  throughPosition: number;
+  /** The consumer whose checkpoint held it back, if one did. */
+  heldBy: string | null;
+  /** Events at or before `throughPosition` still in the log. */
+  events: number;
+  /** When the first and last of them were recorded (epoch ms), null when there are none. */
+  firstRecordedAt: number | null;
+  lastRecordedAt: number | null;
+};
+
+/** What `prune` through `throughPosition` would delete, deleting nothing. */
+export function planPrune(db: Db, throughPosition: number): PrunePlan {
+  const lowest = lowestCheckpoint(db);
+  const through = lowest === null ? throughPosition : Math.min(throughPosition, lowest);
+  const heldBy =
+    lowest !== null && lowest < throughPosition
+      ? ((db.prepare('SELECT consumer FROM checkpoints WHERE position = ? ORDER BY consumer LIMIT 1').pluck().get(lowest) as string | undefined) ?? null)
+      : null;
+  const row = db
+    .prepare('SELECT count(*) AS events, min(recorded_at) AS first, max(recorded_at) AS last FROM events WHERE position <= ?')
+    .get(Math.max(0, through)) as { events: number; first: number | null; last: number | null };
+  return { requested: throughPosition, throughPosition: through, heldBy, events: row.events, firstRecordedAt: row.first, lastRecordedAt: row.last };
+}
+
+/** The last position recorded before `time` (epoch ms), 0 when none was: what `--older-than` prunes through. */
+export function lastPositionBefore(db: Db, time: number): number {
+  return (db.prepare('SELECT max(position) FROM events WHERE recorded_at < ?').pluck().get(time) as number | null) ?? 0;
+}
+
 /** Deletes events with position <= `throughPosition` (clamped to the lowest checkpoint). */
 export async function prune(db: Db, options: { throughPosition: number; archivePath?: string }): Promise<PruneReport> {
-  const lowest = lowestCheckpoint(db);
-  const through = lowest === null ? options.throughPosition : Math.min(options.throughPosition, lowest);
-  if (through < 1) throw new AppError(400, 'BAD_REQUEST', 'nothing to prune: position must be at least 1');
+  const through = planPrune(db, options.throughPosition).throughPosition;
+  if (through < 1) throw new AppError('BAD_REQUEST', 'nothing to prune: position must be at least 1');
   if (options.archivePath) {
     const out = createWriteStream(options.archivePath, { flags: 'wx' });
     for (const e of iterateAll(db, { until: through })) {

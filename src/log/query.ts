@@ -42,7 +42,7 @@ function refuseWritingPragma(sql: string) {
   const name = unquote(m[1]).trim().toLowerCase();
   const sets = m[2] === '=' || (m[2] === '(' && !READING_PRAGMAS_WITH_ARGUMENT.has(name));
   if (sets || WRITING_PRAGMAS.has(name)) {
-    throw new AppError(403, 'READ_ONLY', `query is read-only: PRAGMA ${name} would change the database or its settings`);
+    throw new AppError('READ_ONLY', `query is read-only: PRAGMA ${name} would change the database or its settings`);
   }
 }
 
@@ -53,17 +53,17 @@ function prepareQuery(db: Db, sql: string) {
   try {
     stmt = db.prepare(sql);
   } catch (err) {
-    throw new AppError(400, 'SQL_ERROR', (err as Error).message);
+    throw new AppError('SQL_ERROR', (err as Error).message);
   }
   if (!stmt.reader) {
-    throw new AppError(403, 'READ_ONLY', 'query is read-only: only statements that return rows (SELECT, WITH, read-only PRAGMA) are allowed');
+    throw new AppError('READ_ONLY', 'query is read-only: only statements that return rows (SELECT, WITH, read-only PRAGMA) are allowed');
   }
   return stmt;
 }
 
 function executionError(message: string): AppError {
-  if (/readonly|read-only|query_only/i.test(message)) return new AppError(403, 'READ_ONLY', `query is read-only: ${message}`);
-  return new AppError(400, 'SQL_ERROR', message);
+  if (/readonly|read-only|query_only/i.test(message)) return new AppError('READ_ONLY', `query is read-only: ${message}`);
+  return new AppError('SQL_ERROR', message);
 }
 
 export function runQuery(db: Db, sql: string): { columns: string[]; rows: Record<string, unknown>[] } {
@@ -126,16 +126,16 @@ export async function runQueryWithTimeout(path: string, sql: string, timeoutMs =
     }, timeoutMs);
     child.once('error', (err) => {
       clearTimeout(timer);
-      reject(new AppError(500, 'INTERNAL', `the query could not be run: ${err.message}`));
+      reject(new AppError('INTERNAL', `the query could not be run: ${err.message}`));
     });
     child.once('close', () => {
       clearTimeout(timer);
-      if (timedOut) return reject(new AppError(408, 'TIMEOUT', `the query ran for ${timeoutMs} ms and was stopped (use --timeout to allow longer)`));
+      if (timedOut) return reject(new AppError('QUERY_TIMEOUT', `the query ran for ${timeoutMs} ms and was stopped (use --timeout to allow longer)`));
       let out: { error?: string; columns: string[]; rows: Record<string, unknown>[] };
       try {
         out = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch {
-        return reject(new AppError(500, 'INTERNAL', `the query process failed: ${stderr.trim() || 'no output'}`));
+        return reject(new AppError('INTERNAL', `the query process failed: ${stderr.trim() || 'no output'}`));
       }
       if (out.error !== undefined) reject(executionError(out.error));
       else resolve({ columns: out.columns, rows: out.rows });

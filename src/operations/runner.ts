@@ -12,7 +12,7 @@
 // missing at the next start is closed out by recovery.
 import { randomUUID } from 'node:crypto';
 import type { EventLog } from '../log/append.ts';
-import { AppError, isAppError } from '../errors.ts';
+import { AppError, isAppError, unavailable } from '../errors.ts';
 import { storageError } from '../log/storage.ts';
 import { streamName, type NewEvent } from '../log/catalogue.ts';
 
@@ -110,7 +110,7 @@ export class OperationRunner {
     work: (ctx: OperationContext) => Promise<T>,
     options: StartOptions = {},
   ): Promise<Started<T>> {
-    if (!this.accepting) throw new AppError(503, 'SHUTTING_DOWN', 'the server is shutting down');
+    if (!this.accepting) throw unavailable('SHUTTING_DOWN', 'the server is shutting down', 10);
     const operationId = options.operationId ?? randomUUID();
     const timeoutMs = options.timeoutMs ?? this.options.defaultTimeoutMs;
     const meta = { operation_id: operationId, ...(options.requestId ? { request_id: options.requestId } : {}) };
@@ -138,7 +138,7 @@ export class OperationRunner {
     } finally {
       this.starting.delete(appending);
     }
-    if (!started.ok) throw new AppError(409, 'CONFLICT', `operation ${operationId} already exists`);
+    if (!started.ok) throw new AppError('CONFLICT', `operation ${operationId} already exists`);
 
     const controller = new AbortController();
     const t0 = performance.now();

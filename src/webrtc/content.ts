@@ -49,11 +49,11 @@ export async function resolveContent(dir: string, ref: string): Promise<ContentI
   if (/^[0-9a-f]{64}$/i.test(ref)) {
     const listing = await describeDir(root);
     const found = listing.items.find((i) => i.sha256 === ref.toLowerCase());
-    if (!found) throw new AppError(404, 'CONTENT_NOT_FOUND', `no content with SHA-256 ${ref}`);
+    if (!found) throw new AppError('CONTENT_NOT_FOUND', `no content with SHA-256 ${ref}`);
     return found;
   }
   if (ref.includes('\0') || ref.includes('/') || ref.includes('\\') || ref === '.' || ref === '..' || basename(ref) !== ref) {
-    throw new AppError(422, 'VALIDATION_FAILED', 'content must be a file name inside the content directory or a SHA-256');
+    throw new AppError('VALIDATION_FAILED', 'content must be a file name inside the content directory or a SHA-256');
   }
   const full = join(root, ref);
   let real: string;
@@ -61,14 +61,14 @@ export async function resolveContent(dir: string, ref: string): Promise<ContentI
   try {
     [real, realRoot] = await Promise.all([realpath(full), realpath(root)]);
   } catch {
-    throw new AppError(404, 'CONTENT_NOT_FOUND', `no content named "${ref}"`);
+    throw new AppError('CONTENT_NOT_FOUND', `no content named "${ref}"`);
   }
   // A symlink inside the directory must not lead outside it.
   if (!real.startsWith(realRoot + sep)) {
-    throw new AppError(422, 'VALIDATION_FAILED', 'content must stay inside the content directory');
+    throw new AppError('VALIDATION_FAILED', 'content must stay inside the content directory');
   }
   const s = await stat(real);
-  if (!s.isFile()) throw new AppError(404, 'CONTENT_NOT_FOUND', `"${ref}" is not a file`);
+  if (!s.isFile()) throw new AppError('CONTENT_NOT_FOUND', `"${ref}" is not a file`);
   return {
     name: ref,
     path: real,

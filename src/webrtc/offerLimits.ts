@@ -20,7 +20,7 @@ export const MAX_OFFER_RIDS = 16;
 export function checkOfferLimits(sdp: string): void {
   const bytes = Buffer.byteLength(sdp, 'utf8');
   if (bytes > MAX_OFFER_BYTES) {
-    throw new AppError(413, 'PAYLOAD_TOO_LARGE', `the SDP offer is ${bytes} bytes; at most ${MAX_OFFER_BYTES} are accepted`);
+    throw new AppError('PAYLOAD_TOO_LARGE', `the SDP offer is ${bytes} bytes; at most ${MAX_OFFER_BYTES} are accepted`);
   }
   let lines = 0;
   let sections = 0;
@@ -40,5 +40,5 @@ export function checkOfferLimits(sdp: string): void {
   if (sections > MAX_OFFER_MEDIA_SECTIONS) problems.push(`${sections} media sections (at most ${MAX_OFFER_MEDIA_SECTIONS})`);
   if (candidates > MAX_OFFER_CANDIDATES) problems.push(`${candidates} candidates (at most ${MAX_OFFER_CANDIDATES})`);
   if (rids > MAX_OFFER_RIDS) problems.push(`${rids} simulcast rids (at most ${MAX_OFFER_RIDS})`);
-  if (problems.length) throw new AppError(400, 'BAD_REQUEST', `the SDP offer is too large to answer: ${problems.join(', ')}`);
+  if (problems.length) throw new AppError('BAD_REQUEST', `the SDP offer is too large to answer: ${problems.join(', ')}`);
 }

@@ -39,7 +39,7 @@ export class Registry {
 
   addStream(stream: LiveStream) {
     if (this.streams.size >= MAX_STREAMS) {
-      throw new AppError(503, 'UNAVAILABLE', `at most ${MAX_STREAMS} streams may be open; stop one first`);
+      throw new AppError('UNAVAILABLE', `at most ${MAX_STREAMS} streams may be open; stop one first`);
     }
     this.streams.set(stream.serverId, stream);
   }

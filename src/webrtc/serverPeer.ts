@@ -157,12 +157,12 @@ export class ServerPeer {
   async answer(offerSdp: string, signal: AbortSignal): Promise<string> {
     this.subscribe();
     const kinds = mediaKinds(offerSdp);
-    if (kinds.length === 0) throw new AppError(400, 'BAD_REQUEST', 'the body is not an SDP offer (no m= line)');
+    if (kinds.length === 0) throw new AppError('BAD_REQUEST', 'the body is not an SDP offer (no m= line)');
     if (this.spec.mode === 'media' && !kinds.some((k) => k === 'video' || k === 'audio')) {
-      throw new AppError(422, 'VALIDATION_FAILED', 'a media stream needs an offer with an audio or video m-section');
+      throw new AppError('VALIDATION_FAILED', 'a media stream needs an offer with an audio or video m-section');
     }
     if (this.spec.mode === 'data' && !kinds.includes('application')) {
-      throw new AppError(422, 'VALIDATION_FAILED', 'a data stream needs an offer with a data channel (m=application)');
+      throw new AppError('VALIDATION_FAILED', 'a data stream needs an offer with a data channel (m=application)');
     }
     const sdp = unifyBundleCredentials(offerSdp);
     const combined = eitherSignal(signal, this.deps.resourceSignal?.());
@@ -178,7 +178,7 @@ export class ServerPeer {
       await raceAbort(this.pc.setRemoteDescription({ type: 'offer', sdp }), abort);
     } catch (err) {
       if (abort.aborted) throw abort.reason;
-      throw new AppError(400, 'BAD_REQUEST', `the SDP offer was refused: ${(err as Error).message}`);
+      throw new AppError('BAD_REQUEST', `the SDP offer was refused: ${(err as Error).message}`);
     }
     this.recordRemoteCandidates(sdp);
     abort.throwIfAborted();
@@ -195,7 +195,7 @@ export class ServerPeer {
     await this.gatheringComplete(abort);
     this.recordTracks();
     const local = this.pc.localDescription?.sdp;
-    if (!local) throw new AppError(500, 'WEBRTC_ERROR', 'werift produced no local description');
+    if (!local) throw new AppError('WEBRTC_ERROR', 'werift produced no local description');
     return local;
   }
 

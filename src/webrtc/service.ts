@@ -215,15 +215,15 @@ export class WebRtcService {
 
   /** Checks an offer can be tried at all, before anything is recorded. */
   checkOffer(stream: LiveStream, sdp: string) {
-    if (!/^v=0\r?\n/.test(sdp)) throw new AppError(400, 'BAD_REQUEST', 'the body is not an SDP offer (it must start with v=0)');
+    if (!/^v=0\r?\n/.test(sdp)) throw new AppError('BAD_REQUEST', 'the body is not an SDP offer (it must start with v=0)');
     checkOfferLimits(sdp);
     const kinds = mediaKinds(sdp);
-    if (kinds.length === 0) throw new AppError(400, 'BAD_REQUEST', 'the SDP offer has no m= line');
+    if (kinds.length === 0) throw new AppError('BAD_REQUEST', 'the SDP offer has no m= line');
     if (stream.mode === 'media' && !kinds.some((k) => k === 'audio' || k === 'video')) {
-      throw new AppError(422, 'VALIDATION_FAILED', 'a media stream needs an offer with an audio or video m-section');
+      throw new AppError('VALIDATION_FAILED', 'a media stream needs an offer with an audio or video m-section');
     }
     if (stream.mode === 'data' && !kinds.includes('application')) {
-      throw new AppError(422, 'VALIDATION_FAILED', 'a data stream needs an offer with a data channel (m=application)');
+      throw new AppError('VALIDATION_FAILED', 'a data stream needs an offer with a data channel (m=application)');
     }
   }
 
@@ -338,8 +338,8 @@ export class WebRtcService {
   async benchmark(request: { content: string; mode: StreamMode; quality: Quality; durationS: number; viewers: number }, origin: Origin = {}) {
     this.refuseWhenStopping();
     const max = this.deps.config.maxBenchmarkViewers;
-    if (request.viewers > max) throw new AppError(422, 'VALIDATION_FAILED', `viewers must be at most ${max} (config maxBenchmarkViewers)`);
-    if (request.durationS > MAX_BENCHMARK_SECONDS) throw new AppError(422, 'VALIDATION_FAILED', `duration_s must be at most ${MAX_BENCHMARK_SECONDS}`);
+    if (request.viewers > max) throw new AppError('VALIDATION_FAILED', `viewers must be at most ${max} (config maxBenchmarkViewers)`);
+    if (request.durationS > MAX_BENCHMARK_SECONDS) throw new AppError('VALIDATION_FAILED', `duration_s must be at most ${MAX_BENCHMARK_SECONDS}`);
     // Each viewer is a server peer and an in-process viewer peer, both in this process.
     if (this.registry.availablePeers < 2 * request.viewers) {
       throw unavailable('UNAVAILABLE', `not enough connection slots left for ${request.viewers} viewers (${this.registry.availablePeers} free)`, PEER_RETRY_AFTER_S);
@@ -386,7 +386,7 @@ export class WebRtcService {
     this.refuseWhenStopping();
     const listing = await describeDir(this.deps.config.contentDir);
     const item = listing.items[0];
-    if (!item) throw new AppError(503, 'UNAVAILABLE', `the content directory ${listing.path} has no file to stream`);
+    if (!item) throw new AppError('UNAVAILABLE', `the content directory ${listing.path} has no file to stream`);
     const serverId = randomUUID();
     let viewer: Viewer | null = null;
     const setup = await this.deps.runner.run(
@@ -408,7 +408,7 @@ export class WebRtcService {
     if (setup.status !== 'completed' || !viewer) {
       this.registry.streams.delete(serverId);
       // Why is on the record (the operation's error); the answer does not repeat it.
-      throw new AppError(500, 'WEBRTC_ERROR', `the loopback pair could not be set up; see operation ${setup.operationId}`, { operation_id: setup.operationId }, true);
+      throw new AppError('WEBRTC_ERROR', `the loopback pair could not be set up; see operation ${setup.operationId}`, { operation_id: setup.operationId }, true);
     }
     const testViewer: Viewer = viewer;
     const { connection_id: connectionId, setup_ms: setupMs } = setup.result;
@@ -499,7 +499,7 @@ export class WebRtcService {
   private async contentFor(ref: string, mode: StreamMode): Promise<ContentItem> {
     const content = await resolveContent(this.deps.config.contentDir, ref);
     if (mode === 'media' && !content.media) {
-      throw new AppError(422, 'VALIDATION_FAILED', `"${content.name}" is not a media file (WebM or MP4); stream it with mode "data"`);
+      throw new AppError('VALIDATION_FAILED', `"${content.name}" is not a media file (WebM or MP4); stream it with mode "data"`);
     }
     return content;
   }
@@ -623,10 +623,10 @@ async function probeMedia(path: string) {
   } catch (err) {
     // werift's message may name the file by its absolute path: show the name only.
     const message = (err as Error).message.split(path).join(basename(path));
-    throw new AppError(422, 'VALIDATION_FAILED', `the file cannot be played: ${message}`);
+    throw new AppError('VALIDATION_FAILED', `the file cannot be played: ${message}`);
   }
   const tracks = { video: Boolean(player.video), audio: Boolean(player.audio) };
   player.stop();
-  if (!tracks.video && !tracks.audio) throw new AppError(422, 'VALIDATION_FAILED', 'the file has no audio or video track');
+  if (!tracks.video && !tracks.audio) throw new AppError('VALIDATION_FAILED', 'the file has no audio or video track');
   return tracks;
 }

@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 // node with tsx's loader, not the tsx binary: that one starts a second node process.
-const NODE_ARGS = ['--import', pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href];
+export const NODE_ARGS = ['--import', pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href];
 export const CLI = join(ROOT, 'src', 'cli.ts');
 
 export type CliResult = { code: number | null; stdout: string; stderr: string };
@@ -145,4 +145,46 @@ export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.P
       return exited;
     },
   };
+}
+
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux's script(1), in Debian's
+ * essential bsdutils), as an operator's shell would: stdin and stderr are a
+ * terminal. `answers` are typed when their prompt appears; `until` ends the
+ * run (SIGTERM to the CLI) once the output matches it. Resolves with what the
+ * terminal showed (stdout and stderr together).
+ */
+export function runCliOnTerminal(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; answers?: [RegExp, string][]; until?: RegExp; timeoutMs?: number } = {},
+): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, ...NODE_ARGS, CLI, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  // The shell says its pid first, then becomes the CLI: that pid is the CLI's.
+  const child = spawn('script', ['-qfec', `echo PID=$$; exec ${command}`, '/dev/null'], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const answers = [...(options.answers ?? [])];
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the CLI on a terminal did not finish: ${output}`));
+    }, options.timeoutMs ?? 30_000);
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      output += c;
+      while (answers.length && answers[0][0].test(output)) child.stdin.write(`${answers.shift()![1]}\n`);
+      const pid = /PID=(\d+)/.exec(output);
+      if (options.until?.test(output) && pid) {
+        options.until = undefined;
+        process.kill(Number(pid[1]), 'SIGTERM');
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, output: output.replace(/^PID=\d+\r?\n/, '') });
+    });
+  });
 }

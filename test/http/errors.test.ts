@@ -6,6 +6,10 @@ import { request } from 'node:http';
 import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
 import { headPosition } from '../../src/log/read.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Router from '@koa/router';
+import type { PluginFactory } from '../../src/http/serve.ts';
 
 let server: TestServer;
 const EXPORT = `${MONITOR_PREFIX}/export`;
@@ -138,3 +142,60 @@ Problems('never answers 5xx to odd requests', async () => {
 });
 
 Problems.run();
+
+const Internal = suite('a 500 shows no internals');
+
+/** GET /test/broken: scaffolding that fails the way a bug does, with a message naming a file. */
+const brokenRoute: PluginFactory = (services) => ({
+  name: 'broken-route',
+  routers: [
+    () =>
+      new Router().get('/test/broken', () => {
+        throw new Error(`ENOENT: no such file or directory, open '${join(services.config.persistencePath, 'secret.key')}'`);
+      }),
+  ],
+});
+
+Internal('answers an error that is not ours with a generic problem, and keeps the message in the log', async () => {
+  const lines: string[] = [];
+  const pino = (await import('pino')).default;
+  const logger = pino({ level: 'error' }, { write: (line: string) => lines.push(line) });
+  const s = await startTestServer({}, { plugins: [brokenRoute], logger });
+  try {
+    const res = await s.api('/test/broken');
+    const text = await res.text();
+    assert.is(res.status, 500);
+    const body = JSON.parse(text);
+    assert.equal([body.code, body.title], ['INTERNAL', 'Internal Server Error']);
+    assert.not.match(text, s.dir);
+    assert.not.match(text, /ENOENT|secret/);
+    assert.ok(lines.some((l) => l.includes('secret.key')), 'the message is in the server log');
+  } finally {
+    await s.stop();
+  }
+});
+
+Internal('answers an operation that broke with a pointer to its record, never the message naming a file', async () => {
+  const s = await startTestServer();
+  try {
+    // POST export writes to exports/ beside the database: a file of that name makes the write fail.
+    writeFileSync(join(s.dir, 'exports'), 'not a directory');
+    const res = await s.api(`${MONITOR_PREFIX}/export`, { method: 'POST', json: {} });
+    const text = await res.text();
+    assert.is(res.status, 500, text);
+    const body = JSON.parse(text);
+    assert.is(body.code, 'INTERNAL');
+    assert.not.match(text, s.dir);
+    assert.not.match(text, /ENOTDIR|EEXIST/);
+    const operationId = body.errors.operation_id as string;
+    assert.match(body.detail, `/operations/${operationId}`);
+    // The record keeps what happened, for the operator.
+    const op = (await (await s.api(`${MONITOR_PREFIX}/operations/${operationId}`)).json()) as { operation: { status: string; error: { message: string } } };
+    assert.is(op.operation.status, 'failed');
+    assert.match(op.operation.error.message, /ENOTDIR|EEXIST/);
+  } finally {
+    await s.stop();
+  }
+});
+
+Internal.run();

@@ -107,7 +107,7 @@ metrics('matches the monitor summary after real appends and operations', async (
     await log.append('connection:c4', [{ type: 'connection.created', data: { connection_id: 'c4' } }]);
     const ok = await runner.run('probe', {}, async () => 'fine');
     const bad = await runner.run('probe', {}, async () => {
-      throw new AppError(409, 'CONFLICT', 'no');
+      throw new AppError('CONFLICT', 'no');
     });
     assert.is(ok.status, 'completed');
     assert.is(bad.status, 'failed');

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { prune, prunedThrough } from '../../src/log/prune.ts';
+import { lastPositionBefore, planPrune, prune, prunedThrough } from '../../src/log/prune.ts';
 import { writeCheckpoint } from '../../src/log/checkpoint.ts';
 import { readAll, headPosition } from '../../src/log/read.ts';
 import { isAppError } from '../../src/errors.ts';
@@ -72,6 +72,34 @@ Prune('a stream whose events were all pruned keeps counting its versions, and no
 
 Prune.run();
 
+const Plan = suite('planPrune and lastPositionBefore');
+Plan.before.each(async () => {
+  let now = 1_000;
+  store = freshStore({ clock: () => (now += 1_000) });
+  // One append each: events of one append share its time.
+  for (let i = 0; i < 10; i++) await store.log.append(`connection:${i}`, [{ type: 'connection.error', data: { code: `e${i}`, message: 'm' } }]);
+});
+Plan.after.each(() => store.cleanup());
+
+Plan('says what a prune would delete, held back by a checkpoint, and deletes nothing', () => {
+  writeCheckpoint(store.db, 'log-dir', 4);
+  const plan = planPrune(store.db, 8);
+  const recorded = readAll(store.db, { limit: 10 }).map((e) => e.recordedAt);
+  assert.equal(plan, { requested: 8, throughPosition: 4, heldBy: 'log-dir', events: 4, firstRecordedAt: recorded[0], lastRecordedAt: recorded[3] });
+  assert.is(headPosition(store.db), 10);
+  assert.is(prunedThrough(store.db), null);
+  assert.equal(planPrune(store.db, 0).events, 0);
+});
+
+Plan('finds the last position recorded before a time', () => {
+  const recorded = readAll(store.db, { limit: 10 }).map((e) => e.recordedAt);
+  assert.is(lastPositionBefore(store.db, recorded[0]), 0);
+  assert.is(lastPositionBefore(store.db, recorded[5]), 5);
+  assert.is(lastPositionBefore(store.db, recorded[9] + 1), 10);
+});
+
+Plan.run();
+
 const Live = suite('prune beside a live server');
 
 Live('makes no write of the server fail: no 5xx, no event lost, while prune runs again and again', async () => {
@@ -90,7 +118,7 @@ Live('makes no write of the server fail: no 5xx, no event lost, while prune runs
       let runs = 0;
       while (pruning || runs < 3) {
         through = Math.min(headPosition(server.services.db) - 50, through + 15_000);
-        const r = await runCli(['prune', '--through', String(through), '--persistence-path', join(server.dir, 'monitor.db')]);
+        const r = await runCli(['prune', '--through', String(through), '--yes', '--persistence-path', join(server.dir, 'monitor.db')]);
         assert.is(r.code, 0, r.stderr);
         runs++;
       }

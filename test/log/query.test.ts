@@ -93,14 +93,14 @@ RunQuery('refuses a writing PRAGMA whose name is quoted, naming it in the messag
   }
 });
 
-RunQuery('stops a runaway query after its timeout with TIMEOUT', async () => {
+RunQuery('stops a runaway query after its timeout with QUERY_TIMEOUT (its own code: a limit the caller set, not an operation deadline)', async () => {
   const endless = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c';
   try {
     await runQueryWithTimeout(store.path, endless, 200);
     assert.unreachable('an endless query returned');
   } catch (err) {
     assert.ok(isAppError(err));
-    assert.is(err.code, 'TIMEOUT');
+    assert.is(err.code, 'QUERY_TIMEOUT');
   }
   assert.equal((await runQueryWithTimeout(store.path, 'SELECT count(*) AS n FROM events', 5000)).rows, [{ n: 1 }]);
 });

@@ -60,7 +60,7 @@ Run('commits operation.started before start() resolves', async () => {
 
 Run('records a failure with the error code of an AppError, or INTERNAL for anything else', async () => {
   const a = await runner.run('x', {}, async () => {
-    throw new AppError(404, 'NOT_FOUND', 'no such peer');
+    throw new AppError('NOT_FOUND', 'no such peer');
   });
   assert.equal(a.status === 'failed' && a.error, { code: 'NOT_FOUND', message: 'no such peer' });
   const b = await runner.run('x', {}, async () => {

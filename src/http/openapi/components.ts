@@ -1,84 +1,53 @@
-// Pieces every fragment shares: the problem+json error, the event envelope,
-// and small builders so fragments stay short and consistent.
-import { EVENT_TYPES, STREAM_KINDS } from '../../log/catalogue.ts';
-import type { Parameter, Response, Schema } from './types.ts';
+// Schemas shared by many routes, each named once: the document lists them
+// under components/schemas and refers to them by name. `named` is how any
+// module (a plugin's routes too) gives a response schema a component name;
+// the document keeps only the components its routes reach.
+import { z } from 'zod';
 
-export const components = {
-  schemas: {
-    Problem: {
-      type: 'object',
-      description: 'RFC 9457 problem details; `code` is stable and meant for programs.',
-      required: ['type', 'title', 'status', 'code'],
-      properties: {
-        type: { type: 'string' },
-        title: { type: 'string' },
-        status: { type: 'integer' },
-        code: { type: 'string', examples: ['NOT_FOUND', 'BAD_REQUEST', 'VALIDATION_FAILED', 'UNAUTHORIZED'] },
-        detail: { type: 'string' },
-        instance: { type: 'string' },
-        errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
-      },
-    },
-    Event: {
-      type: 'object',
-      description: 'One event of the log. `position` is its global order and the SSE id.',
-      required: ['position', 'stream', 'version', 'type', 'recorded_at', 'data', 'meta'],
-      properties: {
-        position: { type: 'integer', minimum: 1 },
-        stream: { type: 'string', examples: ['connection:2f1c…', 'operation:9a0e…'] },
-        version: { type: 'integer', minimum: 1, description: '1-based within the stream' },
-        type: { type: 'string', enum: EVENT_TYPES },
-        recorded_at: { type: 'string', format: 'date-time' },
-        data: { type: 'object' },
-        meta: { type: 'object' },
-      },
-    },
-  },
-  responses: {
-    BadRequest: problem('The query or path is invalid (code BAD_REQUEST).'),
-    NotFound: problem('No such item (code NOT_FOUND).'),
-    Unauthorized: problem('A token is configured and the request lacks `Authorization: Bearer <token>` (code UNAUTHORIZED).'),
-    UnsupportedMediaType: problem('The body is not application/json (code UNSUPPORTED_MEDIA_TYPE).'),
-    ValidationFailed: problem('The JSON body has the wrong shape (code VALIDATION_FAILED).'),
-    PayloadTooLarge: problem('The body is larger than the configured limit (code PAYLOAD_TOO_LARGE).'),
-  },
-  securitySchemes: {
-    bearer: {
-      type: 'http',
-      scheme: 'bearer',
-      description: 'Needed on mutating routes when the server has a token configured; reads stay open.',
-    },
-  },
-} as const;
+const names = new Map<z.ZodType, string>();
 
-export const STREAM_KIND_VALUES = [...STREAM_KINDS];
-
-export function problem(description: string): Response {
-  return { description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+/** Gives `schema` a component name in the OpenAPI document. */
+export function named<S extends z.ZodType>(name: string, schema: S): S {
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`OpenAPI: "${name}" is not a component name`);
+  for (const [other, existing] of names) if (existing === name && other !== schema) throw new Error(`OpenAPI: two schemas named ${name}`);
+  names.set(schema, name);
+  return schema;
 }
 
-export const ref = (name: keyof typeof components.responses) => ({ $ref: `#/components/responses/${name}` });
+/** Every named schema (of every module loaded so far), by name. */
+export const namedSchemas = (): ReadonlyMap<z.ZodType, string> => names;
 
-export function json(description: string, schema: Schema = { type: 'object' }): Response {
-  return { description, content: { 'application/json': { schema } } };
-}
+export const isoTime = z.string().meta({ format: 'date-time', description: 'ISO-8601, UTC' });
+export const errorInfo = named('ErrorInfo', z.object({ code: z.string(), message: z.string() }));
 
-export function query(name: string, schema: Schema, description?: string): Parameter {
-  return { name, in: 'query', required: false, schema, ...(description ? { description } : {}) };
-}
+export const problemSchema = named(
+  'Problem',
+  z
+    .object({
+      type: z.string().meta({ examples: ['urn:webrtc-monitor:problem:not_found'] }),
+      title: z.string(),
+      status: z.number().int().min(400).max(599),
+      code: z.string().meta({ description: 'Stable, for programs: see the error table in src/errors.ts.', examples: ['NOT_FOUND'] }),
+      detail: z.string().optional(),
+      instance: z.string().optional(),
+      errors: z.unknown().optional().meta({ description: 'The validation issues (path and message each), or the operation id of a failed operation.' }),
+    })
+    .meta({ description: 'RFC 9457 problem details (application/problem+json).' }),
+);
 
-export function pathParam(name: string, description: string): Parameter {
-  return { name, in: 'path', required: true, description, schema: { type: 'string', maxLength: 200 } };
-}
+/** 202: the operation was accepted and is running; nothing more is claimed (src/http/respond.ts answerAccepted). */
+export const acceptedSchema = named(
+  'Accepted',
+  z
+    .looseObject({
+      accepted: z.literal(true),
+      status: z.literal('running'),
+      operation_id: z.string(),
+      location: z.string().meta({ description: 'Where the operation is: poll it for the outcome.' }),
+    })
+    .meta({ description: 'Accepted and still running (Prefer: respond-async, or --operation-timeout passed): no outcome yet.' }),
+);
 
-export const limitQuery = (max: number, fallback: number) =>
-  query('limit', { type: 'integer', minimum: 1, maximum: max, default: fallback }, 'Most items in one page.');
-
-export const cursorQuery = query('cursor', { type: 'string' }, 'The `next_cursor` of the previous page.');
-
-/** For mutating routes: the bearer scheme, or nothing when no token is configured. */
-export const writeSecurity: Record<string, string[]>[] = [{ bearer: [] }, {}];
-
-export function jsonBody(schema: Schema, required = false) {
-  return { required, content: { 'application/json': { schema } } };
-}
+/** What every route that runs an operation answers with 200: its id and duration beside the result. */
+export const completed = <T extends z.ZodRawShape>(shape: T) =>
+  z.looseObject({ success: z.literal(true), operation_id: z.string(), duration_ms: z.number().int().nonnegative(), ...shape });

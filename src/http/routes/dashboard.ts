@@ -14,7 +14,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Services } from '../app.ts';
 import { notFound } from '../../errors.ts';
-import type { OpenApiPaths } from '../openapi/types.ts';
+import type { ApiSpec } from '../openapi/spec.ts';
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 const PAGE = 'index.html';
@@ -87,28 +87,28 @@ export function dashboardRouter(_services: Services): Router {
   return router;
 }
 
-const htmlPage = (summary: string) => ({
-  tags: ['dashboard'],
+const htmlPage = (operationId: string, summary: string) => ({
+  operationId,
+  tag: 'dashboard',
   summary,
   responses: {
-    200: { description: 'The dashboard page', content: { 'text/html': { schema: { type: 'string' } } } },
+    200: { description: 'The dashboard page', media: { type: 'text/html' } },
     304: { description: 'Not modified (ETag)' },
   },
 });
 
-export const dashboardOpenApiPaths: OpenApiPaths = {
-  '/': { get: htmlPage('The dashboard') },
-  '/dashboard': { get: htmlPage('The dashboard (same page as /)') },
-  '/assets/{file}': {
-    get: {
-      tags: ['dashboard'],
-      summary: 'A static file of the dashboard (scripts, styles)',
-      parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
-      responses: {
-        200: { description: 'The file, with its content type' },
-        304: { description: 'Not modified (ETag)' },
-        404: { $ref: '#/components/responses/NotFound' },
-      },
+export const dashboardApi: ApiSpec = {
+  'GET /': htmlPage('getDashboard', 'The dashboard'),
+  'GET /dashboard': htmlPage('getDashboardPage', 'The dashboard (same page as /)'),
+  'GET /assets/:file': {
+    operationId: 'getDashboardAsset',
+    tag: 'dashboard',
+    summary: 'A static file of the dashboard (scripts, styles)',
+    params: { file: 'The file name' },
+    responses: {
+      200: { description: 'The file, with its content type', media: { type: 'text/javascript' } },
+      304: { description: 'Not modified (ETag)' },
     },
+    errors: ['NOT_FOUND'],
   },
 };

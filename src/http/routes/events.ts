@@ -23,8 +23,9 @@ import { headPosition, readAllRows, type ReadAllOptions } from '../../log/read.t
 import { EVENT_TYPES, STREAM_KINDS, type StoredEvent } from '../../log/catalogue.ts';
 import { limitParam, parseQuery } from '../validate.ts';
 import { MONITOR_PREFIX, publicEvent, publicEventJson } from './monitor.ts';
-import { json, limitQuery, problem, query, ref } from '../openapi/components.ts';
-import type { OpenApiPaths } from '../openapi/types.ts';
+import { isoTime } from '../openapi/components.ts';
+import { eventSchema } from '../openapi/events.ts';
+import type { ApiSpec } from '../openapi/spec.ts';
 
 /** Events read from the log per query when following it. */
 export const FEED_PAGE = 100;
@@ -49,20 +50,20 @@ const typeList = z
   .pipe(z.array(z.enum(EVENT_TYPES as [string, ...string[]])).min(1).max(EVENT_TYPES.length));
 
 const filterShape = {
-  stream: z.string().min(1).max(300).optional(),
-  stream_prefix: z.string().min(1).max(300).optional(),
-  kind: z.enum(STREAM_KINDS).optional(),
-  type: typeList.optional(),
+  stream: z.string().min(1).max(300).optional().meta({ description: 'Only this stream, e.g. `connection:<id>`.' }),
+  stream_prefix: z.string().min(1).max(300).optional().meta({ description: 'Only streams starting with this, e.g. `connection:`.' }),
+  kind: z.enum(STREAM_KINDS).optional().meta({ description: 'Only streams of this kind (same as stream_prefix=`<kind>:`).' }),
+  type: typeList.optional().meta({ description: 'Comma-separated event types, e.g. `connection.state_changed,connection.closed`.' }),
 };
 
 const pageQuery = z.object({
-  after: positionParam.default(0),
+  after: positionParam.default(0).meta({ description: 'Events after this log position.' }),
   limit: limitParam(1000, 100),
   ...filterShape,
 });
 
 const streamQuery = z.object({
-  after: positionParam.optional(),
+  after: positionParam.optional().meta({ description: 'Start after this log position (default: the head, live events only).' }),
   heartbeat_ms: z.coerce.number().int().min(1000).max(60_000).default(DEFAULT_HEARTBEAT_MS),
   ...filterShape,
 });
@@ -71,7 +72,7 @@ type Filter = Omit<ReadAllOptions, 'after' | 'limit'>;
 
 function toFilter(q: { stream?: string; stream_prefix?: string; kind?: string; type?: string[] }): Filter {
   const given = [q.stream, q.stream_prefix, q.kind].filter((x) => x !== undefined).length;
-  if (given > 1) throw new AppError(400, 'BAD_REQUEST', 'use one of stream, stream_prefix and kind');
+  if (given > 1) throw new AppError('BAD_REQUEST', 'use one of stream, stream_prefix and kind');
   return {
     stream: q.stream,
     streamPrefix: q.stream_prefix ?? (q.kind ? `${q.kind}:` : undefined),
@@ -169,7 +170,7 @@ export function eventsRouter(services: Services): Router {
       // header when it reconnects, so the header wins.
       const parsed = positionParam.safeParse(header);
       if (!parsed.success || !/^\d+$/.test(header)) {
-        throw new AppError(400, 'BAD_REQUEST', 'Last-Event-ID must be a log position (a non-negative integer)');
+        throw new AppError('BAD_REQUEST', 'Last-Event-ID must be a log position (a non-negative integer)');
       }
       after = parsed.data;
     } else {
@@ -306,57 +307,44 @@ export function frame(event: StoredEvent): string {
   return `id: ${event.position}\ndata: ${JSON.stringify(publicEvent(event))}\n\n`;
 }
 
-const filterParams = [
-  query('stream', { type: 'string', maxLength: 300 }, 'Only this stream, e.g. `connection:<id>`.'),
-  query('stream_prefix', { type: 'string', maxLength: 300 }, 'Only streams starting with this, e.g. `connection:`.'),
-  query('kind', { type: 'string', enum: STREAM_KINDS }, 'Only streams of this kind (same as stream_prefix=`<kind>:`).'),
-  query('type', { type: 'string' }, 'Comma-separated event types, e.g. `connection.state_changed,connection.closed`.'),
-];
+// ---- OpenAPI ----------------------------------------------------------------
 
-export const eventsOpenApiPaths: OpenApiPaths = {
-  [`${MONITOR_PREFIX}/events`]: {
-    get: {
-      tags: ['events'],
-      summary: 'A page of the event log in position order',
-      parameters: [
-        query('after', { type: 'integer', minimum: 0, default: 0 }, 'Events after this log position.'),
-        limitQuery(1000, 100),
-        ...filterParams,
-      ],
-      responses: {
-        200: json('A page of events', {
-          type: 'object',
-          properties: {
-            events: { type: 'array', items: { $ref: '#/components/schemas/Event' } },
-            count: { type: 'integer' },
-            next_after: { type: 'integer', description: 'Pass as `after` for the next page.' },
-            has_more: { type: 'boolean' },
-            head_position: { type: 'integer' },
-          },
+export const eventsApi: ApiSpec = {
+  [`GET ${MONITOR_PREFIX}/events`]: {
+    operationId: 'listEvents',
+    tag: 'events',
+    summary: 'A page of the event log in position order',
+    query: pageQuery,
+    responses: {
+      200: {
+        description: 'A page of events',
+        json: z.object({
+          events: z.array(eventSchema),
+          count: z.number().int().nonnegative(),
+          next_after: z.number().int().nonnegative().meta({ description: 'Pass as `after` for the next page.' }),
+          has_more: z.boolean().meta({ description: 'Whether the log goes on past `next_after` (a rarely matching filter may have found nothing in this window).' }),
+          head_position: z.number().int().nonnegative(),
+          timestamp: isoTime,
         }),
-        400: ref('BadRequest'),
       },
     },
+    errors: ['BAD_REQUEST'],
   },
-  [`${MONITOR_PREFIX}/events/stream`]: {
-    get: {
-      tags: ['events'],
-      summary: 'The event log as Server-Sent Events, live',
-      description:
-        'Each event is one `data:` line of JSON (an Event) with `id:` = its log position. Reconnect with ' +
-        '`Last-Event-ID` (EventSource does) to resume with no gap and no duplicate. Without it, the feed starts ' +
-        'at `after`, or at the head of the log. Idle streams get a comment line as heartbeat.',
-      parameters: [
-        { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string', pattern: '^\\d+$' }, description: 'Resume after this position; wins over `after`.' },
-        query('after', { type: 'integer', minimum: 0 }, 'Start after this log position (default: the head, live events only).'),
-        query('heartbeat_ms', { type: 'integer', minimum: 1000, maximum: 60000, default: DEFAULT_HEARTBEAT_MS }),
-        ...filterParams,
-      ],
-      responses: {
-        200: { description: 'An endless text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
-        400: ref('BadRequest'),
-        503: problem('Too many live feed clients (code UNAVAILABLE); retry after the Retry-After header.'),
-      },
+  [`GET ${MONITOR_PREFIX}/events/stream`]: {
+    operationId: 'streamEvents',
+    tag: 'events',
+    summary: 'The event log as Server-Sent Events, live',
+    description:
+      'Each event is one `data:` line of JSON (an Event) with `id:` = its log position. Reconnect with ' +
+      '`Last-Event-ID` (EventSource does) to resume with no gap and no duplicate. Without it, the feed starts ' +
+      'at `after`, or at the head of the log. Idle streams get a comment line as heartbeat.',
+    query: streamQuery,
+    headers: [
+      { name: 'Last-Event-ID', description: 'Resume after this position; wins over `after`.', schema: z.string().regex(/^\d+$/) },
+    ],
+    responses: {
+      200: { description: 'An endless text/event-stream; each data line is an Event', media: { type: 'text/event-stream' } },
     },
+    errors: ['BAD_REQUEST', 'UNAVAILABLE'],
   },
 };

@@ -33,7 +33,7 @@ import { TASK_OUTCOMES, type SummaryModel } from '../../projections/summary.ts';
 import { feedClients } from './events.ts';
 import { registerForwarderMetrics } from './forwarderMetrics.ts';
 import { registerReliabilityMetrics } from './reliabilityMetrics.ts';
-import type { OpenApiPaths } from '../openapi/types.ts';
+import type { ApiSpec } from '../openapi/spec.ts';
 
 const PREFIX = 'webrtc_';
 const OPERATION_ENDINGS = ['operation.completed', 'operation.failed', 'operation.cancelled'] as const;
@@ -189,14 +189,11 @@ export function metricsRouter(services: Services): Router {
   return router;
 }
 
-export const metricsOpenApiPaths: OpenApiPaths = {
-  '/metrics': {
-    get: {
-      tags: ['metrics'],
-      summary: 'Prometheus metrics (text exposition format 0.0.4)',
-      responses: {
-        200: { description: 'The exposition', content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } } },
-      },
-    },
+export const metricsApi: ApiSpec = {
+  'GET /metrics': {
+    operationId: 'getMetrics',
+    tag: 'metrics',
+    summary: 'Prometheus metrics (text exposition format 0.0.4)',
+    responses: { 200: { description: 'The exposition', media: { type: 'text/plain; version=0.0.4' } } },
   },
 };

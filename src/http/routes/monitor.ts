@@ -28,6 +28,10 @@ import { exportLogs } from '../../export/exporter.ts';
 import { exportDirFor } from '../../export/paths.ts';
 import { respondWithOutcome } from '../respond.ts';
 import { MONITOR_PREFIX } from '../paths.ts';
+import { acceptedSchema, completed, isoTime as isoTimeOut } from '../openapi/components.ts';
+import { connectionSchema, operationSchema, summarySchema, taskSchema } from '../openapi/readModels.ts';
+import { eventSchema } from '../openapi/events.ts';
+import { PREFER_HEADER, type ApiSpec } from '../openapi/spec.ts';
 
 export { MONITOR_PREFIX };
 
@@ -49,6 +53,7 @@ const tail = (nextCursor: string | null) => `"next_cursor":${JSON.stringify(next
 function listOf<T extends string>(allowed: readonly T[], extra: string[] = []) {
   return z
     .string()
+    .meta({ description: `Comma-separated, any of: ${[...allowed, ...extra].join(', ')}` })
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.enum([...allowed, ...extra] as [string, ...string[]])).min(1));
 }
@@ -56,6 +61,7 @@ function listOf<T extends string>(allowed: readonly T[], extra: string[] = []) {
 const cursorParam = z
   .string()
   .max(100)
+  .meta({ description: 'The `next_cursor` of the previous page.' })
   .optional()
   .transform((c, ctx) => {
     const p = decodeCursor(c);
@@ -68,6 +74,7 @@ const isoTime = z.iso.datetime({ offset: true });
 /** `?at=`: an ISO-8601 time or a log position. */
 const atParam = z
   .string()
+  .meta({ description: 'Time travel: an ISO-8601 time or a log position; the connection as it was then.' })
   .optional()
   .transform((s, ctx) => {
     if (s === undefined) return undefined;
@@ -87,16 +94,16 @@ const connectionsQuery = z.object({
   /** How it ended (clean, failed, shutdown, process_restart): ended connections only. */
   outcome: listOf(CONNECTION_OUTCOMES).optional(),
   /** true: only connections the liveness watchdog says are stalled now; false: only the others. */
-  stalled: boolParam.optional(),
-  include_closed: boolParam.default(false),
-  server_id: z.string().max(200).optional(),
+  stalled: boolParam.optional().meta({ description: 'true: only connections stalled now; false: only the others.' }),
+  include_closed: boolParam.default(false).meta({ description: 'Include closed connections when no state is given.' }),
+  server_id: z.string().max(200).optional().meta({ description: 'Only connections of this stream.' }),
   limit: limitParam(1000, 100),
   cursor: cursorParam,
 });
 
 const connectionQuery = z.object({
   at: atParam,
-  events_after: z.coerce.number().int().min(0).default(0),
+  events_after: z.coerce.number().int().min(0).default(0).meta({ description: 'Timeline events after this stream version.' }),
   events_limit: limitParam(1000, 100),
 });
 
@@ -212,7 +219,7 @@ export function monitorRouter(services: Services): Router {
     let connectionJson = currentJson;
     if (q.at) {
       const then = connectionAt(db, id, q.at);
-      if (!then) throw new AppError(404, 'NOT_FOUND', `connection "${id}" did not exist yet at ${JSON.stringify(q.at)}`);
+      if (!then) throw new AppError('NOT_FOUND', `connection "${id}" did not exist yet at ${JSON.stringify(q.at)}`);
       connectionJson = JSON.stringify(then);
     }
     const rows = readStreamRows(db, streamName('connection', id), {
@@ -325,3 +332,107 @@ export function publicEvent(e: { position: number; stream: string; version: numb
     meta: e.meta,
   };
 }
+
+// ---- OpenAPI ----------------------------------------------------------------
+
+const count = z.number().int().nonnegative();
+const nextCursor = z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last.' });
+const tasksByConnection = z.record(z.string(), z.array(taskSchema)).meta({ description: 'Tasks by connection id (`none`: tasks of no connection).' });
+
+export const monitorApi: ApiSpec = {
+  [`GET ${MONITOR_PREFIX}/summary`]: {
+    operationId: 'getSummary',
+    tag: 'monitor',
+    summary: 'Counts of connections by state and outcome, operations by status, tasks, and the log position',
+    responses: { 200: { description: 'The summary read model', json: summarySchema } },
+  },
+  [`GET ${MONITOR_PREFIX}/connections`]: {
+    operationId: 'listConnections',
+    tag: 'monitor',
+    summary: 'Connections, newest first, keyed by id',
+    query: connectionsQuery,
+    responses: {
+      200: {
+        description: 'A page of connections',
+        json: z.object({ connections: z.record(z.string(), connectionSchema), count, next_cursor: nextCursor, timestamp: isoTimeOut }),
+      },
+    },
+    errors: ['BAD_REQUEST'],
+  },
+  [`GET ${MONITOR_PREFIX}/connections/:id`]: {
+    operationId: 'getConnection',
+    tag: 'monitor',
+    summary: 'One connection with its tasks and a page of its timeline; `?at=` shows it as it was',
+    params: { id: 'The connection id' },
+    query: connectionQuery,
+    responses: {
+      200: {
+        description: 'The connection',
+        json: z.object({
+          connection: connectionSchema,
+          as_of: z.union([isoTimeOut, z.object({ position: count }), z.null()]).meta({ description: 'The `?at=` answered, or null for now.' }),
+          tasks: z.array(taskSchema),
+          timeline: z.object({
+            events: z.array(eventSchema),
+            next_after: z.number().int().nullable().meta({ description: 'Pass as `events_after` for the next page; null on the last.' }),
+          }),
+          timestamp: isoTimeOut,
+        }),
+      },
+    },
+    errors: ['BAD_REQUEST', 'NOT_FOUND'],
+  },
+  [`GET ${MONITOR_PREFIX}/operations`]: {
+    operationId: 'listOperations',
+    tag: 'monitor',
+    summary: 'Operations, newest first (running ones unless a status is given)',
+    query: operationsQuery,
+    responses: {
+      200: { description: 'A page of operations', json: z.object({ operations: z.array(operationSchema), count, next_cursor: nextCursor, timestamp: isoTimeOut }) },
+    },
+    errors: ['BAD_REQUEST'],
+  },
+  [`GET ${MONITOR_PREFIX}/operations/:id`]: {
+    operationId: 'getOperation',
+    tag: 'monitor',
+    summary: 'One operation and its tasks',
+    params: { id: 'The operation id' },
+    responses: { 200: { description: 'The operation', json: z.object({ operation: operationSchema, tasks: z.array(taskSchema), timestamp: isoTimeOut }) } },
+    errors: ['NOT_FOUND'],
+  },
+  [`GET ${MONITOR_PREFIX}/tasks`]: {
+    operationId: 'listTasks',
+    tag: 'monitor',
+    summary: 'Tracked tasks grouped by connection (pending ones unless a status is given)',
+    query: tasksQuery,
+    responses: {
+      200: {
+        description: 'Tasks grouped by connection id',
+        json: z.object({
+          pending_tasks: tasksByConnection.optional().meta({ description: 'The same groups, under the add-on\'s name, when no status is given.' }),
+          tasks: tasksByConnection,
+          count,
+          statuses: z.union([z.array(z.string()), z.literal('all')]),
+          next_cursor: nextCursor,
+          timestamp: isoTimeOut,
+        }),
+      },
+    },
+    errors: ['BAD_REQUEST'],
+  },
+  [`POST ${MONITOR_PREFIX}/export`]: {
+    operationId: 'exportLogs',
+    tag: 'monitor',
+    summary: 'Export JSON logs (connections/ and operations/) to --log-dir, or exports/ beside the database',
+    headers: [PREFER_HEADER],
+    body: { json: exportBody },
+    responses: {
+      200: {
+        description: 'What was written, with the export operation id',
+        json: completed({ out: z.string(), files: count, connections: count, operations: count, events: count }),
+      },
+      202: { description: 'The export is still running; poll Location.', json: acceptedSchema, headers: { Location: 'The operation' } },
+    },
+    errors: ['INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'VALIDATION_FAILED', 'INTERNAL', 'UNAVAILABLE'],
+  },
+};

@@ -1,42 +1,39 @@
-// GET /openapi.json: the document, built once per server from every router's
-// fragment. test/http/openapi.test.ts checks it against the registered routes
-// in both directions, so a route cannot be added or dropped silently.
+// GET /openapi.json: the document, generated once per server from the core
+// routers' tables and those of the plugins it runs (a plugin's routes appear
+// only when it is loaded, and this module loads no plugin). The `servers`
+// entry is the origin the client reached, as stream URLs are built.
+// test/http/openapi.test.ts checks the document against the registered
+// routes in both directions and lints it with Redocly.
 import Router from '@koa/router';
 import type { Services } from '../app.ts';
-import { buildOpenApiDocument } from '../openapi/document.ts';
-import { monitorOpenApiPaths } from '../openapi/monitor.ts';
-import type { OpenApiPaths } from '../openapi/types.ts';
-import { eventsOpenApiPaths } from './events.ts';
-import { metricsOpenApiPaths } from './metrics.ts';
-import { dashboardOpenApiPaths } from './dashboard.ts';
-import { webrtcOpenApiPaths } from './webrtc.ts';
+import { buildOpenApiDocument, documentFor } from '../openapi/document.ts';
+import type { ApiSpec } from '../openapi/spec.ts';
+import { monitorApi } from './monitor.ts';
+import { eventsApi } from './events.ts';
+import { metricsApi } from './metrics.ts';
+import { dashboardApi } from './dashboard.ts';
 
-export const openapiOpenApiPaths: OpenApiPaths = {
-  '/openapi.json': {
-    get: {
-      tags: ['meta'],
-      summary: 'This OpenAPI 3.1 document',
-      responses: { 200: { description: 'The document', content: { 'application/json': { schema: { type: 'object' } } } } },
-    },
+export const openapiApi: ApiSpec = {
+  'GET /openapi.json': {
+    operationId: 'getOpenApi',
+    tag: 'meta',
+    summary: 'This OpenAPI 3.1 document',
+    responses: { 200: { description: 'The document', media: { type: 'application/json' } } },
   },
 };
 
-export const FRAGMENTS: OpenApiPaths[] = [
-  monitorOpenApiPaths,
-  webrtcOpenApiPaths,
-  eventsOpenApiPaths,
-  metricsOpenApiPaths,
-  dashboardOpenApiPaths,
-  openapiOpenApiPaths,
-];
+/** The core routers' tables; plugins bring their own (Plugin.api). */
+export const CORE_API: ApiSpec[] = [monitorApi, eventsApi, metricsApi, dashboardApi, openapiApi];
 
-export function openapiRouter(_services: Services): Router {
-  const document = JSON.stringify(buildOpenApiDocument(FRAGMENTS));
+export function openapiRouter(services: Services, pluginApi: ApiSpec[] = []): Router {
+  const { authToken, readToken } = services.config;
+  const text = JSON.stringify(buildOpenApiDocument([...CORE_API, ...pluginApi], { authToken: authToken !== null, readToken: readToken !== null }));
   const router = new Router();
   router.get('/openapi.json', (ctx) => {
     ctx.type = 'application/json';
     ctx.set('Cache-Control', 'no-cache');
-    ctx.body = document;
+    // The Host was checked against the allowed names before any route runs.
+    ctx.body = documentFor(text, `${ctx.protocol}://${ctx.host}`);
   });
   return router;
 }

@@ -13,10 +13,22 @@ import { randomBytes } from 'node:crypto';
 import type { Services } from '../app.ts';
 import type { WebRtcService } from '../../webrtc/service.ts';
 import { WHEP_PREFIX } from './whep.ts';
+import type { ApiSpec } from '../openapi/spec.ts';
 
 /** JSON safe inside a <script> element. */
 const scriptJson = (value: unknown) =>
   JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+
+export const playerApi: ApiSpec = {
+  'GET /player/:server_id': {
+    operationId: 'getPlayer',
+    tag: 'webrtc',
+    summary: 'A player page for the stream (connects through WHEP; a bearer token goes in the fragment, `#token=...`, never sent to the server, or the page asks for it)',
+    params: { server_id: 'The stream' },
+    responses: { 200: { description: 'The page', media: { type: 'text/html' } } },
+    errors: ['NOT_FOUND'],
+  },
+};
 
 export function playerRouter(_services: Services, webrtc: WebRtcService): Router {
   const router = new Router();

@@ -6,6 +6,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Services } from '../app.ts';
+import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { getConnection } from '../../projections/queries.ts';
 import { parseBody } from '../validate.ts';
@@ -15,8 +16,10 @@ import { WHEP_PREFIX } from './whep.ts';
 import { QUALITIES } from '../../webrtc/quality.ts';
 import { MAX_BENCHMARK_SECONDS, type WebRtcService } from '../../webrtc/service.ts';
 import type { ServerPeer } from '../../webrtc/serverPeer.ts';
-import { json, pathParam, ref } from '../openapi/components.ts';
-import type { OpenApiPaths } from '../openapi/types.ts';
+import { acceptedSchema, completed, isoTime, named } from '../openapi/components.ts';
+import { PREFER_HEADER, type ApiSpec } from '../openapi/spec.ts';
+import { EVENT_SCHEMAS } from '../../log/catalogue.ts';
+import type { ErrorCode } from '../../errors.ts';
 
 export const WEBRTC_PREFIX = '/api/v0/mcp/webrtc';
 
@@ -27,7 +30,7 @@ const iceServerUrl = z.string().max(500).regex(/^(stun|stuns|turn|turns):[^\s]+$
 
 const streamBody = z
   .object({
-    content: contentRef,
+    content: contentRef.meta({ description: 'A file name inside --content-dir, or its SHA-256' }),
     quality: quality.default('auto'),
     mode: z.enum(['media', 'data']).default('media'),
     ice_servers: z.array(iceServerUrl).max(5).optional(),
@@ -90,7 +93,7 @@ export function webrtcRouter(services: Services, webrtc: WebRtcService): Router 
     if (peer) return peer;
     const known = getConnection(db, connectionId);
     if (known?.category === 'closed') {
-      throw new AppError(409, 'CONFLICT', `connection "${connectionId}" is already closed (${known.close?.initiator ?? 'unknown'}: ${known.close?.reason ?? 'unknown'})`);
+      throw new AppError('CONFLICT', `connection "${connectionId}" is already closed (${known.close?.initiator ?? 'unknown'}: ${known.close?.reason ?? 'unknown'})`);
     }
     throw notFound('connection', connectionId);
   };
@@ -183,198 +186,214 @@ export function webrtcTestRouter(services: Services, webrtc: WebRtcService): Rou
 
 // ---- OpenAPI ----------------------------------------------------------------
 
-/** Mutating routes: the bearer scheme, or nothing when no token is configured. */
-const writeSecurity: Record<string, string[]>[] = [{ bearer: [] }, {}];
-const problemRefs = { '400': ref('BadRequest'), '401': ref('Unauthorized'), '404': ref('NotFound') };
-const accepted = json('Accepted and still running (Prefer: respond-async, or --operation-timeout passed): no outcome yet; poll Location.', {
-  type: 'object',
-  required: ['accepted', 'status', 'operation_id', 'location'],
-  properties: {
-    accepted: { const: true },
-    status: { const: 'running' },
-    operation_id: { type: 'string' },
-    location: { type: 'string' },
+const count = z.number().int().nonnegative();
+const stringOrNull = z.string().nullable();
+const streamUrlsShape = {
+  url: z.string().meta({ description: 'Absolute URL of the player page' }),
+  whep_url: z.string().meta({ description: 'Absolute URL of the WHEP endpoint' }),
+};
+const liveConnection = named(
+  'LiveConnection',
+  z.object({
+    id: z.string(),
+    server_id: z.string(),
+    mode: z.enum(['media', 'data']),
+    content: z.string(),
+    quality: quality,
+    created_at: isoTime,
+    connected_at: isoTime.nullable(),
+    connection_state: z.string(),
+    ice_connection_state: z.string(),
+    ice_gathering_state: z.string(),
+    signaling_state: z.string(),
+    closing: z.boolean(),
+  }),
+);
+const codecInfo = z.object({ mime_type: z.string(), clock_rate: z.number().int(), channels: z.number().int().optional() });
+const benchmarkResult = z.object({
+  viewers_requested: count,
+  viewers_connected: count,
+  viewers_failed: count,
+  errors: z.array(z.string()),
+  setup_ms: z.object({ min: z.number(), median: z.number(), p95: z.number(), max: z.number() }).nullable(),
+  duration_ms: count,
+  received: z.object({
+    bytes_total: count,
+    bytes_per_viewer_median: z.number(),
+    throughput_bps_total: count,
+    throughput_bps_per_viewer_median: z.number(),
+    rtp_packets_total: count,
+    packets_lost_total: count,
+    loss_ratio: z.number().min(0).max(1),
+    frames_per_viewer_median: z.number().nullable(),
+    data_passes_verified_total: z.number().int().nullable(),
+    sha256_mismatches_total: z.number().int().nullable(),
+  }),
+});
+const liveStats = EVENT_SCHEMAS['connection.stats_sampled'].extend({
+  dtls_state: stringOrNull,
+  ice_state: stringOrNull,
+  selected_pair: z.object({ local: z.string(), remote: z.string() }).nullable(),
+  frames_dropped: z.number().nullable(),
+  stalled: z.boolean(),
+  data: z.unknown().meta({ description: 'For a data stream: what was sent, and the rate limit; null for media.' }),
+  quality,
+});
+const acceptedWithLocation = { description: 'Accepted and still running; poll Location.', json: acceptedSchema, headers: { Location: 'The operation' } };
+const operationErrors: ErrorCode[] = ['SHUTTING_DOWN', 'WEBRTC_ERROR'];
+const bodyErrors: ErrorCode[] = ['INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'VALIDATION_FAILED'];
+
+/** The controller's table; the benchmark's viewer limit is the configured one. */
+export const webrtcApi = (config: Config): ApiSpec => ({
+  [`GET ${WEBRTC_PREFIX}/check`]: {
+    operationId: 'checkWebRtc',
+    tag: 'webrtc',
+    summary: 'werift version, codecs, ICE and liveness settings, and the content directory, read from the running configuration and the installed werift',
+    responses: {
+      200: {
+        description: 'The report; `success` is false when the content directory is unusable',
+        json: z.object({
+          success: z.boolean(),
+          status: z.enum(['ok', 'degraded']),
+          webrtc: z.object({
+            library: z.literal('werift'),
+            version: stringOrNull,
+            node: z.string(),
+            codecs: z.object({ audio: z.array(codecInfo), video: z.array(codecInfo) }),
+            playable_source_codecs: z.unknown(),
+            ice: z.object({ lite: z.boolean(), bundle_policy: stringOrNull, servers: z.array(z.string()), additional_host_addresses: z.array(z.string()) }),
+            liveness: z.object({ stall_after_ms: count, consent_timeout_ms: count, watchdog_tick_ms: count }),
+            stats_interval_ms: count,
+          }),
+          content: z.object({
+            directory: z.string().meta({ description: "The directory's name (not its path)" }),
+            exists: z.boolean(),
+            readable: z.boolean(),
+            error: z.string().optional(),
+            files: z.array(z.object({ name: z.string(), size: count, sha256: z.string(), media: z.boolean() })),
+          }),
+          live: z.object({ streams: count, connections: count }),
+          timestamp: isoTime,
+        }),
+      },
+    },
+  },
+  [`POST ${WEBRTC_PREFIX}/stream`]: {
+    operationId: 'startStream',
+    tag: 'webrtc',
+    summary: 'Create a stream (a "server") of a content file; viewers join through its WHEP URL or player page',
+    headers: [PREFER_HEADER],
+    body: { json: streamBody, required: true },
+    responses: {
+      200: {
+        description: 'The stream exists',
+        json: completed({ server_id: z.string(), content: z.string(), sha256: z.string(), mode: z.enum(['media', 'data']), quality, ...streamUrlsShape }),
+      },
+      202: acceptedWithLocation,
+    },
+    errors: [...bodyErrors, 'CONTENT_NOT_FOUND', 'UNAVAILABLE', ...operationErrors],
+  },
+  [`POST ${WEBRTC_PREFIX}/stream/stop/:server_id`]: {
+    operationId: 'stopStream',
+    tag: 'webrtc',
+    summary: "Stop a stream: close that stream's connections only; reports how many it closed",
+    params: { server_id: 'The stream' },
+    headers: [PREFER_HEADER],
+    body: { json: emptyBody },
+    responses: {
+      200: { description: 'Stopped', json: completed({ server_id: z.string(), closed: count, connection_ids: z.array(z.string()) }) },
+      202: acceptedWithLocation,
+    },
+    errors: [...bodyErrors, 'NOT_FOUND', ...operationErrors],
+  },
+  [`GET ${WEBRTC_PREFIX}/connections`]: {
+    operationId: 'listLiveConnections',
+    tag: 'webrtc',
+    summary: 'The live connections of this process with their current states',
+    responses: { 200: { description: 'The live connections', json: z.array(liveConnection) } },
+  },
+  [`GET ${WEBRTC_PREFIX}/connections/:id/stats`]: {
+    operationId: 'getConnectionStats',
+    tag: 'webrtc',
+    summary: 'A stats sample of one live connection built now: totals, per-track RTCP figures, data channels, DTLS/ICE state, stalled',
+    params: { id: 'The connection' },
+    responses: { 200: { description: 'The sample', json: z.object({ connection: liveConnection, stats: liveStats, timestamp: isoTime }) } },
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  },
+  [`POST ${WEBRTC_PREFIX}/connections/:id/close`]: {
+    operationId: 'closeConnection',
+    tag: 'webrtc',
+    summary: 'Close one connection (recorded with initiator `local`)',
+    params: { id: 'The connection' },
+    headers: [PREFER_HEADER],
+    body: { json: emptyBody },
+    responses: { 200: { description: 'Closed', json: completed({ connection_id: z.string(), closed: z.boolean() }) }, 202: acceptedWithLocation },
+    errors: [...bodyErrors, 'NOT_FOUND', 'CONFLICT', ...operationErrors],
+  },
+  [`POST ${WEBRTC_PREFIX}/connections/close-all`]: {
+    operationId: 'closeAllConnections',
+    tag: 'webrtc',
+    summary: 'Close every live connection; reports the real count closed',
+    headers: [PREFER_HEADER],
+    body: { json: emptyBody },
+    responses: { 200: { description: 'Closed', json: completed({ closed: count, connection_ids: z.array(z.string()) }) }, 202: acceptedWithLocation },
+    errors: [...bodyErrors, ...operationErrors],
+  },
+  [`POST ${WEBRTC_PREFIX}/connections/quality`]: {
+    operationId: 'setConnectionQuality',
+    tag: 'webrtc',
+    summary: 'Change what one connection is sent: data mode caps the send rate (low 32 KiB/s, medium 128, high 512, auto 1024); media `low` sends only video keyframes',
+    headers: [PREFER_HEADER],
+    body: { json: qualityBody, required: true },
+    responses: {
+      200: { description: 'Applied', json: completed({ connection_id: z.string(), from: z.string(), to: quality, mode: z.enum(['media', 'data']) }) },
+      202: acceptedWithLocation,
+    },
+    errors: [...bodyErrors, 'NOT_FOUND', 'CONFLICT', ...operationErrors],
+  },
+  [`POST ${WEBRTC_PREFIX}/benchmark`]: {
+    operationId: 'runBenchmark',
+    tag: 'webrtc',
+    summary: 'Run real in-process werift viewers against a stream of this server; answers set-up time, throughput and loss',
+    headers: [PREFER_HEADER],
+    body: { json: benchmarkBody(config.maxBenchmarkViewers), required: true },
+    responses: { 200: { description: 'The measurements', json: completed({ result: benchmarkResult }) }, 202: acceptedWithLocation },
+    errors: [...bodyErrors, 'CONTENT_NOT_FOUND', 'UNAVAILABLE', ...operationErrors],
+  },
+  [`GET ${WEBRTC_PREFIX}/stats/resources`]: {
+    operationId: 'getResourceStats',
+    tag: 'webrtc',
+    summary: 'Process CPU, RSS, heap, event-loop delay, open peers and pending tasks (never blocks the loop)',
+    responses: {
+      200: {
+        description: 'The report',
+        json: z.looseObject({
+          cpu: z.object({ percent: z.number(), user_ms: count, system_ms: count, window_ms: count }),
+          memory: z.object({ rss_bytes: count, heap_used_bytes: count, heap_total_bytes: count, external_bytes: count, array_buffers_bytes: count }),
+          event_loop_delay: z.object({ min_ms: z.number(), mean_ms: z.number(), p50_ms: z.number(), p99_ms: z.number(), max_ms: z.number(), samples: count, window_ms: count }),
+          handles: z.object({ udp_sockets: count, timers: count, total: count }),
+          webrtc: z.looseObject({ open_peers: count, max_peers: count, streams: count, stalled_peers: count, pending_tasks: count, abandoned_tasks: count, running_operations: count }),
+          timestamp: isoTime,
+        }),
+      },
+    },
   },
 });
-const jsonBody = (schema: Record<string, unknown>) => ({ required: true, content: { 'application/json': { schema } } });
-const preferHeader = {
-  name: 'Prefer',
-  in: 'header' as const,
-  required: false,
-  description: '`respond-async` answers 202 at once with the operation id.',
-  schema: { type: 'string', examples: ['respond-async'] },
-};
-const qualityEnum = { type: 'string', enum: [...QUALITIES] };
-const failedOperation = json('The operation failed; the problem carries its code and operation id.');
 
-export const webrtcOpenApiPaths: OpenApiPaths = {
-  [`${WEBRTC_PREFIX}/check`]: {
-    get: {
-      tags: ['webrtc'],
-      summary: 'werift version, codecs, ICE and liveness settings, and content directory status, all read from the running configuration and the installed werift',
-      responses: { '200': json('The report; `success` is false when the content directory is unusable.') },
-    },
-  },
-  [`${WEBRTC_PREFIX}/stream`]: {
-    post: {
-      tags: ['webrtc'],
-      summary: 'Create a stream (a "server") of a content file; viewers join through its WHEP URL or player page',
-      security: writeSecurity,
-      parameters: [preferHeader],
-      requestBody: jsonBody({
-        type: 'object',
-        required: ['content'],
-        additionalProperties: false,
-        properties: {
-          content: { type: 'string', description: 'A file name inside --content-dir, or its SHA-256' },
-          quality: { ...qualityEnum, default: 'auto' },
-          mode: { type: 'string', enum: ['media', 'data'], default: 'media' },
-          ice_servers: { type: 'array', maxItems: 5, items: { type: 'string', pattern: '^(stun|stuns|turn|turns):' } },
-        },
-      }),
-      responses: {
-        '200': json('The stream exists', {
-          type: 'object',
-          properties: {
-            success: { type: 'boolean' },
-            operation_id: { type: 'string' },
-            server_id: { type: 'string' },
-            url: { type: 'string', description: 'Absolute URL of the player page' },
-            whep_url: { type: 'string', description: 'Absolute URL of the WHEP endpoint' },
-          },
-        }),
-        '202': accepted,
-        ...problemRefs,
-        '415': ref('UnsupportedMediaType'),
-        '422': ref('ValidationFailed'),
+/** Described only when the route exists (--debug or --enable-test-routes). */
+export const webrtcTestApi: ApiSpec = {
+  [`POST ${MONITOR_PREFIX}/test/async_close`]: {
+    operationId: 'testAsyncClose',
+    tag: 'webrtc',
+    summary: 'Test route: set up a real loopback pair, close it in the background, answer 202',
+    body: { json: emptyBody },
+    responses: {
+      202: {
+        description: 'The close runs in the background; poll Location',
+        json: acceptedSchema.extend({ connection_id: z.string(), server_id: z.string(), setup_operation_id: z.string() }),
+        headers: { Location: 'The operation' },
       },
     },
-  },
-  [`${WEBRTC_PREFIX}/stream/stop/{server_id}`]: {
-    post: {
-      tags: ['webrtc'],
-      summary: "Stop a stream: close that stream's connections only; reports how many it closed",
-      security: writeSecurity,
-      parameters: [pathParam('server_id', 'The stream'), preferHeader],
-      responses: { '200': json('Stopped', { type: 'object', properties: { closed: { type: 'integer' }, connection_ids: { type: 'array', items: { type: 'string' } } } }), '202': accepted, ...problemRefs },
-    },
-  },
-  [`${WEBRTC_PREFIX}/connections`]: {
-    get: {
-      tags: ['webrtc'],
-      summary: 'The live connections of this process with their current states',
-      responses: { '200': json('An array of connections', { type: 'array', items: { type: 'object', required: ['id', 'server_id'] } }) },
-    },
-  },
-  [`${WEBRTC_PREFIX}/connections/{id}/stats`]: {
-    get: {
-      tags: ['webrtc'],
-      summary: 'A stats sample of one connection built now: totals, per-track RTCP figures (loss, jitter, RTT, NACK/PLI/FIR), data channels, DTLS/ICE state, stalled',
-      parameters: [pathParam('id', 'The connection')],
-      responses: { '200': json('The summary'), '404': ref('NotFound'), '409': failedOperation },
-    },
-  },
-  [`${WEBRTC_PREFIX}/connections/{id}/close`]: {
-    post: {
-      tags: ['webrtc'],
-      summary: 'Close one connection (recorded with initiator `local`)',
-      security: writeSecurity,
-      parameters: [pathParam('id', 'The connection'), preferHeader],
-      responses: { '200': json('Closed'), '202': accepted, ...problemRefs, '409': json('The connection is already closed') },
-    },
-  },
-  [`${WEBRTC_PREFIX}/connections/close-all`]: {
-    post: {
-      tags: ['webrtc'],
-      summary: 'Close every live connection; reports the real count closed',
-      security: writeSecurity,
-      parameters: [preferHeader],
-      responses: { '200': json('Closed', { type: 'object', properties: { closed: { type: 'integer' } } }), '202': accepted, '401': ref('Unauthorized') },
-    },
-  },
-  [`${WEBRTC_PREFIX}/connections/quality`]: {
-    post: {
-      tags: ['webrtc'],
-      summary: 'Change what one connection is sent: data mode caps the send rate (low 32 KiB/s, medium 128, high 512, auto 1024); media `low` sends only video keyframes',
-      security: writeSecurity,
-      parameters: [preferHeader],
-      requestBody: jsonBody({ type: 'object', required: ['connection_id', 'quality'], additionalProperties: false, properties: { connection_id: { type: 'string' }, quality: qualityEnum } }),
-      responses: { '200': json('Applied'), '202': accepted, ...problemRefs, '409': json('The connection is already closed'), '415': ref('UnsupportedMediaType'), '422': ref('ValidationFailed') },
-    },
-  },
-  [`${WEBRTC_PREFIX}/benchmark`]: {
-    post: {
-      tags: ['webrtc'],
-      summary: 'Run real in-process werift viewers against a stream of this server; answers set-up time, throughput and loss',
-      security: writeSecurity,
-      parameters: [preferHeader],
-      requestBody: jsonBody({
-        type: 'object',
-        required: ['content'],
-        additionalProperties: false,
-        properties: {
-          content: { type: 'string' },
-          duration_s: { type: 'integer', minimum: 1, maximum: MAX_BENCHMARK_SECONDS, default: 5 },
-          viewers: { type: 'integer', minimum: 1, description: 'At most the configured maxBenchmarkViewers (default 50)', default: 1 },
-          mode: { type: 'string', enum: ['media', 'data'], default: 'media' },
-          quality: { ...qualityEnum, default: 'auto' },
-        },
-      }),
-      responses: { '200': json('The measurements'), '202': accepted, ...problemRefs, '415': ref('UnsupportedMediaType'), '422': ref('ValidationFailed') },
-    },
-  },
-  [`${WEBRTC_PREFIX}/stats/resources`]: {
-    get: {
-      tags: ['webrtc'],
-      summary: 'Process CPU, RSS, heap, event-loop delay, open peers and pending tasks (never blocks the loop)',
-      responses: { '200': json('The report') },
-    },
-  },
-  [`${WHEP_PREFIX}/{server_id}`]: {
-    post: {
-      tags: ['webrtc'],
-      summary: 'WHEP: POST an SDP offer, get 201 with the SDP answer (all candidates) and the session Location',
-      security: writeSecurity,
-      parameters: [pathParam('server_id', 'The stream')],
-      requestBody: { required: true, content: { 'application/sdp': { schema: { type: 'string' } } } },
-      responses: {
-        '201': {
-          description: 'The SDP answer',
-          headers: { Location: { description: 'The session: DELETE it to hang up', schema: { type: 'string' } } },
-          content: { 'application/sdp': { schema: { type: 'string' } } },
-        },
-        ...problemRefs,
-        '413': json('The offer is larger than 64 KiB (code PAYLOAD_TOO_LARGE); more than 1,000 lines, 8 media sections, 50 candidates or 16 rids is a 400'),
-        '415': json('The body is not application/sdp'),
-        '422': ref('ValidationFailed'),
-        '503': json('No connection slot free (code UNAVAILABLE), or the server is shutting down; retry after Retry-After'),
-        '504': json('The negotiation did not finish within --operation-timeout (code TIMEOUT); the operation says what happened'),
-      },
-    },
-  },
-  [`${WHEP_PREFIX}/{server_id}/sessions/{connection_id}`]: {
-    delete: {
-      tags: ['webrtc'],
-      summary: 'WHEP: end the session (recorded as a close with initiator `remote`)',
-      security: writeSecurity,
-      parameters: [pathParam('server_id', 'The stream'), pathParam('connection_id', 'The connection')],
-      responses: { '204': { description: 'Closed' }, '202': accepted, '401': ref('Unauthorized'), '404': ref('NotFound') },
-    },
-  },
-  '/player/{server_id}': {
-    get: {
-      tags: ['webrtc'],
-      summary: 'A player page for the stream (connects through WHEP; a bearer token goes in the fragment, `#token=...`, which is never sent to the server, or the page asks for it)',
-      parameters: [pathParam('server_id', 'The stream')],
-      responses: { '200': { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } }, '404': ref('NotFound') },
-    },
-  },
-  [`${MONITOR_PREFIX}/test/async_close`]: {
-    post: {
-      tags: ['webrtc'],
-      summary: 'Test route (--debug or --enable-test-routes): set up a real loopback pair, close it in the background, answer 202',
-      security: writeSecurity,
-      responses: { '202': accepted, '401': ref('Unauthorized'), '404': json('Test routes are disabled (code ROUTE_NOT_FOUND)') },
-    },
+    errors: [...bodyErrors, 'UNAVAILABLE', ...operationErrors],
   },
 };

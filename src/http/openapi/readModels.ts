@@ -1,0 +1,169 @@
+// The read models as the monitor answers them, as zod schemas for the
+// OpenAPI document. The projections' TypeScript types are the truth; the
+// checks at the end fail the type check when a field is added, renamed or
+// retyped there and not here.
+import { z } from 'zod';
+import { CLOSE_INITIATORS, CONNECTION_OUTCOMES, EVENT_SCHEMAS, TASK_STATUSES } from '../../log/catalogue.ts';
+import { CONNECTION_CATEGORIES, type ConnectionModel } from '../../projections/connection.ts';
+import { OPERATION_STATUSES, type OperationModel } from '../../projections/operation.ts';
+import type { TaskModel } from '../../projections/task.ts';
+import { FORWARDER_STATES, type ForwarderStatus } from '../../fleet/status.ts';
+import { errorInfo, isoTime, named } from './components.ts';
+
+const count = z.number().int().nonnegative();
+const position = z.number().int().nonnegative();
+
+export const connectionSchema = named(
+  'Connection',
+  z
+    .object({
+      id: z.string(),
+      server_id: z.string().nullable(),
+      role: z.enum(['server', 'client']),
+      mode: z.string().nullable(),
+      content: z.string().nullable(),
+      quality: z.string().nullable(),
+      remote: z.string().nullable(),
+      user_agent: z.string().nullable(),
+      created_at: isoTime,
+      updated_at: isoTime,
+      closed_at: isoTime.nullable(),
+      category: z.enum(CONNECTION_CATEGORIES),
+      connection_state: z.string(),
+      ice_connection_state: z.string(),
+      ice_gathering_state: z.string(),
+      signaling_state: z.string(),
+      connected_at: isoTime.nullable(),
+      setup_ms: z.number().nullable().meta({ description: 'From creation to the first `connected` state.' }),
+      close: z.object({ reason: z.string(), initiator: z.string().meta({ examples: [...CLOSE_INITIATORS] }) }).nullable(),
+      outcome: z.enum(CONNECTION_OUTCOMES).nullable().meta({ description: 'How it ended, once it has; a failure followed by a close is `failed`.' }),
+      failure: z.object({ code: z.string(), message: z.string(), at: isoTime }).nullable(),
+      stalled: z.boolean().meta({ description: 'Nothing has arrived from the viewer for --stall-after.' }),
+      stalled_since: isoTime.nullable(),
+      stall_count: count,
+      candidates: z.object({ local: count, remote: count }),
+      selected_pair: z.object({ local: z.string(), remote: z.string() }).nullable(),
+      tracks: z.array(z.object({ track_id: z.string(), kind: z.string(), codec: z.string().nullable(), added_at: isoTime, removed_at: isoTime.nullable() })),
+      track_count: count,
+      data_channels: z.array(
+        z.object({
+          label: z.string(),
+          channel_id: z.number().int().nullable(),
+          opened_at: isoTime,
+          closed_at: isoTime.nullable(),
+          bytes_sent: z.number().nullable(),
+          sha256: z.string().nullable(),
+        }),
+      ),
+      data_channel_count: count,
+      errors: z.array(z.object({ code: z.string(), message: z.string(), fatal: z.boolean(), at: isoTime })).meta({ description: 'The most recent errors; all are in the log.' }),
+      error_count: count,
+      latest_stats: EVENT_SCHEMAS['connection.stats_sampled'].extend({ at: isoTime }).nullable().meta({ description: 'The latest stats sample (unknown values are null, never 0).' }),
+      stats_samples: count,
+      event_count: count,
+      version: count.meta({ description: 'The stream version this state reflects.' }),
+      created_position: position,
+      last_position: position,
+    })
+    .meta({ description: 'A connection read model: a fold of its events.' }),
+);
+
+export const operationSchema = named(
+  'Operation',
+  z.object({
+    id: z.string(),
+    type: z.string(),
+    status: z.enum(OPERATION_STATUSES),
+    params: z.record(z.string(), z.unknown()),
+    connection_id: z.string().nullable(),
+    server_id: z.string().nullable(),
+    timeout_ms: z.number().int().nullable(),
+    started_at: isoTime,
+    ended_at: isoTime.nullable(),
+    duration_ms: z.number().int().nullable(),
+    result: z.unknown().meta({ description: 'What the operation produced, once completed.' }),
+    error: errorInfo.nullable(),
+    task_ids: z.array(z.string()),
+    task_count: count,
+    version: count,
+    created_position: position,
+    last_position: position,
+  }),
+);
+
+export const taskSchema = named(
+  'Task',
+  z.object({
+    id: z.string(),
+    name: z.string(),
+    status: z.enum(TASK_STATUSES),
+    operation_id: z.string().nullable(),
+    connection_id: z.string().nullable(),
+    timeout_ms: z.number().int().nullable(),
+    created_at: isoTime,
+    started_at: isoTime.nullable(),
+    ended_at: isoTime.nullable(),
+    duration_ms: z.number().int().nullable(),
+    result: z.unknown(),
+    error: errorInfo.nullable(),
+    abandoned: z.boolean().meta({ description: 'Given up on (timed out or cancelled) while its work still ran; pending until it settles.' }),
+    settled_late: z.object({ outcome: z.string(), at: isoTime, late_ms: z.number(), error: errorInfo.nullable() }).nullable(),
+    transitions: z.array(z.object({ status: z.enum(TASK_STATUSES), at: isoTime })),
+    version: count,
+    created_position: position,
+    last_position: position,
+  }),
+);
+
+export const forwarderSchema = named(
+  'ForwarderStatus',
+  z
+    .object({
+      node: z.string(),
+      target: z.string().meta({ description: 'The central database URL without its password.' }),
+      state: z.enum(FORWARDER_STATES),
+      shipped_position: position.meta({ description: 'Every event up to this log position is in the centre.' }),
+      head_position: position,
+      lag_events: count,
+      lag_seconds: z.number().nonnegative().meta({ description: 'Age of the oldest event not yet in the centre.' }),
+      events_shipped: count,
+      duplicates: count,
+      batches: count,
+      failures: count,
+      last_error: z.object({ code: z.string(), message: z.string(), at: isoTime }).nullable(),
+      last_shipped_at: isoTime.nullable(),
+    })
+    .meta({ description: 'The fleet forwarder (`serve --forward-to`).' }),
+);
+
+export const summarySchema = named(
+  'Summary',
+  z.object({
+    uptime_seconds: count,
+    timestamp: isoTime,
+    debug_mode: z.boolean(),
+    logging_enabled: z.boolean().meta({ description: 'Whether --log-dir is set.' }),
+    connection_states: z.object({
+      total: count, connected: count, disconnected: count, new: count, connecting: count, closed: count, failed: count,
+    }).meta({ description: 'Connections by current state; `total` ever created.' }),
+    connection_outcomes: z.object(Object.fromEntries(CONNECTION_OUTCOMES.map((o) => [o, count])) as Record<(typeof CONNECTION_OUTCOMES)[number], typeof count>)
+      .meta({ description: 'Ended connections by outcome; a failure followed by a close counts as failed.' }),
+    stalled_connections: count.meta({ description: 'Connections with nothing arriving for --stall-after, now.' }),
+    connection_stalls: count.meta({ description: 'Stalls that began, in the whole log.' }),
+    operation_stats: z.object({ total: count, started: count, completed: count, failed: count, canceled: count }),
+    pending_tasks: count.meta({ description: 'Running tasks plus abandoned ones (timed out or cancelled, work still running).' }),
+    abandoned_tasks: count,
+    task_count: count,
+    event_count: count,
+    log_position: position,
+    forwarder: forwarderSchema.nullable().meta({ description: 'null when this node does not forward.' }),
+  }),
+);
+
+// ---- the types and the schemas describe the same objects ---------------------
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const same = <T extends true>(_proof?: T) => undefined;
+same<Same<z.output<typeof operationSchema>, OperationModel>>();
+same<Same<z.output<typeof taskSchema>, TaskModel>>();
+same<Same<z.output<typeof forwarderSchema>, ForwarderStatus>>();
+same<Same<Omit<z.output<typeof connectionSchema>, 'latest_stats'>, Omit<ConnectionModel, 'latest_stats'>>>();
