@@ -16,13 +16,12 @@ import {
   tokenFileIsShared,
   type ConfigInput,
 } from './config.ts';
-import { openDatabase, openReadOnly } from './log/open.ts';
-import { rebuild } from './projections/rebuild.ts';
+import { openReadOnlyStore, openStore } from './projections/sqlite/open.ts';
+import { rebuild } from './projections/sqlite/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
 import { formatTable, QUERY_TIMEOUT_MS, runQueryWithTimeout } from './log/query.ts';
 import type { PluginFactory } from './http/serve.ts';
 import { AppError, isAppError } from './errors.ts';
-import { prune, prunedThrough } from './log/prune.ts';
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -38,10 +37,13 @@ const time = (value: string) => {
   return Date.parse(value);
 };
 
-/** rebuild and prune work on a log that exists: a mistyped path must not create an empty database. */
+/**
+ * rebuild and prune work on a log that exists (a mistyped path must not
+ * create an empty database), holding it: they refuse while a server holds it.
+ */
 function openExisting(path: string) {
   if (!existsSync(path)) throw new AppError(404, 'NOT_FOUND', `no database at ${resolve(path)} (check --persistence-path)`);
-  return openDatabase(path);
+  return openStore(path, { hold: 'maintenance', rebuildStale: false });
 }
 
 const persistenceOption = () =>
@@ -166,14 +168,14 @@ export function buildCli(): Command {
       // Said only once the handlers are in place: whoever waits for this line may signal at once.
       logger.info({ url: running.url, database: resolve(config.persistencePath) }, 'webrtc-monitor listening');
       if (running.forwarder) {
-        const { node, target } = running.forwarder.status();
+        const { node, target } = running.forwarder.destination;
         logger.info({ node, target }, 'forwarding the log to the central database');
       }
       process.stdout.write(`webrtc-monitor listening on ${running.url} (database ${resolve(config.persistencePath)})\n`);
 
       if (opts.runTests) {
-        const { runSelfTests } = await import('./webrtc/selfTest.ts');
-        const ok = await runSelfTests(running.url, { token: config.authToken, db: running.services.db });
+        const { runSelfTests } = await import('./selfTest.ts');
+        const ok = await runSelfTests(running.url, { token: config.authToken });
         process.exitCode = ok ? 0 : 1;
         signals = 1;
         await stop('run-tests finished');
@@ -188,9 +190,9 @@ export function buildCli(): Command {
     .option('--connection <id>', 'only this connection (and operations naming it)')
     .addOption(persistenceOption())
     .action(async (opts) => {
-      const db = openReadOnly(opts.persistencePath);
+      const { store, reads } = openReadOnlyStore(opts.persistencePath);
       const tty = process.stderr.isTTY;
-      const report = await exportLogs(db, {
+      const report = await exportLogs(store, reads, {
         out: resolve(opts.out),
         since: opts.since,
         connectionId: opts.connection,
@@ -199,7 +201,7 @@ export function buildCli(): Command {
           : undefined,
       });
       if (tty) process.stderr.write('\n');
-      db.close();
+      await store.close();
       process.stdout.write(
         `wrote ${report.files} files (${report.connections} connections, ${report.operations} operations, ${report.events} events) to ${report.out}\n`,
       );
@@ -219,22 +221,22 @@ export function buildCli(): Command {
 
   program
     .command('rebuild')
-    .description('replay the log into fresh read models (stop the server first)')
+    .description('replay the log into fresh read models (refused while a server holds the database)')
     .option('--force', 'rebuild even though old events were pruned (their streams lose that history)', false)
     .addOption(persistenceOption())
-    .action((opts) => {
-      const db = openExisting(opts.persistencePath);
-      const pruned = prunedThrough(db);
-      if (pruned !== null && !opts.force) {
-        db.close();
-        throw new AppError(409, 'CONFLICT', `events up to position ${pruned} were pruned; a rebuild would lose their history (use --force)`);
-      }
+    .action(async (opts) => {
+      const { store } = await openExisting(opts.persistencePath);
       const tty = process.stderr.isTTY;
-      const report = rebuild(db, {
-        onProgress: tty ? (done, total) => process.stderr.write(`\rreplayed ${done} / ${total} events`) : undefined,
-      });
+      let report;
+      try {
+        report = await rebuild(store, {
+          force: opts.force,
+          onProgress: tty ? (done, total) => process.stderr.write(`\rreplayed ${done} / ${total} events`) : undefined,
+        });
+      } finally {
+        await store.close();
+      }
       if (tty) process.stderr.write('\n');
-      db.close();
       process.stdout.write(
         `rebuilt read models from ${report.events} events in ${Math.round(report.durationMs)} ms (${Math.round(report.eventsPerSecond)} events/s)\n`,
       );
@@ -242,19 +244,19 @@ export function buildCli(): Command {
 
   program
     .command('prune')
-    .description('delete events up to a log position (never past a consumer checkpoint), archiving them first if asked')
+    .description('delete events up to a log position (never past a consumer checkpoint), archiving them first if asked (refused while a server holds the database)')
     .requiredOption('--through <position>', 'delete events at or before this position', int('--through'))
     .option('--archive <file>', 'write the deleted events as JSON lines to this new file first')
     .addOption(persistenceOption())
     .action(async (opts) => {
-      const db = openExisting(opts.persistencePath);
+      const { store } = await openExisting(opts.persistencePath);
       try {
-        const report = await prune(db, { throughPosition: opts.through, archivePath: opts.archive && resolve(opts.archive) });
+        const report = await store.prune({ throughPosition: opts.through, archivePath: opts.archive && resolve(opts.archive) });
         process.stdout.write(
           `deleted ${report.deleted} events through position ${report.throughPosition}${report.archived ? `, archived to ${report.archived}` : ''}\n`,
         );
       } finally {
-        db.close();
+        await store.close();
       }
     });
 

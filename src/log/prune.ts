@@ -3,44 +3,50 @@
 // read), optionally archiving them first as JSON lines.
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { inArray, lte, min, sql } from 'drizzle-orm';
 import type { Db } from './open.ts';
 import { AppError } from '../errors.ts';
 import { lowestCheckpoint } from './checkpoint.ts';
-import { iterateAll } from './read.ts';
+import { iterateLog } from './read.ts';
+import { orm } from './orm.ts';
+import { tableName } from './names.ts';
+import { events, prunedStreams } from './schema.ts';
+import type { PruneOptions, PruneReport } from './store.ts';
 
 /** Events deleted per statement, and the pause between statements. */
 const PRUNE_CHUNK = 5_000;
 const PRUNE_PAUSE_MS = 20;
 
-export type PruneReport = { deleted: number; throughPosition: number; archived: string | null };
-
 /** Deletes events with position <= `throughPosition` (clamped to the lowest checkpoint). */
-export async function prune(db: Db, options: { throughPosition: number; archivePath?: string }): Promise<PruneReport> {
+export async function prune(db: Db, options: PruneOptions): Promise<PruneReport> {
   const lowest = lowestCheckpoint(db);
   const through = lowest === null ? options.throughPosition : Math.min(options.throughPosition, lowest);
   if (through < 1) throw new AppError(400, 'BAD_REQUEST', 'nothing to prune: position must be at least 1');
   if (options.archivePath) {
     const out = createWriteStream(options.archivePath, { flags: 'wx' });
-    for (const e of iterateAll(db, { until: through })) {
+    for (const e of iterateLog(db, { until: through })) {
       if (!out.write(`${JSON.stringify(e)}\n`)) await once(out, 'drain');
     }
     out.end();
     await once(out, 'finish');
   }
+  const o = orm(db);
   // Remember where each pruned stream had got to, so its versions go on from there.
-  db.prepare(
-    `INSERT INTO pruned_streams (stream, version)
-       SELECT stream, max(version) FROM events WHERE position <= ? GROUP BY stream
-     ON CONFLICT (stream) DO UPDATE SET version = max(version, excluded.version)`,
-  ).run(through);
+  o.insert(prunedStreams)
+    .select(
+      o.select({ stream: events.stream, version: sql<number>`max(${events.version})`.as('version') }).from(events).where(lte(events.position, through)).groupBy(events.stream),
+    )
+    .onConflictDoUpdate({ target: prunedStreams.stream, set: { version: sql`max(${prunedStreams.version}, excluded.${sql.identifier(prunedStreams.version.name)})` } })
+    .run();
   // Chunked so a large prune never holds the write lock for long, with a
-  // pause between chunks so a live server's appends (waiting in busy_timeout)
-  // get the lock in between instead of racing for it. Each statement writes
-  // from its first step, so SQLite's busy handler applies to it.
-  const del = db.prepare('DELETE FROM events WHERE position IN (SELECT position FROM events WHERE position <= ? LIMIT ?)');
+  // pause between chunks so appends waiting in busy_timeout get the lock in
+  // between instead of racing for it. Each statement writes from its first
+  // step, so SQLite's busy handler applies to it.
+  const chunk = o.select({ position: events.position }).from(events).where(lte(events.position, through)).limit(PRUNE_CHUNK);
+  const del = o.delete(events).where(inArray(events.position, chunk)).prepare();
   let deleted = 0;
   for (;;) {
-    const n = del.run(through, PRUNE_CHUNK).changes;
+    const n = del.run().changes;
     deleted += n;
     if (n < PRUNE_CHUNK) break;
     await new Promise((resolve) => setTimeout(resolve, PRUNE_PAUSE_MS));
@@ -48,10 +54,12 @@ export async function prune(db: Db, options: { throughPosition: number; archiveP
   return { deleted, throughPosition: through, archived: options.archivePath ?? null };
 }
 
-/** The first position still in the log, or null if nothing was ever pruned. */
+/** The last position pruned away, or null if nothing was ever pruned. */
 export function prunedThrough(db: Db): number | null {
-  const first = db.prepare('SELECT min(position) FROM events').pluck().get() as number | null;
-  const seq = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck().get() as number | undefined;
+  const o = orm(db);
+  const first = o.select({ first: min(events.position) }).from(events).get()?.first ?? null;
+  // AUTOINCREMENT keeps the highest position ever used in sqlite_sequence, which is not in the schema.
+  const seq = o.get<{ seq: number } | undefined>(sql`SELECT seq FROM sqlite_sequence WHERE name = ${tableName(events)}`)?.seq;
   if (first === 1 || (first === null && !seq)) return null;
   return first === null ? (seq ?? 0) : first - 1;
 }
