@@ -31,7 +31,8 @@ export function staleReadModels(db: Db): StaleModel[] {
   return READ_MODELS.filter((m) => stored.get(m.name) !== m.version).map((m) => ({ name: m.name, stored: stored.get(m.name) ?? null, current: m.version }));
 }
 
-function recordVersions(db: Db, builtAt: number) {
+/** Records that the read models are this code's versions: for a writer that projected every event itself (rebuild; the benchmark's bulk loader). */
+export function recordVersions(db: Db, builtAt = Date.now()) {
   for (const m of READ_MODELS) {
     orm(db)
       .insert(readModelVersions)
