@@ -13,7 +13,6 @@ import type { ConnectionOutcome, TaskStatus } from '../log/catalogue.ts';
 import type { EventRow, ReadStreamOptions } from '../log/store.ts';
 import type { ConnectionCategory, ConnectionModel } from './connection.ts';
 import type { OperationModel, OperationStatus } from './operation.ts';
-import type { TaskModel } from './task.ts';
 import type { SummaryModel } from './summary.ts';
 
 export type Page<T> = { items: T[]; nextCursor: string | null };

@@ -5,7 +5,7 @@ import { OperationRunner } from '../../src/operations/runner.ts';
 import { AppError, isAppError } from '../../src/errors.ts';
 import { parsed } from '../../src/projections/reads.ts';
 import type { TaskModel } from '../../src/projections/task.ts';
-import { freshStore, type TestStore } from '../helpers/db.ts';
+import { freshStore, openTestStore, type TestStore } from '../helpers/db.ts';
 import { waitFor } from '../helpers/webrtc.ts';
 import { fillDatabase } from '../helpers/storage.ts';
 import { GAP_STREAM } from '../../src/log/catalogue.ts';
@@ -306,11 +306,13 @@ Shutdown('waits for an operation whose start was still being committed, so it en
   const starting = runner.start('just-in-time', {}, () => sleep(30).then(() => 'done'));
   const result = await runner.shutdown(2000);
   // What the server does next: close the log.
-  store.log.close();
+  await store.log.close();
   const { operationId, outcome } = await starting;
   assert.is((await outcome).status, 'completed');
   assert.is(result.finished, 1);
-  assert.is((await store.reads.operation(operationId))?.status, 'completed');
+  const after = await openTestStore(store.path);
+  assert.is((await after.reads.operation(operationId))?.status, 'completed', 'on the record in the file');
+  await after.close();
 });
 
 Shutdown('records, before it returns, the outcomes storage refused earlier', async () => {

@@ -7,11 +7,15 @@ import { summaryModel } from './summary.ts';
 
 export { connectionsModel, operationsModel, tasksModel, summaryModel };
 
-/** Entity models by the kind of entity they hold (the key of EntityChanges). */
+/**
+ * Entity models by the kind of entity they hold (the key of EntityChanges),
+ * in the order each event is applied to them: a task before the operation
+ * it lists itself on.
+ */
 export const ENTITY_MODELS = {
   connection: connectionsModel,
-  operation: operationsModel,
   task: tasksModel,
+  operation: operationsModel,
 } as const;
 
 export type ModelKind = keyof typeof ENTITY_MODELS;
