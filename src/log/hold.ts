@@ -8,9 +8,12 @@
 // the connection closes). It is the operating system's lock, so it goes with
 // the process however the process ends (kill -9, a crash), with no pid to
 // check and none to be reused; SQLite also sees it between two connections
-// of one process. Readers (`query`, `export-logs`) take no hold. Who holds it
-// is written to the `holder` table, for the refusal's message only.
+// of one process. It is taken before the database is opened, so a command
+// that would migrate the file does not do so under a running server.
+// Readers (`query`, `export-logs`) take no hold. Who holds it is written to
+// the `holder` table, for the refusal's message only.
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { and, eq } from 'drizzle-orm';
@@ -21,18 +24,21 @@ import { holder } from './schema.ts';
 
 export type HoldRole = 'server' | 'maintenance';
 
-/** A hold taken; `release()` lets go (idempotent, never throws). */
-export type Hold = { readonly role: HoldRole; release(): void };
+/** A hold taken on a database file. */
+export type Hold = {
+  readonly role: HoldRole;
+  /** Writes who holds it into the (opened, migrated) database, for the next refusal's message. */
+  describe(db: Db): void;
+  /** Lets go (idempotent, never throws). */
+  release(): void;
+};
 
 const HOLDER_ROW = 1;
 
 export const holdFileOf = (path: string) => `${resolve(path)}-holder`;
 
-/**
- * Takes the hold on the database at `path` (open as `db`) for `role`, or
- * throws CONFLICT naming who has it.
- */
-export function takeHold(db: Db, path: string, role: HoldRole): Hold {
+/** Takes the hold on the database at `path` for `role`, or throws CONFLICT naming who has it. */
+export function takeHold(path: string, role: HoldRole): Hold {
   let lock: Database.Database | null = null;
   try {
     lock = new Database(holdFileOf(path), { timeout: 0 });
@@ -43,25 +49,24 @@ export function takeHold(db: Db, path: string, role: HoldRole): Hold {
     lock.exec('COMMIT');
   } catch (err) {
     lock?.close();
-    if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY')) throw heldBy(db, path, role);
+    if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY')) throw heldBy(path, role);
     throw err;
   }
   const row = { id: HOLDER_ROW, role, pid: process.pid, host: hostname(), since: Date.now() };
-  try {
-    orm(db).insert(holder).values(row).onConflictDoUpdate({ target: holder.id, set: row }).run();
-  } catch (err) {
-    lock.close();
-    throw err;
-  }
+  let described: Db | null = null;
   let held = true;
   return {
     role,
+    describe(db) {
+      orm(db).insert(holder).values(row).onConflictDoUpdate({ target: holder.id, set: row }).run();
+      described = db;
+    },
     release() {
       if (!held) return;
       held = false;
       try {
         // Only describes the hold; a full disk may refuse it, and the lock below is what counts.
-        if (db.open) orm(db).delete(holder).where(and(eq(holder.pid, row.pid), eq(holder.since, row.since))).run();
+        if (described?.open) orm(described).delete(holder).where(and(eq(holder.pid, row.pid), eq(holder.since, row.since))).run();
       } catch {
         // left for the next holder to overwrite
       }
@@ -70,16 +75,23 @@ export function takeHold(db: Db, path: string, role: HoldRole): Hold {
   };
 }
 
-function heldBy(db: Db, path: string, wanted: HoldRole): AppError {
+function heldBy(path: string, wanted: HoldRole): AppError {
   let who = 'another process';
-  try {
-    const h = orm(db).select().from(holder).where(eq(holder.id, HOLDER_ROW)).get();
-    if (h) {
-      const what = h.role === 'server' ? 'a running server' : 'a maintenance command (rebuild or prune)';
-      who = `${what} (pid ${h.pid} on ${h.host}, since ${new Date(h.since).toISOString()})`;
+  if (existsSync(path)) {
+    let db: Db | null = null;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      db.pragma('busy_timeout = 1000');
+      const h = orm(db).select().from(holder).where(eq(holder.id, HOLDER_ROW)).get();
+      if (h) {
+        const what = h.role === 'server' ? 'a running server' : 'a maintenance command (rebuild or prune)';
+        who = `${what} (pid ${h.pid} on ${h.host}, since ${new Date(h.since).toISOString()})`;
+      }
+    } catch {
+      // the description is a courtesy (a database from before the holder table has none)
+    } finally {
+      db?.close();
     }
-  } catch {
-    // the description is a courtesy
   }
   const advice = wanted === 'server' ? 'wait for it to finish or stop it first' : 'stop it first';
   return new AppError(409, 'CONFLICT', `the database ${resolve(path)} is held by ${who}: ${advice}`);

@@ -3,7 +3,9 @@
 // src/projections (the inline projector, the read-model queries, rebuild),
 // which runs on the same handle and inside the same transactions; nothing
 // else reaches it (test/architecture.test.ts checks that).
-import { AppError } from '../errors.ts';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { AppError, isAppError } from '../errors.ts';
 import type { NewEvent, StoredEvent, StreamKind } from './catalogue.ts';
 import { GroupCommit, type InlineProjector } from './append.ts';
 import { openDatabase, openReadOnly, type Db, type OpenOptions } from './open.ts';
@@ -62,16 +64,21 @@ export class SqliteEventStore implements EventStore {
     this.appender = options.readOnly ? null : new GroupCommit(db, options.projector ?? null, options.clock);
   }
 
-  /** Opens (creating and migrating if needed) the database at `path` for writing. */
+  /**
+   * Opens (creating and migrating if needed) the database at `path` for
+   * writing. With `hold`, the hold is taken first: nothing (not even a
+   * migration) touches a database another process holds.
+   */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteEventStore {
-    const db = openDatabase(path, options);
-    let hold: Hold | null = null;
+    const hold = options.hold && path !== ':memory:' ? holdFor(path, options.hold) : null;
+    let db: Db | null = null;
     try {
-      if (options.hold && path !== ':memory:') hold = takeHold(db, path, options.hold);
+      db = openDatabase(path, options);
+      hold?.describe(db);
       return new SqliteEventStore(db, path, options, hold);
     } catch (err) {
       hold?.release();
-      db.close();
+      db?.close();
       throw err;
     }
   }
@@ -169,8 +176,9 @@ export class SqliteEventStore implements EventStore {
    */
   async whileHeld<T>(role: HoldRole, work: () => Promise<T> | T): Promise<T> {
     if (this.hold || this.path === ':memory:') return work();
-    const hold = takeHold(this.db, this.path, role);
+    const hold = holdFor(this.path, role);
     try {
+      hold.describe(this.db);
       return await work();
     } finally {
       hold.release();
@@ -184,5 +192,22 @@ export class SqliteEventStore implements EventStore {
     this.hold?.release();
     this.hold = null;
     this.db.close();
+  }
+}
+
+/** takeHold, with a file that cannot be written said as storage that cannot be written. */
+function holdFor(path: string, role: HoldRole): Hold {
+  try {
+    mkdirSync(dirname(resolve(path)), { recursive: true });
+    return takeHold(path, role);
+  } catch (err) {
+    if (isAppError(err)) throw err;
+    const code = (err as { code?: string }).code;
+    throw new AppError(
+      503,
+      'STORAGE_UNAVAILABLE',
+      `the database ${resolve(path)} cannot be opened for writing: its hold file cannot be written: ${(err as Error).message}${code ? ` (${code})` : ''}; ` +
+        'check that the directory is writable and that the disk has space',
+    );
   }
 }

@@ -6,6 +6,7 @@ import type { Db } from '../../log/open.ts';
 import { connections } from '../../log/schema.ts';
 import { parseStream } from '../../log/catalogue.ts';
 import { orm } from '../../log/orm.ts';
+import { col, tableName } from '../../log/names.ts';
 import { reduceConnection, type ConnectionModel } from '../connection.ts';
 import type { EntityReadModel } from '../readModel.ts';
 import type { ConnectionListOptions, ExportPageOptions, Page, StoredRow } from '../reads.ts';
@@ -14,7 +15,7 @@ import { Filter, storedPage } from '../sqlite/lists.ts';
 const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
 
 export const connectionsModel = {
-  name: 'connections',
+  name: tableName(connections),
   version: 1,
   table: connections,
   fixed: ['createdAt', 'createdPosition'],
@@ -48,7 +49,7 @@ const LIST = { id: c.id, connectionId: c.id, state: c.state, createdPosition: c.
 export function connectionRows(db: Db, options: ConnectionListOptions): Page<StoredRow> {
   const filter = new Filter();
   if (options.categories?.length) filter.anyOf(c.category, options.categories);
-  else if (!options.includeClosed && !options.outcomes?.length) filter.raw(`${c.category.name} <> 'closed'`);
+  else if (!options.includeClosed && !options.outcomes?.length) filter.raw(`${col(c.category)} <> 'closed'`);
   filter.anyOf(c.outcome, options.outcomes);
   if (options.stalled !== undefined) filter.equals(c.stalled, options.stalled ? 1 : 0);
   filter.equals(c.serverId, options.serverId);

@@ -5,6 +5,7 @@ import type { Db } from '../../log/open.ts';
 import { operations } from '../../log/schema.ts';
 import { parseStream } from '../../log/catalogue.ts';
 import { orm } from '../../log/orm.ts';
+import { tableName } from '../../log/names.ts';
 import { reduceOperation, type OperationModel } from '../operation.ts';
 import type { EntityReadModel } from '../readModel.ts';
 import type { ExportPageOptions, OperationListOptions, Page, StoredRow } from '../reads.ts';
@@ -13,7 +14,7 @@ import { Filter, storedPage } from '../sqlite/lists.ts';
 const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
 
 export const operationsModel = {
-  name: 'operations',
+  name: tableName(operations),
   version: 1,
   table: operations,
   fixed: ['type', 'connectionId', 'serverId', 'startedAt', 'createdPosition'],

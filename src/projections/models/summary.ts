@@ -10,7 +10,7 @@ import type { SummaryReadModel } from '../readModel.ts';
 export const SUMMARY_ROW = 1;
 
 export const summaryModel = {
-  name: 'summary',
+  name: tableName(summary),
   version: 1,
   table: summary,
   empty: emptySummary,

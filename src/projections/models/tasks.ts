@@ -3,7 +3,7 @@
 import type { Db } from '../../log/open.ts';
 import { tasks } from '../../log/schema.ts';
 import { parseStream } from '../../log/catalogue.ts';
-import { col } from '../../log/names.ts';
+import { col, tableName } from '../../log/names.ts';
 import { reduceTask, type TaskModel } from '../task.ts';
 import type { EntityReadModel } from '../readModel.ts';
 import type { Page, StoredRow, TaskListOptions } from '../reads.ts';
@@ -12,7 +12,7 @@ import { Filter, storedPage } from '../sqlite/lists.ts';
 const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
 
 export const tasksModel = {
-  name: 'tasks',
+  name: tableName(tasks),
   version: 1,
   table: tasks,
   fixed: ['name', 'operationId', 'connectionId', 'createdAt', 'createdPosition'],
