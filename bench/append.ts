@@ -2,8 +2,8 @@
 // in the same directory and appends the same generated events.
 import { join } from 'node:path';
 import { openDatabase } from '../src/log/open.ts';
-import { EventLog } from '../src/log/append.ts';
-import { Projector } from '../src/projections/projector.ts';
+import { SqliteEventStore } from '../src/log/sqliteStore.ts';
+import { Projector } from '../src/projections/sqlite/projector.ts';
 import { streamName, validateEvent } from '../src/log/catalogue.ts';
 import { generateLog, type Intent } from './make-log.ts';
 import { median, percentile, type Figure } from './report.ts';
@@ -12,10 +12,9 @@ const BATCH = 100;
 const ROUNDS = 3;
 const rate = (events: number, ms: number) => events / (ms / 1000);
 
-/** The project's path: EventLog.append with the inline Projector; 100 single-event appends per tick share one commit. */
+/** The project's path: EventStore.append with the inline projector; 100 single-event appends per tick share one commit. */
 async function eventLogRate(path: string, intents: Intent[], projections = true): Promise<number> {
-  const db = openDatabase(path);
-  const log = new EventLog(db, projections ? new Projector() : null);
+  const log = SqliteEventStore.open(path, { projector: projections ? new Projector() : null });
   const t0 = performance.now();
   for (let i = 0; i < intents.length; i += BATCH) {
     const results = await Promise.all(intents.slice(i, i + BATCH).map((x) => log.append(x.stream, [x.event], { meta: x.meta })));
@@ -25,8 +24,7 @@ async function eventLogRate(path: string, intents: Intent[], projections = true)
   if (log.stats.batches !== Math.ceil(intents.length / BATCH)) {
     throw new Error(`expected ${BATCH} appends per commit, saw ${log.stats.batches} commits`);
   }
-  log.close();
-  db.close();
+  await log.close();
   return rate(intents.length, ms);
 }
 
@@ -106,7 +104,7 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
     {
       id: 'append.eventlog_vs_raw',
       group: 1,
-      label: 'EventLog.append + inline projections',
+      label: 'EventStore.append + inline projections',
       value: ours,
       unit: 'events/s',
       anchor: { label: 'raw better-sqlite3 inserts', value: raw },
@@ -117,7 +115,7 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
     {
       id: 'append.eventlog_no_projections_vs_raw',
       group: 1,
-      label: 'EventLog.append, projections off',
+      label: 'EventStore.append, projections off',
       value: logOnly,
       unit: 'events/s',
       anchor: { label: 'raw better-sqlite3 inserts', value: raw },
@@ -127,7 +125,7 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
     {
       id: 'append.eventlog_vs_emmett',
       group: 1,
-      label: 'EventLog.append vs Emmett (same batch shape)',
+      label: 'EventStore.append vs Emmett (same batch shape)',
       value: ours,
       unit: 'events/s',
       anchor: { label: 'emmett-sqlite appendToStream', value: emmett.batched },
@@ -138,7 +136,7 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
     {
       id: 'append.eventlog_vs_emmett_store_api',
       group: 1,
-      label: 'EventLog.append vs Emmett event-store API',
+      label: 'EventStore.append vs Emmett event-store API',
       value: ours,
       unit: 'events/s',
       anchor: { label: 'getSQLiteEventStore().appendToStream', value: emmett.perAppend },
@@ -150,8 +148,7 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
 
 /** Figure 2: 100 producers, each awaiting its own single-event appends to its own stream. */
 async function producers(path: string, count: number, perProducer: number) {
-  const db = openDatabase(path);
-  const log = new EventLog(db, new Projector());
+  const log = SqliteEventStore.open(path, { projector: new Projector() });
   const stats = [...generateLog(200)].find((x) => x.event.type === 'connection.stats_sampled')!.event;
   const latencies: number[] = [];
   const t0 = performance.now();
@@ -169,8 +166,7 @@ async function producers(path: string, count: number, perProducer: number) {
   );
   const ms = performance.now() - t0;
   const batches = log.stats.batches;
-  log.close();
-  db.close();
+  await log.close();
   latencies.sort((a, b) => a - b);
   const total = count * perProducer;
   return { eps: rate(total, ms), p50: percentile(latencies, 50), p99: percentile(latencies, 99), perCommit: total / batches };

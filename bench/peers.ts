@@ -121,7 +121,7 @@ export async function peerFigures(dir: string, viewers: number, seconds: number,
       unit: '% of a core',
       anchor: { label: 'server CPU, recording on', value: cpuOn },
       ratio: commitShare / cpuOn,
-      note: `measured inside the server (sum of EventLog commit durations over the window): ${Math.round(med(on.map((p) => p.eventsPerS)))} events/s recorded; a direct measure of recording's share that the machine's noise does not swamp`,
+      note: `measured inside the server (sum of the store's commit durations over the window): ${Math.round(med(on.map((p) => p.eventsPerS)))} events/s recorded; a direct measure of recording's share that the machine's noise does not swamp`,
     },
     {
       id: 'peers.rss',

@@ -11,7 +11,7 @@
 // (bounded) and writes it as soon as the log commits again; what is still
 // missing at the next start is closed out by recovery.
 import { randomUUID } from 'node:crypto';
-import type { EventLog } from '../log/append.ts';
+import type { EventStore } from '../log/store.ts';
 import { AppError, isAppError, unavailable } from '../errors.ts';
 import { storageError } from '../log/storage.ts';
 import { streamName, type NewEvent } from '../log/catalogue.ts';
@@ -73,7 +73,7 @@ export class OperationRunner {
   private accepting = true;
 
   constructor(
-    private readonly log: EventLog,
+    private readonly log: EventStore,
     private readonly options: { defaultTimeoutMs: number },
   ) {
     log.onCommit(() => {

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { RTCPeerConnection, type RTCDataChannel } from 'werift';
 import type { Logger } from 'pino';
-import type { EventLog } from '../log/append.ts';
+import type { EventStore } from '../log/store.ts';
 import type { NewEvent } from '../log/catalogue.ts';
 import { AppError } from '../errors.ts';
 import { ConnectionRecorder } from './recorder.ts';
@@ -47,7 +47,7 @@ export type StreamSpec = {
 };
 
 export type PeerDeps = {
-  log: EventLog;
+  log: EventStore;
   logger: Logger;
   iceAdditionalHostAddresses: readonly string[];
   liveness: LivenessSettings;

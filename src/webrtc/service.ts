@@ -12,7 +12,7 @@ import { defaultPeerConfig } from 'werift';
 import type { getUserMedia } from 'werift/nonstandard';
 import { loadFilePlayer } from './filePlayer.ts';
 import type { Config } from '../config.ts';
-import type { EventLog } from '../log/append.ts';
+import type { EventStore } from '../log/store.ts';
 import { streamName } from '../log/catalogue.ts';
 import { AppError, notFound, unavailable } from '../errors.ts';
 import type { OperationContext, OperationRunner, Started } from '../operations/runner.ts';
@@ -32,7 +32,7 @@ import { runBenchmark, type BenchmarkResult } from './benchmark.ts';
 
 export type ServiceDeps = {
   config: Config;
-  log: EventLog;
+  log: EventStore;
   runner: OperationRunner;
   logger: Logger;
   /** HTTP connections the server admits (their descriptors are not the peers'); 0 when unknown. */

@@ -7,14 +7,14 @@ import { freshStore, tempDir, type TestStore } from '../helpers/db.ts';
 import { appendSteps, realisticSteps } from '../helpers/events.ts';
 import { runCli, runCliOnTerminal, startCliServer } from '../helpers/cli.ts';
 import { treeHashes } from '../helpers/files.ts';
-import { snapshotReadModels } from '../../src/projections/rebuild.ts';
+import { snapshotReadModels } from '../../src/projections/sqlite/rebuild.ts';
 import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
 
 let store: TestStore;
 const Cli = suite('webrtc-monitor CLI');
 Cli.before(async () => {
   let now = 0;
-  store = freshStore({ clock: () => now });
+  store = await freshStore({ clock: () => now });
   await appendSteps(store.log, realisticSteps(51, { minEvents: 400 }), { seed: 51, setNow: (ms) => (now = ms) });
   // Let the child processes see everything in the main file.
   store.db.pragma('wal_checkpoint(TRUNCATE)');

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { bulkEvents } from '../helpers/db.ts';
+import { bulkEvents, dbOf } from '../helpers/db.ts';
 import { waitFor } from '../helpers/webrtc.ts';
 import { headPosition } from '../../src/log/read.ts';
 import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
@@ -32,7 +32,7 @@ const liveHeap = () => {
 async function appendMany(server: TestServer, stream: string, count: number, make: (i: number) => NewEvent) {
   for (let i = 0; i < count; i += 100) {
     const batch = Array.from({ length: Math.min(100, count - i) }, (_, j) => make(i + j));
-    await server.services.log.append(stream, batch);
+    await server.services.store.append(stream, batch);
   }
 }
 
@@ -65,8 +65,8 @@ page('pages through the log by position with no gap and no repeat', async () => 
 page('filters by stream, by kind and by type', async () => {
   const server = await startTestServer();
   try {
-    await server.services.log.append('connection:a', [created('a'), changed('new', 'connecting')]);
-    await server.services.log.append('connection:b', [created('b')]);
+    await server.services.store.append('connection:a', [created('a'), changed('new', 'connecting')]);
+    await server.services.store.append('connection:b', [created('b')]);
     await server.services.runner.run('probe', {}, async () => 1);
     const get = async (q: string) => (await (await server.api(`${EVENTS}?${q}`)).json()).events as { stream: string; type: string }[];
 
@@ -105,7 +105,7 @@ const stream = suite('GET /events/stream');
 
 stream('delivers events as they are appended, with the log position as id', async () => {
   const server = await startTestServer();
-  await server.services.log.append('connection:old', [created('old')]);
+  await server.services.store.append('connection:old', [created('old')]);
   const feed = await openSse(server.url + `${EVENTS}/stream`);
   try {
     assert.is(feed.status, 200);
@@ -113,7 +113,7 @@ stream('delivers events as they are appended, with the log position as id', asyn
     // Without a position the feed starts at the head: live events only.
     await feed.waitFor((fs) => fs.some((f) => f.retry !== null));
     const before = Date.now();
-    const result = await server.services.log.append('connection:new', [created('new'), changed('new', 'connecting')]);
+    const result = await server.services.store.append('connection:new', [created('new'), changed('new', 'connecting')]);
     assert.ok(result.ok);
     await feed.waitForEvents(2, 2000);
     const latency = Date.now() - before;
@@ -142,7 +142,7 @@ stream('resumes after Last-Event-ID with no gap and no duplicate', async () => {
     // `after` says 0, as EventSource would resend it; the header must win.
     const second = await openSse(server.url + `${EVENTS}/stream?after=0`, { 'Last-Event-ID': lastSeen });
     await second.waitForEvents(7);
-    await server.services.log.append('connection:r', [failed('live')]);
+    await server.services.store.append('connection:r', [failed('live')]);
     await second.waitForEvents(8);
     second.close();
     const ids = second.frames.filter((f) => f.data !== null).map((f) => Number(f.id));
@@ -156,8 +156,8 @@ stream('follows only the events a filter selects', async () => {
   const server = await startTestServer();
   const feed = await openSse(server.url + `${EVENTS}/stream?after=0&stream=connection:x&type=connection.state_changed`);
   try {
-    await server.services.log.append('connection:y', [created('y'), changed('new', 'connecting')]);
-    await server.services.log.append('connection:x', [created('x'), changed('new', 'connecting'), changed('connecting', 'connected')]);
+    await server.services.store.append('connection:y', [created('y'), changed('new', 'connecting')]);
+    await server.services.store.append('connection:x', [created('x'), changed('new', 'connecting'), changed('connecting', 'connected')]);
     await feed.waitForEvents(2);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(feed.events().map((e) => [e.stream, e.type, e.data.to]), [
@@ -302,7 +302,7 @@ catchUp('answers other requests while clients read the log from position 0, and 
   const server = await startTestServer({ maxConnections: 1000 });
   const started: ReturnType<typeof readers> = [];
   try {
-    const { db } = server.services;
+    const db = dbOf(server.services);
     bulkEvents(db, 100_000);
     const head = headPosition(db);
     started.push(...readers(`${server.url}${EVENTS}/stream?after=0`, head, 3));
@@ -326,9 +326,9 @@ catchUp('answers other requests while clients read the log from position 0, and 
 catchUp('scans a bounded window per read: a filter that matches nothing still lets the client (and others) move on', async () => {
   const server = await startTestServer();
   try {
-    const { db } = server.services;
+    const db = dbOf(server.services);
     bulkEvents(db, 120_000, 10);
-    await server.services.log.append('connection:rare', [created('rare')]);
+    await server.services.store.append('connection:rare', [created('rare')]);
     const head = headPosition(db);
     // One page of a rarely matching filter: it stops at the end of its window and says there is more.
     const first = (await (await server.api(`${EVENTS}?after=0&type=connection.created`)).json()) as { count: number; next_after: number; has_more: boolean };

@@ -6,12 +6,12 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTENT_DIR, MONITOR, WEBRTC, offerSdp, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
-import { tempDir } from '../helpers/db.ts';
+import { dbOf, tempDir } from '../helpers/db.ts';
 import type { Viewer } from '../../src/webrtc/viewer.ts';
 
 let server: WebRtcTestServer;
 const viewers: Viewer[] = [];
-const eventCount = () => server.services.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+const eventCount = () => dbOf(server.services).prepare('SELECT count(*) FROM events').pluck().get() as number;
 const connect = async (body: Record<string, unknown> = {}, expect: 'media' | 'data' = 'media') => {
   const stream = await server.stream(body);
   const viewer = await server.viewer(stream.whep_url, expect);

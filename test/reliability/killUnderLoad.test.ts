@@ -6,11 +6,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { openDatabase } from '../../src/log/open.ts';
-import { rebuild, snapshotReadModels } from '../../src/projections/rebuild.ts';
+import { rebuild, snapshotReadModels } from '../../src/projections/sqlite/rebuild.ts';
 import { connectViewer, type Viewer } from '../../src/webrtc/viewer.ts';
 import { startCliServer } from '../helpers/cli.ts';
-import { tempDir } from '../helpers/db.ts';
+import { dbOf, openTestStore, tempDir } from '../helpers/db.ts';
 import { CONTENT_DIR, WEBRTC, offerSdp, startWebRtcServer } from '../helpers/webrtc.ts';
 
 const Kill = suite('kill -9 under load');
@@ -58,7 +57,7 @@ Kill('loses no acknowledged answer; recovery closes everything out; read models 
 
     const again = await startWebRtcServer({}, { keepDir: dir });
     try {
-      const { db: sdb } = again.services;
+      const sdb = dbOf(again.services);
       const status = sdb.prepare('SELECT status FROM operations WHERE id = ?').pluck();
       const lost = acknowledged.filter((id) => status.get(id) !== 'completed');
       assert.equal(lost, [], `${lost.length} of ${acknowledged.length} acknowledged answers are not completed in the log`);
@@ -74,13 +73,13 @@ Kill('loses no acknowledged answer; recovery closes everything out; read models 
     } finally {
       await again.stop();
     }
-    const file = openDatabase(db);
+    const file = await openTestStore(db);
     try {
-      const inline = snapshotReadModels(file);
-      rebuild(file);
-      assert.equal(snapshotReadModels(file), inline);
+      const inline = snapshotReadModels(file.db);
+      await rebuild(file.log);
+      assert.equal(snapshotReadModels(file.db), inline);
     } finally {
-      file.close();
+      await file.close();
     }
   } finally {
     loading = false;

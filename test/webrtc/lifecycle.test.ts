@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTENT_DIR, MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { dbOf } from '../helpers/db.ts';
 
 let server: WebRtcTestServer;
 const typesOf = (id: string) =>
-  server.services.db.prepare('SELECT type, data FROM events WHERE stream = ? ORDER BY version').all(`connection:${id}`) as { type: string; data: string }[];
+  dbOf(server.services).prepare('SELECT type, data FROM events WHERE stream = ? ORDER BY version').all(`connection:${id}`) as { type: string; data: string }[];
 
 const media = suite('media stream');
 media.before(async () => {

@@ -8,7 +8,6 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { openReadOnly } from '../../src/log/open.ts';
-import { readStream } from '../../src/log/read.ts';
 import { connectViewer, type Viewer } from '../../src/webrtc/viewer.ts';
 import { tempDir } from '../helpers/db.ts';
 import { CONTENT_DIR, MONITOR, WEBRTC, startWebRtcServer, waitFor } from '../helpers/webrtc.ts';
@@ -96,7 +95,7 @@ restart('closes out the connections, operations and tasks the killed process lef
     try {
       assert.ok(server.recovered.connections >= 1, JSON.stringify(server.recovered));
       assert.is(server.recovered.servers, 1, 'the stream the killed process served is closed out too');
-      const last = readStream(server.services.db, `server:${stream.server_id}`).at(-1);
+      const last = (await server.services.store.readStream(`server:${stream.server_id}`)).at(-1);
       assert.equal([last?.type, last?.data], ['server.stopped', { server_id: stream.server_id, reason: 'process_restart' }]);
       const c = (await server.json(`${MONITOR}/connections/${viewer.connectionId}`)).body.connection;
       assert.is(c.category, 'closed');

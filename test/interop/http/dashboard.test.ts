@@ -132,7 +132,7 @@ page('shows a connection within 2 s of its events being recorded, and turns it c
   const { page, problems, close } = await openPage(browser);
   try {
     await load(page, server);
-    const { log } = server.services;
+    const { store: log } = server.services;
     await log.append('connection:live-1', [{ type: 'connection.created', data: { connection_id: 'live-1', mode: 'media', content: 'sample.webm' } }, ...toConnected]);
     const recorded = Date.now();
     await waitForRow(page, 'live-1', 'connected');
@@ -155,7 +155,7 @@ page('shows a failure that was closed in the same millisecond as failed, in red 
   const { page, problems, close } = await openPage(browser);
   try {
     await load(page, server);
-    const { log } = server.services;
+    const { store: log } = server.services;
     await log.append('connection:doomed', [{ type: 'connection.created', data: { connection_id: 'doomed', mode: 'media' } }, ...toConnected]);
     await log.append('connection:quiet', [{ type: 'connection.created', data: { connection_id: 'quiet', mode: 'media' } }, ...toConnected]);
     await waitForRow(page, 'doomed', 'connected');
@@ -202,7 +202,7 @@ page('drills down into a connection: its transitions in local time and a chart o
   // A zone with a half-hour offset, so a time shown in UTC or off by the offset is caught.
   const { page, problems, close } = await openPage(browser, { timezoneId: 'Asia/Kolkata' });
   try {
-    const { log } = server.services;
+    const { store: log } = server.services;
     const created = await log.append('connection:drill', [{ type: 'connection.created', data: { connection_id: 'drill', mode: 'media' } }, ...toConnected]);
     assert.ok(created.ok);
     await load(page, server);
@@ -247,7 +247,7 @@ page('renders a hostile connection id and payloads as text, never as markup', as
   const id = '<img src=x onerror=window.__xss=1>';
   try {
     await load(page, server);
-    await server.services.log.append(`connection:${id}`, [
+    await server.services.store.append(`connection:${id}`, [
       { type: 'connection.created', data: { connection_id: id, content: '<script>window.__xss=2</script>', mode: 'data' } },
       { type: 'connection.error', data: { code: '<b>X</b>', message: '<img src=y onerror=window.__xss=3>' } },
       { type: 'connection.closed', data: { reason: '<svg onload=window.__xss=4>', initiator: 'remote' } },

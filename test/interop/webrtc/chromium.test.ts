@@ -14,6 +14,7 @@ import { launchKillableChromium } from '../../helpers/chromiumProcess.ts';
 import { CONTENT_DIR, MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../../helpers/webrtc.ts';
 import { scrape, value } from '../../helpers/metrics.ts';
 import type { TrackSample } from '../../../src/log/catalogue.ts';
+import { dbOf } from '../../helpers/db.ts';
 
 const ARTIFACTS = resolve('test-artifacts');
 const SAMPLE_BYTES = readFileSync(join(CONTENT_DIR, 'sample.webm'));
@@ -128,11 +129,11 @@ player('plays the sample clip: Chromium decodes video frames and receives audio,
     }
     assert.equal([typeof last.jitter_ms, typeof last.fraction_lost, typeof last.rtt_ms], ['number', 'number', 'number']);
     // The SQL view has them too.
-    const rows = server.services.db
+    const rows = dbOf(server.services)
       .prepare("SELECT kind, jitter_ms, fraction_lost, rtt_ms FROM track_samples WHERE connection_id = ? AND rtt_ms IS NOT NULL AND jitter_ms IS NOT NULL")
       .all(id) as { kind: string }[];
     assert.equal([...new Set(rows.map((r) => r.kind))].sort(), ['audio', 'video']);
-    const flat = server.services.db.prepare('SELECT count(*) FROM stats_samples WHERE connection_id = ? AND jitter_ms IS NOT NULL AND fraction_lost IS NOT NULL').pluck().get(id) as number;
+    const flat = dbOf(server.services).prepare('SELECT count(*) FROM stats_samples WHERE connection_id = ? AND jitter_ms IS NOT NULL AND fraction_lost IS NOT NULL').pluck().get(id) as number;
     assert.ok(flat > 0, 'stats_samples.jitter_ms and fraction_lost are filled');
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(resolve(ARTIFACTS, 'chromium-sample.json'), `${JSON.stringify(last, null, 2)}\n`);
