@@ -5,6 +5,7 @@
 //   viewer.connectionId      // the server's connection id (from the WHEP Location)
 //   viewer.setupMs           // offer created -> connectionState `connected`
 //   viewer.frames            // video frames received (distinct RTP timestamps)
+//   viewer.onVideoFrame(fn)  // each new frame's RTP timestamp (media time, 90 kHz)
 //   viewer.packets / receivedBytes   // RTP packets and payload bytes received
 //   viewer.sha256Verified    // data mode: a whole pass arrived and matched its SHA-256
 //   await viewer.stats()     // its own getStats() summary, plus the counters above
@@ -57,6 +58,7 @@ export class Viewer {
   lastSha256: string | null = null;
   private hangUp: (() => Promise<void>) | null = null;
   private closed = false;
+  private readonly frameListeners = new Set<(rtpTimestamp: number) => void>();
 
   constructor(readonly pc: RTCPeerConnection, readonly expect: ViewerExpect) {}
 
@@ -75,6 +77,17 @@ export class Viewer {
       data_passes: this.passes,
       sha256_verified: this.sha256Verified,
     };
+  }
+
+  /**
+   * Calls `listener` with the RTP timestamp of each new video frame (media
+   * time: 90 kHz for video), so frame rates can be measured per second of
+   * media rather than per second of a busy machine's wall clock. Returns the
+   * unsubscribe.
+   */
+  onVideoFrame(listener: (rtpTimestamp: number) => void): () => void {
+    this.frameListeners.add(listener);
+    return () => this.frameListeners.delete(listener);
   }
 
   /** A clean hang-up: tell the server (WHEP DELETE), then close. */
@@ -111,6 +124,7 @@ export class Viewer {
         if (track.kind === 'video' && rtp.header.timestamp !== lastTs) {
           lastTs = rtp.header.timestamp;
           this.frames++;
+          for (const listener of this.frameListeners) listener(lastTs);
         }
       });
     });

@@ -11,6 +11,7 @@ import { openDatabase } from '../../src/log/open.ts';
 import { EventLog } from '../../src/log/append.ts';
 import { Projector } from '../../src/projections/projector.ts';
 import { startTestServer } from '../helpers/server.ts';
+import { latch } from '../helpers/wait.ts';
 
 const Close = suite('closeOrphans');
 
@@ -69,8 +70,13 @@ Restart('records process_restart for what a crashed run left open, once, and the
     const hung = await runner.run('hung', {}, () => new Promise(() => {}), { timeoutMs: 30 });
     assert.is(hung.status, 'failed');
     assert.is(getSummary(db).tasks.abandoned, 1);
-    const { operationId, outcome: stuckOutcome } = await runner.start('stuck', {}, () => new Promise(() => {}));
-    await new Promise((r) => setTimeout(r, 20));
+    // Killed mid-task: the work runs once its task.started is committed.
+    const running = latch();
+    const { operationId, outcome: stuckOutcome } = await runner.start('stuck', {}, () => {
+      running.fire();
+      return new Promise(() => {});
+    });
+    await running.fired;
     log.close();
     db.close();
 
