@@ -22,10 +22,11 @@ const ignore = values.exclude.map((folder) => `^${folder.replace(/[.*+?^${}()|[\
 const { suites } = await parse(dir, new RegExp(pattern), { cwd: process.cwd(), ignore });
 await run(suites, { bail: false });
 
-// Give sockets closed in the last test a moment to be released, then name what is left.
-await new Promise((resolve) => setTimeout(resolve, 200));
-const left = process
-  .getActiveResourcesInfo()
-  .filter((r) => !['TTYWrap', 'Timeout', 'Immediate', 'PipeWrap', 'FSReqCallback'].includes(r));
+// Name what is left open. A socket closed by the last test is released a
+// turn or two later, so what is open is looked at again for up to 2 s (and
+// no longer once nothing is left) before it is reported.
+const open = () => process.getActiveResourcesInfo().filter((r) => !['TTYWrap', 'Timeout', 'Immediate', 'PipeWrap', 'FSReqCallback'].includes(r));
+for (let i = 0; i < 100 && open().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+const left = open();
 if (left.length) console.warn(`test run left open: ${left.join(', ')}`);
 process.exit(process.exitCode ?? 0);

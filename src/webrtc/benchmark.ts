@@ -101,6 +101,12 @@ export async function runBenchmark(
       const settled = await Promise.allSettled(
         Array.from({ length: options.viewers }, () => openViewer(options.exchange, { expect: options.expect, signal, timeoutMs: 20_000 })),
       );
+      if (signal.aborted) {
+        // Given up on (cancelled, timed out): the operation's last task has
+        // run or is running without these, so they are closed here.
+        await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.leave().catch(() => {}) : undefined)));
+        throw signal.reason;
+      }
       for (const s of settled) {
         if (s.status === 'fulfilled') viewers.push(s.value);
         else if (errors.length < 5) errors.push(String((s.reason as Error)?.message ?? s.reason));

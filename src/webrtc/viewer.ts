@@ -189,6 +189,7 @@ export function connectViewer(whepUrl: string, options: ViewerOptions): Promise<
 }
 
 export async function openViewer(exchange: Exchange, options: ViewerOptions): Promise<Viewer> {
+  options.signal?.throwIfAborted();
   const pc = new RTCPeerConnection({ ...(await viewerPeerConfig()), ...options.peerConfig });
   const viewer = new Viewer(pc, options.expect);
   try {
@@ -207,6 +208,7 @@ export async function openViewer(exchange: Exchange, options: ViewerOptions): Pr
     await until(() => pc.iceGatheringState === 'complete', pc.iceGatheringStateChange, options, undefined, describeState);
     const { answerSdp, connectionId, hangUp } = await exchange(pc.localDescription!.sdp);
     viewer.attach(connectionId, hangUp ?? null);
+    options.signal?.throwIfAborted();
     await pc.setRemoteDescription({ type: 'answer', sdp: answerSdp });
     await until(() => pc.connectionState === 'connected', pc.connectionStateChange, options, () =>
       pc.connectionState === 'failed' || pc.connectionState === 'closed' ? `connection ${pc.connectionState}` : null,
@@ -228,6 +230,8 @@ function until(
   failed: () => string | null = () => null,
   describeState: () => string = () => '',
 ): Promise<void> {
+  // An abort listener added to a signal that has already aborted never fires.
+  if (options.signal?.aborted) return Promise.reject(options.signal.reason);
   if (ready()) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timeoutMs = options.timeoutMs ?? 10_000;
