@@ -8,7 +8,7 @@
 //             without a local close (a clean hang-up, seen within ~15 ms)
 //   ice       connection `failed` (ICE failure, or consent expiry: nothing
 //             received for --consent-timeout): werift never closes a failed
-//             peer itself, so we do, or its sockets leak (WERIFT.md)
+//             peer itself, so we do, or its sockets leak (docs/werift.md)
 //   shutdown  the server is stopping
 //
 // Two watches run beside the peer, each in its own file and neither depending
@@ -310,7 +310,7 @@ export class ServerPeer {
       this.recordState('connection', s);
       if (s === 'connected') void this.onConnected();
       if (s === 'failed' && !this.closing) {
-        // werift leaves a failed peer open; close it ourselves (WERIFT.md).
+        // werift leaves a failed peer open; close it ourselves (docs/werift.md, "Closing").
         void this.close('ice', this.connectedAt ? 'consent_expired' : 'ice_failed');
       }
     });

@@ -11,7 +11,7 @@
 //   await viewer.stats()     // its own getStats() summary, plus the counters above
 //   await viewer.close()     // WHEP DELETE, then pc.close(): a clean hang-up
 //   await viewer.leave()     // pc.close() only: the server is not told (it learns
-//                            // from consent expiry, ~30 s; WERIFT.md)
+//                            // from consent expiry, ~30 s; docs/werift.md)
 //
 // `openViewer(exchange, options)` is the same without HTTP: `exchange` takes
 // the offer SDP and returns the answer (the server uses it in-process).
