@@ -8,15 +8,29 @@
 //   npm run test:reliability          the suites that need root (test/reliability)
 //   npx tsx test/run.ts test/log      one folder
 //   npx tsx test/run.ts test "append\.test\.ts$"
+//
+// `--require chromium` (aiortc, promtool, postgres, root) checks what the
+// suites need before any of them is loaded: a missing one fails the run at
+// once, every missing one named with the command that installs it (never a
+// skip, and not only the first a suite happens to load).
 import { parseArgs } from 'node:util';
 import { parse } from 'uvu/parse';
 import { run } from 'uvu/run';
+import { missingRequirements } from './helpers/prerequisites.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { exclude: { type: 'string', multiple: true, default: [] } },
+  options: {
+    exclude: { type: 'string', multiple: true, default: [] },
+    require: { type: 'string', multiple: true, default: [] },
+  },
 });
 const [dir = 'test', pattern = '\\.test\\.ts$'] = positionals;
+const missing = missingRequirements(values.require);
+if (missing.length) {
+  console.error(`${dir} cannot run; what it needs is missing:\n${missing.map((m) => `  - ${m}`).join('\n')}`);
+  process.exit(1);
+}
 // Folders (relative to `dir`) left to their own scripts.
 const ignore = values.exclude.map((folder) => `^${folder.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(/|$)`);
 const { suites } = await parse(dir, new RegExp(pattern), { cwd: process.cwd(), ignore });
