@@ -373,16 +373,12 @@ Export('answers 202 with the operation to poll when asked to respond asynchronou
   assert.is(res.status, 202, JSON.stringify(body));
   assert.is(res.headers.get('location'), `${MONITOR_PREFIX}/operations/${body.operation_id}`);
   assert.is(body.status, 'running');
-  for (let i = 0; i < 200; i++) {
-    const op = await ok(`/operations/${body.operation_id}`);
-    if (op.operation.status !== 'running') {
-      assert.is(op.operation.status, 'completed');
-      assert.ok(op.operation.result.files > 0);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.unreachable('the export operation did not finish within 10 s');
+  const op = await waitFor(async () => {
+    const o = await ok(`/operations/${body.operation_id}`);
+    return o.operation.status !== 'running' && o;
+  }, 30_000, 'the export operation');
+  assert.is(op.operation.status, 'completed');
+  assert.ok(op.operation.result.files > 0);
 });
 
 Export.run();

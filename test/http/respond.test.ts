@@ -11,6 +11,7 @@ import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { fillDatabase } from '../helpers/storage.ts';
 import { dbOf } from '../helpers/db.ts';
+import { waitFor } from '../helpers/webrtc.ts';
 
 let server: TestServer;
 let full: { release(): void } | null = null;
@@ -55,8 +56,10 @@ Respond('answers 503 with the storage code and Retry-After, never 200, and the o
   const next = await server.api(`${MONITOR_PREFIX}/export`, { method: 'POST', json: {} });
   assert.is(next.status, 200);
   await next.body?.cancel();
-  for (let i = 0; i < 100 && (await server.services.reads.operation(operationId!))?.status === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
-  const op = (await server.services.reads.operation(operationId!))!;
+  const op = await waitFor(async () => {
+    const o = await server.services.reads.operation(operationId!);
+    return o?.status !== 'running' && o;
+  }, 10_000, 'the kept failure to be recorded');
   assert.equal([op.status, op.error?.code], ['failed', 'STORAGE_FULL']);
 });
 

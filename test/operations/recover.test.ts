@@ -6,6 +6,7 @@ import { OperationRunner } from '../../src/operations/runner.ts';
 import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
 import { freshStore, openTestStore, tempDir } from '../helpers/db.ts';
 import { startTestServer } from '../helpers/server.ts';
+import { latch } from '../helpers/wait.ts';
 
 const Close = suite('closeOrphans');
 
@@ -63,8 +64,13 @@ Restart('records process_restart for what a crashed run left open, once, and the
     const hung = await runner.run('hung', {}, () => new Promise(() => {}), { timeoutMs: 30 });
     assert.is(hung.status, 'failed');
     assert.is((await crashed.reads.summary()).tasks.abandoned, 1);
-    const { operationId, outcome: stuckOutcome } = await runner.start('stuck', {}, () => new Promise(() => {}));
-    await new Promise((r) => setTimeout(r, 20));
+    // Killed mid-task: the work runs once its task.started is committed.
+    const running = latch();
+    const { operationId, outcome: stuckOutcome } = await runner.start('stuck', {}, () => {
+      running.fire();
+      return new Promise(() => {});
+    });
+    await running.fired;
     await crashed.close();
 
     const server = await startTestServer({}, { keepDir: dir });

@@ -11,6 +11,7 @@ import { connectViewer, type Viewer } from '../../src/webrtc/viewer.ts';
 import { startCliServer } from '../helpers/cli.ts';
 import { dbOf, openTestStore, tempDir } from '../helpers/db.ts';
 import { CONTENT_DIR, WEBRTC, offerSdp, startWebRtcServer } from '../helpers/webrtc.ts';
+import { latch, within } from '../helpers/wait.ts';
 
 const Kill = suite('kill -9 under load');
 
@@ -20,6 +21,12 @@ Kill('loses no acknowledged answer; recovery closes everything out; read models 
   const server = startCliServer(['--port', '0', '--persistence-path', db, '--content-dir', CONTENT_DIR, '--stats-interval', '100']);
   const viewers: Viewer[] = [];
   const acknowledged: string[] = [];
+  // Fired once real work has been acknowledged.
+  const enough = latch();
+  const acknowledge = (id: string) => {
+    acknowledged.push(id);
+    if (acknowledged.length >= 40) enough.fire();
+  };
   let loading = true;
   try {
     const base = await server.url;
@@ -37,11 +44,11 @@ Kill('loses no acknowledged answer; recovery closes everything out; read models 
           const made = await post(`${WEBRTC}/stream`, JSON.stringify({ content: 'sample.webm', mode: 'data' }));
           if (made.status !== 200) continue;
           const stream = JSON.parse(made.text);
-          acknowledged.push(stream.operation_id);
+          acknowledge(stream.operation_id);
           const answered = await post(`${WEBRTC}/whep/${stream.server_id}`, offer, 'application/sdp');
-          if (answered.status === 201 && answered.operationId) acknowledged.push(answered.operationId);
+          if (answered.status === 201 && answered.operationId) acknowledge(answered.operationId);
           const stopped = await post(`${WEBRTC}/stream/stop/${stream.server_id}`, '{}');
-          if (stopped.status === 200) acknowledged.push(JSON.parse(stopped.text).operation_id);
+          if (stopped.status === 200) acknowledge(JSON.parse(stopped.text).operation_id);
         } catch {
           // the server was killed mid-request: that answer was never given
         }
@@ -49,7 +56,7 @@ Kill('loses no acknowledged answer; recovery closes everything out; read models 
     };
     const loops = Array.from({ length: 4 }, loop);
     // Kill once real work has been acknowledged, with requests in flight.
-    while (acknowledged.length < 40) await new Promise((r) => setTimeout(r, 20));
+    await within(enough.fired, 120_000, '40 acknowledged answers');
     server.child.kill('SIGKILL');
     await server.exited;
     loading = false;

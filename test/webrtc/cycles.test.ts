@@ -1,6 +1,6 @@
 // 200 open/close cycles through the HTTP surface leave nothing behind: no
 // live peer, no pending task, and the process's UDP sockets back at their
-// baseline (werift opens one per address per peer; WERIFT.md).
+// baseline (werift opens one per address per peer; docs/werift.md).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MONITOR, WEBRTC, startWebRtcServer, udpSocketCount, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';

@@ -11,6 +11,8 @@ import { openReadOnly } from '../../src/log/open.ts';
 import { connectViewer, type Viewer } from '../../src/webrtc/viewer.ts';
 import { tempDir } from '../helpers/db.ts';
 import { CONTENT_DIR, MONITOR, WEBRTC, startWebRtcServer, waitFor } from '../helpers/webrtc.ts';
+import { openSse } from '../helpers/sse.ts';
+import { within } from '../helpers/wait.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -26,7 +28,7 @@ shutdown('closes every peer through the runner with initiator shutdown and leave
     // A long benchmark is running too: shutdown must cancel it, on the record.
     const bench = await server.json(`${WEBRTC}/benchmark`, { method: 'POST', json: { content: 'sample.webm', duration_s: 30, viewers: 1 }, headers: { prefer: 'respond-async' } });
     assert.is(bench.status, 202);
-    await waitFor(async () => (await server.json(`${WEBRTC}/connections`)).body.length === 4, 5000, 'the benchmark viewer');
+    await waitFor(async () => (await server.json(`${WEBRTC}/connections`)).body.length === 4, 15_000, 'the benchmark viewer');
     await server.close();
 
     const db = openReadOnly(join(dir, 'monitor.db'));
@@ -81,12 +83,18 @@ restart('closes out the connections, operations and tasks the killed process lef
   let viewer: Viewer | null = null;
   try {
     const lines = createInterface({ input: child.stdout! });
-    const [line] = (await once(lines, 'line')) as [string];
+    const [line] = (await within(once(lines, 'line'), 30_000, 'serve to say it is listening')) as [string];
     const url = /listening on (http:\/\/\S+)/.exec(line)![1];
     const res = await fetch(`${url}${WEBRTC}/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content: 'sample.webm' }) });
     const stream = await res.json();
     viewer = await connectViewer(stream.whep_url, { expect: 'media' });
-    await waitFor(async () => (await (await fetch(`${url}${MONITOR}/connections/${viewer!.connectionId}`)).json()).connection.category === 'connected', 5000, 'connected');
+    // Killed once the server's log holds `connected`: its live feed says when.
+    const feed = await openSse(`${url}${MONITOR}/events/stream?after=0&stream=connection:${viewer.connectionId}&type=connection.state_changed`);
+    try {
+      await feed.waitFor((frames) => frames.some((f) => f.data !== null && JSON.parse(f.data).data.kind === 'connection' && JSON.parse(f.data).data.to === 'connected'), 30_000);
+    } finally {
+      feed.close();
+    }
 
     child.kill('SIGKILL');
     await once(child, 'exit');

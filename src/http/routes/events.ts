@@ -80,8 +80,12 @@ function toFilter(q: { stream?: string; stream_prefix?: string; kind?: string; t
   };
 }
 
-/** What the feed is doing, per server; read by /metrics and by tests. */
-export type FeedClient = { id: number; cursor: number; bufferedBytes: number; maxBufferedBytes: number; frames: number; turns: number };
+/**
+ * What the feed is doing, per server; read by /metrics and by tests.
+ * `waitingForDrain`: the client's socket is full and the feed holds nothing
+ * more until the client reads.
+ */
+export type FeedClient = { id: number; cursor: number; bufferedBytes: number; maxBufferedBytes: number; frames: number; turns: number; waitingForDrain: boolean };
 
 /**
  * Runs turns (read a page, write it) for every feed client of a server, one
@@ -189,7 +193,7 @@ export function eventsRouter(services: Services): Router {
       ctx.type = 'text/event-stream';
       return;
     }
-    const client: FeedClient = { id: nextClientId++, cursor: after, bufferedBytes: 0, maxBufferedBytes: 0, frames: 0, turns: 0 };
+    const client: FeedClient = { id: nextClientId++, cursor: after, bufferedBytes: 0, maxBufferedBytes: 0, frames: 0, turns: 0, waitingForDrain: false };
     clients.add(client);
     // Koa must not write a body; the response is ours from here.
     ctx.status = 200;
@@ -278,7 +282,9 @@ export function eventsRouter(services: Services): Router {
           // Last-Event-ID), so it does not keep a feed slot for ever.
           const stall = setTimeout(() => res.destroy(), FEED_STALL_DROP_MS);
           stall.unref();
+          client.waitingForDrain = true;
           await sleep();
+          client.waitingForDrain = false;
           clearTimeout(stall);
           client.bufferedBytes = res.writableLength;
           continue;

@@ -3,7 +3,7 @@
 // data-channel file transfer, hangs up with DELETE and prints what it saw.
 // Asserted: the Python side's result and what the monitor recorded.
 //
-// WERIFT.md names two aiortc 1.4 hazards; measured against this server:
+// docs/werift.md names two aiortc 1.4 hazards; measured against this server:
 // - per-section ICE credentials: a full-ICE werift peer without
 //   unifyBundleCredentials left aiortc in `checking` until the timeout, and
 //   connected with it. The server peers are ICE-lite (they send no checks, so
