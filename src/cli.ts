@@ -25,7 +25,7 @@ import {
 import { openExistingStore, openReadOnlyStore } from './projections/sqlite/open.ts';
 import { rebuild } from './projections/sqlite/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
-import { formatTable, runQueryWithTimeout } from './log/query.ts';
+import { formatTable, RECENT_CONNECTIONS_SQL, runQueryWithTimeout } from './log/query.ts';
 import type { PluginFactory } from './http/serve.ts';
 import { AppError, exitCodeOf, isAppError } from './errors.ts';
 import type { PrunePlan } from './log/store.ts';
@@ -219,7 +219,7 @@ export function buildCli(): Command {
         throw new AppError(
           'NOT_FOUND',
           `no connection "${opts.connection}"${since} in ${resolve(config.persistencePath)}: nothing was exported for it ` +
-            `(list the ids with: ${NAME} query "SELECT id, created_at FROM connections ORDER BY created_at DESC LIMIT 20")`,
+            `(list the ids with: ${NAME} query "${RECENT_CONNECTIONS_SQL}")`,
         );
       }
       process.stdout.write(
