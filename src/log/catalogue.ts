@@ -63,6 +63,15 @@ const channelSample = z.object({
   buffered_amount: count,
 });
 
+const issuePayload = z
+  .object({
+    issue_id: id,
+    type: z.string().min(1).max(100),
+    severity: z.enum(['info', 'warning', 'critical']),
+    subject: z.string().min(1).max(300),
+  })
+  .loose();
+
 export type TrackSample = z.output<typeof trackSample>;
 export type ChannelSample = z.output<typeof channelSample>;
 
@@ -236,6 +245,14 @@ const eventSchemas = {
     retry_in_ms: ms,
   }),
 
+  // Quality issues, on the stream `issue:<issue_id>`: declared here only as
+  // far as webhook delivery needs them (the detectors own their full payloads).
+  // `subject` is the stream the issue is about (`connection:<id>`,
+  // `operation:<id>`, `node:<name>`); webhooks deliver it in that subject's order.
+  'issue.raised': issuePayload,
+  'issue.updated': issuePayload,
+  'issue.resolved': issuePayload,
+
   /**
    * Events that could not be recorded (storage full, busy or gone), written
    * on stream `log:gaps` as soon as storage takes writes again: a counted
@@ -299,7 +316,7 @@ export function isEventType(type: string): type is EventType {
 }
 
 /** Stream names: `<kind>:<id>`. */
-export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder', 'log'] as const;
+export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder', 'log', 'issue'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 export const streamName = (kind: StreamKind, entityId: string) => `${kind}:${entityId}`;
 /** Where `log.gap` markers go. */
