@@ -12,6 +12,7 @@ import type { Db } from '../log/open.ts';
 import type { EventLog } from '../log/append.ts';
 import type { OperationRunner } from '../operations/runner.ts';
 import type { ForwarderStatusSource } from '../fleet/status.ts';
+import type { WebhookStatusSource } from '../deliver/webhooks.ts';
 import { problemMiddleware } from './errors.ts';
 import { requireTokens } from './auth.ts';
 import { sameSiteGuard } from './sameSite.ts';
@@ -34,6 +35,8 @@ export type Services = {
   startedAt: number;
   /** The fleet forwarder, when `--forward-to` is set. */
   forwarder?: ForwarderStatusSource | null;
+  /** The webhook deliverers, one per `--webhook` endpoint. */
+  webhooks?: readonly WebhookStatusSource[];
 };
 
 export type RouterFactory = (services: Services) => Router;

@@ -17,6 +17,8 @@ import { OperationRunner } from '../operations/runner.ts';
 import { closeOrphans, type RecoveryReport } from '../operations/recover.ts';
 import { LogDirWriter } from '../export/logDirWriter.ts';
 import type { Forwarder } from '../fleet/forwarder.ts';
+import { WebhookDeliverer } from '../deliver/webhooks.ts';
+import { parseEndpoint } from '../deliver/endpoint.ts';
 import { createApp, type RouterFactory, type Services } from './app.ts';
 import type { ApiSpec } from './openapi/spec.ts';
 import { countConnections, serverState } from './limits.ts';
@@ -43,6 +45,8 @@ export type RunningServer = {
   recovered: RecoveryReport;
   logDirWriter: LogDirWriter | null;
   forwarder: Forwarder | null;
+  /** One per `--webhook` endpoint. */
+  webhooks: WebhookDeliverer[];
   server: Server;
   close(): Promise<void>;
 };
@@ -59,7 +63,8 @@ export async function startServer(
   const log = new EventLog(db, new Projector());
   const runner = new OperationRunner(log, { defaultTimeoutMs: config.operationTimeoutMs });
   const forwarder = config.forwardTo ? await makeForwarder(config, db, log, logger) : null;
-  const services: Services = { config, db, log, runner, logger, startedAt: Date.now(), forwarder };
+  const webhooks = makeWebhooks(config, db, log, logger);
+  const services: Services = { config, db, log, runner, logger, startedAt: Date.now(), forwarder, webhooks };
 
   const recovered = await closeOrphans(log, findOrphans(services));
   if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks + recovered.servers > 0) {
@@ -107,6 +112,7 @@ export async function startServer(
   server.on('error', (err) => logger.warn({ err }, 'the HTTP server reported an error'));
   // In the background, once serving: a node serves whether or not the centre is reachable.
   forwarder?.start();
+  for (const webhook of webhooks) webhook.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
@@ -135,6 +141,8 @@ export async function startServer(
       server.closeAllConnections();
       await stopped;
       await logDirWriter?.stop();
+      // Delivers what the shutdown recorded to endpoints that answer, within the grace period; the rest goes on the next start.
+      await Promise.all(webhooks.map((webhook) => webhook.stop({ drainMs: config.shutdownGraceMs })));
       // Ships what the shutdown recorded, if the centre is there, within the grace period.
       await forwarder?.stop({ drainMs: config.shutdownGraceMs });
       log.close();
@@ -145,7 +153,7 @@ export async function startServer(
       unguard();
     })());
 
-  return { url, port, services, recovered, logDirWriter, forwarder, server, close };
+  return { url, port, services, recovered, logDirWriter, forwarder, webhooks, server, close };
 }
 
 /** Loaded only when forwarding: node-postgres is no cost to a node that does not. */
@@ -162,6 +170,25 @@ async function makeForwarder(config: Config, db: Db, log: EventLog, logger: Logg
       behindAfterMs: config.forwardBehindAfterMs,
     },
     logger,
+  );
+}
+
+function makeWebhooks(config: Config, db: Db, log: EventLog, logger: Logger): WebhookDeliverer[] {
+  return config.webhooks.map(
+    (url) =>
+      new WebhookDeliverer(
+        db,
+        log,
+        {
+          endpoint: parseEndpoint(url),
+          secret: config.webhookSecret!,
+          node: config.nodeId,
+          timeoutMs: config.webhookTimeoutMs,
+          backoff: { initialMs: config.webhookBackoffInitialMs, maxMs: config.webhookBackoffMaxMs },
+          maxAttempts: config.webhookMaxAttempts,
+        },
+        logger,
+      ),
   );
 }
 

@@ -19,6 +19,7 @@
 import type { Db } from './open.ts';
 import { AppError, unavailable } from '../errors.ts';
 import { storageError } from './storage.ts';
+import { writeCheckpoint } from './checkpoint.ts';
 import {
   EVENT_SCHEMA_VERSION,
   GAP_STREAM,
@@ -77,6 +78,12 @@ export type AppendOptions = {
   expectedVersion?: ExpectedVersion;
   /** Correlation ids (operation, request) stored with every event of this append. */
   meta?: Omit<EventMeta, 'schema'>;
+  /**
+   * A consumer's checkpoint to store in the same transaction as these events
+   * (a consumer that records what it did: the record and its place in the
+   * log commit together or not at all). Not written on a version conflict.
+   */
+  checkpoint?: { consumer: string; position: number };
 };
 
 /**
@@ -110,6 +117,7 @@ type Pending = {
   expectedVersion: ExpectedVersion;
   meta: string;
   metaObject: EventMeta;
+  checkpoint?: { consumer: string; position: number };
   resolve: (result: AppendResult) => void;
   reject: (err: unknown) => void;
   /** Set on the log's own gap marker: its failure is not itself a gap. */
@@ -200,6 +208,7 @@ export class EventLog {
         expectedVersion: options.expectedVersion ?? 'any',
         meta: JSON.stringify(metaObject),
         metaObject,
+        checkpoint: options.checkpoint,
         resolve,
         reject,
       });
@@ -383,6 +392,7 @@ export class EventLog {
     }
     // A throw here rolls back the transaction; the projector is told to discard.
     if (this.projector) this.projector.apply(this.db, stored);
+    if (p.checkpoint) writeCheckpoint(this.db, p.checkpoint.consumer, p.checkpoint.position);
     versions.set(p.stream, version);
     return {
       ok: true,

@@ -2,17 +2,24 @@
 // checkpoint in the same transaction as its own output where it can; the
 // --log-dir writer stores it right after each file is safely renamed.
 import type { Db } from './open.ts';
+import { cachedStatement } from './statements.ts';
 
 export function readCheckpoint(db: Db, consumer: string): number {
   const position = db.prepare('SELECT position FROM checkpoints WHERE consumer = ?').pluck().get(consumer);
   return (position as number | undefined) ?? 0;
 }
 
+/** Whether the consumer has written a checkpoint yet. */
+export function hasCheckpoint(db: Db, consumer: string): boolean {
+  return cachedStatement(db, 'SELECT 1 FROM checkpoints WHERE consumer = ?').get([consumer]) !== undefined;
+}
+
 export function writeCheckpoint(db: Db, consumer: string, position: number): void {
-  db.prepare(
+  cachedStatement(
+    db,
     `INSERT INTO checkpoints (consumer, position, updated_at) VALUES (?, ?, ?)
      ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
-  ).run(consumer, position, Date.now());
+  ).run([consumer, position, Date.now()]);
 }
 
 /** The lowest checkpoint of any consumer: retention never deletes past it. */

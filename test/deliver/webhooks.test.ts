@@ -1,0 +1,146 @@
+// Webhook delivery end to end: a real server with the WebRTC plugin, real
+// werift viewers whose connections close cleanly, vanish (stalled, then
+// failed by the consent timeout) or are closed by shutdown, and a real HTTP
+// receiver that verifies every signature with the `standardwebhooks`
+// library. Every wait is for an event in the log or a delivery at the
+// receiver; backoff, timeouts and liveness limits are short by config.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { startWebhookReceiver, TEST_WEBHOOK_SECRET, type WebhookReceiver } from '../helpers/webhookReceiver.ts';
+import { tempDir } from '../helpers/db.ts';
+import { scrape, value } from '../helpers/metrics.ts';
+import { readAll } from '../../src/log/read.ts';
+import { readCheckpoint } from '../../src/log/checkpoint.ts';
+import { isDelivered, DELIVERED_TYPES } from '../../src/deliver/payload.ts';
+import type { StoredEvent } from '../../src/log/catalogue.ts';
+import type { ConfigInput } from '../../src/config.ts';
+
+const NODE = 'test-node';
+const fast: ConfigInput = {
+  webhookSecret: TEST_WEBHOOK_SECRET,
+  nodeId: NODE,
+  webhookBackoffInitialMs: 20,
+  webhookBackoffMaxMs: 200,
+  webhookTimeoutMs: 2_000,
+  stallAfterMs: 300,
+  consentTimeoutMs: 1_200,
+};
+
+const events = (server: WebRtcTestServer, types?: string[]): StoredEvent[] => readAll(server.services.db, { after: 0, limit: 100_000, types });
+/** The events an endpoint should receive, in log order. */
+const deliverable = (server: WebRtcTestServer) =>
+  events(server, [...DELIVERED_TYPES]).filter((e) => isDelivered(e.type, e.data as Record<string, unknown>));
+const webhookEvents = (server: WebRtcTestServer) => events(server, ['webhook.delivered', 'webhook.attempt_failed', 'webhook.failed']);
+const closedOf = (r: WebhookReceiver, connectionId: string) =>
+  r.deduplicated().find((x) => x.body.type === 'connection.closed' && x.body.subject === `connection:${connectionId}`);
+
+/** Positions each subject received, in arrival order, after deduplication. */
+function perSubject(r: WebhookReceiver): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const x of r.deduplicated()) out.set(x.body.subject, [...(out.get(x.body.subject) ?? []), x.body.position]);
+  return out;
+}
+const increasing = (xs: number[]) => xs.every((x, i) => i === 0 || xs[i - 1] < x);
+
+/** Asserts the receiver holds exactly the deliverable events of the log, once each after dedup, in order per subject. */
+function assertExactlyOnce(server: WebRtcTestServer, receiver: WebhookReceiver, from = 0) {
+  const expected = deliverable(server).filter((e) => e.position > from).map((e) => e.position);
+  const got = receiver.deduplicated().map((x) => x.body.position);
+  assert.equal([...got].sort((a, b) => a - b), expected, 'every deliverable event once after dedup');
+  for (const x of receiver.received) assert.is(x.id, `msg_${NODE}_${x.body.position}`, 'the id is derived from the log position');
+  for (const [subject, positions] of perSubject(receiver)) assert.ok(increasing(positions), `in order for ${subject}: ${positions}`);
+  assert.equal(receiver.rejected, [], 'every signature verifies');
+}
+
+async function connectAndClose(server: WebRtcTestServer, how: 'close' | 'leave', whep: string): Promise<string> {
+  const viewer = await server.viewer(whep);
+  const id = viewer.connectionId!;
+  // The liveness watchdog watches connected peers: vanish only once the server says connected.
+  await waitFor(
+    () =>
+      events(server, ['connection.state_changed']).some(
+        (e) => e.type === 'connection.state_changed' && e.stream === `connection:${id}` && e.data.kind === 'connection' && e.data.to === 'connected',
+      ),
+    10_000,
+    'the server side connected',
+  );
+  if (how === 'close') await viewer.close();
+  else await viewer.leave();
+  return id;
+}
+
+const closedInLog = (server: WebRtcTestServer, ids: string[]) => () =>
+  ids.every((id) => events(server, ['connection.closed']).some((e) => e.stream === `connection:${id}`));
+
+// ---------------------------------------------------------------------------
+
+const Signed = suite('webhook delivery to a receiver that is up');
+let receiver: WebhookReceiver;
+let server: WebRtcTestServer;
+Signed.before(async () => {
+  receiver = await startWebhookReceiver({ userinfo: 'hook-user:s3cret', path: '/hooks?token=abc' });
+  server = await startWebRtcServer({ ...fast, webhooks: [receiver.url] });
+});
+Signed.after(async () => {
+  await server.stop();
+  await receiver.stop();
+});
+
+Signed('delivers a clean close and a vanished viewer (stalled, failed, closed by ice) signed, with the outcome, in order per connection', async () => {
+  const { whep_url } = await server.stream();
+  const clean = await connectAndClose(server, 'close', whep_url);
+  const gone = await connectAndClose(server, 'leave', whep_url);
+  await receiver.until((r) => Boolean(closedOf(r, clean) && closedOf(r, gone)), 'both closes');
+  assert.is(closedOf(receiver, clean)!.body.data.outcome, 'clean');
+  assert.is(closedOf(receiver, gone)!.body.data.outcome, 'failed');
+  assert.is(closedOf(receiver, gone)!.body.data.initiator, 'ice');
+  const goneTypes = receiver.deduplicated().filter((x) => x.body.subject === `connection:${gone}`).map((x) => x.body.type);
+  assert.equal(goneTypes, ['connection.stalled', 'connection.state_changed', 'connection.closed']);
+  assertExactlyOnce(server, receiver);
+  const first = receiver.received[0];
+  assert.is(first.body.node, NODE);
+  assert.ok(Math.abs(first.timestamp * 1000 - Date.now()) < 60_000, 'webhook-timestamp is the attempt time in seconds');
+  assert.is(first.authorization, `Basic ${Buffer.from('hook-user:s3cret').toString('base64')}`, 'credentials in the URL become Basic auth');
+});
+
+Signed('records each delivery as an event whose commit moved the checkpoint, and shows the URL without its credentials', async () => {
+  const got = receiver.received.length;
+  await waitFor(() => webhookEvents(server).length >= got, 5000, 'the deliveries recorded');
+  const delivered = webhookEvents(server).filter((e) => e.type === 'webhook.delivered');
+  assert.ok(delivered.length >= receiver.received.length);
+  const [{ stream, data }] = delivered;
+  assert.match(stream, /^webhook:[0-9a-f]{16}$/);
+  assert.is(data.endpoint, `http://***@127.0.0.1:${receiver.port}/hooks?token=***`);
+  const text = JSON.stringify(webhookEvents(server));
+  assert.not.match(text, /s3cret|token=abc/);
+  const last = delivered[delivered.length - 1].data as { position: number };
+  assert.ok(readCheckpoint(server.services.db, stream) >= last.position, 'the checkpoint covers the last delivery');
+});
+
+Signed('delivers an issue.raised appended to the log in the order of its subject', async () => {
+  const subject = `connection:${randomUUID()}`;
+  const issueId = randomUUID();
+  await server.services.log.append(`issue:${issueId}`, [{ type: 'issue.raised', data: { issue_id: issueId, type: 'loss', severity: 'warning', subject, value: 0.12 } }]);
+  await server.services.log.append(`issue:${issueId}`, [{ type: 'issue.resolved', data: { issue_id: issueId, type: 'loss', severity: 'warning', subject } }]);
+  await receiver.until((r) => r.deduplicated().filter((x) => x.body.subject === subject).length === 2, 'the issue events');
+  const got = receiver.deduplicated().filter((x) => x.body.subject === subject);
+  assert.equal(got.map((x) => x.body.type), ['issue.raised', 'issue.resolved']);
+  assert.equal(got[0].body.data, { issue_id: issueId, type: 'loss', severity: 'warning', subject, value: 0.12 });
+});
+
+Signed('counts deliveries by outcome in /metrics and labels the lag by endpoint key, never by URL', async () => {
+  // The receiver answers before the sender records the delivery: wait for the record.
+  const got = receiver.deduplicated().length;
+  await waitFor(() => webhookEvents(server).filter((e) => e.type === 'webhook.delivered').length >= got, 5000, 'the deliveries recorded');
+  const families = await scrape(server);
+  assert.ok(value(families, 'webrtc_webhook_deliveries_total', { outcome: 'delivered' }) >= got);
+  assert.is(value(families, 'webrtc_webhook_deliveries_total', { outcome: 'failed' }), 0);
+  const key = server.webhooks[0].key;
+  assert.is(typeof value(families, 'webrtc_webhook_lag_seconds', { endpoint: key }), 'number');
+  assert.ok(value(families, 'webrtc_webhook_position', { endpoint: key }) > 0);
+});
+
+Signed.run();
