@@ -8,9 +8,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
 import { startWebhookReceiver, TEST_WEBHOOK_SECRET, type WebhookReceiver } from '../helpers/webhookReceiver.ts';
 import { tempDir } from '../helpers/db.ts';
+import { startTestServer } from '../helpers/server.ts';
 import { scrape, value } from '../helpers/metrics.ts';
 import { readAll } from '../../src/log/read.ts';
 import { readCheckpoint } from '../../src/log/checkpoint.ts';
@@ -144,3 +145,143 @@ Signed('counts deliveries by outcome in /metrics and labels the lag by endpoint 
 });
 
 Signed.run();
+
+// ---------------------------------------------------------------------------
+
+const attempts = (server: WebRtcTestServer, type: string) => webhookEvents(server).filter((e) => e.type === type).map((e) => e.data as Record<string, any>);
+
+const Outage = suite('webhook delivery to a receiver that is down for a while');
+let downServer: WebRtcTestServer;
+let downReceiver: WebhookReceiver;
+Outage.before(async () => {
+  downReceiver = await startWebhookReceiver();
+  await downReceiver.stop();
+  downServer = await startWebRtcServer({ ...fast, webhooks: [downReceiver.url] });
+});
+Outage.after(async () => {
+  await downServer.stop();
+  await downReceiver.stop();
+});
+
+Outage('retries while it is down, then delivers every event exactly once after dedup, in order per connection', async () => {
+  const { whep_url } = await downServer.stream();
+  const ids = [await connectAndClose(downServer, 'close', whep_url), await connectAndClose(downServer, 'leave', whep_url), await connectAndClose(downServer, 'close', whep_url)];
+  await waitFor(closedInLog(downServer, ids), 15_000, 'the connections closed');
+  await waitFor(() => attempts(downServer, 'webhook.attempt_failed').length >= 3, 10_000, 'failed attempts while the receiver is down');
+  assert.is(downReceiver.received.length, 0);
+  await downReceiver.start();
+  await downReceiver.until((r) => ids.every((id) => closedOf(r, id)), 'every close');
+  assertExactlyOnce(downServer, downReceiver);
+  const failed = attempts(downServer, 'webhook.attempt_failed');
+  assert.ok(failed.every((a) => a.error.code === 'UNREACHABLE' && a.status === null && a.retry_in_ms <= 200), 'backoff capped by config');
+  const first = deliverable(downServer)[0].position;
+  const delivered = attempts(downServer, 'webhook.delivered').find((a) => a.position === first)!;
+  assert.ok(delivered.attempt > 1, 'the first event went out after failed attempts');
+  assert.is(failed.filter((a) => a.position === first).length, delivered.attempt - 1, 'every attempt recorded');
+  assert.ok(failed.every((a) => a.position === first), 'nothing after the blocked event was attempted (the endpoint waits in order)');
+  const families = await scrape(downServer);
+  assert.ok(value(families, 'webrtc_webhook_deliveries_total', { outcome: 'retrying' }) >= failed.length);
+});
+
+Outage.run();
+
+// ---------------------------------------------------------------------------
+
+const Restart = suite('webhook delivery across a server restart in the middle of a backlog');
+Restart('resumes from the checkpoint in the log: nothing lost, the shutdown\'s own closes included', async () => {
+  const { dir, cleanup } = tempDir('wrm-webhooks-');
+  const receiver = await startWebhookReceiver();
+  await receiver.stop();
+  const config = { ...fast, webhooks: [receiver.url], shutdownGraceMs: 500 };
+  let first: WebRtcTestServer | null = await startWebRtcServer(config, { keepDir: dir });
+  let second: WebRtcTestServer | null = null;
+  try {
+    const { whep_url } = await first.stream();
+    const closed = await connectAndClose(first, 'close', whep_url);
+    const open = await first.viewer(whep_url);
+    await waitFor(closedInLog(first, [closed]), 10_000, 'the first close');
+    await waitFor(() => attempts(first!, 'webhook.attempt_failed').length >= 1, 10_000, 'a failed attempt');
+    await first.stop();
+    first = null;
+    await open.leave();
+    await receiver.start();
+    second = await startWebRtcServer(config, { keepDir: dir });
+    const shutdownClose = events(second, ['connection.closed']).find((e) => e.stream === `connection:${open.connectionId}`);
+    assert.is((shutdownClose?.data as { initiator?: string })?.initiator, 'shutdown');
+    await receiver.until((r) => Boolean(closedOf(r, closed) && closedOf(r, open.connectionId)), 'both closes');
+    assertExactlyOnce(second, receiver);
+    assert.is(closedOf(receiver, open.connectionId)!.body.data.outcome, 'shutdown');
+  } finally {
+    await first?.stop();
+    await second?.stop();
+    await receiver.stop();
+    cleanup();
+  }
+});
+Restart.run();
+
+// ---------------------------------------------------------------------------
+
+const Slow = suite('webhook delivery to a receiver slower than the timeout');
+Slow('gives up on the attempt at the timeout, records it, and sends the same webhook again', async () => {
+  const receiver = await startWebhookReceiver();
+  receiver.behaviour = (n) => (n === 1 ? { kind: 'hang' } : { kind: 'ok' });
+  const server = await startWebRtcServer({ ...fast, webhooks: [receiver.url], webhookTimeoutMs: 300 });
+  try {
+    const { whep_url } = await server.stream();
+    const id = await connectAndClose(server, 'close', whep_url);
+    await receiver.until((r) => Boolean(closedOf(r, id)), 'the close');
+    const position = closedOf(receiver, id)!.body.position;
+    await waitFor(() => attempts(server, 'webhook.delivered').some((a) => a.position === position), 5000, 'the delivery recorded');
+    const timedOut = attempts(server, 'webhook.attempt_failed').find((a) => a.position === position)!;
+    assert.is(timedOut.error.code, 'TIMEOUT');
+    const delivered = attempts(server, 'webhook.delivered').find((a) => a.position === position)!;
+    assert.is(delivered.webhook_id, timedOut.webhook_id, 'the id is stable across attempts');
+    assert.ok(delivered.attempt >= 2);
+    assert.ok(receiver.requests >= 2);
+  } finally {
+    await server.stop();
+    await receiver.stop();
+  }
+});
+Slow.run();
+
+// ---------------------------------------------------------------------------
+
+const GiveUp = suite('webhook delivery of an event the receiver keeps refusing');
+GiveUp('gives it up after the attempts allowed (webhook.failed), counts it, and delivers what follows', async () => {
+  const receiver = await startWebhookReceiver();
+  let refusing = true;
+  receiver.behaviour = () => (refusing ? { kind: 'status', status: 500 } : { kind: 'ok' });
+  const server = await startTestServer({ ...fast, webhooks: [receiver.url], webhookMaxAttempts: 2 });
+  const hooks = () => readAll(server.services.db, { after: 0, limit: 1000, types: ['webhook.delivered', 'webhook.attempt_failed', 'webhook.failed'] });
+  try {
+    const raise = (issueId: string) =>
+      server.services.log.append(`issue:${issueId}`, [{ type: 'issue.raised', data: { issue_id: issueId, type: 'stall', severity: 'critical', subject: 'node:edge-1' } }]);
+    const refused = await raise('refused');
+    await waitFor(() => hooks().some((e) => e.type === 'webhook.failed'), 5000, 'the give-up');
+    refusing = false;
+    const accepted = await raise('accepted');
+    await receiver.until((r) => r.received.length === 1, 'the next event');
+    await waitFor(() => hooks().some((e) => e.type === 'webhook.delivered'), 5000, 'the delivery recorded');
+    assert.is(receiver.received[0].body.data.issue_id, 'accepted');
+    assert.is(receiver.received[0].body.subject, 'node:edge-1');
+    const recorded = hooks().map((e) => [e.type, (e.data as { position: number }).position, (e.data as { attempt: number }).attempt]);
+    assert.equal(recorded, [
+      ['webhook.attempt_failed', refused.ok && refused.lastPosition, 1],
+      ['webhook.failed', refused.ok && refused.lastPosition, 2],
+      ['webhook.delivered', accepted.ok && accepted.lastPosition, 1],
+    ]);
+    const failed = hooks().find((e) => e.type === 'webhook.failed')!.data as { status: number; error: { code: string } };
+    assert.equal([failed.status, failed.error.code], [500, 'HTTP_500']);
+    const families = await scrape(server);
+    assert.equal(
+      ['delivered', 'retrying', 'failed'].map((outcome) => value(families, 'webrtc_webhook_deliveries_total', { outcome })),
+      [1, 1, 1],
+    );
+  } finally {
+    await server.stop();
+    await receiver.stop();
+  }
+});
+GiveUp.run();
