@@ -64,6 +64,9 @@ export type WebhookOptions = {
   clock?: () => number;
 };
 
+/** Each endpoint's row in `checkpoints` and its stream: this and the endpoint's key. */
+export const WEBHOOK_CONSUMER_PREFIX = 'webhook:';
+
 export type WebhookOutcome = 'delivered' | 'retrying' | 'failed';
 export const WEBHOOK_OUTCOMES: readonly WebhookOutcome[] = ['delivered', 'retrying', 'failed'];
 
@@ -114,8 +117,8 @@ export class WebhookDeliverer implements WebhookStatusSource {
     private readonly logger: Logger,
   ) {
     this.signer = new Webhook(options.secret);
-    this.consumer = `webhook:${options.endpoint.key}`;
-    this.stream = `webhook:${options.endpoint.key}`;
+    this.consumer = WEBHOOK_CONSUMER_PREFIX + options.endpoint.key;
+    this.stream = WEBHOOK_CONSUMER_PREFIX + options.endpoint.key;
     this.clock = options.clock ?? Date.now;
   }
 

@@ -17,7 +17,8 @@ import { OperationRunner } from '../operations/runner.ts';
 import { closeOrphans, type RecoveryReport } from '../operations/recover.ts';
 import { LogDirWriter } from '../export/logDirWriter.ts';
 import type { Forwarder } from '../fleet/forwarder.ts';
-import { WebhookDeliverer } from '../deliver/webhooks.ts';
+import { WEBHOOK_CONSUMER_PREFIX, WebhookDeliverer } from '../deliver/webhooks.ts';
+import { dropCheckpointsExcept } from '../log/checkpoint.ts';
 import { parseEndpoint } from '../deliver/endpoint.ts';
 import { createApp, type RouterFactory, type Services } from './app.ts';
 import type { ApiSpec } from './openapi/spec.ts';
@@ -174,13 +175,17 @@ async function makeForwarder(config: Config, db: Db, log: EventLog, logger: Logg
 }
 
 function makeWebhooks(config: Config, db: Db, log: EventLog, logger: Logger): WebhookDeliverer[] {
-  return config.webhooks.map(
-    (url) =>
+  const endpoints = config.webhooks.map(parseEndpoint);
+  // An endpoint taken out of the configuration must not hold back prune for ever; put back, it starts afresh.
+  const dropped = dropCheckpointsExcept(db, WEBHOOK_CONSUMER_PREFIX, endpoints.map((e) => WEBHOOK_CONSUMER_PREFIX + e.key));
+  if (dropped.length > 0) logger.info({ dropped }, 'webhook endpoints no longer configured: their checkpoints are dropped');
+  return endpoints.map(
+    (endpoint) =>
       new WebhookDeliverer(
         db,
         log,
         {
-          endpoint: parseEndpoint(url),
+          endpoint,
           secret: config.webhookSecret!,
           node: config.nodeId,
           timeoutMs: config.webhookTimeoutMs,

@@ -22,6 +22,18 @@ export function writeCheckpoint(db: Db, consumer: string, position: number): voi
   ).run([consumer, position, Date.now()]);
 }
 
+/**
+ * Deletes the checkpoints of consumers named `<prefix>…` other than those in
+ * `keep` (consumers no longer configured, which would otherwise hold back
+ * retention for ever). Returns the consumers it deleted.
+ */
+export function dropCheckpointsExcept(db: Db, prefix: string, keep: readonly string[]): string[] {
+  const rows = cachedStatement(db, 'SELECT consumer FROM checkpoints WHERE substr(consumer, 1, ?) = ?').pluck().all([prefix.length, prefix]) as string[];
+  const dropped = rows.filter((consumer) => !keep.includes(consumer));
+  for (const consumer of dropped) cachedStatement(db, 'DELETE FROM checkpoints WHERE consumer = ?').run([consumer]);
+  return dropped;
+}
+
 /** The lowest checkpoint of any consumer: retention never deletes past it. */
 export function lowestCheckpoint(db: Db): number | null {
   return (db.prepare('SELECT min(position) FROM checkpoints').pluck().get() as number | null) ?? null;

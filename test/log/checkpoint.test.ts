@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hasCheckpoint, readCheckpoint, writeCheckpoint, lowestCheckpoint } from '../../src/log/checkpoint.ts';
+import { dropCheckpointsExcept, hasCheckpoint, readCheckpoint, writeCheckpoint, lowestCheckpoint } from '../../src/log/checkpoint.ts';
 import { freshStore } from '../helpers/db.ts';
 
 const Checkpoint = suite('checkpoints');
@@ -26,6 +26,17 @@ Checkpoint('knows whether a consumer wrote one yet', () => {
     assert.is(hasCheckpoint(s.db, 'a'), false);
     writeCheckpoint(s.db, 'a', 0);
     assert.is(hasCheckpoint(s.db, 'a'), true);
+  } finally {
+    s.cleanup();
+  }
+});
+
+Checkpoint('drops the consumers of a prefix that are no longer wanted, and only those', () => {
+  const s = freshStore();
+  try {
+    for (const consumer of ['webhook:a', 'webhook:b', 'webhook_x', 'forwarder']) writeCheckpoint(s.db, consumer, 1);
+    assert.equal(dropCheckpointsExcept(s.db, 'webhook:', ['webhook:a']), ['webhook:b']);
+    assert.equal(['webhook:a', 'webhook:b', 'webhook_x', 'forwarder'].map((c) => hasCheckpoint(s.db, c)), [true, false, true, true]);
   } finally {
     s.cleanup();
   }
