@@ -11,10 +11,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pino from 'pino';
-import { openDatabase } from '../src/log/open.ts';
-import { EventLog } from '../src/log/append.ts';
-import { Projector } from '../src/projections/projector.ts';
-import { writeCheckpoint } from '../src/log/checkpoint.ts';
+import { SqliteEventStore } from '../src/log/sqliteStore.ts';
+import { Projector } from '../src/projections/sqlite/projector.ts';
 import { WebhookDeliverer } from '../src/deliver/webhooks.ts';
 import { parseEndpoint } from '../src/deliver/endpoint.ts';
 import { percentile, type Figure } from './report.ts';
@@ -40,8 +38,7 @@ export async function webhookFigures(scratch: string, sizes: { latencyEvents: nu
       waiting = { count, resolve: () => resolve(performance.now()) };
     });
 
-  const db = openDatabase(join(scratch, 'webhooks.db'));
-  const log = new EventLog(db, new Projector());
+  const log = SqliteEventStore.open(join(scratch, 'webhooks.db'), { projector: new Projector() });
   const endpoint = parseEndpoint(url);
   const options = { endpoint, secret: SECRET, node: 'bench', timeoutMs: 15_000, backoff: { initialMs: 100, maxMs: 1000 }, maxAttempts: 5 };
   const silent = pino({ level: 'silent' });
@@ -54,8 +51,8 @@ export async function webhookFigures(scratch: string, sizes: { latencyEvents: nu
   try {
     // Latency with the receiver up, each event beside a bare POST of the same
     // body (interleaved, so both see the same machine at the same moment).
-    const deliverer = new WebhookDeliverer(db, log, options, silent);
-    deliverer.start();
+    const deliverer = new WebhookDeliverer(log, options, silent);
+    await deliverer.start();
     const direct: number[] = [];
     const latency: number[] = [];
     let directMs = 0;
@@ -78,12 +75,12 @@ export async function webhookFigures(scratch: string, sizes: { latencyEvents: nu
     latency.sort((a, b) => a - b);
 
     // Backlog: appended first, delivered when the deliverer starts.
-    writeCheckpoint(db, `webhook:${endpoint.key}`, (db.prepare('SELECT max(position) FROM events').pluck().get() as number) ?? 0);
+    await log.writeCheckpoint(`webhook:${endpoint.key}`, log.checkpointAt(await log.head()));
     const before = arrived;
     for (let i = 0; i < sizes.backlogEvents; i++) await raise();
-    const backlog = new WebhookDeliverer(db, log, options, silent);
+    const backlog = new WebhookDeliverer(log, options, silent);
     const b0 = performance.now();
-    backlog.start();
+    await backlog.start();
     await arrivedAt(before + sizes.backlogEvents);
     const backlogPerS = sizes.backlogEvents / ((performance.now() - b0) / 1000);
     await backlog.stop();
@@ -123,8 +120,7 @@ export async function webhookFigures(scratch: string, sizes: { latencyEvents: nu
       },
     ];
   } finally {
-    log.close();
-    db.close();
+    await log.close();
     await new Promise<void>((resolve) => {
       receiver.close(() => resolve());
       receiver.closeAllConnections();

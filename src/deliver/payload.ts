@@ -3,7 +3,7 @@
 // body follows the Standard Webhooks payload structure (`type`,
 // `timestamp` of the event, `data`), with the log position, the subject and
 // the node as top-level metadata.
-import type { EventRow } from '../log/read.ts';
+import type { EventRow } from '../log/store.ts';
 import type { ConnectionOutcome, EventType } from '../log/catalogue.ts';
 
 /**
@@ -58,7 +58,7 @@ export type WebhookBody = {
 export function webhookBody(row: EventRow, data: Record<string, unknown>, node: string, outcome: ConnectionOutcome | null): WebhookBody {
   return {
     type: row.type,
-    timestamp: new Date(row.recorded_at).toISOString(),
+    timestamp: new Date(row.recordedAt).toISOString(),
     position: row.position,
     subject: subjectOf(row.stream, data),
     node,

@@ -35,12 +35,7 @@
 // Memory: a window of at most `pageSize` rows and a few counters per endpoint.
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
-import type { Db } from '../log/open.ts';
-import type { EventLog } from '../log/append.ts';
-import type { EventRow } from '../log/read.ts';
-import { headPosition, readAllRows } from '../log/read.ts';
-import { hasCheckpoint, readCheckpoint, writeCheckpoint } from '../log/checkpoint.ts';
-import { connectionFailedBefore } from '../log/connectionFailure.ts';
+import type { EventRow, EventStore } from '../log/store.ts';
 import type { NewEvent } from '../log/catalogue.ts';
 import { backoffDelay, type Backoff } from '../fleet/backoff.ts';
 import type { Endpoint } from './endpoint.ts';
@@ -86,6 +81,11 @@ export type WebhookStatus = {
 
 export type WebhookStatusSource = { status(): WebhookStatus };
 
+/** Events of a connection's stream that mean it failed (the read model's rule, src/projections/connection.ts outcomeOf). */
+const FAILURE_TYPES = ['connection.state_changed', 'connection.error'];
+const isFailure = (type: string, data: Record<string, unknown>) =>
+  type === 'connection.error' ? data.fatal === true : data.kind === 'connection' && data.to === 'failed';
+
 /** Skipped positions are saved once they are this far past the saved checkpoint (and at stop). */
 const SAVE_SKIPS_EVERY = 1000;
 
@@ -98,6 +98,8 @@ export class WebhookDeliverer implements WebhookStatusSource {
   private readonly clock: () => number;
   private position = 0;
   private savedPosition = 0;
+  /** The log's last position, as the last commit told it. */
+  private head = 0;
   private inHand: { position: number; recordedAt: number; attempts: number } | null = null;
   private running: Promise<void> | null = null;
   private again = false;
@@ -111,8 +113,7 @@ export class WebhookDeliverer implements WebhookStatusSource {
   private readonly counts: Record<WebhookOutcome, number> = { delivered: 0, retrying: 0, failed: 0 };
 
   constructor(
-    private readonly db: Db,
-    private readonly log: EventLog,
+    private readonly store: EventStore,
     private readonly options: WebhookOptions,
     private readonly logger: Logger,
   ) {
@@ -127,12 +128,18 @@ export class WebhookDeliverer implements WebhookStatusSource {
   }
 
   /** Starts delivering in the background from the saved checkpoint (new endpoints start at the head: they get what happens from now on). */
-  start(): void {
-    this.position = hasCheckpoint(this.db, this.consumer) ? readCheckpoint(this.db, this.consumer) : headPosition(this.db);
+  async start(): Promise<void> {
+    const { store } = this;
+    const saved = await store.readCheckpoint(this.consumer);
+    this.head = await store.head();
+    this.position = saved === null ? this.head : store.positionOf(saved);
     this.savedPosition = this.position;
-    // The row exists from the start, so prune keeps every event not yet delivered.
-    writeCheckpoint(this.db, this.consumer, this.position);
-    this.unsubscribe = this.log.onCommit(() => this.kick());
+    // The checkpoint exists from the start, so prune keeps every event not yet delivered.
+    await store.writeCheckpoint(this.consumer, store.checkpointAt(this.position));
+    this.unsubscribe = store.onCommit(({ lastPosition }) => {
+      this.head = Math.max(this.head, lastPosition);
+      this.kick();
+    });
     this.kick();
   }
 
@@ -159,7 +166,7 @@ export class WebhookDeliverer implements WebhookStatusSource {
       }
       await this.idle();
       clearTimeout(timer);
-      this.saveSkips(true);
+      await this.saveSkips(true);
     })());
   }
 
@@ -168,7 +175,7 @@ export class WebhookDeliverer implements WebhookStatusSource {
   }
 
   status(): WebhookStatus {
-    const head = headPosition(this.db);
+    const head = this.head;
     return {
       endpoint: this.options.endpoint.shown,
       key: this.key,
@@ -201,10 +208,11 @@ export class WebhookDeliverer implements WebhookStatusSource {
     try {
       for (;;) {
         if (this.stopped && !(performance.now() < this.deadline)) return;
-        const head = headPosition(this.db);
-        if (head <= this.position) return this.saveSkips(false);
+        const head = await this.store.head();
+        this.head = Math.max(this.head, head);
+        if (head <= this.position) return await this.saveSkips(false);
         const until = Math.min(head, this.position + window);
-        const rows = readAllRows(this.db, { after: this.position, until, types: [...DELIVERED_TYPES], limit: pageSize });
+        const rows = await this.store.readLogRows({ after: this.position, until, types: DELIVERED_TYPES, limit: pageSize });
         for (const row of rows) {
           if (this.stopped && !(performance.now() < this.deadline)) return;
           if (!(await this.deliver(row))) return;
@@ -226,10 +234,10 @@ export class WebhookDeliverer implements WebhookStatusSource {
       this.position = row.position;
       return true;
     }
-    if (this.inHand?.position !== row.position) this.inHand = { position: row.position, recordedAt: row.recorded_at, attempts: 0 };
+    if (this.inHand?.position !== row.position) this.inHand = { position: row.position, recordedAt: row.recordedAt, attempts: 0 };
     const inHand = this.inHand;
     inHand.attempts++;
-    const outcome = row.type === 'connection.closed' ? closeOutcome(String(data.initiator), connectionFailedBefore(this.db, row.stream, row.position)) : null;
+    const outcome = row.type === 'connection.closed' ? closeOutcome(String(data.initiator), await this.failedBefore(row)) : null;
     const id = webhookId(this.options.node, row.position);
     const body = JSON.stringify(webhookBody(row, data, this.options.node, outcome));
     const result = await this.post(id, body);
@@ -258,6 +266,15 @@ export class WebhookDeliverer implements WebhookStatusSource {
     return false;
   }
 
+  /**
+   * Whether the connection failed before this close: its state changes and
+   * errors before it (a few dozen rows of the stream; bounded all the same).
+   */
+  private async failedBefore(row: EventRow): Promise<boolean> {
+    const rows = await this.store.readLogRows({ stream: row.stream, types: FAILURE_TYPES, until: row.position - 1, limit: 1000 });
+    return rows.some((r) => isFailure(r.type, JSON.parse(r.data) as Record<string, unknown>));
+  }
+
   private done(position: number) {
     this.position = position;
     this.savedPosition = position;
@@ -273,11 +290,12 @@ export class WebhookDeliverer implements WebhookStatusSource {
   }
 
   /** Positions passed without a delivery (other events) are saved now and then, so a restart need not scan them again. */
-  private saveSkips(force: boolean) {
+  private async saveSkips(force: boolean) {
     if (this.position === this.savedPosition) return;
     if (!force && this.position - this.savedPosition < SAVE_SKIPS_EVERY) return;
-    writeCheckpoint(this.db, this.consumer, this.position);
-    this.savedPosition = this.position;
+    const position = this.position;
+    await this.store.writeCheckpoint(this.consumer, this.store.checkpointAt(position));
+    this.savedPosition = Math.max(this.savedPosition, position);
   }
 
   private async post(id: string, body: string): Promise<Attempt> {
@@ -319,7 +337,8 @@ export class WebhookDeliverer implements WebhookStatusSource {
 
   /** Appends an attempt's event, with the checkpoint when it ends the event's delivery. A failure stops this drain (it is retried). */
   private async record(event: NewEvent, checkpoint: number | null) {
-    const result = await this.log.append(this.stream, [event], checkpoint === null ? {} : { checkpoint: { consumer: this.consumer, position: checkpoint } });
+    const { store } = this;
+    const result = await store.append(this.stream, [event], checkpoint === null ? {} : { checkpoint: { consumer: this.consumer, at: store.checkpointAt(checkpoint) } });
     if (!result.ok) throw new Error('webhook: unexpected version conflict');
   }
 }

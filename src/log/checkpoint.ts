@@ -1,25 +1,25 @@
-// Where each consumer of the log has read up to. A consumer stores its
-// checkpoint in the same transaction as its own output where it can; the
-// --log-dir writer stores it right after each file is safely renamed.
+// Where each consumer of the log has read up to, as the position its
+// checkpoint covers. A consumer stores its checkpoint in the same transaction
+// as its own output where it can; the --log-dir writer stores it right after
+// each file is safely renamed.
+import { eq, min } from 'drizzle-orm';
 import type { Db } from './open.ts';
-import { cachedStatement } from './statements.ts';
+import { orm } from './orm.ts';
+import { checkpoints } from './schema.ts';
 
-export function readCheckpoint(db: Db, consumer: string): number {
-  const position = db.prepare('SELECT position FROM checkpoints WHERE consumer = ?').pluck().get(consumer);
-  return (position as number | undefined) ?? 0;
-}
-
-/** Whether the consumer has written a checkpoint yet. */
-export function hasCheckpoint(db: Db, consumer: string): boolean {
-  return cachedStatement(db, 'SELECT 1 FROM checkpoints WHERE consumer = ?').get([consumer]) !== undefined;
+/** The position a consumer's checkpoint covers, or null before its first write. */
+export function readCheckpoint(db: Db, consumer: string): number | null {
+  const row = orm(db).select({ position: checkpoints.position }).from(checkpoints).where(eq(checkpoints.consumer, consumer)).get();
+  return row?.position ?? null;
 }
 
 export function writeCheckpoint(db: Db, consumer: string, position: number): void {
-  cachedStatement(
-    db,
-    `INSERT INTO checkpoints (consumer, position, updated_at) VALUES (?, ?, ?)
-     ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
-  ).run([consumer, position, Date.now()]);
+  const updatedAt = Date.now();
+  orm(db)
+    .insert(checkpoints)
+    .values({ consumer, position, updatedAt })
+    .onConflictDoUpdate({ target: checkpoints.consumer, set: { position, updatedAt } })
+    .run();
 }
 
 /**
@@ -28,13 +28,14 @@ export function writeCheckpoint(db: Db, consumer: string, position: number): voi
  * retention for ever). Returns the consumers it deleted.
  */
 export function dropCheckpointsExcept(db: Db, prefix: string, keep: readonly string[]): string[] {
-  const rows = cachedStatement(db, 'SELECT consumer FROM checkpoints WHERE substr(consumer, 1, ?) = ?').pluck().all([prefix.length, prefix]) as string[];
-  const dropped = rows.filter((consumer) => !keep.includes(consumer));
-  for (const consumer of dropped) cachedStatement(db, 'DELETE FROM checkpoints WHERE consumer = ?').run([consumer]);
+  // The checkpoints table holds a row per consumer: a handful.
+  const all = orm(db).select({ consumer: checkpoints.consumer }).from(checkpoints).all();
+  const dropped = all.map((r) => r.consumer).filter((consumer) => consumer.startsWith(prefix) && !keep.includes(consumer));
+  for (const consumer of dropped) orm(db).delete(checkpoints).where(eq(checkpoints.consumer, consumer)).run();
   return dropped;
 }
 
 /** The lowest checkpoint of any consumer: retention never deletes past it. */
 export function lowestCheckpoint(db: Db): number | null {
-  return (db.prepare('SELECT min(position) FROM checkpoints').pluck().get() as number | null) ?? null;
+  return orm(db).select({ lowest: min(checkpoints.position) }).from(checkpoints).get()?.lowest ?? null;
 }

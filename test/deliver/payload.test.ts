@@ -31,7 +31,7 @@ Id.run();
 
 const Body = suite('webhookBody');
 Body('follows the Standard Webhooks structure: type, the event time, data; position, subject and node beside them', () => {
-  const row = { position: 7, stream: 'connection:c1', version: 9, type: 'connection.closed', data: '', meta: '{}', recorded_at: Date.UTC(2026, 0, 2, 3, 4, 5, 6) };
+  const row = { position: 7, stream: 'connection:c1', version: 9, type: 'connection.closed', data: '', meta: '{}', recordedAt: Date.UTC(2026, 0, 2, 3, 4, 5, 6) };
   assert.equal(webhookBody(row, { reason: 'bye', initiator: 'remote' }, 'n1', 'clean'), {
     type: 'connection.closed',
     timestamp: '2026-01-02T03:04:05.006Z',
