@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   SQL_ERROR: 400,
   UNAUTHORIZED: 401,
   CROSS_SITE_REQUEST: 403,
+  /** A valid token presented where its scope does not reach (a read token on a write, a viewer token outside its stream's WHEP routes). */
+  INSUFFICIENT_SCOPE: 403,
   /** A write attempted through a read-only door (`query`). */
   READ_ONLY: 403,
   NOT_FOUND: 404,

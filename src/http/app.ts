@@ -13,7 +13,7 @@ import type { EventLog } from '../log/append.ts';
 import type { OperationRunner } from '../operations/runner.ts';
 import type { ForwarderStatusSource } from '../fleet/status.ts';
 import { problemMiddleware } from './errors.ts';
-import { requireTokens } from './auth.ts';
+import { requireTokens, type ViewerTokens } from './auth.ts';
 import { sameSiteGuard } from './sameSite.ts';
 import { connectionLimit, refuseWhileDraining } from './limits.ts';
 import { healthOf } from './health.ts';
@@ -40,9 +40,10 @@ export type RouterFactory = (services: Services) => Router;
 
 /**
  * `extraRouters` and `extraApi`: what the plugins bring (their routers, and
- * the tables the OpenAPI document describes them from).
+ * the tables the OpenAPI document describes them from); `viewerTokens`: where
+ * the streams' viewer tokens are known (the WebRTC plugin).
  */
-export function createApp(services: Services, extraRouters: RouterFactory[] = [], extraApi: ApiSpec[] = []) {
+export function createApp(services: Services, extraRouters: RouterFactory[] = [], extraApi: ApiSpec[] = [], viewerTokens: ViewerTokens | null = null) {
   const app = new Koa();
   app.proxy = false;
   // Koa's default handler would log and answer on its own; ours already did.
@@ -57,7 +58,7 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
   app.use(problemMiddleware(services.logger, (code) => health.countRefusal(code)));
   app.use(sameSiteGuard(services.config));
   app.use(connectionLimit(services));
-  app.use(requireTokens(services.config));
+  app.use(requireTokens(services.config, viewerTokens));
   const limit = services.config.bodyLimitBytes;
   app.use(
     bodyParser({

@@ -94,6 +94,7 @@ export function problemMiddleware(logger: Logger, onRefused?: (code: string) => 
       ctx.type = 'application/problem+json';
       ctx.body = problem;
       if (err.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
+      if (err.code === 'INSUFFICIENT_SCOPE') ctx.set('WWW-Authenticate', 'Bearer error="insufficient_scope"');
     }
   };
 }

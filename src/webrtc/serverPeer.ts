@@ -44,6 +44,8 @@ export type StreamSpec = {
   mode: StreamMode;
   quality: Quality;
   iceServers: readonly string[];
+  /** SHA-256 (hex) of the stream's viewer token (src/http/auth.ts); null: no viewer token. */
+  viewerTokenSha256?: string | null;
 };
 
 export type PeerDeps = {

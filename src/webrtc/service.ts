@@ -43,7 +43,7 @@ export type ServiceDeps = {
 export const CONNECT_TIMEOUT_MS = 30_000;
 export const MAX_BENCHMARK_SECONDS = 60;
 
-export type StreamRequest = { content: string; quality: Quality; mode: StreamMode; iceServers?: string[] };
+export type StreamRequest = { content: string; quality: Quality; mode: StreamMode; iceServers?: string[]; viewerTokenSha256?: string | null };
 export type StreamResult = { server_id: string; content: string; sha256: string; mode: StreamMode; quality: Quality };
 export type Origin = { remote?: string; userAgent?: string; requestId?: string };
 
@@ -170,6 +170,7 @@ export class WebRtcService {
           mode: request.mode,
           quality: request.quality,
           iceServers: request.iceServers ?? this.deps.config.iceServers,
+          viewerTokenSha256: request.viewerTokenSha256 ?? null,
           createdAt: Date.now(),
         });
         return { server_id: serverId, ...params };
@@ -509,7 +510,18 @@ export class WebRtcService {
     this.registry.addStream(stream);
     await this.deps.log.append(
       streamName('server', stream.serverId),
-      [{ type: 'server.created', data: { server_id: stream.serverId, content: stream.content.name, mode: stream.mode, quality: stream.quality } }],
+      [
+        {
+          type: 'server.created',
+          data: {
+            server_id: stream.serverId,
+            content: stream.content.name,
+            mode: stream.mode,
+            quality: stream.quality,
+            ...(stream.viewerTokenSha256 ? { viewer_token_sha256: stream.viewerTokenSha256 } : {}),
+          },
+        },
+      ],
       { expectedVersion: 'no_stream', meta: { operation_id: ctx.operationId } },
     );
   }
