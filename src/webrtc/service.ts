@@ -19,7 +19,8 @@ import type { OperationContext, OperationRunner, Started } from '../operations/r
 import { describeDir, resolveContent, type ContentItem } from './content.ts';
 import { PEER_RETRY_AFTER_S, Registry, type LiveStream } from './registry.ts';
 import { peerBudget, type PeerBudget } from './admission.ts';
-import { ServerPeer, type StreamMode } from './serverPeer.ts';
+import { ServerPeer, type StreamCodecs, type StreamMode } from './serverPeer.ts';
+import { checkOfferCodecs } from './offerCodecs.ts';
 import { StatsSampler } from './statsSampler.ts';
 import { LivenessWatchdog } from './watchdog.ts';
 import { serverPeerConfig } from './peerConfig.ts';
@@ -163,7 +164,7 @@ export class WebRtcService {
       'stream',
       { ...params, ice_servers: request.iceServers ?? null },
       async (ctx) => {
-        if (request.mode === 'media') await ctx.task('probe media', () => probeMedia(content.path));
+        const probed = request.mode === 'media' ? await ctx.task('probe media', () => probeMedia(content.path)) : null;
         await this.openStream(ctx, {
           serverId,
           content,
@@ -171,6 +172,7 @@ export class WebRtcService {
           quality: request.quality,
           iceServers: request.iceServers ?? this.deps.config.iceServers,
           viewerTokenSha256: request.viewerTokenSha256 ?? null,
+          codecs: probed?.codecs ?? null,
           createdAt: Date.now(),
         });
         return { server_id: serverId, ...params };
@@ -226,6 +228,7 @@ export class WebRtcService {
     if (stream.mode === 'data' && !kinds.includes('application')) {
       throw new AppError('VALIDATION_FAILED', 'a data stream needs an offer with a data channel (m=application)');
     }
+    if (stream.mode === 'media' && stream.codecs) checkOfferCodecs(sdp, stream.codecs);
   }
 
   /**
@@ -305,6 +308,27 @@ export class WebRtcService {
       },
       { connectionId, serverId: peer.serverId, requestId: origin.requestId },
     );
+  }
+
+  /**
+   * An ICE restart the viewer asked for (WHEP PATCH): an operation, like
+   * every action on a peer. The new local description is handed back through
+   * `local()` (it is the viewer's to have, not the log's).
+   */
+  async restartIce(connectionId: string, ice: { ufrag: string; pwd: string }, candidates: string[], origin: Origin = {}) {
+    this.refuseWhenStopping();
+    const peer = this.getPeer(connectionId);
+    let local: string | null = null;
+    const started = await this.deps.runner.start(
+      'ice_restart',
+      { connection_id: connectionId, candidates: candidates.length },
+      async (ctx) => {
+        local = await ctx.task('restart ice', (signal) => peer.restartIce(ice, candidates, signal), { connectionId });
+        return { connection_id: connectionId, restarted: true };
+      },
+      { connectionId, serverId: peer.serverId, requestId: origin.requestId },
+    );
+    return { started, local: () => local };
   }
 
   async closeAll(origin: Origin = {}) {
@@ -638,7 +662,15 @@ async function probeMedia(path: string) {
     throw new AppError('VALIDATION_FAILED', `the file cannot be played: ${message}`);
   }
   const tracks = { video: Boolean(player.video), audio: Boolean(player.audio) };
+  // The codec of each track as the file holds it (werift plays it as it is,
+  // never transcoding): an offer without it cannot be served (406). The
+  // player's session is werift internals; werift 0.24.4 is pinned.
+  const session = (player as unknown as { session?: { playbackTracks?: { track: { kind: string }; sourceCodec: string }[] } }).session;
+  const codecs: StreamCodecs = {};
+  for (const t of session?.playbackTracks ?? []) {
+    if (t.track.kind === 'video' || t.track.kind === 'audio') codecs[t.track.kind] = String(t.sourceCodec).toLowerCase();
+  }
   player.stop();
   if (!tracks.video && !tracks.audio) throw new AppError('VALIDATION_FAILED', 'the file has no audio or video track');
-  return tracks;
+  return { ...tracks, codecs };
 }

@@ -113,6 +113,8 @@ export function buildOpenApiDocument(specs: ApiSpec[], options: DocumentOptions)
 
   const security = (method: string, path: string) => {
     const schemes: Json[] = [];
+    // OPTIONS needs no token (src/http/auth.ts): it says only what a route takes.
+    if (method === 'options') return schemes;
     if (viewerRouteStream(method.toUpperCase(), path.replace(/\{[^}]+\}/g, 'x')) !== null) {
       if (options.authToken) schemes.push({ adminToken: [] }, { viewerToken: [] });
     } else if (method !== 'get') {
@@ -157,7 +159,7 @@ export function buildOpenApiDocument(specs: ApiSpec[], options: DocumentOptions)
     // route checks the Host (src/http/sameSite.ts); mutating ones, the origin.
     const errors = new Set<ErrorCode>(spec.errors ?? []);
     errors.add('HOST_NOT_ALLOWED');
-    if (method !== 'get') errors.add('CROSS_SITE_REQUEST');
+    if (method !== 'get' && method !== 'options') errors.add('CROSS_SITE_REQUEST');
     const sec = security(method, path);
     if (method !== 'get' && options.authToken) errors.add('UNAUTHORIZED');
     if (method === 'get' && sec.length) errors.add('UNAUTHORIZED');
