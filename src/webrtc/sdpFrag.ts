@@ -83,7 +83,10 @@ export function parseSdpFrag(text: string): SdpFrag {
     }
   }
   if ((frag.ufrag === null) !== (frag.pwd === null)) throw new AppError('VALIDATION_FAILED', 'a=ice-ufrag and a=ice-pwd go together');
-  if (frag.media.length === 0 && !frag.endOfCandidates) throw new AppError('VALIDATION_FAILED', 'the fragment has no media section (m=) to apply candidates to');
+  // Credentials alone are an ICE restart (what medooze's whip-whep client sends first).
+  if (frag.media.length === 0 && !frag.endOfCandidates && frag.ufrag === null) {
+    throw new AppError('VALIDATION_FAILED', 'the fragment has no media section (m=) to apply candidates to, and no credentials');
+  }
   return frag;
 }
 

@@ -48,6 +48,7 @@ Parse('refuses text that is not SDP with 400, and SDP it cannot apply with 422',
   assert.is(code(() => parseSdpFrag('a=candidate:1 1 udp 1 192.0.2.1 1 typ host\r\n')), '422 VALIDATION_FAILED', 'a candidate outside any section');
   assert.is(code(() => parseSdpFrag('m=audio 9 X 0\r\na=candidate:1 1 udp nope 192.0.2.1 1 typ host\r\n')), '422 VALIDATION_FAILED');
   assert.is(code(() => parseSdpFrag('a=ice-options:trickle\r\n')), '422 VALIDATION_FAILED', 'nothing to apply');
+  assert.is(code(() => parseSdpFrag('a=ice-ufrag:EsAw\r\na=ice-pwd:bP+XJMM09aR8AiX1jdukzR6Y\r\n')), 'accepted', 'credentials alone: an ICE restart');
   assert.is(code(() => parseSdpFrag(`m=audio 9 X 0\r\n${'a=x\r\n'.repeat(MAX_FRAGMENT_LINES)}`)), '422 VALIDATION_FAILED', 'too many lines');
   const many = `m=audio 9 X 0\r\n${Array.from({ length: 51 }, (_, i) => `a=candidate:${i} 1 udp 1 192.0.2.1 ${i + 1} typ host`).join('\r\n')}\r\n`;
   assert.is(code(() => parseSdpFrag(many)), '422 VALIDATION_FAILED', 'too many candidates');

@@ -104,16 +104,21 @@ export function whepRouter(services: Services, webrtc: WebRtcService): Router {
     const { server_id: serverId, connection_id: connectionId } = ctx.params;
     const peer = sessionPeer(serverId, connectionId);
     if (!ctx.is(SDPFRAG)) throw new AppError('UNSUPPORTED_MEDIA_TYPE', `send trickle candidates and ICE restarts as ${SDPFRAG} (RFC 8840)`);
-    const ifMatch = ctx.get('if-match').trim();
-    if (!ifMatch) throw new AppError('PRECONDITION_REQUIRED', "a PATCH needs If-Match: the session's ETag (from the 201), or * for an ICE restart");
     const body = (ctx.request as { body?: unknown }).body;
     const frag = parseSdpFrag(typeof body === 'string' ? body : '');
-    const current = sessionTag(peer);
-    if (ifMatch !== '*' && !entityTags(ifMatch).includes(current)) {
-      throw new AppError('PRECONDITION_FAILED', `If-Match does not name the session's current entity-tag (${current}): the ICE session was restarted since`);
-    }
     const remote = peer.remoteIce;
     const restart = frag.ufrag !== null && frag.pwd !== null && (frag.ufrag !== remote?.ufrag || frag.pwd !== remote?.pwd);
+    // If-Match: an ICE restart needs it (the session's ETag, or *); a trickle
+    // is checked when it sends one. RFC 9725 asks trickling clients to send
+    // it too, but widely used ones do not (medooze's whip-whep keeps the ETag
+    // only from a restart), and a trickle names its ICE session anyway: a
+    // fragment with other credentials is a restart, never applied as candidates.
+    const ifMatch = ctx.get('if-match').trim();
+    const current = sessionTag(peer);
+    if (!ifMatch && restart) throw new AppError('PRECONDITION_REQUIRED', "an ICE restart needs If-Match: the session's ETag (from the 201 or the last restart), or *");
+    if (ifMatch && ifMatch !== '*' && !entityTags(ifMatch).includes(current)) {
+      throw new AppError('PRECONDITION_FAILED', `If-Match does not name the session's current entity-tag (${current}): the ICE session was restarted since`);
+    }
     if (!restart) {
       await peer.addRemoteCandidates(
         frag.media.flatMap((m) => m.candidates.map((candidate) => ({ mid: m.mid, candidate }))),
@@ -189,10 +194,10 @@ export const whepApi: ApiSpec = {
     tag: 'webrtc',
     summary: 'WHEP: trickle ICE candidates (204), or restart ICE with new credentials (200 with the server\'s new ones)',
     description:
-      'The body is an SDP fragment (RFC 8840). If-Match is required (428 without it): the ETag of the 201 or of the last restart (412 when stale), or * for an ICE restart. ' +
+      'The body is an SDP fragment (RFC 8840). If-Match names the ETag of the 201 or of the last restart (412 when stale), or * for an ICE restart; an ICE restart without it is 428, a trickle without it is taken (its credentials, when it sends them, must be the session\'s). ' +
       'A fragment whose ice-ufrag/ice-pwd differ from the session\'s is an ICE restart: the answer is a fragment with the server\'s new credentials and candidates, and a new ETag. Never 202.',
     params: { server_id: 'The stream', connection_id: 'The connection' },
-    headers: [{ name: 'If-Match', description: 'The session\'s ETag, or * for an ICE restart', schema: z.string().max(200) }],
+    headers: [{ name: 'If-Match', description: 'The session\'s ETag, or * for an ICE restart (required for a restart)', schema: z.string().max(200) }],
     body: { media: SDPFRAG, description: 'Candidates (a=candidate, a=end-of-candidates) per media section (m=, a=mid), and for an ICE restart new a=ice-ufrag / a=ice-pwd' },
     responses: {
       200: { description: 'ICE restarted', media: { type: SDPFRAG }, headers: { ETag: 'The new entity-tag', 'X-Operation-Id': 'The ice_restart operation' } },
