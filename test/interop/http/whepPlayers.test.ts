@@ -103,6 +103,49 @@ players("Eyevinn's @eyevinn/webrtc-player 0.13.0 plays with the viewer token (a 
   assert.equal(watched.problems, []);
 });
 
+players("Eyevinn's player understands 406 CODEC_NOT_SUPPORTED: offered H.264-only video for a VP8 stream, it retries without it and plays the audio", async () => {
+  const stream = await server.stream();
+  await watched.page.evaluate(
+    async ({ url, token }) => {
+      // Every video transceiver the player adds offers H.264 only.
+      const h264 = (RTCRtpReceiver.getCapabilities('video')?.codecs ?? []).filter((c) => /h264|rtx/i.test(c.mimeType));
+      if (!h264.some((c) => /h264/i.test(c.mimeType))) throw new Error('this Chromium has no H.264 to offer');
+      const add = RTCPeerConnection.prototype.addTransceiver;
+      RTCPeerConnection.prototype.addTransceiver = function (this: RTCPeerConnection, kind: string | MediaStreamTrack, init?: RTCRtpTransceiverInit) {
+        const transceiver = add.call(this, kind, init);
+        if (kind === 'video') transceiver.setCodecPreferences(h264);
+        return transceiver;
+      } as typeof add;
+      const video = document.getElementById('video') as HTMLVideoElement;
+      const { WebRTCPlayer } = window as unknown as { WebRTCPlayer: new (o: object) => { load(u: URL, auth?: string): Promise<void> } };
+      const player = new WebRTCPlayer({ video, type: 'whep', iceServers: [] });
+      Object.assign(window, { player });
+      await player.load(new URL(url), `Bearer ${token}`);
+    },
+    { url: stream.whep_url, token: stream.viewer_token },
+  );
+  const live = await waitFor(async () => {
+    const peers = (await server.json(`${WEBRTC}/connections`)).body as { id: string; server_id: string; connection_state: string }[];
+    return peers.find((c) => c.server_id === stream.server_id && c.connection_state === 'connected');
+  }, 20_000, 'an audio-only connection');
+  const posts = whep.filter((r) => r.method === 'POST').map((r) => r.status);
+  assert.is(posts[0], 406, JSON.stringify(posts));
+  assert.is(posts[posts.length - 1], 201, JSON.stringify(posts));
+  const conn = await server.json(`${MONITOR}/connections/${live.id}`);
+  const kinds = (conn.body.connection.tracks ?? []).map((t: { kind: string }) => t.kind);
+  assert.equal(kinds, ['audio'], JSON.stringify(conn.body.connection.tracks));
+  // The refusals are on the console as the player reports them; nothing else went wrong.
+  assert.ok(watched.problems.every((p) => p.includes('406')), JSON.stringify(watched.problems));
+});
+
+players("the player page plays with the viewer token from its viewer_url (fragment), on a server whose writes need a token", async () => {
+  const stream = await server.stream({ mode: 'data' });
+  await watched.page.goto(stream.viewer_url);
+  await watched.page.waitForFunction(() => (window as unknown as { pc?: RTCPeerConnection }).pc?.connectionState === 'connected', undefined, { timeout: 15_000 });
+  assert.not.match(watched.page.url(), 'token', 'the fragment is dropped from the address bar');
+  assert.ok(whep.some((r) => r.method === 'POST' && r.status === 201));
+});
+
 players("medooze's whip-whep 1.2.0 plays with the viewer token, trickles its candidates over PATCH, and restarts ICE without a break in the record", async () => {
   const stream = await server.stream();
   await watched.page.evaluate(
