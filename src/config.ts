@@ -74,7 +74,7 @@ const configSchema = z.object({
   enableTestRoutes: z.boolean().default(false),
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: z.number().int().min(1024).default(1024 * 1024),
-  /** STUN/TURN URLs handed to werift; empty means host candidates only (see WERIFT.md on the STUN fallback). */
+  /** STUN/TURN URLs handed to werift; empty means host candidates only (docs/werift.md, "STUN fallback"). */
   iceServers: z.array(z.string()).default([]),
   /**
    * The host addresses the server peers gather candidates on: loopback by

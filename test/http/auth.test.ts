@@ -8,11 +8,12 @@ import { RTCPeerConnection } from 'werift';
 import { MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
 import { viewerPeerConfig } from '../../src/webrtc/peerConfig.ts';
 import { connectViewer } from '../../src/webrtc/viewer.ts';
+import { dbOf } from '../helpers/db.ts';
 
 const TOKEN = 's3cret-token';
 let server: TestServer;
 const EXPORT = `${MONITOR_PREFIX}/export`;
-const head = () => headPosition(server.services.db);
+const head = () => headPosition(dbOf(server.services));
 
 const Auth = suite('requireTokenForWrites');
 Auth.before(async () => {
@@ -133,7 +134,7 @@ Reads.run();
 const ADMIN = 'admin-token';
 const READER = 'reader-token';
 let rtc: WebRtcTestServer;
-const rtcHead = () => headPosition(rtc.services.db);
+const rtcHead = () => headPosition(dbOf(rtc.services));
 const problemCode = async (res: Response) => ((await res.json()) as { code: string }).code;
 const offerFor = async () => {
   const pc = new RTCPeerConnection(await viewerPeerConfig());
@@ -155,9 +156,9 @@ Viewer('POST stream answers a viewer token and a player URL carrying it in the f
   const stream = (await rtc.stream()) as any;
   assert.match(stream.viewer_token, /^[A-Za-z0-9_-]{43}$/);
   assert.is(stream.viewer_url, `${stream.url}#token=${stream.viewer_token}`);
-  const created = rtc.services.db.prepare("SELECT data FROM events WHERE stream = ? AND type = 'server.created'").pluck().get(`server:${stream.server_id}`) as string;
+  const created = dbOf(rtc.services).prepare("SELECT data FROM events WHERE stream = ? AND type = 'server.created'").pluck().get(`server:${stream.server_id}`) as string;
   assert.is(JSON.parse(created).viewer_token_sha256, createHash('sha256').update(stream.viewer_token).digest('hex'));
-  const mentions = rtc.services.db.prepare('SELECT count(*) FROM events WHERE data LIKE ? OR meta LIKE ?').pluck().get(`%${stream.viewer_token}%`, `%${stream.viewer_token}%`);
+  const mentions = dbOf(rtc.services).prepare('SELECT count(*) FROM events WHERE data LIKE ? OR meta LIKE ?').pluck().get(`%${stream.viewer_token}%`, `%${stream.viewer_token}%`);
   assert.is(mentions, 0, 'the token itself is nowhere in the log');
 });
 

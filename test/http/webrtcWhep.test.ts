@@ -5,9 +5,10 @@ import { RTCPeerConnection } from 'werift';
 import { MONITOR, WEBRTC, offerSdp, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
 import { viewerPeerConfig } from '../../src/webrtc/peerConfig.ts';
 import { MAX_OFFER_CANDIDATES, MAX_OFFER_LINES } from '../../src/webrtc/offerLimits.ts';
+import { dbOf } from '../helpers/db.ts';
 
 let server: WebRtcTestServer;
-const eventCount = () => server.services.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+const eventCount = () => dbOf(server.services).prepare('SELECT count(*) FROM events').pluck().get() as number;
 
 const whep = suite('WHEP POST and DELETE');
 whep.before(async () => {
@@ -117,7 +118,7 @@ admission.after(() => capped.stop());
 admission('admits exactly N of N + 5 concurrent offers; the rest get a clean 503 with Retry-After and leave nothing in the log', async () => {
   const stream = await capped.stream();
   const offer = await offerSdp('media');
-  const before = capped.services.db.prepare("SELECT count(*) FROM events WHERE type = 'operation.started'").pluck().get() as number;
+  const before = dbOf(capped.services).prepare("SELECT count(*) FROM events WHERE type = 'operation.started'").pluck().get() as number;
   const responses = await Promise.all(
     Array.from({ length: 3 + 5 }, () => fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer })),
   );
@@ -131,7 +132,7 @@ admission('admits exactly N of N + 5 concurrent offers; the rest get a clean 503
   const sessions = responses.filter((r) => r.status === 201).map((r) => new URL(r.headers.get('location')!, stream.whep_url).toString());
   await Promise.all(responses.filter((r) => r.status === 201).map((r) => r.text()));
   assert.is((await capped.json(`${WEBRTC}/connections`)).body.length, 3);
-  const after = capped.services.db.prepare("SELECT count(*) FROM events WHERE type = 'operation.started'").pluck().get() as number;
+  const after = dbOf(capped.services).prepare("SELECT count(*) FROM events WHERE type = 'operation.started'").pluck().get() as number;
   assert.is(after - before, 3, 'a refused offer starts no operation');
 
   // A slot frees when a session ends; the next offer is admitted.
@@ -171,7 +172,7 @@ limits('refuses the oversized offers of the reports (12,000 candidates, 2,000 me
   const at = offer.indexOf('a=candidate:');
   const candidates = offer.slice(0, at) + Array.from({ length: 12_000 }, (_, i) => `a=candidate:${i} 1 udp ${2122260223 - i} 10.${(i >> 8) & 255}.${i & 255}.1 ${40000 + (i % 20000)} typ host\r\n`).join('') + offer.slice(at);
   const sections = offer + Array.from({ length: 2000 }, (_, i) => `m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:m${i}\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\na=rtcp-mux\r\na=setup:actpass\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n`).join('');
-  const count = () => limited.services.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+  const count = () => dbOf(limited.services).prepare('SELECT count(*) FROM events').pluck().get() as number;
   const before = count();
   for (const body of [candidates, sections]) {
     assert.ok(body.length > 300_000 && body.length < 1024 * 1024, `${body.length} bytes (under the body limit: the offer limits refuse it)`);
@@ -280,7 +281,7 @@ ice('answers the 201 with an ETag; PATCHed candidates are taken with 204 (same E
     await waitFor(() => viewer.pc.connectionState === 'connected', 5000, 'connected');
     await waitFor(() => viewer.rtp() > 0, 5000, 'media');
     const id = viewer.session.split('/').pop()!;
-    const remote = iceServer.services.db
+    const remote = dbOf(iceServer.services)
       .prepare("SELECT count(*) FROM events WHERE stream = ? AND type = 'connection.candidate' AND json_extract(data, '$.origin') = 'remote'")
       .pluck()
       .get(`connection:${id}`) as number;
@@ -356,7 +357,7 @@ ice('restarts ICE: new credentials in, 200 with the server\'s new credentials an
       await waitFor(() => viewer.pc.connectionState === 'connected' && viewer.rtp() > before + 10, 10_000, 'media after the restart');
     } catch (err) {
       const id = viewer.session.split('/').pop()!;
-      console.log(viewer.pc.connectionState, viewer.pc.iceConnectionState, viewer.rtp(), before, JSON.stringify(iceServer.services.db.prepare('SELECT type, data FROM events WHERE stream = ? ORDER BY position').all(`connection:${id}`).slice(-15)));
+      console.log(viewer.pc.connectionState, viewer.pc.iceConnectionState, viewer.rtp(), before, JSON.stringify(dbOf(iceServer.services).prepare('SELECT type, data FROM events WHERE stream = ? ORDER BY position').all(`connection:${id}`).slice(-15)));
       console.log(answer);
       throw err;
     }
@@ -423,7 +424,7 @@ answers('refuses an H.264-only offer to a VP8 stream with 406 CODEC_NOT_SUPPORTE
   // The same offer with its video codecs renamed: only H.264 on offer (werift's rtx lines stay, and are not codecs a stream plays).
   const h264Only = vp8.replace(/^a=rtpmap:(\d+) VP8\/90000/gim, 'a=rtpmap:$1 H264/90000');
   assert.not.match(h264Only, /VP8/i);
-  const count = () => linked.services.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+  const count = () => dbOf(linked.services).prepare('SELECT count(*) FROM events').pluck().get() as number;
   const before = count();
   const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: h264Only });
   assert.is(res.status, 406);

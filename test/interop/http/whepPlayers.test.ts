@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openPage, type WatchedPage } from '../../helpers/browser.ts';
+import { dbOf } from '../../helpers/db.ts';
 import { MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../../helpers/webrtc.ts';
 
 const ADMIN = 'admin-token';
@@ -177,7 +178,7 @@ players("medooze's whip-whep 1.2.0 plays with the viewer token, trickles its can
     const live = (await server.json(`${WEBRTC}/connections`)).body as { id: string; server_id: string; connection_state: string }[];
     return live.find((c) => c.server_id === stream.server_id && c.connection_state === 'connected');
   }, 10_000, 'the connection on the server');
-  const remoteCandidates = server.services.db
+  const remoteCandidates = dbOf(server.services)
     .prepare("SELECT count(*) FROM events WHERE stream = ? AND type = 'connection.candidate' AND json_extract(data, '$.origin') = 'remote'")
     .pluck()
     .get(`connection:${session.id}`) as number;
