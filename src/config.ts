@@ -77,11 +77,13 @@ const configSchema = z.object({
   /** STUN/TURN URLs handed to werift; empty means host candidates only (docs/werift.md, "STUN fallback"). */
   iceServers: z.array(z.string()).default([]),
   /**
-   * The host addresses the server peers gather candidates on: loopback by
-   * default (local viewers only). `all` adds every interface werift finds
-   * (viewers on other machines), as does an empty list.
+   * The host addresses the server peers offer candidates on. By default
+   * loopback and every interface werift finds (`all`): aiortc, for one,
+   * gathers no loopback candidate and reaches a local server only through
+   * an interface address (docs/werift.md). `127.0.0.1` alone keeps them on
+   * loopback (local browsers and werift viewers only).
    */
-  iceAdditionalHostAddresses: z.array(z.string()).default(['127.0.0.1']),
+  iceAdditionalHostAddresses: z.array(z.string()).default(['127.0.0.1', 'all']),
   /** Peers admitted at once; null derives it from `ulimit -n` and the sockets each peer binds. */
   maxPeers: z.number().int().min(0).nullable().default(null),
   /** HTTP connections open at once (more are answered 503); null derives it from `ulimit -n`. */
@@ -194,7 +196,7 @@ export const SETTINGS: Partial<Record<Setting, SettingSource>> = {
   iceServers: { flag: '--ice-server <url...>', help: 'STUN/TURN server URLs for the server peers (WHEP answers name them in Link headers)', read: 'list' },
   iceAdditionalHostAddresses: {
     flag: '--ice-host-address <addr...>',
-    help: 'addresses the server peers offer host candidates on; "all" for every interface (viewers on other machines)',
+    help: 'addresses the server peers offer host candidates on; "all" for every interface werift finds; 127.0.0.1 alone: loopback only',
     read: 'list',
   },
   enableTestRoutes: { flag: '--enable-test-routes', help: 'enable POST .../test/async_close without --debug', read: 'boolean' },

@@ -22,9 +22,10 @@ export const gathersAllInterfaces = (hostAddresses: readonly string[]) => hostAd
  * Host candidates: werift gathers one on every non-internal interface (IPv4
  * and IPv6) and adds `iceAdditionalHostAddresses`; `iceUseIpv4/6: false`
  * turns its own gathering off, so the listed addresses are the only ones
- * (measured in docs/werift.md). By default that is 127.0.0.1: loopback only,
- * as the README says. `all` in the list gives werift's gathering back (for
- * viewers on other machines), as does an empty list.
+ * (measured in docs/werift.md). `all` in the list gives werift's gathering
+ * back, as does an empty list: the default is 127.0.0.1 and `all`, since a
+ * local aiortc viewer has no loopback candidate; `--ice-host-address
+ * 127.0.0.1` keeps a server on loopback.
  */
 export function serverPeerConfig(options: ServerPeerOptions): RTCPeerConnectionConfig {
   const all = gathersAllInterfaces(options.iceAdditionalHostAddresses);

@@ -393,13 +393,22 @@ answers('names the configured ICE servers in Link headers (rel="ice-server") on 
   await fetch(new URL(res.headers.get('location')!, stream.whep_url), { method: 'DELETE' }).then((r) => r.body?.cancel());
 });
 
-answers('offers host candidates on loopback only by default (the server binds nothing else)', async () => {
-  const stream = await linked.stream();
+answers('offers host candidates on loopback only with --ice-host-address 127.0.0.1, and on loopback among others by default', async () => {
+  const byDefault = await linked.stream();
+  const usual = await fetch(byDefault.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: await offerSdp('media') });
+  assert.match(await usual.text(), /^a=candidate:\S+ \d+ \S+ \d+ 127\.0\.0\.1 \d+ typ host/m);
+  await fetch(new URL(usual.headers.get('location')!, byDefault.whep_url), { method: 'DELETE' }).then((r) => r.body?.cancel());
+  const loopback = await startWebRtcServer({ iceAdditionalHostAddresses: ['127.0.0.1'] });
+  try {
+  const stream = await loopback.stream();
   const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: await offerSdp('media') });
   const answer = await res.text();
   const addresses = [...answer.matchAll(/^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ (\w+)/gm)].map((m) => `${m[1]} ${m[2]}`);
   assert.equal([...new Set(addresses)], ['127.0.0.1 host']);
   await fetch(new URL(res.headers.get('location')!, stream.whep_url), { method: 'DELETE' }).then((r) => r.body?.cancel());
+  } finally {
+    await loopback.stop();
+  }
 });
 
 answers('answers OPTIONS with what the endpoint and a session take (Accept-Post, Accept-Patch)', async () => {
