@@ -21,6 +21,7 @@ import { WEBHOOK_CONSUMER_PREFIX, WebhookDeliverer } from '../deliver/webhooks.t
 import { parseEndpoint } from '../deliver/endpoint.ts';
 import { createApp, type RouterFactory, type Services } from './app.ts';
 import type { ApiSpec } from './openapi/spec.ts';
+import type { ViewerTokens } from './auth.ts';
 import { countConnections, serverState } from './limits.ts';
 import { guardProcess } from './processGuard.ts';
 import { healthOf } from './health.ts';
@@ -31,6 +32,8 @@ export type Plugin = {
   routers?: RouterFactory[];
   /** Its routes' tables for the OpenAPI document (src/http/openapi/spec.ts). */
   api?: ApiSpec[];
+  /** Where the viewer tokens of its streams are known (src/http/auth.ts). */
+  viewerTokens?: ViewerTokens;
   /** Runs after the database is ready, before the server listens. */
   start?(): Promise<void>;
   /** Runs first at shutdown, while the runner still accepts work (to close peers through it). */
@@ -100,6 +103,7 @@ export async function startServer(
       services,
       plugins.flatMap((p) => p.routers ?? []),
       plugins.flatMap((p) => p.api ?? []),
+      plugins.find((p) => p.viewerTokens)?.viewerTokens ?? null,
     );
     server = createServer(
       {
