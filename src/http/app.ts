@@ -18,6 +18,7 @@ import { sameSiteGuard } from './sameSite.ts';
 import { connectionLimit, refuseWhileDraining } from './limits.ts';
 import { healthOf } from './health.ts';
 import { monitorRouter } from './routes/monitor.ts';
+import type { ResponseCache } from './responseCache.ts';
 import { eventsRouter } from './routes/events.ts';
 import { metricsRouter } from './routes/metrics.ts';
 import { openapiRouter } from './routes/openapi.ts';
@@ -36,6 +37,8 @@ export type Services = {
   startedAt: number;
   /** The fleet forwarder, when `--forward-to` is set. */
   forwarder?: ForwarderStatusSource | null;
+  /** Finished monitor answers by (path, query, log position); each app makes its own unless given one. */
+  responseCache?: ResponseCache;
 };
 
 export type RouterFactory = (services: Services) => Router;

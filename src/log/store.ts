@@ -57,6 +57,10 @@ export type ReadStreamOptions = {
   /** Only events recorded at or before this epoch ms (time travel). */
   untilTime?: number;
   limit?: number;
+  /** Leave out events of these types (a timeline without its stats samples). */
+  excludeTypes?: readonly string[];
+  /** The last `limit` matching events instead of the first (still returned in version order). */
+  newest?: boolean;
 };
 
 export type ReadLogOptions = {
