@@ -13,7 +13,7 @@ const TRIVIAL = '/bench/trivial';
 function busiestConnection(path: string): string {
   const db = new Database(path, { readonly: true });
   try {
-    return db.prepare("SELECT id FROM connections ORDER BY json_extract(state, '$.event_count') DESC LIMIT 1").pluck().get() as string;
+    return db.prepare('SELECT id FROM connection_stats ORDER BY event_count DESC LIMIT 1').pluck().get() as string;
   } finally {
     db.close();
   }

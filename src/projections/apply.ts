@@ -23,7 +23,8 @@ export type Models = {
 /** Reads (`null`: no such entity yet) and stages entity states for one projector. */
 export type ModelAccess = {
   get<K extends ModelKind>(kind: K, id: string): Models[K] | null;
-  put<K extends ModelKind>(kind: K, id: string, model: Models[K] | null): void;
+  /** `event` changed the entity from `before` to `model`. */
+  put<K extends ModelKind>(kind: K, id: string, model: Models[K] | null, event: StoredEvent, before: Models[K] | null): void;
 };
 
 const entityModel = <K extends ModelKind>(kind: K) => ENTITY_MODELS[kind] as unknown as EntityReadModel<Models[K], never>;
@@ -36,7 +37,7 @@ export function applyEvent(models: ModelAccess, summary: SummaryModel, event: St
     for (const id of model.targets(event)) {
       const before = models.get(kind, id);
       const after = model.reduce(before, id, event);
-      if (after !== before) models.put(kind, id, after);
+      if (after !== before) models.put(kind, id, after, event, before);
       (changes as Record<ModelKind, unknown>)[kind] = { before, after };
     }
   }
