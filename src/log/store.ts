@@ -21,6 +21,12 @@ export type AppendOptions = {
   expectedVersion?: ExpectedVersion;
   /** Correlation ids (operation, request) stored with every event of this append. */
   meta?: Omit<EventMeta, 'schema'>;
+  /**
+   * The events were built by this process from typed values (TrustedEvent:
+   * the catalogue's output types), so the catalogue's run-time check is
+   * skipped. Input from outside (HTTP, telemetry, imports) is never trusted.
+   */
+  trusted?: boolean;
 };
 
 /** Told after each committed batch that appended something. */
