@@ -8,7 +8,7 @@ import type { StoredEvent } from '../log/catalogue.ts';
 import type { ConnectionModel } from './connection.ts';
 import type { OperationModel } from './operation.ts';
 import type { TaskModel } from './task.ts';
-import type { EntityChanges, SummaryModel } from './summary.ts';
+import { cloneSummary, foldSummary, type EntityChanges, type SummaryModel } from './summary.ts';
 import { ENTITY_MODELS, MODEL_KINDS, summaryModel, type ModelKind } from './models/index.ts';
 import type { EntityReadModel } from './readModel.ts';
 
@@ -31,6 +31,20 @@ const entityModel = <K extends ModelKind>(kind: K) => ENTITY_MODELS[kind] as unk
 
 /** Applies one event and returns the next summary. Events no entity model takes (server, forwarder, log) only count in the summary. */
 export function applyEvent(models: ModelAccess, summary: SummaryModel, event: StoredEvent): SummaryModel {
+  return summaryModel.reduce(summary, event, applyToEntities(models, event));
+}
+
+/**
+ * applyEvent for a batch: the summary is copied once (`cloneSummary`) and
+ * every event folded into the copy; the same reducers, the same result.
+ */
+export function applyEvents(models: ModelAccess, summary: SummaryModel, events: readonly StoredEvent[]): SummaryModel {
+  const s = cloneSummary(summary);
+  for (const event of events) foldSummary(s, event, applyToEntities(models, event));
+  return s;
+}
+
+function applyToEntities(models: ModelAccess, event: StoredEvent): EntityChanges {
   const changes: EntityChanges = {};
   for (const kind of MODEL_KINDS) {
     const model = entityModel(kind);
@@ -41,7 +55,7 @@ export function applyEvent(models: ModelAccess, summary: SummaryModel, event: St
       (changes as Record<ModelKind, unknown>)[kind] = { before, after };
     }
   }
-  return summaryModel.reduce(summary, event, changes);
+  return changes;
 }
 
 /**

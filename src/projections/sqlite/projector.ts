@@ -10,7 +10,7 @@ import type { Db, Statement } from '../../log/open.ts';
 import type { InlineProjector } from '../../log/append.ts';
 import type { StoredEvent } from '../../log/catalogue.ts';
 import { col, tableName } from '../../log/names.ts';
-import { applyEvent, type ModelKind, type Models } from '../apply.ts';
+import { applyEvents, type ModelKind, type Models } from '../apply.ts';
 import { ENTITY_MODELS, MODEL_KINDS } from '../models/index.ts';
 import { CONNECTION_BY_ID } from '../models/connections.ts';
 import { LOAD_SUMMARY, SAVE_SUMMARY } from '../models/summary.ts';
@@ -125,7 +125,8 @@ export class Projector implements InlineProjector {
       },
     };
 
-    for (const event of events) summary = applyEvent(access, summary, event);
+    // The summary is copied once for the batch; `apply` stays all-or-nothing (a throw leaves this.summary as it was).
+    summary = applyEvents(access, summary, events);
 
     this.summary = summary;
     this.summaryDirty = true;
