@@ -8,7 +8,7 @@ import type { StoredEvent } from '../log/catalogue.ts';
 import type { ConnectionModel } from './connection.ts';
 import type { OperationModel } from './operation.ts';
 import type { TaskModel } from './task.ts';
-import { cloneSummary, foldSummary, type EntityChanges, type SummaryModel } from './summary.ts';
+import { foldSummary, type EntityChanges, type SummaryModel } from './summary.ts';
 import { ENTITY_MODELS, MODEL_KINDS, summaryModel, type ModelKind } from './models/index.ts';
 import type { EntityReadModel } from './readModel.ts';
 
@@ -35,13 +35,12 @@ export function applyEvent(models: ModelAccess, summary: SummaryModel, event: St
 }
 
 /**
- * applyEvent for a batch: the summary is copied once (`cloneSummary`) and
- * every event folded into the copy; the same reducers, the same result.
+ * applyEvent for a batch, into a summary the caller owns (a `cloneSummary`
+ * it made once for the batch): the same reducers, the same result, without
+ * a copy of the summary per event.
  */
-export function applyEvents(models: ModelAccess, summary: SummaryModel, events: readonly StoredEvent[]): SummaryModel {
-  const s = cloneSummary(summary);
-  for (const event of events) foldSummary(s, event, applyToEntities(models, event));
-  return s;
+export function foldEvents(models: ModelAccess, owned: SummaryModel, events: readonly StoredEvent[]): void {
+  for (const event of events) foldSummary(owned, event, applyToEntities(models, event));
 }
 
 function applyToEntities(models: ModelAccess, event: StoredEvent): EntityChanges {

@@ -10,11 +10,11 @@ import type { Db, Statement } from '../../log/open.ts';
 import type { InlineProjector } from '../../log/append.ts';
 import type { StoredEvent } from '../../log/catalogue.ts';
 import { col, tableName } from '../../log/names.ts';
-import { applyEvents, type ModelKind, type Models } from '../apply.ts';
+import { foldEvents, type ModelKind, type Models } from '../apply.ts';
 import { ENTITY_MODELS, MODEL_KINDS } from '../models/index.ts';
 import { CONNECTION_BY_ID } from '../models/connections.ts';
 import { LOAD_SUMMARY, SAVE_SUMMARY } from '../models/summary.ts';
-import { emptySummary, type SummaryModel } from '../summary.ts';
+import { cloneSummary, emptySummary, type SummaryModel } from '../summary.ts';
 import type { EntityReadModel } from '../readModel.ts';
 
 /** Models by id; `null` means "looked up: no row". */
@@ -92,14 +92,20 @@ export class Projector implements InlineProjector {
    * hot-only, by id, for the entities whose full row this batch must write.
    */
   private cold = emptyCold();
+  /** The summary this batch folds into (owned: a copy of the committed one). */
   private summary: SummaryModel | null = null;
+  /** The summary as last written. */
+  private committed: SummaryModel | null = null;
   private summaryDirty = false;
   private statements: Statements | null = null;
   private statementsDb: Db | null = null;
 
   apply(db: Db, events: StoredEvent[]): void {
     const sql = this.sql(db);
-    let summary = this.summary ?? loadSummary(sql);
+    // The summary is copied once per batch (the first append of a commit) and
+    // every event of the batch folded into the copy. A throw anywhere in the
+    // batch rolls the transaction back and `discard` drops the copy.
+    const summary = (this.summary ??= cloneSummary(loadSummary(sql)));
     const access = {
       get: <K extends ModelKind>(kind: K, id: string): Models[K] | null => {
         const known = this.known[kind] as Map<string, Models[K] | null>;
@@ -125,10 +131,8 @@ export class Projector implements InlineProjector {
       },
     };
 
-    // The summary is copied once for the batch; `apply` stays all-or-nothing (a throw leaves this.summary as it was).
-    summary = applyEvents(access, summary, events);
+    foldEvents(access, summary, events);
 
-    this.summary = summary;
     this.summaryDirty = true;
   }
 
@@ -150,7 +154,12 @@ export class Projector implements InlineProjector {
         if (m) sql.save[kind].run(toRow(kind, m));
       }
     }
-    if (this.summaryDirty && this.summary) sql.saveSummary.run(JSON.stringify(this.summary));
+    if (this.summaryDirty && this.summary) {
+      sql.saveSummary.run(JSON.stringify(this.summary));
+      // The next batch folds into a copy of its own: the committed state is never changed in place.
+      this.committed = this.summary;
+    }
+    this.summary = this.committed && cloneSummary(this.committed);
     this.dirty = emptyDirty();
     this.cold = emptyCold();
     this.summaryDirty = false;
@@ -168,6 +177,7 @@ export class Projector implements InlineProjector {
     this.dirty = emptyDirty();
     this.cold = emptyCold();
     this.summary = null;
+    this.committed = null;
     this.summaryDirty = false;
   }
 
