@@ -1,9 +1,10 @@
 // Figure 6: the real `export-logs` CLI over the big log, as a child process
-// under GNU time for its peak RSS. The anchor is bench/dump-log.ts under the
-// same conditions: every event as one JSON line in a single file, the least
-// an export can do.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+// under GNU time for its peak RSS. The anchor is the file system's floor:
+// the same files (the same count, each of its own size, in the same two
+// directories) written with synchronous calls and nothing to generate, timed
+// right after the export. bench/dump-log.ts (every event as one JSON line in
+// a single file) is measured too, under the same conditions as the export.
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeTs, runToEnd } from './child.ts';
@@ -20,30 +21,36 @@ async function timed(script: string, args: string[]) {
   return { ms: r.ms, rssMb: Number(kb[1]) / 1024, stdout: r.stdout };
 }
 
-/** Bytes and count of the files under `dir` (recursively). */
-function tree(dir: string): { files: number; bytes: number } {
-  let files = 0;
+/** The size of every file under `dir` (recursively), by its directory relative to `dir`. */
+function tree(dir: string): { files: number; bytes: number; sizes: { sub: string; size: number }[] } {
+  const sizes: { sub: string; size: number }[] = [];
   let bytes = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile()) continue;
-    files++;
-    bytes += statSync(join(entry.parentPath, entry.name)).size;
+    const size = statSync(join(entry.parentPath, entry.name)).size;
+    sizes.push({ sub: entry.parentPath.slice(dir.length + 1), size });
+    bytes += size;
   }
-  return { files, bytes };
+  return { files: sizes.length, bytes, sizes };
 }
 
-/** The file-system floor: the same number of files of the same mean size, opened, written, closed and renamed as the exporter does. */
-async function fileFloorMs(dir: string, files: number, meanBytes: number): Promise<number> {
-  mkdirSync(dir, { recursive: true });
-  const body = 'x'.repeat(Math.max(1, Math.round(meanBytes)));
+/**
+ * The file-system floor: the same files (each of its own size, in its own
+ * directory), each opened, written in buffers of at most 256 KB, closed and
+ * renamed as the exporter does, with synchronous calls and nothing to
+ * generate.
+ */
+function fileFloorMs(dir: string, sizes: { sub: string; size: number }[]): number {
+  for (const sub of new Set(sizes.map((s) => s.sub))) mkdirSync(join(dir, sub), { recursive: true });
+  const chunk = Buffer.alloc(256 * 1024, 'x');
   const t0 = performance.now();
-  for (let i = 0; i < files; i++) {
-    const path = join(dir, `f${i}.json`);
-    const handle = await open(`${path}.partial`, 'w');
-    await handle.write(body);
-    await handle.close();
-    await rename(`${path}.partial`, path);
-  }
+  sizes.forEach(({ sub, size }, i) => {
+    const path = join(dir, sub, `f${i}.json`);
+    const fd = openSync(`${path}.partial`, 'w');
+    for (let left = size; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+    closeSync(fd);
+    renameSync(`${path}.partial`, path);
+  });
   return performance.now() - t0;
 }
 
@@ -59,8 +66,9 @@ export async function exportFigures(dbPath: string): Promise<Figure[]> {
     const events = Number(m[4]);
     const written = tree(out);
     rmSync(out, { recursive: true, force: true });
-    const floorMs = await fileFloorMs(join(out, 'floor'), written.files, written.bytes / written.files);
+    const floorMs = fileFloorMs(join(out, 'floor'), written.sizes);
     const eps = events / (run.ms / 1000);
+    const floorEps = events / (floorMs / 1000);
     const anchorEps = dumped / (anchor.ms / 1000);
     return [
       {
@@ -69,10 +77,10 @@ export async function exportFigures(dbPath: string): Promise<Figure[]> {
         label: 'export-logs, whole log',
         value: eps,
         unit: 'events/s',
-        anchor: { label: 'whole log as one JSON-lines file', value: anchorEps },
-        ratio: eps / anchorEps,
-        target: { text: '≥ 50,000 events/s', met: eps >= 50_000 },
-        note: `${events.toLocaleString('en-US')} events into ${Number(m[1]).toLocaleString('en-US')} files in ${(run.ms / 1000).toFixed(1)} s, process start included; writing ${written.files.toLocaleString('en-US')} files of the same mean size (${Math.round(written.bytes / written.files / 1024)} KB) with nothing to generate took ${(floorMs / 1000).toFixed(1)} s on this disk; the JSON-lines dump of all ${dumped.toLocaleString('en-US')} events took ${(anchor.ms / 1000).toFixed(1)} s`,
+        anchor: { label: 'the same files, synchronous writes', value: floorEps },
+        ratio: eps / floorEps,
+        target: { text: '≥ 0.6× floor, ≥ 50,000 events/s', met: eps / floorEps >= 0.6 && eps >= 50_000 },
+        note: `${events.toLocaleString('en-US')} events into ${Number(m[1]).toLocaleString('en-US')} files (${(written.bytes / 1e6).toFixed(0)} MB) in ${(run.ms / 1000).toFixed(1)} s, process start included; the same ${written.files.toLocaleString('en-US')} files written with synchronous calls and nothing to generate took ${(floorMs / 1000).toFixed(1)} s (process start excluded); the JSON-lines dump of all ${dumped.toLocaleString('en-US')} events into one file took ${(anchor.ms / 1000).toFixed(1)} s (${Math.round(anchorEps).toLocaleString('en-US')} events/s)`,
       },
       {
         id: 'export.peak_rss',

@@ -45,7 +45,7 @@ export async function runSelfTests(url: string, options: { token: string | null 
     const types: string[] = [];
     let after = 0;
     for (;;) {
-      const r = await api(`${MONITOR}/connections/${encodeURIComponent(id)}?events_limit=1000&events_after=${after}`);
+      const r = await api(`${MONITOR}/connections/${encodeURIComponent(id)}?events_limit=1000&events_after=${after}&include=stats`);
       if (r.status !== 200) throw new Error(`GET connections/${id} answered ${r.status}`);
       const events: { type: string; version: number }[] = r.body.timeline.events;
       types.push(...events.map((e) => e.type));

@@ -21,6 +21,8 @@ import { applyEvent, entitiesRead, type ModelAccess, type ModelKind, type Models
 import { centreClient, describeError, endQuietly, inTransaction, type CentreClient } from './pg.ts';
 import { migrateCentre } from './migrate.ts';
 import { EVENTS_CHANNEL, PROJECTOR_LOCK } from './coordination.ts';
+import type { ConnectionModel } from '../projections/connection.ts';
+import { connectionsModel } from '../projections/models/index.ts';
 import { loadModels, loadSummary, saveModels, saveSummary, type ChangedModels } from './readModels.ts';
 import { backoffDelay } from './backoff.ts';
 
@@ -75,11 +77,15 @@ export async function projectPage(client: CentreClient, node: string, pageSize: 
     task: await loadModels(client, node, 'task', [...wanted.task]),
   };
   const dirty: Record<ModelKind, Set<string>> = { connection: new Set(), operation: new Set(), task: new Set() };
+  // As on the node (src/projections/sqlite/projector.ts): a connection's full row as of its last
+  // event that is not hot-only, or its first; its hot row for every event.
+  const connectionState = new Map<string, ConnectionModel>();
   const models: ModelAccess = {
     get: (kind, id) => (known[kind] as Map<string, Models[typeof kind] | null>).get(id) ?? null,
-    put: (kind, id, model) => {
+    put: (kind, id, model, event, before) => {
       (known[kind] as Map<string, Models[typeof kind] | null>).set(id, model);
       dirty[kind].add(id);
+      if (kind === 'connection' && model && (before === null || !connectionsModel.hot.only(event))) connectionState.set(id, model as ConnectionModel);
     },
   };
   let summary = await loadSummary(client, node);
@@ -87,7 +93,7 @@ export async function projectPage(client: CentreClient, node: string, pageSize: 
 
   const changed = <K extends ModelKind>(kind: K) =>
     [...dirty[kind]].map((id) => (known[kind] as Map<string, Models[K] | null>).get(id)).filter((m): m is Models[K] => !!m);
-  const toSave: ChangedModels = { connection: changed('connection'), operation: changed('operation'), task: changed('task') };
+  const toSave: ChangedModels = { connection: changed('connection'), connectionState: [...connectionState.values()], operation: changed('operation'), task: changed('task') };
   await saveModels(client, node, toSave);
   await saveSummary(client, node, summary);
   const last = events[events.length - 1].position;
@@ -248,7 +254,7 @@ export async function rebuildFleet(url: string, options: { pageSize?: number } =
     let nodes = 0;
     await inTransaction(client, async () => {
       // DELETE, not TRUNCATE: TRUNCATE would lock readers out until the commit.
-      for (const table of ['connections', 'operations', 'tasks', 'summary', 'fleet_cursors']) await client.query(`DELETE FROM ${table}`);
+      for (const table of ['connections', 'connection_stats', 'operations', 'tasks', 'summary', 'fleet_cursors']) await client.query(`DELETE FROM ${table}`);
       for (const node of await nodesWithWork(client)) {
         nodes++;
         for (;;) {

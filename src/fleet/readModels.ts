@@ -13,7 +13,7 @@ import { connectionsModel, operationsModel, tasksModel } from '../projections/mo
 import * as central from './schema.ts';
 import type { CentreClient } from './pg.ts';
 
-export const FLEET_READ_MODEL_TABLES = ['connections', 'operations', 'tasks', 'summary', 'fleet_cursors'] as const;
+export const FLEET_READ_MODEL_TABLES = ['connections', 'connection_stats', 'operations', 'tasks', 'summary', 'fleet_cursors'] as const;
 
 const TABLE: Record<ModelKind, 'connections' | 'operations' | 'tasks'> = {
   connection: 'connections',
@@ -25,12 +25,16 @@ const TABLE: Record<ModelKind, 'connections' | 'operations' | 'tasks'> = {
 export async function loadModels<K extends ModelKind>(client: CentreClient, node: string, kind: K, ids: string[]): Promise<Map<string, Models[K]>> {
   const out = new Map<string, Models[K]>();
   if (ids.length === 0) return out;
-  const { rows } = await client.query<{ id: string; state: string }>(
-    `SELECT id, state FROM ${TABLE[kind]} WHERE node = $1 AND id = ANY($2::text[])`,
+  // A connection is its row and its hot row (connection_stats), as on the node.
+  const { rows } = await client.query<{ id: string; state: string } & Record<string, unknown>>(
+    kind === 'connection'
+      ? `SELECT c.id, c.state, ${HOT_SELECT} FROM connections c JOIN connection_stats h ON h.node = c.node AND h.id = c.id
+         WHERE c.node = $1 AND c.id = ANY($2::text[])`
+      : `SELECT id, state FROM ${TABLE[kind]} WHERE node = $1 AND id = ANY($2::text[])`,
     [node, ids],
   );
   for (const r of rows) {
-    const state = JSON.parse(r.state) as Models[K];
+    const state = JSON.parse(kind === 'connection' ? connectionsModel.hot.json(r.state, r) : r.state) as Models[K];
     out.set(r.id, kind === 'connection' ? (completeConnection(state as ConnectionModel) as Models[K]) : state);
   }
   return out;
@@ -85,8 +89,16 @@ type Columns<Row> = Record<keyof Row & string, Unnest>;
 // the central schema (src/fleet/schema.ts), which names the same fields.
 const CONNECTION_COLUMNS = {
   id: 'text', serverId: 'text', category: 'text', connectionState: 'text', iceState: 'text', outcome: 'text', stalled: 'integer',
-  createdAt: 'bigint', updatedAt: 'bigint', closedAt: 'bigint', createdPosition: 'bigint', lastPosition: 'bigint', state: 'json',
+  createdAt: 'bigint', closedAt: 'bigint', createdPosition: 'bigint', state: 'json',
 } as const satisfies Columns<ReturnType<typeof connectionsModel.toRow>>;
+const CONNECTION_HOT_COLUMNS = {
+  id: 'text', latestStats: 'json', statsSamples: 'integer', eventCount: 'integer', version: 'integer', updatedAt: 'bigint', lastPosition: 'bigint',
+} as const satisfies Columns<ReturnType<typeof connectionsModel.hot.toRow>>;
+/** The hot row's columns keyed as the node's row mapping keys them. */
+const HOT_SELECT = Object.keys(CONNECTION_HOT_COLUMNS)
+  .filter((k) => k !== 'id')
+  .map((k) => `h.${(central.connectionStats as unknown as Record<string, { name: string }>)[k].name} AS "${k}"`)
+  .join(', ');
 const OPERATION_COLUMNS = {
   id: 'text', type: 'text', status: 'text', connectionId: 'text', serverId: 'text', startedAt: 'bigint', endedAt: 'bigint',
   durationMs: 'bigint', createdPosition: 'bigint', lastPosition: 'bigint', state: 'json',
@@ -116,6 +128,7 @@ ON CONFLICT (node, id) DO UPDATE SET ${updated.map((c) => `${c} = excluded.${c}`
 }
 
 const SAVE_CONNECTIONS = upsert(central.connections, CONNECTION_COLUMNS, connectionsModel.fixed);
+const SAVE_CONNECTION_STATS = upsert(central.connectionStats, CONNECTION_HOT_COLUMNS, []);
 const SAVE_OPERATIONS = upsert(central.operations, OPERATION_COLUMNS, operationsModel.fixed);
 const SAVE_TASKS = upsert(central.tasks, TASK_COLUMNS, tasksModel.fixed);
 
@@ -124,12 +137,24 @@ function columnsOf<T extends Record<string, unknown>>(rows: T[], columns: Record
   return Object.keys(columns).map((c) => rows.map((r) => r[c]));
 }
 
-export type ChangedModels = { connection: ConnectionModel[]; operation: OperationModel[]; task: TaskModel[] };
+/**
+ * What a page changed. `connection` holds each touched connection's current
+ * model (its hot row is written); `connectionState` the model as of its last
+ * event that was not hot-only, for those whose full row changed.
+ */
+export type ChangedModels = { connection: ConnectionModel[]; connectionState: ConnectionModel[]; operation: OperationModel[]; task: TaskModel[] };
 
 /** Upserts what a page changed: at most one statement per table. */
 export async function saveModels(client: CentreClient, node: string, changed: ChangedModels): Promise<void> {
+  if (changed.connectionState.length) {
+    await client.query({ name: 'fleet-save-connections', text: SAVE_CONNECTIONS, values: [node, ...columnsOf(changed.connectionState.map(connectionsModel.toRow), CONNECTION_COLUMNS)] });
+  }
   if (changed.connection.length) {
-    await client.query({ name: 'fleet-save-connections', text: SAVE_CONNECTIONS, values: [node, ...columnsOf(changed.connection.map(connectionsModel.toRow), CONNECTION_COLUMNS)] });
+    await client.query({
+      name: 'fleet-save-connection-stats',
+      text: SAVE_CONNECTION_STATS,
+      values: [node, ...columnsOf(changed.connection.map(connectionsModel.hot.toRow), CONNECTION_HOT_COLUMNS)],
+    });
   }
   if (changed.operation.length) {
     await client.query({ name: 'fleet-save-operations', text: SAVE_OPERATIONS, values: [node, ...columnsOf(changed.operation.map(operationsModel.toRow), OPERATION_COLUMNS)] });

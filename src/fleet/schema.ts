@@ -74,10 +74,8 @@ export const connections = pgTable(
     /** 1 while the liveness watchdog says nothing arrives from the remote peer (an integer, as on the node). */
     stalled: integer('stalled').notNull().default(0),
     createdAt: ms('created_at').notNull(),
-    updatedAt: ms('updated_at').notNull(),
     closedAt: ms('closed_at'),
     createdPosition: ms('created_position').notNull(),
-    lastPosition: ms('last_position').notNull(),
     state: json('state').notNull(),
   },
   (t) => [
@@ -87,6 +85,22 @@ export const connections = pgTable(
     index('connections_created').on(t.createdAt, t.node, t.createdPosition),
     index('connections_outcome_created').on(t.outcome, t.createdAt),
   ],
+);
+
+/** The node's `connection_stats`: the fields every event of a connection moves, apart from its state. */
+export const connectionStats = pgTable(
+  'connection_stats',
+  {
+    node: text('node').notNull(),
+    id: text('id').notNull(),
+    latestStats: json('latest_stats'),
+    statsSamples: integer('stats_samples').notNull(),
+    eventCount: integer('event_count').notNull(),
+    version: integer('version').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+    lastPosition: ms('last_position').notNull(),
+  },
+  (t) => [primaryKey({ name: 'connection_stats_pkey', columns: [t.node, t.id] })],
 );
 
 export const operations = pgTable(

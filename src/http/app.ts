@@ -22,6 +22,7 @@ import { cors } from './cors.ts';
 import { connectionLimit, refuseWhileDraining } from './limits.ts';
 import { healthOf } from './health.ts';
 import { monitorRouter } from './routes/monitor.ts';
+import type { ResponseCache } from './responseCache.ts';
 import { eventsRouter } from './routes/events.ts';
 import { metricsRouter } from './routes/metrics.ts';
 import { openapiRouter } from './routes/openapi.ts';
@@ -42,6 +43,8 @@ export type Services = {
   forwarder?: ForwarderStatusSource | null;
   /** The webhook deliverers, one per `--webhook` endpoint. */
   webhooks?: readonly WebhookStatusSource[];
+  /** Finished monitor answers by (path, query, log position); each app makes its own unless given one. */
+  responseCache?: ResponseCache;
 };
 
 export type RouterFactory = (services: Services) => Router;

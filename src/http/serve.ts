@@ -2,6 +2,7 @@
 // asks for: migrate, close out what a crashed run left open, then listen; on
 // shutdown stop accepting, close peers through the runner, wait for tasks up
 // to a grace period, cancel the rest (recorded), close the database.
+import { ResponseCache } from './responseCache.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -84,7 +85,7 @@ export async function startServer(
     runner = new OperationRunner(store, { defaultTimeoutMs: config.operationTimeoutMs });
     forwarder = config.forwardTo ? await makeForwarder(config, store, logger) : null;
     webhooks = await makeWebhooks(config, store, logger);
-    services = { config, store, reads, runner, logger, startedAt: Date.now(), forwarder, webhooks };
+    services = { config, store, reads, runner, logger, startedAt: Date.now(), forwarder, webhooks, responseCache: new ResponseCache() };
 
     recovered = await closeOrphans(store, await findOrphans(store, reads));
     if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks + recovered.servers > 0) {

@@ -24,6 +24,7 @@ import {
   EVENT_SCHEMA_VERSION,
   GAP_STREAM,
   GAP_STREAMS_SHOWN,
+  isEventType,
   validateEvent,
   type EventData,
   type EventMeta,
@@ -33,6 +34,9 @@ import {
 import { events, prunedStreams } from './schema.ts';
 import { col, cols, tableName } from './names.ts';
 import type { AppendOptions, AppendResult, AppendStats, CommitListener, ExpectedVersion, PendingGap } from './store.ts';
+
+/** Streams whose current version is remembered between batches (least recently appended to go first). */
+export const VERSION_CACHE_LIMIT = 10_000;
 
 /** How long to wait before trying to record a gap when nothing else is appended. */
 export const GAP_RETRY_MS = 2_000;
@@ -105,6 +109,16 @@ export class GroupCommit {
   private gapInFlight = false;
   private gapTimer: NodeJS.Timeout | null = null;
   private readonly listeners = new Set<CommitListener>();
+  /**
+   * Each stream's version after the last committed batch, so an append to a
+   * stream seen lately skips the SELECT. Valid while no other connection has
+   * written: `PRAGMA data_version` (which moves only for other connections'
+   * commits) is checked at the start of each batch, and a failed batch
+   * forgets everything.
+   */
+  private versions = new Map<string, number>();
+  private dataVersion = -1;
+  private readonly readDataVersion;
   private readonly insert;
   private readonly currentVersion;
   private readonly runBatch;
@@ -136,6 +150,7 @@ export class GroupCommit {
                          (SELECT ${col(p.version)} FROM ${tableName(p)} WHERE ${col(p.stream)} = @s), 0)`,
       )
       .pluck();
+    this.readDataVersion = db.prepare('PRAGMA data_version').pluck();
     this.runBatch = db.transaction((batch: Pending[], recordedAt: number) => this.appendBatch(batch, recordedAt)).immediate;
     this.runAlone = db.transaction((p: Pending, recordedAt: number) => {
       const result = this.appendOne(p, new Map(), recordedAt);
@@ -169,7 +184,7 @@ export class GroupCommit {
     }
     const checked: Pending['events'] = [];
     for (const event of events) {
-      const result = validateEvent(event);
+      const result = options.trusted && isEventType(event.type) ? { ok: true as const, type: event.type, data: event.data } : validateEvent(event);
       if (!result.ok) return Promise.reject(new AppError('INVALID_EVENT', result.problem));
       let data: string;
       try {
@@ -226,6 +241,7 @@ export class GroupCommit {
     try {
       results = this.runBatch(batch, recordedAt);
     } catch (batchErr) {
+      this.versions.clear();
       this.projector?.discard();
       const storage = storageError(batchErr);
       if (storage) {
@@ -241,6 +257,7 @@ export class GroupCommit {
           try {
             return this.runAlone(p, recordedAt);
           } catch (err) {
+            this.versions.clear();
             this.projector?.discard();
             return storageError(err) ?? (err instanceof Error ? err : new Error(String(err)));
           }
@@ -347,14 +364,30 @@ export class GroupCommit {
   }
 
   private appendBatch(batch: Pending[], recordedAt: number): AppendResult[] {
+    const dataVersion = this.readDataVersion.get() as number;
+    if (dataVersion !== this.dataVersion) {
+      // Another connection committed (or this is the first batch): what was remembered may be stale.
+      this.versions.clear();
+      if (this.dataVersion !== -1) this.projector?.discard();
+      this.dataVersion = dataVersion;
+    }
     const versions = new Map<string, number>();
     const results = batch.map((p) => this.appendOne(p, versions, recordedAt));
     this.projector?.flush(this.db);
+    // Kept only once the batch is written; a throw above rolls back and clears the cache.
+    for (const [stream, version] of versions) {
+      this.versions.delete(stream);
+      this.versions.set(stream, version);
+    }
+    for (const stream of this.versions.keys()) {
+      if (this.versions.size <= VERSION_CACHE_LIMIT) break;
+      this.versions.delete(stream);
+    }
     return results;
   }
 
   private appendOne(p: Pending, versions: Map<string, number>, recordedAt: number): AppendResult {
-    const current = versions.get(p.stream) ?? (this.currentVersion.get({ s: p.stream }) as number);
+    const current = versions.get(p.stream) ?? this.versions.get(p.stream) ?? (this.currentVersion.get({ s: p.stream }) as number);
     if (!versionHolds(p.expectedVersion, current)) {
       return { ok: false, reason: 'conflict', expected: p.expectedVersion, current };
     }

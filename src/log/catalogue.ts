@@ -312,6 +312,15 @@ export type NewEvent = {
   [K in EventType]: { type: K; data: z.input<Schemas[K]> };
 }[EventType];
 
+/**
+ * An event built by this process, its payload typed as the catalogue's
+ * output (defaults filled in): what an append with `trusted: true` takes
+ * without checking it again at run time.
+ */
+export type TrustedEvent = {
+  [K in EventType]: { type: K; data: z.output<Schemas[K]> };
+}[EventType];
+
 /** The payload of a stored event of type K. */
 export type EventData<K extends EventType> = z.output<Schemas[K]>;
 

@@ -39,18 +39,27 @@ export function rowToEvent(row: EventRow): StoredEvent {
   } as StoredEvent;
 }
 
-const STREAM_SQL = `SELECT ${ROW} FROM ${EVENTS} WHERE ${STREAM} = ? AND ${VERSION} > ? AND ${POSITION} <= ? AND ${RECORDED_AT} <= ?
-  ORDER BY ${VERSION} LIMIT ?`;
+const STREAM_WHERE = `${STREAM} = ? AND ${VERSION} > ? AND ${POSITION} <= ? AND ${RECORDED_AT} <= ?`;
 
 /** Rows of one stream in version order, with `data` and `meta` still JSON text. */
 export function readStreamRows(db: Db, stream: string, options: ReadStreamOptions = {}): EventRow[] {
-  return stmt(db, STREAM_SQL).all([
+  const args: unknown[] = [
     stream,
     options.afterVersion ?? 0,
     options.untilPosition ?? Number.MAX_SAFE_INTEGER,
     options.untilTime ?? Number.MAX_SAFE_INTEGER,
-    options.limit ?? -1,
-  ]) as EventRow[];
+  ];
+  let where = STREAM_WHERE;
+  const excluded = options.excludeTypes ?? [];
+  if (excluded.length) {
+    where += ` AND ${TYPE} NOT IN (${excluded.map(() => '?').join(', ')})`;
+    args.push(...excluded);
+  }
+  args.push(options.limit ?? -1);
+  // Newest: walk the (stream, version) index backwards and stop at `limit`,
+  // so the page costs its own size, not the stream's length.
+  const rows = stmt(db, `SELECT ${ROW} FROM ${EVENTS} WHERE ${where} ORDER BY ${VERSION}${options.newest ? ' DESC' : ''} LIMIT ?`).all(args) as EventRow[];
+  return options.newest ? rows.reverse() : rows;
 }
 
 /** A page of the log in position order, `data` and `meta` still JSON text. */

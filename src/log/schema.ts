@@ -44,10 +44,9 @@ export const connections = sqliteTable(
     /** 1 while the liveness watchdog says nothing arrives from the remote peer. */
     stalled: integer('stalled').notNull().default(0),
     createdAt: integer('created_at').notNull(),
-    updatedAt: integer('updated_at').notNull(),
     closedAt: integer('closed_at'),
     createdPosition: integer('created_position').notNull(),
-    lastPosition: integer('last_position').notNull(),
+    /** The connection as of its last lifecycle event, without the fields `connection_stats` holds. */
     state: text('state').notNull(),
   },
   (t) => [
@@ -57,6 +56,23 @@ export const connections = sqliteTable(
     index('connections_outcome_position').on(t.outcome, t.createdPosition),
   ],
 );
+
+/**
+ * The fields of a connection that every event moves, a stats sample above
+ * all (one a second per peer): a sample rewrites this narrow row, never the
+ * connection's whole state in `connections`. A connection's model is its
+ * `connections.state` with these fields added (src/projections/models/connections.ts).
+ */
+export const connectionStats = sqliteTable('connection_stats', {
+  id: text('id').primaryKey(),
+  /** The latest stats sample as JSON (with its `at`), NULL before the first. */
+  latestStats: text('latest_stats'),
+  statsSamples: integer('stats_samples').notNull(),
+  eventCount: integer('event_count').notNull(),
+  version: integer('version').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+  lastPosition: integer('last_position').notNull(),
+});
 
 export const operations = sqliteTable(
   'operations',

@@ -27,6 +27,12 @@ export type AppendOptions = {
    * log commit together or not at all). Not written on a version conflict.
    */
   checkpoint?: { consumer: string; at: Checkpoint };
+  /**
+   * The events were built by this process from typed values (TrustedEvent:
+   * the catalogue's output types), so the catalogue's run-time check is
+   * skipped. Input from outside (HTTP, telemetry, imports) is never trusted.
+   */
+  trusted?: boolean;
 };
 
 /** Told after each committed batch that appended something. */
@@ -63,6 +69,10 @@ export type ReadStreamOptions = {
   /** Only events recorded at or before this epoch ms (time travel). */
   untilTime?: number;
   limit?: number;
+  /** Leave out events of these types (a timeline without its stats samples). */
+  excludeTypes?: readonly string[];
+  /** The last `limit` matching events instead of the first (still returned in version order). */
+  newest?: boolean;
 };
 
 export type ReadLogOptions = {

@@ -8,7 +8,7 @@ import type { StoredEvent } from '../log/catalogue.ts';
 import type { ConnectionModel } from './connection.ts';
 import type { OperationModel } from './operation.ts';
 import type { TaskModel } from './task.ts';
-import type { EntityChanges, SummaryModel } from './summary.ts';
+import { foldSummary, type EntityChanges, type SummaryModel } from './summary.ts';
 import { ENTITY_MODELS, MODEL_KINDS, summaryModel, type ModelKind } from './models/index.ts';
 import type { EntityReadModel } from './readModel.ts';
 
@@ -23,24 +23,38 @@ export type Models = {
 /** Reads (`null`: no such entity yet) and stages entity states for one projector. */
 export type ModelAccess = {
   get<K extends ModelKind>(kind: K, id: string): Models[K] | null;
-  put<K extends ModelKind>(kind: K, id: string, model: Models[K] | null): void;
+  /** `event` changed the entity from `before` to `model`. */
+  put<K extends ModelKind>(kind: K, id: string, model: Models[K] | null, event: StoredEvent, before: Models[K] | null): void;
 };
 
 const entityModel = <K extends ModelKind>(kind: K) => ENTITY_MODELS[kind] as unknown as EntityReadModel<Models[K], never>;
 
 /** Applies one event and returns the next summary. Events no entity model takes (server, forwarder, log) only count in the summary. */
 export function applyEvent(models: ModelAccess, summary: SummaryModel, event: StoredEvent): SummaryModel {
+  return summaryModel.reduce(summary, event, applyToEntities(models, event));
+}
+
+/**
+ * applyEvent for a batch, into a summary the caller owns (a `cloneSummary`
+ * it made once for the batch): the same reducers, the same result, without
+ * a copy of the summary per event.
+ */
+export function foldEvents(models: ModelAccess, owned: SummaryModel, events: readonly StoredEvent[]): void {
+  for (const event of events) foldSummary(owned, event, applyToEntities(models, event));
+}
+
+function applyToEntities(models: ModelAccess, event: StoredEvent): EntityChanges {
   const changes: EntityChanges = {};
   for (const kind of MODEL_KINDS) {
     const model = entityModel(kind);
     for (const id of model.targets(event)) {
       const before = models.get(kind, id);
       const after = model.reduce(before, id, event);
-      if (after !== before) models.put(kind, id, after);
+      if (after !== before) models.put(kind, id, after, event, before);
       (changes as Record<ModelKind, unknown>)[kind] = { before, after };
     }
   }
-  return summaryModel.reduce(summary, event, changes);
+  return changes;
 }
 
 /**

@@ -68,7 +68,7 @@ export type ConnectionModel = {
   last_position: number;
 };
 
-const iso = (ms: number) => new Date(ms).toISOString();
+import { iso } from './iso.ts';
 
 export function categorize(m: Pick<ConnectionModel, 'close' | 'connection_state' | 'ice_connection_state'>): ConnectionCategory {
   if (m.close || m.connection_state === 'closed') return 'closed';

@@ -26,7 +26,7 @@ export type OperationModel = {
   last_position: number;
 };
 
-const iso = (ms: number) => new Date(ms).toISOString();
+import { iso } from './iso.ts';
 
 /**
  * (state, event) => state. Operation events come from the operation's own

@@ -28,6 +28,22 @@ export type EntityReadModel<M extends { id: string }, T extends SQLiteTable> = {
   /** (state, event) => state; `null` before the entity exists. */
   reduce(state: M | null, id: string, event: StoredEvent): M | null;
   toRow(model: M): T['$inferInsert'];
+  /**
+   * A narrow second row for the fields that most events move (a connection's
+   * stats sample, counters and positions), so those events rewrite it alone.
+   * `toRow` then maps the rest, as of the last event that is not `only`; the
+   * model is the two rows put back together (`json`).
+   */
+  readonly hot?: HotRows<M>;
+};
+
+export type HotRows<M> = {
+  readonly table: SQLiteTable;
+  /** Events that change nothing but the hot fields (after the entity exists). */
+  only(event: StoredEvent): boolean;
+  toRow(model: M): Record<string, unknown>;
+  /** The model's JSON text from its `state` column and its hot row (as `toRow` keys it). */
+  json(state: string, hot: Record<string, unknown>): string;
 };
 
 /** The single-row summary: counters moved by each event and the entity changes it caused. */

@@ -74,75 +74,86 @@ function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
 const counter = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /** Adds what a connection's cumulative counters grew between two of its samples. */
-function addTraffic(total: Traffic, before: ConnectionModel['latest_stats'] | undefined, after: ConnectionModel['latest_stats'] | undefined): Traffic {
-  if (!after) return total;
-  const next = { ...total };
+function addTrafficInto(total: Traffic, before: ConnectionModel['latest_stats'] | undefined, after: ConnectionModel['latest_stats'] | undefined): void {
+  if (!after) return;
   for (const f of TRAFFIC_FIELDS) {
     const now = counter(after[f]);
     if (now === null) continue;
     const was = counter(before?.[f]) ?? 0;
     // Cumulative per connection; a remote loss count may step back (RFC 3550
     // duplicates), which a total must never do.
-    next[f] += Math.max(0, now - was);
+    total[f] += Math.max(0, now - was);
   }
-  return next;
 }
 
 const isTaskOutcome = (s: string): s is TaskOutcome => (TASK_OUTCOMES as readonly string[]).includes(s);
 
 /** (state, event, what it changed) => state. */
 export function reduceSummary(state: SummaryModel, event: StoredEvent, changes: EntityChanges): SummaryModel {
-  const s: SummaryModel = {
-    ...state,
-    event_count: state.event_count + 1,
-    log_position: event.position,
+  const s = cloneSummary(state);
+  foldSummary(s, event, changes);
+  return s;
+}
+
+/** A copy of a summary that shares nothing with it: what `foldSummary` may change. */
+export function cloneSummary(state: SummaryModel): SummaryModel {
+  return {
+    event_count: state.event_count,
+    log_position: state.log_position,
+    connections: { ...state.connections },
+    connection_outcomes: { ...state.connection_outcomes },
+    stalls: state.stalls,
+    operations: { ...state.operations },
+    operation_types: Object.fromEntries(Object.entries(state.operation_types).map(([k, v]) => [k, { ...v }])),
+    tasks: { ...state.tasks, outcomes: { ...state.tasks.outcomes } },
+    traffic_total: { ...state.traffic_total },
   };
+}
+
+/**
+ * reduceSummary in place, on a summary the caller owns (a `cloneSummary`):
+ * the inline projector copies the summary once per batch and folds every
+ * event of the batch into the copy, instead of copying it per event.
+ */
+export function foldSummary(s: SummaryModel, event: StoredEvent, changes: EntityChanges): void {
+  s.event_count++;
+  s.log_position = event.position;
   const c = changes.connection;
   if (c) {
     const before = c.before;
     const after = c.after;
-    if (after && before?.latest_stats !== after.latest_stats) {
-      s.traffic_total = addTraffic(s.traffic_total, before?.latest_stats, after.latest_stats);
-    }
+    if (after && before?.latest_stats !== after.latest_stats) addTrafficInto(s.traffic_total, before?.latest_stats, after.latest_stats);
     if (before?.category !== after?.category) {
-      s.connections = { ...s.connections };
       if (before) s.connections[before.category]--;
       else s.connections.total++;
       if (after) s.connections[after.category]++;
     }
     const wasStalled = before?.stalled === true;
     const isStalled = after?.stalled === true;
-    if (wasStalled !== isStalled) s.connections = { ...s.connections, stalled: s.connections.stalled + (isStalled ? 1 : -1) };
+    if (wasStalled !== isStalled) s.connections.stalled += isStalled ? 1 : -1;
     if ((after?.stall_count ?? 0) > (before?.stall_count ?? 0)) s.stalls += (after?.stall_count ?? 0) - (before?.stall_count ?? 0);
-    if (after?.outcome && !before?.outcome) {
-      s.connection_outcomes = { ...s.connection_outcomes, [after.outcome]: s.connection_outcomes[after.outcome] + 1 };
-    }
+    if (after?.outcome && !before?.outcome) s.connection_outcomes[after.outcome]++;
   }
   const o = changes.operation;
   if (o && o.before?.status !== o.after?.status) {
-    s.operations = { ...s.operations };
     if (o.before) s.operations[o.before.status]--;
     else s.operations.total++;
     if (o.after) s.operations[o.after.status]++;
     const type = (o.after ?? o.before)!.type;
-    const byType = { ...(s.operation_types[type] ?? zeros(OPERATION_STATUSES)) };
+    const byType = (s.operation_types[type] ??= zeros(OPERATION_STATUSES));
     if (o.before) byType[o.before.status]--;
     if (o.after) byType[o.after.status]++;
-    s.operation_types = { ...s.operation_types, [type]: byType };
   }
   const t = changes.task;
   if (t && t.before !== t.after) {
-    const tasks = { ...s.tasks };
+    const tasks = s.tasks;
     if (!t.before && t.after) tasks.total++;
     tasks.pending += Number(t.after ? holdsWork(t.after) : false) - Number(t.before ? holdsWork(t.before) : false);
     tasks.abandoned += Number(t.after?.abandoned === true) - Number(t.before?.abandoned === true);
     if (t.after?.settled_late && !t.before?.settled_late) tasks.settled_late++;
     if (t.before?.status !== t.after?.status) {
-      tasks.outcomes = { ...tasks.outcomes };
       if (t.before && isTaskOutcome(t.before.status)) tasks.outcomes[t.before.status]--;
       if (t.after && isTaskOutcome(t.after.status)) tasks.outcomes[t.after.status]++;
     }
-    s.tasks = tasks;
   }
-  return s;
 }

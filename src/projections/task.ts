@@ -30,7 +30,7 @@ export type TaskModel = {
   last_position: number;
 };
 
-const iso = (ms: number) => new Date(ms).toISOString();
+import { iso } from './iso.ts';
 
 export function isPending(status: TaskStatus): boolean {
   return PENDING_TASK_STATUSES.includes(status);

@@ -6,7 +6,7 @@
 // stream is sealed: a late werift callback cannot append past it.
 import type { Logger } from 'pino';
 import type { EventStore } from '../log/store.ts';
-import { streamName, type NewEvent } from '../log/catalogue.ts';
+import { streamName, type TrustedEvent } from '../log/catalogue.ts';
 
 export class ConnectionRecorder {
   private last: Promise<unknown> = Promise.resolve();
@@ -25,10 +25,15 @@ export class ConnectionRecorder {
     return this.sealed;
   }
 
-  /** Appends events to this connection's stream; never throws (a failed append is logged). */
-  record(events: NewEvent[], meta?: Record<string, unknown>): Promise<void> {
+  /**
+   * Appends events to this connection's stream; never throws (a failed append
+   * is logged). The events are built here from werift's typed values, so the
+   * catalogue's run-time check is skipped (`trusted`): the compiler checks
+   * them against the catalogue's output types instead.
+   */
+  record(events: TrustedEvent[], meta?: Record<string, unknown>): Promise<void> {
     if (this.sealed) return Promise.resolve();
-    const appended = this.log.append(this.stream, events, meta ? { meta } : {}).then(
+    const appended = this.log.append(this.stream, events, meta ? { meta, trusted: true } : { trusted: true }).then(
       (result) => {
         if (!result.ok) this.logger.error({ connectionId: this.connectionId, result }, 'connection event conflict');
       },

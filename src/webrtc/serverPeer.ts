@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { RTCPeerConnection, type RTCDataChannel } from 'werift';
 import type { Logger } from 'pino';
 import type { EventStore } from '../log/store.ts';
-import type { NewEvent } from '../log/catalogue.ts';
+import type { TrustedEvent } from '../log/catalogue.ts';
 import { AppError } from '../errors.ts';
 import { ConnectionRecorder } from './recorder.ts';
 import { serverPeerConfig } from './peerConfig.ts';
@@ -413,14 +413,14 @@ export class ServerPeer {
 
   private recordRemoteCandidates(sdp: string) {
     // Bundled sections repeat the same candidates; record each once.
-    const events: NewEvent[] = [...new Set(candidateLines(sdp))]
+    const events: TrustedEvent[] = [...new Set(candidateLines(sdp))]
       .slice(0, MAX_RECORDED_CANDIDATES)
       .map((candidate) => ({ type: 'connection.candidate', data: { origin: 'remote', candidate, ...parseCandidate(candidate) } }));
     if (events.length) void this.recorder.record(events);
   }
 
   private recordTracks() {
-    const events: NewEvent[] = [];
+    const events: TrustedEvent[] = [];
     for (const t of this.pc.getTransceivers()) {
       const track = t.sender.track;
       if (!track) continue;

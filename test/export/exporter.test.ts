@@ -61,6 +61,13 @@ Export('writes valid JSON holding the read model, its tasks and the full timelin
       assert.equal(doc.events.map((e: any) => e.position), stream.map((e) => e.position));
       assert.equal(doc.events.at(-1).data, stream.at(-1)!.data);
       assert.ok(Array.isArray(doc.tasks));
+      // One event per line, its data and meta exactly as the log stores them.
+      const text = readFileSync(join(dir, 'connections', f), 'utf8');
+      const rows = await store.log.readStreamRows(`connection:${doc.connection.id}`);
+      for (const row of rows.slice(0, 3)) {
+        const line = `    {"position":${row.position},"version":${row.version},"type":"${row.type}","recorded_at":"${new Date(row.recordedAt).toISOString()}","data":${row.data},"meta":${row.meta}}`;
+        assert.ok(text.split('\n').includes(line) || text.split('\n').includes(`${line},`), line);
+      }
       events += doc.events.length;
     }
     for (const f of readdirSync(join(dir, 'operations'))) {

@@ -46,7 +46,7 @@ Central.after(() => store.cleanup());
 Central("has the node's read-model tables with the node's columns in the node's order, `node` first", () => {
   const node = nodeRelations(store, 'table');
   const { tables } = relationsOf(PG_MIGRATIONS);
-  for (const table of ['connections', 'operations', 'tasks']) {
+  for (const table of ['connections', 'connection_stats', 'operations', 'tasks']) {
     // The fleet compares its rows with the node's byte for byte (SELECT *), so the order matters too.
     assert.equal(tables.get(table), ['node', ...node.get(table)!], table);
   }

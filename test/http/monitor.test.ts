@@ -108,9 +108,9 @@ Connections('answers the map shape, open connections only by default', async () 
 });
 
 Connections('filters with ?state= (one or several) and ?include_closed=', async () => {
-  const closed = await ok('/connections?state=closed');
+  const closed = await ok('/connections?state=closed&limit=1000');
   assert.ok(closed.count > 0 && Object.values(closed.connections).every((c: any) => c.category === 'closed'));
-  const two = await ok('/connections?state=connected,failed');
+  const two = await ok('/connections?state=connected,failed&limit=1000');
   assert.is(two.count, ids("SELECT id FROM connections WHERE category IN ('connected', 'failed')").length);
   const all = await ok('/connections?include_closed=true&limit=1000');
   assert.is(all.count, ids('SELECT id FROM connections').length);
@@ -170,7 +170,9 @@ Detail.after(() => server.stop());
 const busiest = () =>
   db().prepare("SELECT substr(stream, 12) FROM events WHERE stream LIKE 'connection:%' GROUP BY stream ORDER BY count(*) DESC LIMIT 1").pluck().get() as string;
 
-Detail('answers the read model, its tasks and the first page of its timeline', async () => {
+const lifecycle = <E extends { type: string }>(events: E[]) => events.filter((e) => e.type !== 'connection.stats_sampled');
+
+Detail('answers the read model, its tasks and the 20 newest lifecycle events of its timeline', async () => {
   const id = busiest();
   const body = await ok(`/connections/${encodeURIComponent(id)}`);
   assert.is(body.connection.id, id);
@@ -178,29 +180,39 @@ Detail('answers the read model, its tasks and the first page of its timeline', a
   assert.ok(Array.isArray(body.tasks));
   assert.is(body.as_of, null);
   const events = await server.services.store.readStream(`connection:${id}`);
-  assert.equal(body.timeline.events.map((e: any) => e.position), events.slice(0, 100).map((e) => e.position));
-  assert.is(body.timeline.events[0].recorded_at, new Date(events[0].recordedAt).toISOString());
+  const newest = lifecycle(events).slice(-20);
+  assert.ok(events.length > newest.length, 'the busiest connection has stats samples');
+  assert.equal(body.timeline.events.map((e: any) => e.position), newest.map((e) => e.position));
+  assert.is(body.timeline.events[0].recorded_at, new Date(newest[0].recordedAt).toISOString());
+  assert.is(body.timeline.next_after, null);
+  const withStats = await ok(`/connections/${encodeURIComponent(id)}?include=stats&events_limit=5`);
+  assert.equal(withStats.timeline.events.map((e: any) => e.position), events.slice(-5).map((e) => e.position));
 });
 
-Detail('pages its timeline with events_limit and events_after', async () => {
+Detail('pages its timeline with events_limit and events_after, stats samples with ?include=stats', async () => {
   const id = busiest();
   const all = await server.services.store.readStream(`connection:${id}`);
-  const seen: number[] = [];
-  let after = 0;
-  for (;;) {
-    const body = await ok(`/connections/${encodeURIComponent(id)}?events_limit=4&events_after=${after}`);
-    seen.push(...body.timeline.events.map((e: any) => e.version));
-    if (body.timeline.next_after === null) break;
-    after = body.timeline.next_after;
-  }
-  assert.equal(seen, all.map((e) => e.version));
+  const pages = async (query: string) => {
+    const seen: number[] = [];
+    let after = 0;
+    for (;;) {
+      const body = await ok(`/connections/${encodeURIComponent(id)}?events_limit=4&events_after=${after}${query}`);
+      seen.push(...body.timeline.events.map((e: any) => e.version));
+      if (body.timeline.next_after === null) break;
+      after = body.timeline.next_after;
+    }
+    return seen;
+  };
+  assert.equal(await pages('&include=stats'), all.map((e) => e.version));
+  assert.equal(await pages(''), lifecycle(all).map((e) => e.version));
+  await problem(`/connections/${encodeURIComponent(id)}?include=everything`, 400, 'BAD_REQUEST');
 });
 
 Detail('travels in time with ?at= a log position or an ISO time', async () => {
   const id = busiest();
   const events = await server.services.store.readStream(`connection:${id}`);
   const mid = events[Math.floor(events.length / 2)];
-  const byPosition = await ok(`/connections/${encodeURIComponent(id)}?at=${mid.position}`);
+  const byPosition = await ok(`/connections/${encodeURIComponent(id)}?at=${mid.position}&include=stats`);
   assert.is(byPosition.connection.last_position, mid.position);
   assert.is(byPosition.connection.version, mid.version);
   assert.equal(byPosition.as_of, { position: mid.position });
@@ -229,6 +241,48 @@ Detail('finds ids with hostile characters and answers 404 for unknown ones', asy
 });
 
 Detail.run();
+
+const Cached = suite('the monitor response cache');
+Cached.before(start);
+Cached.after(() => server.stop());
+
+Cached('answers the same path and query again from the cache while the log stands still, with a fresh timestamp', async () => {
+  const cache = server.services.responseCache!;
+  const path = `/connections/${encodeURIComponent(busiest())}?events_limit=7`;
+  const first = await ok(path);
+  const hits = cache.hits;
+  const again = await ok(path);
+  assert.is(cache.hits, hits + 1);
+  const { timestamp: _a, ...firstRest } = first;
+  const { timestamp: _b, ...againRest } = again;
+  assert.equal(againRest, firstRest);
+  assert.ok(again.timestamp >= first.timestamp);
+});
+
+Cached('shows an append in the very next read (the log position is part of the key)', async () => {
+  const id = busiest();
+  const path = `/connections/${encodeURIComponent(id)}`;
+  const before = await ok(path);
+  await ok('/operations?status=all');
+  const appended = await server.services.store.append(`connection:${id}`, [
+    { type: 'connection.error', data: { code: 'CACHE_TEST', message: 'seen at once', fatal: false } },
+  ]);
+  assert.ok(appended.ok);
+  const after = await ok(path);
+  assert.is(after.connection.error_count, before.connection.error_count + 1);
+  assert.is(after.timeline.events.at(-1).data.code, 'CACHE_TEST');
+  assert.is(after.connection.last_position, appended.ok ? appended.lastPosition : 0);
+});
+
+Cached('keeps nothing for an answer that failed', async () => {
+  const cache = server.services.responseCache!;
+  const count = cache.count;
+  await problem('/connections/no-such-connection-here', 404, 'NOT_FOUND');
+  await problem('/operations?limit=0', 400, 'BAD_REQUEST');
+  assert.is(cache.count, count);
+});
+
+Cached.run();
 
 const Operations = suite('GET operations');
 Operations.before(start);

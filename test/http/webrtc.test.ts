@@ -195,7 +195,7 @@ quality('caps a data stream\'s send rate, visibly in the next stats samples', as
   const { viewer } = await connect({ mode: 'data', quality: 'high' }, 'data');
   type Event = { type: string; position: number; recorded_at: string; data: Record<string, any> };
   const timeline = async (): Promise<Event[]> =>
-    (await server.json(`${MONITOR}/connections/${viewer.connectionId}?events_limit=1000`)).body.timeline.events;
+    (await server.json(`${MONITOR}/connections/${viewer.connectionId}?events_limit=1000&include=stats`)).body.timeline.events;
   const samplesAfter = (events: Event[], position: number) => events.filter((e) => e.type === 'connection.stats_sampled' && e.position > position);
   const sent = (e: Event) => (e.data.data_channels as { bytes_sent: number }[]).reduce((n, c) => n + c.bytes_sent, 0);
   await waitFor(() => viewer.sha256Verified, 15_000, 'a verified pass at high');

@@ -1,4 +1,5 @@
 import { suite } from 'uvu';
+import Database from 'better-sqlite3';
 import * as assert from 'uvu/assert';
 import { GAP_RETRY_MS, type InlineProjector } from '../../src/log/append.ts';
 import { SqliteEventStore } from '../../src/log/sqliteStore.ts';
@@ -328,4 +329,49 @@ Concurrent('waits for another connection that holds the write lock, then commits
   assert.is(store.log.pendingGap, null);
 });
 
+Concurrent('reads a stream\'s version again after another connection appended to it (no stale version from memory)', async () => {
+  await store.log.append('connection:a', [created('a')]);
+  await store.log.append('connection:a', [err('E1')]);
+  const other = new Database(store.path);
+  try {
+    other.prepare("INSERT INTO events (stream, version, type, data, meta, recorded_at) VALUES ('connection:a', 3, 'connection.error', ?, '{\"schema\":2}', ?)").run(
+      JSON.stringify({ code: 'OTHER', message: 'm', fatal: false }),
+      Date.now(),
+    );
+  } finally {
+    other.close();
+  }
+  const r = await store.log.append('connection:a', [err('E2')], { expectedVersion: 3 });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.is(r.nextVersion, 4);
+});
+
 Concurrent.run();
+
+const Trusted = suite('EventStore.append (SQLite) with trusted: true');
+Trusted.before.each(async () => {
+  store = await freshStore();
+});
+Trusted.after.each(() => store.cleanup());
+
+Trusted('stores an internal producer\'s events as given, without the catalogue\'s run-time check', async () => {
+  const r = await store.log.append('connection:t', [{ type: 'connection.created', data: { connection_id: 't', role: 'client' } }], { trusted: true });
+  assert.ok(r.ok);
+  const [event] = await store.log.readStreamRows('connection:t');
+  assert.is(event.data, '{"connection_id":"t","role":"client"}');
+});
+
+Trusted('still refuses an event type the catalogue does not know', async () => {
+  const unknown = { type: 'connection.nonsense', data: {} } as unknown as NewEvent;
+  const failed = await store.log.append('connection:t', [unknown], { trusted: true }).catch((e) => e);
+  assert.ok(isAppError(failed) && failed.code === 'INVALID_EVENT');
+  assert.is(count(store), 0);
+});
+
+Trusted('leaves input that is not trusted to the catalogue: a bad payload is refused', async () => {
+  const bad = { type: 'connection.created', data: { connection_id: 42 } } as unknown as NewEvent;
+  const failed = await store.log.append('connection:t', [bad]).catch((e) => e);
+  assert.ok(isAppError(failed) && failed.code === 'INVALID_EVENT');
+});
+
+Trusted.run();

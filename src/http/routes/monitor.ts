@@ -18,6 +18,7 @@ import { boolParam, limitParam, parseBody, parseQuery } from '../validate.ts';
 import { exportLogs } from '../../export/exporter.ts';
 import { exportDirFor } from '../../export/paths.ts';
 import { respondWithOutcome } from '../respond.ts';
+import { ResponseCache } from '../responseCache.ts';
 import { MONITOR_PREFIX } from '../paths.ts';
 import { acceptedSchema, completed, isoTime as isoTimeOut } from '../openapi/components.ts';
 import { connectionSchema, operationSchema, summarySchema, taskSchema } from '../openapi/readModels.ts';
@@ -37,8 +38,14 @@ function sendJson(ctx: Context, text: string) {
   ctx.body = text;
 }
 
-/** The closing fields every list shares. */
-const tail = (nextCursor: string | null) => `"next_cursor":${JSON.stringify(nextCursor)},"timestamp":"${now()}"`;
+/** The closing fields every list shares but the time of the answer, which `sendCached` adds. */
+const tail = (nextCursor: string | null) => `"next_cursor":${JSON.stringify(nextCursor)},`;
+
+/** Lists show this many items unless asked for more (the dashboard's pages and a detail page's timeline). */
+export const DEFAULT_PAGE = 20;
+
+/** What a timeline leaves out unless `?include=stats`: one sample a second would bury the lifecycle. */
+const SAMPLE_TYPES = ['connection.stats_sampled'] as const;
 
 /** A comma-separated list of allowed words, e.g. `?status=failed,cancelled`. */
 function listOf<T extends string>(allowed: readonly T[], extra: string[] = []) {
@@ -84,20 +91,28 @@ const connectionsQuery = z.object({
   stalled: boolParam.optional().meta({ description: 'true: only connections stalled now; false: only the others.' }),
   include_closed: boolParam.default(false).meta({ description: 'Include closed connections when no state is given.' }),
   server_id: z.string().max(200).optional().meta({ description: 'Only connections of this stream.' }),
-  limit: limitParam(1000, 100),
+  limit: limitParam(1000, DEFAULT_PAGE),
   cursor: cursorParam,
 });
 
 const connectionQuery = z.object({
   at: atParam,
-  events_after: z.coerce.number().int().min(0).default(0).meta({ description: 'Timeline events after this stream version.' }),
-  events_limit: limitParam(1000, 100),
+  events_after: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .meta({ description: 'Timeline events after this stream version, oldest first (`0`: from the start). Without it, the newest events.' }),
+  events_limit: limitParam(1000, DEFAULT_PAGE),
+  include: listOf(['stats'])
+    .optional()
+    .meta({ description: '`stats`: the timeline includes the stats samples (left out by default).' }),
 });
 
 const operationsQuery = z.object({
   status: listOf(OPERATION_STATUSES, ['active', 'all', 'started', 'canceled']).optional(),
   type: z.string().max(100).optional(),
-  limit: limitParam(1000, 100),
+  limit: limitParam(1000, DEFAULT_PAGE),
   cursor: cursorParam,
 });
 
@@ -105,7 +120,7 @@ const tasksQuery = z.object({
   status: listOf(TASK_STATUSES, ['pending', 'abandoned', 'all']).optional(),
   connection_id: z.string().max(200).optional(),
   operation_id: z.string().max(200).optional(),
-  limit: limitParam(1000, 100),
+  limit: limitParam(1000, DEFAULT_PAGE),
   cursor: cursorParam,
 });
 
@@ -142,6 +157,23 @@ function taskStatuses(words: string[] | undefined): { statuses: TaskStatus[]; ab
 export function monitorRouter(services: Services): Router {
   const { reads, config } = services;
   const router = new Router({ prefix: MONITOR_PREFIX });
+  const cache = services.responseCache ?? new ResponseCache();
+
+  /**
+   * Answers from the cache when the log has not moved since the same path and
+   * query were answered, else builds the text (everything but the closing
+   * `"timestamp"`) and keeps it. A build that throws (a 400, a 404) keeps nothing.
+   */
+  async function sendCached(ctx: Context, build: () => Promise<string>) {
+    const position = await services.store.head();
+    const key = `${ctx.path}?${ctx.querystring}`;
+    let text = cache.get(key, position);
+    if (text === undefined) {
+      text = await build();
+      cache.set(key, position, text);
+    }
+    sendJson(ctx, `${text}"timestamp":"${now()}"}`);
+  }
 
   router.get('/summary', async (ctx) => {
     const s = await reads.summary();
@@ -182,58 +214,68 @@ export function monitorRouter(services: Services): Router {
     };
   });
 
-  router.get('/connections', async (ctx) => {
-    const q = parseQuery(ctx, connectionsQuery);
-    const page = await reads.connectionRows({
-      categories: q.state as ConnectionCategory[] | undefined,
-      outcomes: q.outcome as ConnectionOutcome[] | undefined,
-      stalled: q.stalled,
-      includeClosed: q.include_closed,
-      serverId: q.server_id,
-      limit: q.limit,
-      cursor: q.cursor,
-    });
-    // The add-on's shape: a map keyed by connection id.
-    const entries = page.items.map((r) => `${JSON.stringify(r.id)}:${r.json}`).join(',');
-    sendJson(ctx, `{"connections":{${entries}},"count":${page.items.length},${tail(page.nextCursor)}}`);
-  });
+  router.get('/connections', (ctx) =>
+    sendCached(ctx, async () => {
+      const q = parseQuery(ctx, connectionsQuery);
+      const page = await reads.connectionRows({
+        categories: q.state as ConnectionCategory[] | undefined,
+        outcomes: q.outcome as ConnectionOutcome[] | undefined,
+        stalled: q.stalled,
+        includeClosed: q.include_closed,
+        serverId: q.server_id,
+        limit: q.limit,
+        cursor: q.cursor,
+      });
+      // The add-on's shape: a map keyed by connection id.
+      const entries = page.items.map((r) => `${JSON.stringify(r.id)}:${r.json}`).join(',');
+      return `{"connections":{${entries}},"count":${page.items.length},${tail(page.nextCursor)}`;
+    }),
+  );
 
-  router.get('/connections/:id', async (ctx) => {
-    const id = ctx.params.id;
-    const q = parseQuery(ctx, connectionQuery);
-    const currentJson = await reads.connectionJson(id);
-    if (currentJson === null) throw notFound('connection', id);
-    let connectionJson = currentJson;
-    if (q.at) {
-      const then = await reads.connectionAt(id, q.at);
-      if (!then) throw new AppError('NOT_FOUND', `connection "${id}" did not exist yet at ${JSON.stringify(q.at)}`);
-      connectionJson = JSON.stringify(then);
-    }
-    const rows = await reads.connectionEvents(id, {
-      afterVersion: q.events_after,
-      untilPosition: q.at?.position,
-      untilTime: q.at?.time,
-      limit: q.events_limit + 1,
-    });
-    const more = rows.length > q.events_limit;
-    const shown = more ? rows.slice(0, q.events_limit) : rows;
-    const tasks = await reads.taskRows({ statuses: [], connectionId: id, limit: 100 });
-    const asOf = q.at ? (q.at.time !== undefined ? new Date(q.at.time).toISOString() : { position: q.at.position }) : null;
-    sendJson(
-      ctx,
-      `{"connection":${connectionJson},"as_of":${JSON.stringify(asOf)},` +
+  router.get('/connections/:id', (ctx) =>
+    sendCached(ctx, async () => {
+      const id = ctx.params.id;
+      const q = parseQuery(ctx, connectionQuery);
+      const currentJson = await reads.connectionJson(id);
+      if (currentJson === null) throw notFound('connection', id);
+      let connectionJson = currentJson;
+      if (q.at) {
+        const then = await reads.connectionAt(id, q.at);
+        if (!then) throw new AppError('NOT_FOUND', `connection "${id}" did not exist yet at ${JSON.stringify(q.at)}`);
+        connectionJson = JSON.stringify(then);
+      }
+      // Without events_after: the newest events (next_after is null, nothing is newer);
+      // with it: oldest first from there, paged by next_after as before.
+      const newest = q.events_after === undefined;
+      const rows = await reads.connectionEvents(id, {
+        afterVersion: q.events_after ?? 0,
+        untilPosition: q.at?.position,
+        untilTime: q.at?.time,
+        limit: newest ? q.events_limit : q.events_limit + 1,
+        excludeTypes: q.include?.includes('stats') ? [] : SAMPLE_TYPES,
+        newest,
+      });
+      const more = !newest && rows.length > q.events_limit;
+      const shown = more ? rows.slice(0, q.events_limit) : rows;
+      const tasks = await reads.taskRows({ statuses: [], connectionId: id, limit: 100 });
+      const asOf = q.at ? (q.at.time !== undefined ? new Date(q.at.time).toISOString() : { position: q.at.position }) : null;
+      return (
+        `{"connection":${connectionJson},"as_of":${JSON.stringify(asOf)},` +
         `"tasks":[${tasks.items.map((t) => t.json).join(',')}],` +
         `"timeline":{"events":[${shown.map(publicEventJson).join(',')}],` +
-        `"next_after":${more ? shown[shown.length - 1].version : null}},"timestamp":"${now()}"}`,
-    );
-  });
+        `"next_after":${more ? shown[shown.length - 1].version : null}},`
+      );
+    }),
+  );
 
-  router.get('/operations', async (ctx) => {
-    const q = parseQuery(ctx, operationsQuery);
-    const page = await reads.operationRows({ statuses: operationStatuses(q.status), type: q.type, limit: q.limit, cursor: q.cursor });
-    const items = page.items.map((r) => r.json).join(',');
-    sendJson(ctx, `{"operations":[${items}],"count":${page.items.length},${tail(page.nextCursor)}}`);
-  });
+  router.get('/operations', (ctx) =>
+    sendCached(ctx, async () => {
+      const q = parseQuery(ctx, operationsQuery);
+      const page = await reads.operationRows({ statuses: operationStatuses(q.status), type: q.type, limit: q.limit, cursor: q.cursor });
+      const items = page.items.map((r) => r.json).join(',');
+      return `{"operations":[${items}],"count":${page.items.length},${tail(page.nextCursor)}`;
+    }),
+  );
 
   router.get('/operations/:id', async (ctx) => {
     const op = await reads.operation(ctx.params.id);
@@ -242,30 +284,32 @@ export function monitorRouter(services: Services): Router {
     ctx.body = { operation: op, tasks: tasks.items, timestamp: now() };
   });
 
-  router.get('/tasks', async (ctx) => {
-    const q = parseQuery(ctx, tasksQuery);
-    const { statuses, abandoned } = taskStatuses(q.status);
-    const page = await reads.taskRows({
-      statuses,
-      abandoned,
-      connectionId: q.connection_id,
-      operationId: q.operation_id,
-      limit: q.limit,
-      cursor: q.cursor,
-    });
-    // The add-on's shape: tasks grouped by the connection they belong to.
-    const grouped = new Map<string, string[]>();
-    for (const r of page.items) {
-      const key = r.connectionId ?? 'none';
-      const list = grouped.get(key);
-      if (list) list.push(r.json);
-      else grouped.set(key, [r.json]);
-    }
-    const groups = `{${[...grouped].map(([k, items]) => `${JSON.stringify(k)}:[${items.join(',')}]`).join(',')}}`;
-    const pending = q.status ? '' : `"pending_tasks":${groups},`;
-    const shown = JSON.stringify(statuses.length || abandoned ? [...statuses, ...(abandoned ? ['abandoned'] : [])] : 'all');
-    sendJson(ctx, `{${pending}"tasks":${groups},"count":${page.items.length},"statuses":${shown},${tail(page.nextCursor)}}`);
-  });
+  router.get('/tasks', (ctx) =>
+    sendCached(ctx, async () => {
+      const q = parseQuery(ctx, tasksQuery);
+      const { statuses, abandoned } = taskStatuses(q.status);
+      const page = await reads.taskRows({
+        statuses,
+        abandoned,
+        connectionId: q.connection_id,
+        operationId: q.operation_id,
+        limit: q.limit,
+        cursor: q.cursor,
+      });
+      // The add-on's shape: tasks grouped by the connection they belong to.
+      const grouped = new Map<string, string[]>();
+      for (const r of page.items) {
+        const key = r.connectionId ?? 'none';
+        const list = grouped.get(key);
+        if (list) list.push(r.json);
+        else grouped.set(key, [r.json]);
+      }
+      const groups = `{${[...grouped].map(([k, items]) => `${JSON.stringify(k)}:[${items.join(',')}]`).join(',')}}`;
+      const pending = q.status ? '' : `"pending_tasks":${groups},`;
+      const shown = JSON.stringify(statuses.length || abandoned ? [...statuses, ...(abandoned ? ['abandoned'] : [])] : 'all');
+      return `{${pending}"tasks":${groups},"count":${page.items.length},"statuses":${shown},${tail(page.nextCursor)}`;
+    }),
+  );
 
   let exportsRunning = 0;
   router.post('/export', async (ctx) => {

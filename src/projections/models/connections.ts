@@ -1,22 +1,57 @@
 // The `connections` read model: one row per connection (src/projections/connection.ts
 // reduces its stream), and the SQLite queries the monitor and the exporter
 // ask of it.
-import { and, asc, gt, gte } from 'drizzle-orm';
 import type { Db } from '../../log/open.ts';
-import { connections } from '../../log/schema.ts';
+import { connections, connectionStats } from '../../log/schema.ts';
 import { parseStream } from '../../log/catalogue.ts';
-import { orm } from '../../log/orm.ts';
 import { col, tableName } from '../../log/names.ts';
+import { cachedStatement } from '../../log/statements.ts';
 import { reduceConnection, type ConnectionModel } from '../connection.ts';
 import type { EntityReadModel } from '../readModel.ts';
 import type { ConnectionListOptions, ExportPageOptions, Page, StoredRow } from '../reads.ts';
-import { Filter, storedPage } from '../sqlite/lists.ts';
+import { Filter, decodeCursor, encodeCursor } from '../sqlite/lists.ts';
 
 const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
 
+/** The hot row as `hot.toRow` keys it. */
+export type ConnectionHotRow = {
+  id: string;
+  latestStats: string | null;
+  statsSamples: number;
+  eventCount: number;
+  version: number;
+  updatedAt: number;
+  lastPosition: number;
+};
+
+// A sample's JSON is made once, however many batches write the row it is in.
+const statsText = new WeakMap<object, string>();
+function latestStatsJson(stats: ConnectionModel['latest_stats']): string | null {
+  if (stats === null) return null;
+  let text = statsText.get(stats);
+  if (text === undefined) {
+    text = JSON.stringify(stats);
+    statsText.set(stats, text);
+  }
+  return text;
+}
+
+/**
+ * The model's JSON from its two rows: the state (every field but the hot
+ * ones) with the hot fields spliced in after it, as text: a read never parses
+ * the state or the sample.
+ */
+export function connectionJson(state: string, hot: ConnectionHotRow): string {
+  return (
+    `${state.slice(0, -1)},"updated_at":"${new Date(hot.updatedAt).toISOString()}","latest_stats":${hot.latestStats ?? 'null'},` +
+    `"stats_samples":${hot.statsSamples},"event_count":${hot.eventCount},"version":${hot.version},"last_position":${hot.lastPosition}}`
+  );
+}
+
 export const connectionsModel = {
   name: tableName(connections),
-  version: 1,
+  // 2: the hot fields moved to connection_stats.
+  version: 2,
   table: connections,
   fixed: ['createdAt', 'createdPosition'],
   targets(event) {
@@ -24,27 +59,67 @@ export const connectionsModel = {
     return target?.kind === 'connection' ? [target.id] : [];
   },
   reduce: reduceConnection,
-  toRow: (m) => ({
-    id: m.id,
-    serverId: m.server_id,
-    category: m.category,
-    connectionState: m.connection_state,
-    iceState: m.ice_connection_state,
-    outcome: m.outcome,
-    stalled: m.stalled ? 1 : 0,
-    createdAt: ms(m.created_at)!,
-    updatedAt: ms(m.updated_at)!,
-    closedAt: ms(m.closed_at),
-    createdPosition: m.created_position,
-    lastPosition: m.last_position,
-    state: JSON.stringify(m),
-  }),
+  toRow: (m) => {
+    const { updated_at, latest_stats, stats_samples, event_count, version, last_position, ...state } = m;
+    return {
+      id: m.id,
+      serverId: m.server_id,
+      category: m.category,
+      connectionState: m.connection_state,
+      iceState: m.ice_connection_state,
+      outcome: m.outcome,
+      stalled: m.stalled ? 1 : 0,
+      createdAt: ms(m.created_at)!,
+      closedAt: ms(m.closed_at),
+      createdPosition: m.created_position,
+      state: JSON.stringify(state),
+    };
+  },
+  hot: {
+    table: connectionStats,
+    // A sample moves only the hot fields (its category cannot change).
+    only: (event) => event.type === 'connection.stats_sampled',
+    toRow: (m): ConnectionHotRow => ({
+      id: m.id,
+      latestStats: latestStatsJson(m.latest_stats),
+      statsSamples: m.stats_samples,
+      eventCount: m.event_count,
+      version: m.version,
+      updatedAt: ms(m.updated_at)!,
+      lastPosition: m.last_position,
+    }),
+    json: (state, hot) => connectionJson(state, hot as ConnectionHotRow),
+  },
 } as const satisfies EntityReadModel<ConnectionModel, typeof connections>;
 
 // ---- SQLite ------------------------------------------------------------------
 
 const c = connections;
-const LIST = { id: c.id, connectionId: c.id, state: c.state, createdPosition: c.createdPosition };
+const h = connectionStats;
+const HOT_COLUMNS = {
+  latestStats: h.latestStats,
+  statsSamples: h.statsSamples,
+  eventCount: h.eventCount,
+  version: h.version,
+  updatedAt: h.updatedAt,
+  lastPosition: h.lastPosition,
+} satisfies { [K in Exclude<keyof ConnectionHotRow, 'id'>]: unknown };
+const HOT = Object.entries(HOT_COLUMNS)
+  .map(([key, column]) => `h.${col(column)} AS ${key}`)
+  .join(', ');
+/** A connection's state and hot row, joined: what `connectionJson` puts together. */
+const JOINED = `SELECT c.${col(c.id)} AS id, c.${col(c.state)} AS state, c.${col(c.createdPosition)} AS createdPosition, ${HOT}
+  FROM ${tableName(c)} c JOIN ${tableName(h)} h ON h.${col(h.id)} = c.${col(c.id)}`;
+type JoinedRow = ConnectionHotRow & { state: string; createdPosition: number };
+
+/** SELECT of one connection's two rows by id (the projector's load, the detail page). */
+export const CONNECTION_BY_ID = `${JOINED} WHERE c.${col(c.id)} = ?`;
+
+/** The model's JSON text of one connection, or null. */
+export function connectionJsonById(db: Db, id: string): string | null {
+  const row = cachedStatement(db, CONNECTION_BY_ID).get(id) as JoinedRow | undefined;
+  return row ? connectionJson(row.state, row) : null;
+}
 
 export function connectionRows(db: Db, options: ConnectionListOptions): Page<StoredRow> {
   const filter = new Filter();
@@ -53,16 +128,23 @@ export function connectionRows(db: Db, options: ConnectionListOptions): Page<Sto
   filter.anyOf(c.outcome, options.outcomes);
   if (options.stalled !== undefined) filter.equals(c.stalled, options.stalled ? 1 : 0);
   filter.equals(c.serverId, options.serverId);
-  return storedPage(db, c, LIST, filter, options.limit, options.cursor);
+  // storedPage's shape (newest first by created_position, the cursor its last), over the join.
+  const before = decodeCursor(options.cursor) ?? Number.MAX_SAFE_INTEGER;
+  // The filters' columns are the connections table's alone (no name the hot row shares).
+  const where = [`c.${col(c.createdPosition)} < ?`, ...filter.where];
+  const sql = `${JOINED} WHERE ${where.join(' AND ')} ORDER BY c.${col(c.createdPosition)} DESC LIMIT ?`;
+  const rows = cachedStatement(db, sql).all([before, ...filter.args, options.limit + 1]) as JoinedRow[];
+  const more = rows.length > options.limit;
+  const shown = more ? rows.slice(0, options.limit) : rows;
+  return {
+    items: shown.map((r) => ({ id: r.id, connectionId: r.id, json: connectionJson(r.state, r) })),
+    nextCursor: more ? encodeCursor(shown[shown.length - 1].createdPosition) : null,
+  };
 }
 
 export function connectionsForExport(db: Db, options: ExportPageOptions): ConnectionModel[] {
-  return orm(db)
-    .select({ state: c.state })
-    .from(c)
-    .where(and(gt(c.createdPosition, options.after), gte(c.updatedAt, options.activeSince)))
-    .orderBy(asc(c.createdPosition))
-    .limit(options.limit)
-    .all()
-    .map((r) => JSON.parse(r.state) as ConnectionModel);
+  const sql = `${JOINED} WHERE c.${col(c.createdPosition)} > ? AND h.${col(h.updatedAt)} >= ? ORDER BY c.${col(c.createdPosition)} LIMIT ?`;
+  return (cachedStatement(db, sql).all([options.after, options.activeSince, options.limit]) as JoinedRow[]).map(
+    (r) => JSON.parse(connectionJson(r.state, r)) as ConnectionModel,
+  );
 }

@@ -28,3 +28,9 @@ export const READ_MODELS: readonly { name: string; version: number; table: (type
   tasksModel,
   summaryModel,
 ];
+
+/** Every table the read models keep, their hot rows included: what rebuild clears and compares. */
+export const READ_MODEL_TABLES = [
+  ...READ_MODELS.map((m) => m.table),
+  ...Object.values(ENTITY_MODELS).flatMap((m) => ('hot' in m && m.hot ? [m.hot.table] : [])),
+];

@@ -10,10 +10,11 @@ import type { Db, Statement } from '../../log/open.ts';
 import type { InlineProjector } from '../../log/append.ts';
 import type { StoredEvent } from '../../log/catalogue.ts';
 import { col, tableName } from '../../log/names.ts';
-import { applyEvent, type ModelKind, type Models } from '../apply.ts';
+import { foldEvents, type ModelKind, type Models } from '../apply.ts';
 import { ENTITY_MODELS, MODEL_KINDS } from '../models/index.ts';
+import { CONNECTION_BY_ID } from '../models/connections.ts';
 import { LOAD_SUMMARY, SAVE_SUMMARY } from '../models/summary.ts';
-import { emptySummary, type SummaryModel } from '../summary.ts';
+import { cloneSummary, emptySummary, type SummaryModel } from '../summary.ts';
 import type { EntityReadModel } from '../readModel.ts';
 
 /** Models by id; `null` means "looked up: no row". */
@@ -21,6 +22,7 @@ type Known = { [K in ModelKind]: Map<string, Models[K] | null> };
 
 const emptyKnown = (): Known => ({ connection: new Map(), operation: new Map(), task: new Map() });
 const emptyDirty = (): Record<ModelKind, Set<string>> => ({ connection: new Set(), operation: new Set(), task: new Set() });
+const emptyCold = (): Known => emptyKnown();
 
 /**
  * Models kept in memory between batches, per kind. Hot entities (a connection
@@ -56,6 +58,8 @@ export function upsertSql(table: SQLiteTable, fixed: readonly string[]): string 
 type Statements = {
   load: Record<ModelKind, Statement>;
   save: Record<ModelKind, Statement>;
+  /** The hot row's upsert, for models that have one. */
+  saveHot: Partial<Record<ModelKind, Statement>>;
   loadSummary: Statement;
   saveSummary: Statement;
 };
@@ -63,63 +67,101 @@ type Statements = {
 function prepare(db: Db): Statements {
   const load = {} as Statements['load'];
   const save = {} as Statements['save'];
+  const saveHot: Statements['saveHot'] = {};
   for (const kind of MODEL_KINDS) {
-    const model = ENTITY_MODELS[kind];
-    load[kind] = db.prepare<unknown[]>(loadSql(model.table)).pluck();
+    const model = entityModel(kind);
+    if (model.hot) {
+      load[kind] = db.prepare<unknown[]>(CONNECTION_BY_ID);
+      saveHot[kind] = db.prepare<unknown[]>(upsertSql(model.hot.table as SQLiteTable, []));
+    } else {
+      load[kind] = db.prepare<unknown[]>(loadSql(model.table)).pluck();
+    }
     save[kind] = db.prepare<unknown[]>(upsertSql(model.table, model.fixed));
   }
-  return { load, save, loadSummary: db.prepare<unknown[]>(LOAD_SUMMARY).pluck(), saveSummary: db.prepare<unknown[]>(SAVE_SUMMARY) };
+  return { load, save, saveHot, loadSummary: db.prepare<unknown[]>(LOAD_SUMMARY).pluck(), saveSummary: db.prepare<unknown[]>(SAVE_SUMMARY) };
 }
 
-const toRow = <K extends ModelKind>(kind: K, model: Models[K]) =>
-  (ENTITY_MODELS[kind] as unknown as EntityReadModel<Models[K], never>).toRow(model);
+const entityModel = <K extends ModelKind>(kind: K) => ENTITY_MODELS[kind] as unknown as EntityReadModel<Models[K], never>;
+const toRow = <K extends ModelKind>(kind: K, model: Models[K]) => entityModel(kind).toRow(model);
 
 export class Projector implements InlineProjector {
   private known: Known = emptyKnown();
   private dirty = emptyDirty();
+  /**
+   * For models with a hot row: the model as of its last event that was not
+   * hot-only, by id, for the entities whose full row this batch must write.
+   */
+  private cold = emptyCold();
+  /** The summary this batch folds into (owned: a copy of the committed one). */
   private summary: SummaryModel | null = null;
+  /** The summary as last written. */
+  private committed: SummaryModel | null = null;
   private summaryDirty = false;
   private statements: Statements | null = null;
   private statementsDb: Db | null = null;
 
   apply(db: Db, events: StoredEvent[]): void {
     const sql = this.sql(db);
-    let summary = this.summary ?? loadSummary(sql);
+    // The summary is copied once per batch (the first append of a commit) and
+    // every event of the batch folded into the copy. A throw anywhere in the
+    // batch rolls the transaction back and `discard` drops the copy.
+    const summary = (this.summary ??= cloneSummary(loadSummary(sql)));
     const access = {
       get: <K extends ModelKind>(kind: K, id: string): Models[K] | null => {
         const known = this.known[kind] as Map<string, Models[K] | null>;
         const hit = known.get(id);
         if (hit !== undefined) return hit;
-        const row = sql.load[kind].get(id) as string | undefined;
-        const model = row === undefined ? null : (JSON.parse(row) as Models[K]);
+        const hot = entityModel(kind).hot;
+        const row = sql.load[kind].get(id) as string | (Record<string, unknown> & { state: string }) | undefined;
+        const json = row === undefined ? undefined : hot ? hot.json((row as { state: string }).state, row as Record<string, unknown>) : (row as string);
+        const model = json === undefined ? null : (JSON.parse(json) as Models[K]);
         known.set(id, model);
         return model;
       },
-      put: <K extends ModelKind>(kind: K, id: string, model: Models[K] | null) => {
+      put: <K extends ModelKind>(kind: K, id: string, model: Models[K] | null, event: StoredEvent, before: Models[K] | null) => {
         const known = this.known[kind] as Map<string, Models[K] | null>;
         // Re-insert so Map order is least recently written first (eviction order).
         known.delete(id);
         known.set(id, model);
         this.dirty[kind].add(id);
+        // The full row changes with every event but the hot-only ones (a stats
+        // sample), and with the first event, whatever it is: the row must exist.
+        const hot = entityModel(kind).hot;
+        if (hot && (before === null || !hot.only(event))) this.cold[kind].set(id, model);
       },
     };
 
-    for (const event of events) summary = applyEvent(access, summary, event);
+    foldEvents(access, summary, events);
 
-    this.summary = summary;
     this.summaryDirty = true;
   }
 
   flush(db: Db): void {
     const sql = this.sql(db);
     for (const kind of MODEL_KINDS) {
+      const hot = entityModel(kind).hot;
+      if (hot) {
+        // The full row only for entities a lifecycle event changed; the narrow hot row for every one touched.
+        for (const m of this.cold[kind].values()) if (m) sql.save[kind].run(toRow(kind, m));
+        for (const id of this.dirty[kind]) {
+          const m = this.known[kind].get(id);
+          if (m) sql.saveHot[kind]!.run(hot.toRow(m as never));
+        }
+        continue;
+      }
       for (const id of this.dirty[kind]) {
         const m = this.known[kind].get(id);
         if (m) sql.save[kind].run(toRow(kind, m));
       }
     }
-    if (this.summaryDirty && this.summary) sql.saveSummary.run(JSON.stringify(this.summary));
+    if (this.summaryDirty && this.summary) {
+      sql.saveSummary.run(JSON.stringify(this.summary));
+      // The next batch folds into a copy of its own: the committed state is never changed in place.
+      this.committed = this.summary;
+    }
+    this.summary = this.committed && cloneSummary(this.committed);
     this.dirty = emptyDirty();
+    this.cold = emptyCold();
     this.summaryDirty = false;
     for (const known of Object.values(this.known) as Map<string, unknown>[]) {
       for (const id of known.keys()) {
@@ -133,7 +175,9 @@ export class Projector implements InlineProjector {
   discard(): void {
     this.known = emptyKnown();
     this.dirty = emptyDirty();
+    this.cold = emptyCold();
     this.summary = null;
+    this.committed = null;
     this.summaryDirty = false;
   }
 

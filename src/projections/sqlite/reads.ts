@@ -18,13 +18,12 @@ import type {
   StoredRow,
   TaskListOptions,
 } from '../reads.ts';
-import { connectionRows, connectionsForExport, connectionsModel } from '../models/connections.ts';
+import { connectionJsonById, connectionRows, connectionsForExport } from '../models/connections.ts';
 import { operationRows, operationsForExport, operationsModel } from '../models/operations.ts';
 import { taskRows } from '../models/tasks.ts';
 import { readSummary } from '../models/summary.ts';
 import { loadSql } from './projector.ts';
 
-const CONNECTION_JSON = loadSql(connectionsModel.table);
 const OPERATION_JSON = loadSql(operationsModel.table);
 
 export class SqliteMonitorReads implements MonitorReads {
@@ -39,12 +38,12 @@ export class SqliteMonitorReads implements MonitorReads {
   }
 
   async connection(id: string): Promise<ConnectionModel | null> {
-    const json = this.json(CONNECTION_JSON, id);
+    const json = connectionJsonById(this.db, id);
     return json === null ? null : (JSON.parse(json) as ConnectionModel);
   }
 
   async connectionJson(id: string): Promise<string | null> {
-    return this.json(CONNECTION_JSON, id);
+    return connectionJsonById(this.db, id);
   }
 
   async connectionAt(id: string, at: AsOf): Promise<ConnectionModel | null> {

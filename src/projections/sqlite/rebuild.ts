@@ -10,7 +10,7 @@ import { orm } from '../../log/orm.ts';
 import { col, tableName } from '../../log/names.ts';
 import { readModelVersions } from '../../log/schema.ts';
 import type { StoredEvent } from '../../log/catalogue.ts';
-import { READ_MODELS } from '../models/index.ts';
+import { READ_MODEL_TABLES, READ_MODELS } from '../models/index.ts';
 import { Projector } from './projector.ts';
 
 export type RebuildReport = { events: number; durationMs: number; eventsPerSecond: number };
@@ -65,7 +65,7 @@ export function rebuild(store: SqliteEventStore, options: RebuildOptions = {}): 
     const projector = new Projector();
     const head = await store.head();
     const clear = () => {
-      for (const m of READ_MODELS) orm(db).delete(m.table).run();
+      for (const table of READ_MODEL_TABLES) orm(db).delete(table).run();
     };
     // IMMEDIATE, like every write transaction: it reads before it writes.
     const runChunk = db.transaction((events: StoredEvent[], first: boolean, last: boolean) => {
@@ -95,9 +95,9 @@ export function rebuild(store: SqliteEventStore, options: RebuildOptions = {}): 
 /** Every read-model row as text, in a stable order: what "rebuild == inline" compares. */
 export function snapshotReadModels(db: Db): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const m of READ_MODELS) {
-    const id = col(getTableColumns(m.table).id);
-    out[m.name] = (db.prepare(`SELECT * FROM ${tableName(m.table)} ORDER BY ${id}`).all() as object[]).map((r) => JSON.stringify(r));
+  for (const table of READ_MODEL_TABLES) {
+    const id = col(getTableColumns(table).id);
+    out[tableName(table)] = (db.prepare(`SELECT * FROM ${tableName(table)} ORDER BY ${id}`).all() as object[]).map((r) => JSON.stringify(r));
   }
   return out;
 }

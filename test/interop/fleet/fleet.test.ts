@@ -138,7 +138,7 @@ async function settleAndCompare(what: string) {
 async function assertReadModelsAreTheNodes(node: Node) {
   const db = openReadOnly(node.path);
   try {
-    for (const table of ['connections', 'operations', 'tasks']) {
+    for (const table of ['connections', 'connection_stats', 'operations', 'tasks']) {
       const own = (db.prepare(`SELECT * FROM ${table} ORDER BY id`).all() as object[]).map((r) => JSON.stringify({ node: node.name, ...r }));
       const fleet = (await client.query(`SELECT * FROM ${table} WHERE node = $1 ORDER BY id`, [node.name])).rows.map((r) => JSON.stringify(r));
       assert.equal(fleet, own, `${node.name} ${table}`);

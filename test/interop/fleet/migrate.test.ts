@@ -21,7 +21,7 @@ Migrate('creates the events, node, cursor and read-model tables and the views on
       "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
     assert.equal(rows.map((r) => r.name), [
-      'connection_timeline', 'connections', 'data_channel_samples', 'events', 'fleet_cursors', 'nodes', 'operation_durations',
+      'connection_stats', 'connection_timeline', 'connections', 'data_channel_samples', 'events', 'fleet_cursors', 'nodes', 'operation_durations',
       'operations', 'stall_periods', 'state_transitions', 'stats_samples', 'summary', 'task_outcomes', 'tasks', 'track_samples',
     ]);
     const key = await client.query<{ def: string }>("SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'events_pkey'");

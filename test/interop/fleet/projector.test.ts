@@ -29,6 +29,7 @@ function nodeReadModels(store: TestStore, node: string) {
   const rows = (table: string) => (store.db.prepare(`SELECT * FROM ${table} ORDER BY id`).all() as Record<string, unknown>[]).map((r) => JSON.stringify({ node, ...r }));
   return {
     connections: rows('connections'),
+    connection_stats: rows('connection_stats'),
     operations: rows('operations'),
     tasks: rows('tasks'),
     summary: [JSON.stringify({ node, state: store.db.prepare('SELECT state FROM summary').pluck().get() })],
@@ -40,6 +41,7 @@ async function centreReadModels(client: CentreClient, node: string) {
     (await client.query(`SELECT * FROM ${table} WHERE node = $1 ORDER BY id`, [node])).rows.map((r) => JSON.stringify(r));
   return {
     connections: await rows('connections'),
+    connection_stats: await rows('connection_stats'),
     operations: await rows('operations'),
     tasks: await rows('tasks'),
     summary: (await client.query('SELECT * FROM summary WHERE node = $1', [node])).rows.map((r) => JSON.stringify(r)),

@@ -99,7 +99,7 @@ function runAiortc(whepUrl: string, mode: 'media' | 'data', options: { token?: s
 let server: WebRtcTestServer;
 /** aiortc's real media offer, kept from the first run for the SDP suite below. */
 let aiortcOffer: string | null = null;
-const connection = async (id: string) => (await server.json(`${MONITOR}/connections/${id}?events_limit=1000`)).body;
+const connection = async (id: string) => (await server.json(`${MONITOR}/connections/${id}?events_limit=1000&include=stats`)).body;
 type Event = { type: string; data: Record<string, unknown> };
 const connectionStates = (events: Event[]) =>
   events.filter((e) => e.type === 'connection.state_changed' && e.data.kind === 'connection').map((e) => e.data.to);

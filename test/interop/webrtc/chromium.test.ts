@@ -49,7 +49,7 @@ function inboundRtp(page: Page) {
 }
 
 async function connection(id: string, on: WebRtcTestServer = server) {
-  return (await on.json(`${MONITOR}/connections/${id}?events_limit=1000`)).body;
+  return (await on.json(`${MONITOR}/connections/${id}?events_limit=1000&include=stats`)).body;
 }
 
 type Sample = { rtt_ms: number | null; jitter_ms: number | null; fraction_lost: number | null; tracks?: TrackSample[] };
