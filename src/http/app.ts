@@ -12,6 +12,8 @@ import type { Db } from '../log/open.ts';
 import type { EventLog } from '../log/append.ts';
 import type { OperationRunner } from '../operations/runner.ts';
 import type { ForwarderStatusSource } from '../fleet/status.ts';
+import type { RulesHolder } from '../detect/rulesHolder.ts';
+import type { DetectorConsumer } from '../detect/consumer.ts';
 import { problemMiddleware } from './errors.ts';
 import { requireTokens } from './auth.ts';
 import { sameSiteGuard } from './sameSite.ts';
@@ -23,6 +25,7 @@ import { metricsRouter } from './routes/metrics.ts';
 import { openapiRouter } from './routes/openapi.ts';
 import type { ApiSpec } from './openapi/spec.ts';
 import { dashboardRouter } from './routes/dashboard.ts';
+import { issuesRouter } from './routes/issues.ts';
 
 export type Services = {
   config: Config;
@@ -34,6 +37,8 @@ export type Services = {
   startedAt: number;
   /** The fleet forwarder, when `--forward-to` is set. */
   forwarder?: ForwarderStatusSource | null;
+  /** The detectors' rules and the consumer running them (absent in apps built without a server). */
+  detectors?: { rules: RulesHolder; consumer: DetectorConsumer } | null;
 };
 
 export type RouterFactory = (services: Services) => Router;
@@ -77,7 +82,7 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
     }),
   );
   app.use(refuseWhileDraining(services));
-  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter];
+  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter, issuesRouter];
   const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
   for (const router of routers) {
     app.use(router.routes());

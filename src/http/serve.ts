@@ -22,6 +22,10 @@ import type { ApiSpec } from './openapi/spec.ts';
 import { countConnections, serverState } from './limits.ts';
 import { guardProcess } from './processGuard.ts';
 import { healthOf } from './health.ts';
+import { RulesHolder } from '../detect/rulesHolder.ts';
+import { DetectorConsumer } from '../detect/consumer.ts';
+import { loadRulesFile } from '../detect/rules.ts';
+import { AppError } from '../errors.ts';
 
 /** A part of the server that brings routes and takes part in start-up and shutdown. */
 export type Plugin = {
@@ -59,7 +63,17 @@ export async function startServer(
   const log = new EventLog(db, new Projector());
   const runner = new OperationRunner(log, { defaultTimeoutMs: config.operationTimeoutMs });
   const forwarder = config.forwardTo ? await makeForwarder(config, db, log, logger) : null;
-  const services: Services = { config, db, log, runner, logger, startedAt: Date.now(), forwarder };
+  // A rules file that is bad at start stops the start: there are no rules in force to keep yet.
+  const initialRules = config.rulesPath ? loadRulesFile(config.rulesPath) : null;
+  if (initialRules && !initialRules.ok) {
+    db.close();
+    unguard();
+    throw new AppError('RULES_INVALID', `invalid rules (--rules): ${initialRules.error}`);
+  }
+  const rules = new RulesHolder(config.rulesPath, log, logger, initialRules?.ok ? initialRules.rules : undefined);
+  const detectors = new DetectorConsumer(db, log, rules, logger);
+  rules.onChange(() => detectors.rulesChanged());
+  const services: Services = { config, db, log, runner, logger, startedAt: Date.now(), forwarder, detectors: { rules, consumer: detectors } };
 
   const recovered = await closeOrphans(log, findOrphans(services));
   if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks + recovered.servers > 0) {
@@ -107,6 +121,11 @@ export async function startServer(
   server.on('error', (err) => logger.warn({ err }, 'the HTTP server reported an error'));
   // In the background, once serving: a node serves whether or not the centre is reachable.
   forwarder?.start();
+  await rules.reload('start');
+  detectors.start();
+  // SIGHUP reloads the rules (a refused file keeps the rules in force; both are recorded).
+  const onHangUp = () => void rules.reload('signal');
+  process.on('SIGHUP', onHangUp);
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
@@ -135,6 +154,8 @@ export async function startServer(
       server.closeAllConnections();
       await stopped;
       await logDirWriter?.stop();
+      process.off('SIGHUP', onHangUp);
+      detectors.stop();
       // Ships what the shutdown recorded, if the centre is there, within the grace period.
       await forwarder?.stop({ drainMs: config.shutdownGraceMs });
       log.close();

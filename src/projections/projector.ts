@@ -9,6 +9,8 @@ import type { OperationModel } from './operation.ts';
 import type { TaskModel } from './task.ts';
 import { completeSummary, type SummaryModel } from './summary.ts';
 import { applyEvent, type ModelKind as Kind, type Models } from './apply.ts';
+import { issueRow, reduceIssue, type IssueModel } from './issue.ts';
+import { parseStream } from '../log/catalogue.ts';
 
 /** Models by id; `null` means "looked up: no row". */
 type Known = { [K in Kind]: Map<string, Models[K] | null> };
@@ -29,6 +31,10 @@ export class Projector implements InlineProjector {
   private dirty = { connection: new Set<string>(), operation: new Set<string>(), task: new Set<string>() };
   private summary: SummaryModel | null = null;
   private summaryDirty = false;
+  // Issues (src/projections/issue.ts) are a model of this node only: the
+  // fleet projector shares applyEvent, so they are folded here beside it.
+  private issues = new Map<string, IssueModel | null>();
+  private dirtyIssues = new Set<string>();
   private statements: ReturnType<typeof prepare> | null = null;
   private statementsDb: Db | null = null;
 
@@ -52,7 +58,22 @@ export class Projector implements InlineProjector {
       this.dirty[kind].add(id);
     };
 
-    for (const event of events) summary = applyEvent({ get, put }, summary, event);
+    for (const event of events) {
+      summary = applyEvent({ get, put }, summary, event);
+      if (event.type.startsWith('issue.')) {
+        const target = parseStream(event.stream);
+        if (target?.kind !== 'issue') continue;
+        let before = this.issues.get(target.id);
+        if (before === undefined) {
+          const row = sql.loadIssue.get(target.id) as string | undefined;
+          before = row === undefined ? null : (JSON.parse(row) as IssueModel);
+        }
+        const after = reduceIssue(before, target.id, event);
+        this.issues.delete(target.id);
+        this.issues.set(target.id, after);
+        if (after !== before) this.dirtyIssues.add(target.id);
+      }
+    }
 
     this.summary = summary;
     this.summaryDirty = true;
@@ -62,7 +83,8 @@ export class Projector implements InlineProjector {
     const sql = this.sql(db);
     for (const id of this.dirty.connection) {
       const m = this.known.connection.get(id);
-      if (m) sql.saveConnection.run(connectionRow(m));
+      // quality_score is a column of the node's table only (the fleet keeps it in the state JSON).
+      if (m) sql.saveConnection.run({ ...connectionRow(m), quality_score: qualityColumn(m) });
     }
     for (const id of this.dirty.operation) {
       const m = this.known.operation.get(id);
@@ -71,6 +93,15 @@ export class Projector implements InlineProjector {
     for (const id of this.dirty.task) {
       const m = this.known.task.get(id);
       if (m) sql.saveTask.run(taskRow(m));
+    }
+    for (const id of this.dirtyIssues) {
+      const m = this.issues.get(id);
+      if (m) sql.saveIssue.run(issueRow(m));
+    }
+    this.dirtyIssues.clear();
+    for (const id of this.issues.keys()) {
+      if (this.issues.size <= MODEL_CACHE_LIMIT) break;
+      this.issues.delete(id);
     }
     if (this.summaryDirty && this.summary) sql.saveSummary.run(JSON.stringify(this.summary));
     this.dirty = { connection: new Set(), operation: new Set(), task: new Set() };
@@ -87,6 +118,8 @@ export class Projector implements InlineProjector {
   discard(): void {
     this.known = emptyKnown();
     this.dirty = { connection: new Set(), operation: new Set(), task: new Set() };
+    this.issues = new Map();
+    this.dirtyIssues = new Set();
     this.summary = null;
     this.summaryDirty = false;
   }
@@ -108,17 +141,26 @@ function prepare(db: Db) {
       task: db.prepare('SELECT state FROM tasks WHERE id = ?').pluck(),
     },
     loadSummary: db.prepare('SELECT state FROM summary WHERE id = 1').pluck(),
+    loadIssue: db.prepare('SELECT state FROM issues WHERE id = ?').pluck(),
+    saveIssue: db.prepare(
+      `INSERT INTO issues (id, type, severity, status, connection_id, operation_id, task_id, node, raised_at, resolved_at,
+         created_position, last_position, state)
+       VALUES (@id, @type, @severity, @status, @connection_id, @operation_id, @task_id, @node, @raised_at, @resolved_at,
+         @created_position, @last_position, @state)
+       ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, status = excluded.status, resolved_at = excluded.resolved_at,
+         last_position = excluded.last_position, state = excluded.state`,
+    ),
     saveSummary: db.prepare(
       'INSERT INTO summary (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state',
     ),
     saveConnection: db.prepare(
-      `INSERT INTO connections (id, server_id, category, connection_state, ice_state, outcome, stalled, created_at, updated_at,
+      `INSERT INTO connections (id, server_id, category, connection_state, ice_state, outcome, stalled, quality_score, created_at, updated_at,
          closed_at, created_position, last_position, state)
-       VALUES (@id, @server_id, @category, @connection_state, @ice_state, @outcome, @stalled, @created_at, @updated_at,
+       VALUES (@id, @server_id, @category, @connection_state, @ice_state, @outcome, @stalled, @quality_score, @created_at, @updated_at,
          @closed_at, @created_position, @last_position, @state)
        ON CONFLICT (id) DO UPDATE SET server_id = excluded.server_id, category = excluded.category,
          connection_state = excluded.connection_state, ice_state = excluded.ice_state,
-         outcome = excluded.outcome, stalled = excluded.stalled,
+         outcome = excluded.outcome, stalled = excluded.stalled, quality_score = excluded.quality_score,
          updated_at = excluded.updated_at, closed_at = excluded.closed_at,
          last_position = excluded.last_position, state = excluded.state`,
     ),
@@ -145,6 +187,9 @@ function loadSummary(sql: ReturnType<typeof prepare>): SummaryModel {
   const row = sql.loadSummary.get() as string | undefined;
   return completeSummary(row ? (JSON.parse(row) as Partial<SummaryModel>) : null);
 }
+
+/** Rows written before scores existed lack the field. */
+const qualityColumn = (m: ConnectionModel) => (m.quality_score === null || m.quality_score === undefined ? null : Math.round(m.quality_score));
 
 const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
 

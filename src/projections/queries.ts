@@ -9,6 +9,8 @@ import type { OperationModel, OperationStatus } from './operation.ts';
 import type { TaskModel } from './task.ts';
 import type { ConnectionOutcome, TaskStatus } from '../log/catalogue.ts';
 import { completeSummary, type SummaryModel } from './summary.ts';
+import type { IssueModel, IssueStatus } from './issue.ts';
+import type { IssueSeverity, IssueType } from '../log/catalogue.ts';
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
@@ -155,4 +157,42 @@ export const listTasks = (db: Db, options: TaskListOptions) => parsed<TaskModel>
 /** Tasks given up on whose work was never recorded as settled (for start-up recovery). */
 export function listAbandonedTasks(db: Db, limit = 1_000_000): TaskModel[] {
   return listTasks(db, { statuses: [], abandoned: true, limit }).items;
+}
+
+// ---- issues (src/projections/issue.ts) ----------------------------------------
+
+export type IssueListOptions = {
+  statuses: IssueStatus[];
+  severities?: IssueSeverity[];
+  types?: IssueType[];
+  connectionId?: string;
+  limit: number;
+  before?: number | null;
+};
+
+/** Issues newest first; `statuses` empty means every status. */
+export function listIssueRows(db: Db, options: IssueListOptions): Page<StoredRow> {
+  const filter = newestFirst(options.before);
+  anyOf(filter, 'status', options.statuses);
+  anyOf(filter, 'severity', options.severities);
+  anyOf(filter, 'type', options.types);
+  equals(filter, 'connection_id', options.connectionId);
+  return storedPage(db, 'issues', 'connection_id', filter, options.limit);
+}
+
+export const listIssues = (db: Db, options: IssueListOptions) => parsed<IssueModel>(listIssueRows(db, options));
+
+export function getIssueJson(db: Db, id: string): string | null {
+  return (stmt(db, 'SELECT state FROM issues WHERE id = ?').pluck().get(id) as string | undefined) ?? null;
+}
+
+/** Open issues counted by type and severity, and every issue ever raised (what /metrics shows). */
+export function issueCounts(db: Db): { open: { type: string; severity: string; count: number }[]; raised: number } {
+  const open = stmt(db, `SELECT type, severity, count(*) AS count FROM issues WHERE status = 'open' GROUP BY type, severity`).all([]) as {
+    type: string;
+    severity: string;
+    count: number;
+  }[];
+  const raised = stmt(db, 'SELECT count(*) FROM issues').pluck().get([]) as number;
+  return { open, raised };
 }

@@ -4,7 +4,7 @@ import type { Db } from '../log/open.ts';
 import { iterateAll, headPosition } from '../log/read.ts';
 import { Projector } from './projector.ts';
 
-export const READ_MODEL_TABLES = ['connections', 'operations', 'tasks', 'summary'] as const;
+export const READ_MODEL_TABLES = ['connections', 'operations', 'tasks', 'issues', 'summary'] as const;
 
 export type RebuildReport = { events: number; durationMs: number; eventsPerSecond: number };
 

@@ -27,7 +27,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Services } from '../app.ts';
 import { headPosition, readAll } from '../../log/read.ts';
 import { CONNECTION_OUTCOMES, parseStream } from '../../log/catalogue.ts';
-import { getOperation, getSummary } from '../../projections/queries.ts';
+import { getOperation, getSummary, issueCounts } from '../../projections/queries.ts';
+import { ISSUE_SEVERITIES, ISSUE_TYPES } from '../../log/catalogue.ts';
 import { CONNECTION_CATEGORIES } from '../../projections/connection.ts';
 import { TASK_OUTCOMES, type SummaryModel } from '../../projections/summary.ts';
 import { feedClients } from './events.ts';
@@ -171,6 +172,30 @@ export function metricsRouter(services: Services): Router {
     },
   });
 
+  // ---- issues (src/detect): read from the issues read model at scrape time ----
+  let issues = issueCounts(db);
+  new Gauge({
+    name: `${PREFIX}issues_open`,
+    help: 'Issues open now, by type and severity (every pair is shown, 0 when none is open).',
+    labelNames: ['type', 'severity'],
+    registers,
+    collect() {
+      this.reset();
+      // Every series exists from the start, so an alert on it never sees "no data" for "none".
+      for (const type of ISSUE_TYPES) for (const severity of ISSUE_SEVERITIES) this.set({ type, severity }, 0);
+      for (const row of issues.open) this.set({ type: row.type, severity: row.severity }, row.count);
+    },
+  });
+  new Counter({
+    name: `${PREFIX}issues_raised_total`,
+    help: 'Issues raised since the log began (the issues read model).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(issues.raised);
+    },
+  });
+
   if (services.forwarder) registerForwarderMetrics(registry, services.forwarder);
 
   registerReliabilityMetrics(registry, services);
@@ -180,6 +205,7 @@ export function metricsRouter(services: Services): Router {
     // Work that feeds several metrics runs once, before they are collected.
     catchUpOperations();
     summary = getSummary(db);
+    issues = issueCounts(db);
     const text = await registry.metrics();
     ctx.set('Cache-Control', 'no-store');
     // Set as a header, not ctx.type, so Koa keeps the version parameter.
