@@ -18,7 +18,6 @@ CREATE INDEX `issues_status_position` ON `issues` (`status`,`created_position`);
 CREATE INDEX `issues_created_position` ON `issues` (`created_position`);--> statement-breakpoint
 CREATE INDEX `issues_connection` ON `issues` (`connection_id`);--> statement-breakpoint
 ALTER TABLE `checkpoints` ADD `state` text;--> statement-breakpoint
-ALTER TABLE `connections` ADD `quality_score` integer;--> statement-breakpoint
 -- The quality score of every stats sample (src/detect/score.ts): NULL where
 -- unknown and on samples recorded before scores existed.
 CREATE VIEW `quality_samples` AS
@@ -36,12 +35,3 @@ SELECT
   e.position
 FROM events e
 WHERE e.type = 'connection.stats_sampled';
---> statement-breakpoint
--- Every issue with how long it lasted (NULL while open).
-CREATE VIEW `issue_durations` AS
-SELECT
-  id, type, severity, status, connection_id, operation_id, task_id, node,
-  strftime('%Y-%m-%dT%H:%M:%fZ', raised_at / 1000.0, 'unixepoch') AS raised_at,
-  strftime('%Y-%m-%dT%H:%M:%fZ', resolved_at / 1000.0, 'unixepoch') AS resolved_at,
-  resolved_at - raised_at AS duration_ms
-FROM issues;

@@ -121,7 +121,8 @@ export async function startServer(
   server.on('error', (err) => logger.warn({ err }, 'the HTTP server reported an error'));
   // In the background, once serving: a node serves whether or not the centre is reachable.
   forwarder?.start();
-  await rules.reload('start');
+  // With a rules file, what was loaded is recorded (the defaults need no record on every start).
+  if (config.rulesPath) await rules.reload('start');
   detectors.start();
   // SIGHUP reloads the rules (a refused file keeps the rules in force; both are recorded).
   const onHangUp = () => void rules.reload('signal');

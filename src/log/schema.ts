@@ -37,8 +37,6 @@ export const connections = sqliteTable(
     outcome: text('outcome'),
     /** 1 while the liveness watchdog says nothing arrives from the remote peer. */
     stalled: integer('stalled').notNull().default(0),
-    /** The latest quality score 0-100 (src/detect/score.ts), NULL while unknown. */
-    qualityScore: integer('quality_score'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     closedAt: integer('closed_at'),

@@ -83,8 +83,7 @@ export class Projector implements InlineProjector {
     const sql = this.sql(db);
     for (const id of this.dirty.connection) {
       const m = this.known.connection.get(id);
-      // quality_score is a column of the node's table only (the fleet keeps it in the state JSON).
-      if (m) sql.saveConnection.run({ ...connectionRow(m), quality_score: qualityColumn(m) });
+      if (m) sql.saveConnection.run(connectionRow(m));
     }
     for (const id of this.dirty.operation) {
       const m = this.known.operation.get(id);
@@ -154,13 +153,13 @@ function prepare(db: Db) {
       'INSERT INTO summary (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state',
     ),
     saveConnection: db.prepare(
-      `INSERT INTO connections (id, server_id, category, connection_state, ice_state, outcome, stalled, quality_score, created_at, updated_at,
+      `INSERT INTO connections (id, server_id, category, connection_state, ice_state, outcome, stalled, created_at, updated_at,
          closed_at, created_position, last_position, state)
-       VALUES (@id, @server_id, @category, @connection_state, @ice_state, @outcome, @stalled, @quality_score, @created_at, @updated_at,
+       VALUES (@id, @server_id, @category, @connection_state, @ice_state, @outcome, @stalled, @created_at, @updated_at,
          @closed_at, @created_position, @last_position, @state)
        ON CONFLICT (id) DO UPDATE SET server_id = excluded.server_id, category = excluded.category,
          connection_state = excluded.connection_state, ice_state = excluded.ice_state,
-         outcome = excluded.outcome, stalled = excluded.stalled, quality_score = excluded.quality_score,
+         outcome = excluded.outcome, stalled = excluded.stalled,
          updated_at = excluded.updated_at, closed_at = excluded.closed_at,
          last_position = excluded.last_position, state = excluded.state`,
     ),
@@ -187,9 +186,6 @@ function loadSummary(sql: ReturnType<typeof prepare>): SummaryModel {
   const row = sql.loadSummary.get() as string | undefined;
   return completeSummary(row ? (JSON.parse(row) as Partial<SummaryModel>) : null);
 }
-
-/** Rows written before scores existed lack the field. */
-const qualityColumn = (m: ConnectionModel) => (m.quality_score === null || m.quality_score === undefined ? null : Math.round(m.quality_score));
 
 const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
 
