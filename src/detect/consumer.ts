@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../log/open.ts';
 import type { EventLog } from '../log/append.ts';
-import { readAll } from '../log/read.ts';
+import { headPosition, readAll } from '../log/read.ts';
 import { readConsumerState } from '../log/checkpoint.ts';
 import { detectInPlace, emptyDetectorState, type DetectorState, type Emit } from './detectors.ts';
 import type { RulesHolder } from './rulesHolder.ts';
@@ -63,7 +63,15 @@ export class DetectorConsumer {
     this.kick();
   }
 
+  /** Stops following the log; what it has read so far is saved with its state (nothing to redo on the next start). */
   stop(): void {
+    if (!this.stopped && this.unsubscribe && !this.retryTimer) {
+      try {
+        this.save([]);
+      } catch (err) {
+        this.logger.warn({ err }, 'detectors: could not save their checkpoint at stop; the next start reads again from the last one');
+      }
+    }
     this.stopped = true;
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
@@ -91,7 +99,9 @@ export class DetectorConsumer {
 
   private load() {
     const saved = readConsumerState(this.db, DETECTOR_CONSUMER);
-    this.position = saved?.position ?? 0;
+    // The first start begins at the head: a log that predates the detectors
+    // is not searched for issues long over. From then on nothing is skipped.
+    this.position = saved?.position ?? headPosition(this.db);
     this.state = saved?.state ? (JSON.parse(saved.state) as DetectorState) : emptyDetectorState();
     // The row exists from the start, so prune keeps every event not yet read.
     if (!saved) this.save([]);
