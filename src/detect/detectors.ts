@@ -15,6 +15,11 @@
 // detector's hold_ms (at once, `subject_ended`, when a measured connection
 // closes). A condition that is a moment rather than a state (a failure, a
 // set-up that completed late) raises and starts clearing at once.
+//
+// Not done: viewer-side freezes and frame-rate drops. They need the viewer's
+// own samples (freeze count, frames decoded), which the catalogue does not
+// carry yet (the both-ends issue); the quality score already takes freezes
+// when given (score.ts `video_freezes`).
 import type { IssueSeverity, IssueType, NewEvent, StoredEvent } from '../log/catalogue.ts';
 import { parseStream } from '../log/catalogue.ts';
 import type { Rules } from './rules.ts';
@@ -106,7 +111,8 @@ export function detectInPlace(s: DetectorState, input: DetectorInput, ctx: Detec
   const emits: Emit[] = [];
   const touched = input.type === 'tick' ? allSubjects(s) : fold(s, input, ctx.rules);
   for (const subjectKey of touched) evaluate(s, subjectKey, ctx, cause, emits);
-  forget(s, ctx.rules);
+  // Tidying walks every subject: only when something can have ended or been added.
+  if (input.type === 'tick' || input.type === 'connection.closed' || input.type === 'connection.created' || emits.length > 0) forget(s, ctx.rules);
   return emits;
 }
 
