@@ -15,13 +15,15 @@ import type { Db } from '../log/open.ts';
 import type { EventLog } from '../log/append.ts';
 import { headPosition, readAll } from '../log/read.ts';
 import { readConsumerState } from '../log/checkpoint.ts';
-import { detectInPlace, emptyDetectorState, type DetectorState, type Emit } from './detectors.ts';
+import { DETECTED_TYPES, detectInPlace, emptyDetectorState, type DetectorState, type Emit } from './detectors.ts';
 import type { RulesHolder } from './rulesHolder.ts';
 
 export const DETECTOR_CONSUMER = 'detectors';
-const PAGE = 500;
+const PAGE = 200;
+/** Positions one query looks through at most. */
+const SCAN = 5000;
 /** Pages per turn of the event loop, so a long backlog never holds it. */
-const PAGES_PER_TURN = 4;
+const PAGES_PER_TURN = 2;
 const IDLE_CHECKPOINT_MS = 1000;
 
 export type DetectorConsumerOptions = {
@@ -112,7 +114,7 @@ export class DetectorConsumer {
     if (this.stopped || (this.timer && tickMs === this.tickMs)) return;
     if (this.timer) clearInterval(this.timer);
     this.tickMs = tickMs;
-    this.timer = setInterval(() => this.tick(), tickMs);
+    this.timer = setInterval(() => this.guarded(() => this.tick()), tickMs);
     this.timer.unref();
   }
 
@@ -120,23 +122,54 @@ export class DetectorConsumer {
     if (this.stopped || this.scheduled || this.retryTimer) return;
     this.scheduled = setImmediate(() => {
       this.scheduled = null;
-      if (this.drain(PAGES_PER_TURN)) this.kick();
+      if (this.guarded(() => this.drain(PAGES_PER_TURN))) this.kick();
     });
+  }
+
+  /**
+   * Runs `work`; a failure to read the log (storage gone, a row that does not
+   * parse) is logged and retried later from the last checkpoint, never
+   * thrown out of a timer where it would end the process.
+   */
+  private guarded<T>(work: () => T): T | false {
+    try {
+      return work();
+    } catch (err) {
+      this.counts.failures++;
+      this.logger.warn({ err }, 'detectors: could not read the log; retrying from the last checkpoint');
+      try {
+        this.load();
+      } catch {
+        // storage still away: the retry loads again
+      }
+      if (!this.stopped && !this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.kick();
+        }, 1000);
+        this.retryTimer.unref();
+      }
+      return false;
+    }
   }
 
   /** Reads and detects up to `pages` pages; true when more may wait. */
   private drain(pages: number): boolean {
     for (let i = 0; i < pages; i++) {
       if (this.stopped) return false;
-      const events = readAll(this.db, { after: this.position, limit: PAGE });
-      if (events.length === 0) return false;
+      // Only the types the detectors fold are read (and parsed), a bounded
+      // window of positions per query so a rare match never scans the log.
+      const head = headPosition(this.db);
+      if (head <= this.position) return false;
+      const until = Math.min(head, this.position + SCAN);
+      const events = readAll(this.db, { after: this.position, until, limit: PAGE, types: [...DETECTED_TYPES] });
       const ctx = { rules: this.rules.current, newId: this.newId };
       const emits: Emit[] = [];
       for (const event of events) emits.push(...detectInPlace(this.state, event, ctx));
-      const last = events[events.length - 1].position;
+      const last = events.length === PAGE ? events[events.length - 1].position : until;
       if (!this.commit(emits, last)) return false;
       this.counts.events += events.length;
-      if (events.length < PAGE) return false;
+      if (last >= head) return false;
     }
     return true;
   }
@@ -163,7 +196,11 @@ export class DetectorConsumer {
     } catch (err) {
       this.counts.failures++;
       this.logger.warn({ err }, 'detectors: could not record issue events; retrying from the last checkpoint');
-      this.load();
+      try {
+        this.load();
+      } catch {
+        // storage still away: the retry loads again
+      }
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         this.kick();

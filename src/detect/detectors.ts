@@ -20,7 +20,7 @@
 // own samples (freeze count, frames decoded), which the catalogue does not
 // carry yet (the both-ends issue); the quality score already takes freezes
 // when given (score.ts `video_freezes`).
-import type { IssueSeverity, IssueType, NewEvent, StoredEvent } from '../log/catalogue.ts';
+import type { EventType, IssueSeverity, IssueType, NewEvent, StoredEvent } from '../log/catalogue.ts';
 import { parseStream } from '../log/catalogue.ts';
 import type { Rules } from './rules.ts';
 
@@ -69,6 +69,29 @@ export type DetectorState = {
 };
 
 export const emptyDetectorState = (): DetectorState => ({ now: 0, issues: {}, conns: {}, ops: {}, tasks: {}, forwarders: {} });
+
+/** The event types the detectors fold; the consumer reads no others. */
+export const DETECTED_TYPES: readonly EventType[] = [
+  'connection.created',
+  'connection.state_changed',
+  'connection.error',
+  'connection.stalled',
+  'connection.resumed',
+  'connection.closed',
+  'connection.stats_sampled',
+  'operation.started',
+  'operation.completed',
+  'operation.failed',
+  'operation.cancelled',
+  'task.failed',
+  'task.cancelled',
+  'task.timed_out',
+  'task.settled_late',
+  'forwarder.behind',
+  'forwarder.failing',
+  'forwarder.caught_up',
+  'forwarder.connected',
+];
 
 export type DetectorInput = StoredEvent | { type: 'tick'; at: number };
 export type Emit = { stream: string; event: NewEvent };
