@@ -1,7 +1,7 @@
 // Runs the detectors (detectors.ts) over the log as a checkpointed consumer.
 // It reads the events after its checkpoint in position order, a bounded page
-// per turn, and writes the issue events they caused together with its new
-// checkpoint and its state in one transaction (EventLog.appendWithCheckpoint):
+// at a time, and writes the issue events they caused together with its new
+// checkpoint and its state in one transaction (EventStore.appendWithCheckpoint):
 // after a crash or a restart it goes on from exactly where those issue
 // events left it, so an issue is neither lost nor raised twice.
 //
@@ -11,20 +11,18 @@
 // the same (empty) result from the same state.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Db } from '../log/open.ts';
-import type { EventLog } from '../log/append.ts';
-import { headPosition, readAll } from '../log/read.ts';
-import { readConsumerState } from '../log/checkpoint.ts';
+import type { EventStore } from '../log/store.ts';
 import { DETECTED_TYPES, detectInPlace, emptyDetectorState, type DetectorState, type Emit } from './detectors.ts';
 import type { RulesHolder } from './rulesHolder.ts';
 
 export const DETECTOR_CONSUMER = 'detectors';
 const PAGE = 200;
-/** Positions one query looks through at most. */
+/** Positions one read looks through at most. */
 const SCAN = 5000;
 /** Pages per turn of the event loop, so a long backlog never holds it. */
 const PAGES_PER_TURN = 2;
 const IDLE_CHECKPOINT_MS = 1000;
+const RETRY_MS = 1000;
 
 export type DetectorConsumerOptions = {
   clock?: () => number;
@@ -38,17 +36,19 @@ export class DetectorConsumer {
   private unsubscribe: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private tickMs = 0;
-  private scheduled: NodeJS.Immediate | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private tickWanted = false;
   private stopped = false;
+  private started = false;
   private readonly clock: () => number;
   private readonly newId: () => string;
-  /** Issue events written by this process, for tests and /metrics. */
+  /** What this process did, for tests and logs. */
   readonly counts = { events: 0, emitted: 0, failures: 0 };
 
   constructor(
-    private readonly db: Db,
-    private readonly log: EventLog,
+    private readonly store: EventStore,
     private readonly rules: RulesHolder,
     private readonly logger: Logger,
     options: DetectorConsumerOptions = {},
@@ -57,40 +57,41 @@ export class DetectorConsumer {
     this.newId = options.newId ?? randomUUID;
   }
 
-  /** Loads the checkpoint and state, catches up and starts following the log. */
-  start(): void {
-    this.load();
-    this.unsubscribe = this.log.onCommit(() => this.kick());
+  /** Loads the checkpoint and state, then catches up and follows the log in the background. */
+  async start(): Promise<void> {
+    await this.load();
+    this.started = true;
+    this.unsubscribe = this.store.onCommit(() => this.kick());
     this.armTimer();
     this.kick();
   }
 
-  /** Stops following the log; what it has read so far is saved with its state (nothing to redo on the next start). */
-  stop(): void {
-    if (!this.stopped && this.unsubscribe && !this.retryTimer) {
+  /** Stops following the log once the pass in flight ends; what it read is saved with its state. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.timer) clearInterval(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.timer = null;
+    while (this.running) await this.running;
+    if (this.started && !this.retryTimer) {
       try {
-        this.save([]);
+        await this.save([], this.position);
       } catch (err) {
         this.logger.warn({ err }, 'detectors: could not save their checkpoint at stop; the next start reads again from the last one');
       }
     }
-    this.stopped = true;
-    this.unsubscribe?.();
-    if (this.timer) clearInterval(this.timer);
-    if (this.scheduled) clearImmediate(this.scheduled);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.timer = null;
-    this.scheduled = null;
+  }
+
+  /** Resolves when no pass is in flight (tests). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
   }
 
   /** Where it has read up to. */
   get checkpoint(): number {
     return this.position;
-  }
-
-  /** Issues open now, as the detectors see them. */
-  openIssues() {
-    return Object.values(this.state.issues).map((i) => ({ id: i.id, type: i.type, severity: i.severity, subject: i.subject }));
   }
 
   /** Re-arms the tick after the rules changed. */
@@ -99,120 +100,107 @@ export class DetectorConsumer {
     this.kick();
   }
 
-  private load() {
-    const saved = readConsumerState(this.db, DETECTOR_CONSUMER);
+  private async load() {
+    const saved = await this.store.readConsumerState(DETECTOR_CONSUMER);
     // The first start begins at the head: a log that predates the detectors
     // is not searched for issues long over. From then on nothing is skipped.
-    this.position = saved?.position ?? headPosition(this.db);
+    this.position = saved ? this.store.positionOf(saved.checkpoint) : await this.store.head();
     this.state = saved?.state ? (JSON.parse(saved.state) as DetectorState) : emptyDetectorState();
     // The row exists from the start, so prune keeps every event not yet read.
-    if (!saved) this.save([]);
+    if (!saved) await this.save([], this.position);
   }
 
   private armTimer() {
     const tickMs = this.rules.current.tick_ms;
-    if (this.stopped || (this.timer && tickMs === this.tickMs)) return;
+    if (this.stopped || !this.started || (this.timer && tickMs === this.tickMs)) return;
     if (this.timer) clearInterval(this.timer);
     this.tickMs = tickMs;
-    this.timer = setInterval(() => this.guarded(() => this.tick()), tickMs);
+    this.timer = setInterval(() => {
+      this.tickWanted = true;
+      this.kick();
+    }, tickMs);
     this.timer.unref();
   }
 
   private kick() {
-    if (this.stopped || this.scheduled || this.retryTimer) return;
-    this.scheduled = setImmediate(() => {
-      this.scheduled = null;
-      if (this.guarded(() => this.drain(PAGES_PER_TURN))) this.kick();
+    if (this.stopped || this.retryTimer) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.again = false;
+    this.running = this.pass().finally(() => {
+      this.running = null;
+      if (this.again) this.kick();
     });
   }
 
   /**
-   * Runs `work`; a failure to read the log (storage gone, a row that does not
-   * parse) is logged and retried later from the last checkpoint, never
-   * thrown out of a timer where it would end the process.
+   * Catches up with what is committed, then ticks the clock if a tick is
+   * due. A failure (storage away, a row that does not parse) is logged and
+   * retried from the last checkpoint, never thrown out of a timer.
    */
-  private guarded<T>(work: () => T): T | false {
+  private async pass(): Promise<void> {
     try {
-      return work();
+      for (let turn = 0; ; turn++) {
+        if (this.stopped) return;
+        const more = await this.drain(PAGES_PER_TURN);
+        if (!more) break;
+        // Let other work run between pages of a long backlog.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (this.tickWanted && !this.stopped) {
+        this.tickWanted = false;
+        const emits = detectInPlace(this.state, { type: 'tick', at: this.clock() }, { rules: this.rules.current, newId: this.newId });
+        if (emits.length > 0 || this.clock() - this.savedAt >= IDLE_CHECKPOINT_MS) await this.save(emits, this.position);
+      }
     } catch (err) {
       this.counts.failures++;
-      this.logger.warn({ err }, 'detectors: could not read the log; retrying from the last checkpoint');
+      this.logger.warn({ err }, 'detectors: could not read the log or record issues; retrying from the last checkpoint');
       try {
-        this.load();
+        await this.load();
       } catch {
         // storage still away: the retry loads again
       }
-      if (!this.stopped && !this.retryTimer) {
+      if (!this.stopped) {
         this.retryTimer = setTimeout(() => {
           this.retryTimer = null;
           this.kick();
-        }, 1000);
+        }, RETRY_MS);
         this.retryTimer.unref();
       }
-      return false;
     }
   }
 
   /** Reads and detects up to `pages` pages; true when more may wait. */
-  private drain(pages: number): boolean {
+  private async drain(pages: number): Promise<boolean> {
     for (let i = 0; i < pages; i++) {
-      if (this.stopped) return false;
       // Only the types the detectors fold are read (and parsed), a bounded
-      // window of positions per query so a rare match never scans the log.
-      const head = headPosition(this.db);
+      // window of positions per read so a rare match never scans the log.
+      const head = await this.store.head();
       if (head <= this.position) return false;
       const until = Math.min(head, this.position + SCAN);
-      const events = readAll(this.db, { after: this.position, until, limit: PAGE, types: [...DETECTED_TYPES] });
+      const events = await this.store.readLog({ after: this.position, until, limit: PAGE, types: DETECTED_TYPES });
       const ctx = { rules: this.rules.current, newId: this.newId };
       const emits: Emit[] = [];
       for (const event of events) emits.push(...detectInPlace(this.state, event, ctx));
       const last = events.length === PAGE ? events[events.length - 1].position : until;
-      if (!this.commit(emits, last)) return false;
+      if (emits.length > 0 || this.clock() - this.savedAt >= IDLE_CHECKPOINT_MS) await this.save(emits, last);
+      this.position = last;
       this.counts.events += events.length;
       if (last >= head) return false;
     }
     return true;
   }
 
-  /** One tick of the detectors' clock, after catching up with what is committed. */
-  private tick() {
-    if (this.stopped || this.retryTimer) return;
-    if (this.drain(PAGES_PER_TURN)) return this.kick(); // still catching up: tick after
-    const emits = detectInPlace(this.state, { type: 'tick', at: this.clock() }, { rules: this.rules.current, newId: this.newId });
-    if (emits.length > 0 || this.clock() - this.savedAt >= IDLE_CHECKPOINT_MS) this.commit(emits, this.position);
-  }
-
-  /** Writes the emits with the checkpoint; on failure the state goes back to the last one saved. */
-  private commit(emits: Emit[], position: number): boolean {
-    if (emits.length === 0 && position !== this.position && this.clock() - this.savedAt < IDLE_CHECKPOINT_MS) {
-      this.position = position;
-      return true;
-    }
-    try {
-      this.save(emits, position);
-      this.position = position;
-      this.counts.emitted += emits.length;
-      return true;
-    } catch (err) {
-      this.counts.failures++;
-      this.logger.warn({ err }, 'detectors: could not record issue events; retrying from the last checkpoint');
-      try {
-        this.load();
-      } catch {
-        // storage still away: the retry loads again
-      }
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        this.kick();
-      }, 1000);
-      this.retryTimer.unref();
-      return false;
-    }
-  }
-
-  private save(emits: Emit[], position = this.position) {
-    this.log.appendWithCheckpoint(groupByStream(emits), { consumer: DETECTOR_CONSUMER, position, state: JSON.stringify(this.state) });
+  private async save(emits: Emit[], position: number) {
+    await this.store.appendWithCheckpoint(groupByStream(emits), {
+      consumer: DETECTOR_CONSUMER,
+      checkpoint: this.store.checkpointAt(position),
+      state: JSON.stringify(this.state),
+    });
     this.savedAt = this.clock();
+    this.counts.emitted += emits.length;
   }
 }
 

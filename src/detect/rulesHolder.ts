@@ -3,7 +3,7 @@
 // not validate is refused whole: the rules before it stay, and the outcome
 // is recorded either way as `rules.reloaded` on stream `detector:rules`.
 import type { Logger } from 'pino';
-import type { EventLog } from '../log/append.ts';
+import type { EventStore } from '../log/store.ts';
 import { DEFAULT_RULES, loadRulesFile, rulesDigest, type Rules, type RulesResult } from './rules.ts';
 
 export const RULES_STREAM = 'detector:rules';
@@ -17,7 +17,7 @@ export class RulesHolder {
   /** Throws nothing: a bad file at start is refused like any reload (see `initial`). */
   constructor(
     readonly path: string | null,
-    private readonly log: EventLog | null,
+    private readonly log: EventStore | null,
     private readonly logger: Logger,
     initial: Rules = DEFAULT_RULES,
   ) {

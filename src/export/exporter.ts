@@ -6,12 +6,12 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { Db } from '../log/open.ts';
-import { readStream } from '../log/read.ts';
-import { streamName } from '../log/catalogue.ts';
-import { getConnection, listTasks } from '../projections/queries.ts';
+import type { EventStore } from '../log/store.ts';
+import { streamName, type StoredEvent } from '../log/catalogue.ts';
+import { parsed, type MonitorReads } from '../projections/reads.ts';
 import type { ConnectionModel } from '../projections/connection.ts';
 import type { OperationModel } from '../projections/operation.ts';
+import type { TaskModel } from '../projections/task.ts';
 import { connectionFileName, operationFileName } from './paths.ts';
 
 export const CONNECTION_FORMAT = 'webrtc-monitor/connection-log@1';
@@ -80,7 +80,7 @@ class JsonFile {
 
 const indent = (value: unknown, by: string) => JSON.stringify(value, null, 2).replace(/\n/g, `\n${by}`);
 
-function publicEvent(e: ReturnType<typeof readStream>[number]) {
+function publicEvent(e: StoredEvent) {
   return {
     position: e.position,
     version: e.version,
@@ -92,7 +92,7 @@ function publicEvent(e: ReturnType<typeof readStream>[number]) {
 }
 
 /** Writes `{ head..., "events": [ ...every event of the stream... ] }` page by page. */
-async function writeStreamFile(db: Db, path: string, head: Record<string, unknown>, stream: string): Promise<number> {
+async function writeStreamFile(store: EventStore, path: string, head: Record<string, unknown>, stream: string): Promise<number> {
   const file = await JsonFile.create(path);
   let events = 0;
   try {
@@ -101,7 +101,7 @@ async function writeStreamFile(db: Db, path: string, head: Record<string, unknow
     await file.write(`${text}  "events": [`);
     let after = 0;
     for (;;) {
-      const page = readStream(db, stream, { afterVersion: after, limit: PAGE });
+      const page = await store.readStream(stream, { afterVersion: after, limit: PAGE });
       for (const e of page) {
         await file.write(`${events === 0 ? '\n' : ',\n'}    ${indent(publicEvent(e), '    ')}`);
         events++;
@@ -120,73 +120,70 @@ async function writeStreamFile(db: Db, path: string, head: Record<string, unknow
   return events;
 }
 
-export async function writeConnectionFile(db: Db, dir: string, c: ConnectionModel): Promise<{ path: string; events: number }> {
-  const tasks = listTasks(db, { statuses: [], connectionId: c.id, limit: 1000 }).items.reverse();
+export async function writeConnectionFile(store: EventStore, reads: MonitorReads, dir: string, c: ConnectionModel): Promise<{ path: string; events: number }> {
+  const tasks = parsed<TaskModel>(await reads.taskRows({ statuses: [], connectionId: c.id, limit: 1000 })).items.reverse();
   const path = join(dir, 'connections', connectionFileName(c.created_at, c.id));
-  const events = await writeStreamFile(db, path, { format: CONNECTION_FORMAT, connection: c, tasks }, streamName('connection', c.id));
+  const events = await writeStreamFile(store, path, { format: CONNECTION_FORMAT, connection: c, tasks }, streamName('connection', c.id));
   return { path, events };
 }
 
-export async function writeOperationFile(db: Db, dir: string, o: OperationModel): Promise<{ path: string; events: number }> {
-  const tasks = listTasks(db, { statuses: [], operationId: o.id, limit: 1000 }).items.reverse();
+export async function writeOperationFile(store: EventStore, reads: MonitorReads, dir: string, o: OperationModel): Promise<{ path: string; events: number }> {
+  const tasks = parsed<TaskModel>(await reads.taskRows({ statuses: [], operationId: o.id, limit: 1000 })).items.reverse();
   const path = join(dir, 'operations', operationFileName(o.started_at, o.type, o.id));
-  const events = await writeStreamFile(db, path, { format: OPERATION_FORMAT, operation: o, tasks }, streamName('operation', o.id));
+  const events = await writeStreamFile(store, path, { format: OPERATION_FORMAT, operation: o, tasks }, streamName('operation', o.id));
   return { path, events };
 }
+
+/** Models exported per read-model query. */
+const MODELS_PAGE = 500;
 
 /** Exports every matching connection and operation, one file each. */
-export async function exportLogs(db: Db, options: ExportOptions): Promise<ExportReport> {
+export async function exportLogs(store: EventStore, reads: MonitorReads, options: ExportOptions): Promise<ExportReport> {
   await mkdir(join(options.out, 'connections'), { recursive: true });
   await mkdir(join(options.out, 'operations'), { recursive: true });
   const progress: ExportProgress = { connections: 0, operations: 0, events: 0 };
   const since = options.since ?? 0;
 
   if (options.connectionId) {
-    const c = getConnection(db, options.connectionId);
+    const c = await reads.connection(options.connectionId);
     if (c) {
-      progress.events += (await writeConnectionFile(db, options.out, c)).events;
+      progress.events += (await writeConnectionFile(store, reads, options.out, c)).events;
       progress.connections++;
     }
   } else {
-    const pageOfConnections = db.prepare(
-      'SELECT state FROM connections WHERE created_position > ? AND updated_at >= ? ORDER BY created_position LIMIT ?',
+    await eachPage(
+      (after) => reads.connectionsForExport({ after, limit: MODELS_PAGE, activeSince: since }),
+      async (c) => {
+        options.signal?.throwIfAborted();
+        progress.events += (await writeConnectionFile(store, reads, options.out, c)).events;
+        progress.connections++;
+        options.onProgress?.(progress);
+      },
     );
-    await eachPage(pageOfConnections, [since], async (c: ConnectionModel) => {
-      options.signal?.throwIfAborted();
-      progress.events += (await writeConnectionFile(db, options.out, c)).events;
-      progress.connections++;
-      options.onProgress?.(progress);
-    });
   }
 
-  const pageOfOperations = db.prepare(
-    `SELECT state FROM operations WHERE created_position > ? AND coalesce(ended_at, started_at) >= ?
-       AND (? IS NULL OR connection_id = ?) ORDER BY created_position LIMIT ?`,
+  await eachPage(
+    (after) => reads.operationsForExport({ after, limit: MODELS_PAGE, activeSince: since, connectionId: options.connectionId }),
+    async (o) => {
+      options.signal?.throwIfAborted();
+      progress.events += (await writeOperationFile(store, reads, options.out, o)).events;
+      progress.operations++;
+      options.onProgress?.(progress);
+    },
   );
-  const onlyConnection = options.connectionId ?? null;
-  await eachPage(pageOfOperations, [since, onlyConnection, onlyConnection], async (o: OperationModel) => {
-    options.signal?.throwIfAborted();
-    progress.events += (await writeOperationFile(db, options.out, o)).events;
-    progress.operations++;
-    options.onProgress?.(progress);
-  });
   options.onProgress?.(progress);
   return { out: options.out, files: progress.connections + progress.operations, ...progress };
 }
 
-async function eachPage<T extends { created_position: number }>(
-  stmt: ReturnType<Db['prepare']>,
-  filters: unknown[],
-  visit: (item: T) => Promise<void>,
-) {
+/** Visits every model page by page, oldest first (memory holds one page). */
+async function eachPage<T extends { created_position: number }>(page: (after: number) => Promise<T[]>, visit: (item: T) => Promise<void>) {
   let after = 0;
   for (;;) {
-    const rows = stmt.pluck().all(after, ...filters, 500) as string[];
-    for (const row of rows) {
-      const item = JSON.parse(row) as T;
+    const items = await page(after);
+    for (const item of items) {
       await visit(item);
       after = item.created_position;
     }
-    if (rows.length < 500) return;
+    if (items.length < MODELS_PAGE) return;
   }
 }

@@ -82,21 +82,3 @@ export function reduceIssue(state: IssueModel | null, id: string, event: StoredE
   m.last_position = event.position;
   return m;
 }
-
-export function issueRow(m: IssueModel) {
-  return {
-    id: m.id,
-    type: m.type,
-    severity: m.severity,
-    status: m.status,
-    connection_id: m.connection_id,
-    operation_id: m.operation_id,
-    task_id: m.task_id,
-    node: m.node,
-    raised_at: Date.parse(m.raised_at),
-    resolved_at: m.resolved_at === null ? null : Date.parse(m.resolved_at),
-    created_position: m.created_position,
-    last_position: m.last_position,
-    state: JSON.stringify(m),
-  };
-}

@@ -4,10 +4,9 @@ import pino from 'pino';
 import { DetectorConsumer, DETECTOR_CONSUMER } from '../../src/detect/consumer.ts';
 import { RulesHolder } from '../../src/detect/rulesHolder.ts';
 import { parseRules, type RulesInput } from '../../src/detect/rules.ts';
-import { readAll } from '../../src/log/read.ts';
-import { readConsumerState } from '../../src/log/checkpoint.ts';
-import { listIssues } from '../../src/projections/queries.ts';
-import { rebuild, snapshotReadModels } from '../../src/projections/rebuild.ts';
+import { parsed } from '../../src/projections/reads.ts';
+import type { IssueModel } from '../../src/projections/issue.ts';
+import { rebuild, snapshotReadModels } from '../../src/projections/sqlite/rebuild.ts';
 import { freshStore, type TestStore } from '../helpers/db.ts';
 import { waitFor } from '../helpers/webrtc.ts';
 
@@ -19,7 +18,7 @@ function holder(store: TestStore, input: RulesInput) {
   return new RulesHolder(null, store.log, logger, r.rules);
 }
 
-const issueEvents = (store: TestStore) => readAll(store.db, { after: 0, limit: 1000, streamPrefix: 'issue:' });
+const issueEvents = (store: TestStore) => store.log.readLog({ after: 0, limit: 1000, streamPrefix: 'issue:' });
 
 async function stalledConnection(store: TestStore, id = 'c1') {
   const stream = `connection:${id}`;
@@ -35,93 +34,93 @@ const resume = (store: TestStore, id = 'c1') =>
 const Consumer = suite('DetectorConsumer');
 
 Consumer('raises from committed events and resolves on its own clock once the hold time passes, with no event arriving', async () => {
-  const store = freshStore();
-  const consumer = new DetectorConsumer(store.db, store.log, holder(store, { tick_ms: 20, stalled: { hold_ms: 100 } }), logger);
+  const store = await freshStore();
+  const consumer = new DetectorConsumer(store.log, holder(store, { tick_ms: 20, stalled: { hold_ms: 100 } }), logger);
   try {
-    consumer.start();
+    await consumer.start();
     await stalledConnection(store);
-    const raised = await waitFor(() => issueEvents(store).find((e) => e.type === 'issue.raised'), 5000, 'issue.raised');
+    const raised = await waitFor(async () => (await issueEvents(store)).find((e) => e.type === 'issue.raised'), 5000, 'issue.raised');
     await resume(store);
-    const resumedAt = readAll(store.db, { after: 0, limit: 100, types: ['connection.resumed'] })[0].recordedAt;
-    const resolved = await waitFor(() => issueEvents(store).find((e) => e.type === 'issue.resolved'), 5000, 'issue.resolved');
+    const resumedAt = (await store.log.readLog({ after: 0, limit: 100, types: ['connection.resumed'] }))[0].recordedAt;
+    const resolved = await waitFor(async () => (await issueEvents(store)).find((e) => e.type === 'issue.resolved'), 5000, 'issue.resolved');
     assert.is(resolved.stream, raised.stream);
     assert.ok(resolved.recordedAt - resumedAt >= 100, 'not before the hold time');
-    const [issue] = listIssues(store.db, { statuses: [], limit: 10 }).items;
+    const [issue] = parsed<IssueModel>(await store.reads.issueRows({ statuses: [], limit: 10 })).items;
     assert.is(issue.status, 'resolved');
     assert.is(issue.type, 'stalled');
     assert.is(issue.connection_id, 'c1');
   } finally {
-    consumer.stop();
-    store.cleanup();
+    await consumer.stop();
+    await store.cleanup();
   }
 });
 
 Consumer('restarted mid-issue, it neither loses nor repeats the issue', async () => {
-  const store = freshStore();
+  const store = await freshStore();
   const rules = holder(store, { tick_ms: 20, stalled: { hold_ms: 50 } });
-  const first = new DetectorConsumer(store.db, store.log, rules, logger);
-  first.start();
+  const first = new DetectorConsumer(store.log, rules, logger);
+  await first.start();
   try {
     await stalledConnection(store);
-    await waitFor(() => issueEvents(store).find((e) => e.type === 'issue.raised'), 5000, 'issue.raised');
-    first.stop();
+    await waitFor(async () => (await issueEvents(store)).find((e) => e.type === 'issue.raised'), 5000, 'issue.raised');
+    await first.stop();
     // While no detector runs: more stalls, then the recovery.
     await store.log.append('connection:c1', [
       { type: 'connection.stalled', data: { silent_ms: 1000, stall_after_ms: 1000, last_heard_ms: { stun: null, dtls: null, rtp: null, rtcp: null } } },
     ]);
     await resume(store);
-    const second = new DetectorConsumer(store.db, store.log, rules, logger);
-    second.start();
+    const second = new DetectorConsumer(store.log, rules, logger);
+    await second.start();
     try {
-      await waitFor(() => issueEvents(store).find((e) => e.type === 'issue.resolved'), 5000, 'issue.resolved');
-      await waitFor(() => second.checkpoint === readAll(store.db, { after: 0, limit: 1000 }).at(-1)!.position || second.checkpoint > 0, 5000, 'caught up');
-      const events = issueEvents(store);
+      await waitFor(async () => (await issueEvents(store)).find((e) => e.type === 'issue.resolved'), 5000, 'issue.resolved');
+      await second.idle();
+      const events = await issueEvents(store);
       assert.equal(events.map((e) => e.type), ['issue.raised', 'issue.resolved']);
       assert.is(events[0].stream, events[1].stream, 'the same issue resolved');
     } finally {
-      second.stop();
+      await second.stop();
     }
   } finally {
-    first.stop();
-    store.cleanup();
+    await first.stop();
+    await store.cleanup();
   }
 });
 
 Consumer('writes its checkpoint and state in the transaction of its issue events', async () => {
-  const store = freshStore();
-  const consumer = new DetectorConsumer(store.db, store.log, holder(store, { tick_ms: 20 }), logger);
+  const store = await freshStore();
+  const consumer = new DetectorConsumer(store.log, holder(store, { tick_ms: 20 }), logger);
   try {
-    consumer.start();
+    await consumer.start();
     await stalledConnection(store);
-    const raised = await waitFor(() => issueEvents(store).find((e) => e.type === 'issue.raised'), 5000, 'issue.raised');
-    const saved = readConsumerState(store.db, DETECTOR_CONSUMER);
-    assert.ok(saved && saved.position >= raised.position - 1, 'the checkpoint covers the event that raised it');
+    const raised = await waitFor(async () => (await issueEvents(store)).find((e) => e.type === 'issue.raised'), 5000, 'issue.raised');
+    const saved = await store.log.readConsumerState(DETECTOR_CONSUMER);
+    assert.ok(saved && store.log.positionOf(saved.checkpoint) >= raised.position - 1, 'the checkpoint covers the event that raised it');
     const state = JSON.parse(saved!.state!);
     assert.is(Object.values(state.issues as Record<string, { id: string }>)[0].id, raised.stream.slice('issue:'.length));
   } finally {
-    consumer.stop();
-    store.cleanup();
+    await consumer.stop();
+    await store.cleanup();
   }
 });
 
 Consumer('the issues read model rebuilt from the log equals the one kept inline', async () => {
-  const store = freshStore();
-  const consumer = new DetectorConsumer(store.db, store.log, holder(store, { tick_ms: 20, stalled: { hold_ms: 0 } }), logger);
+  const store = await freshStore();
+  const consumer = new DetectorConsumer(store.log, holder(store, { tick_ms: 20, stalled: { hold_ms: 0 } }), logger);
   try {
-    consumer.start();
+    await consumer.start();
     await stalledConnection(store, 'a');
     await stalledConnection(store, 'b');
-    await waitFor(() => issueEvents(store).filter((e) => e.type === 'issue.raised').length === 2, 5000, 'two issues');
+    await waitFor(async () => (await issueEvents(store)).filter((e) => e.type === 'issue.raised').length === 2, 5000, 'two issues');
     await resume(store, 'a');
-    await waitFor(() => issueEvents(store).some((e) => e.type === 'issue.resolved'), 5000, 'a resolved');
-    consumer.stop();
+    await waitFor(async () => (await issueEvents(store)).some((e) => e.type === 'issue.resolved'), 5000, 'a resolved');
+    await consumer.stop();
     const inline = snapshotReadModels(store.db);
     assert.is(inline.issues.length, 2);
-    rebuild(store.db);
+    await rebuild(store.log);
     assert.equal(snapshotReadModels(store.db), inline);
   } finally {
-    consumer.stop();
-    store.cleanup();
+    await consumer.stop();
+    await store.cleanup();
   }
 });
 

@@ -8,7 +8,6 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readAll } from '../../src/log/read.ts';
 import type { StoredEvent } from '../../src/log/catalogue.ts';
 import { MONITOR, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
 import { tempDir } from '../helpers/db.ts';
@@ -22,10 +21,11 @@ async function serverWithRules(rules: object, config: Parameters<typeof startWeb
   return { server, cleanup };
 }
 
-const issueEvents = (s: WebRtcTestServer) => readAll(s.services.db, { after: 0, limit: 10_000, streamPrefix: 'issue:' });
-const raisedOf = (s: WebRtcTestServer, type: string, connectionId?: string, after = 0) =>
-  issueEvents(s).find((e) => e.type === 'issue.raised' && e.data.type === type && (!connectionId || e.data.connection_id === connectionId) && e.recordedAt >= after);
-const resolvedOf = (s: WebRtcTestServer, raised: StoredEvent) => issueEvents(s).find((e) => e.stream === raised.stream && e.type === 'issue.resolved');
+const issueEvents = (s: WebRtcTestServer) => s.services.store.readLog({ after: 0, limit: 10_000, streamPrefix: 'issue:' });
+const raisedOf = async (s: WebRtcTestServer, type: string, connectionId?: string, after = 0) =>
+  (await issueEvents(s)).find((e) => e.type === 'issue.raised' && e.data.type === type && (!connectionId || e.data.connection_id === connectionId) && e.recordedAt >= after);
+const resolvedOf = async (s: WebRtcTestServer, raised: StoredEvent) => (await issueEvents(s)).find((e) => e.stream === raised.stream && e.type === 'issue.resolved');
+const readAll = (s: WebRtcTestServer, options: Parameters<WebRtcTestServer['services']['store']['readLog']>[0]) => s.services.store.readLog(options);
 
 function report(what: string, ms: number) {
   console.log(`    [detect timing] ${what}: ${ms} ms`);
@@ -64,9 +64,9 @@ Live('a viewer dropping half of what arrives raises a loss issue, which resolves
       const resolved = await waitFor(() => resolvedOf(server, raised), 20_000, 'high_loss resolved');
       assert.ok(resolved.type === 'issue.resolved' && resolved.data.resolution === 'cleared');
       report('high_loss: recovery -> issue.resolved', resolved.recordedAt - recoveredAt);
-      assert.is(issueEvents(server).filter((e) => e.type === 'issue.raised' && e.data.type === 'high_loss').length, 1, 'raised once');
+      assert.is((await issueEvents(server)).filter((e) => e.type === 'issue.raised' && e.data.type === 'high_loss').length, 1, 'raised once');
       // The score saw the loss too.
-      const [sample] = readAll(server.services.db, { after: raised.data.cause_position! - 1, limit: 1, types: ['connection.stats_sampled'], stream: `connection:${viewer.connectionId}` });
+      const [sample] = await readAll(server, { after: raised.data.cause_position! - 1, limit: 1, types: ['connection.stats_sampled'], stream: `connection:${viewer.connectionId}` });
       assert.ok(sample?.type === 'connection.stats_sampled' && sample.data.score && sample.data.score.reasons.some((r) => /loss/.test(r)), 'the lossy sample scores its loss');
     } finally {
       await viewer.close();
@@ -98,7 +98,7 @@ Live('a viewer that vanishes raises a stall, then a failure once consent expires
     const stallEnded = await waitFor(() => resolvedOf(server, stalled), 10_000, 'stall resolved');
     assert.ok(stallEnded.type === 'issue.resolved' && stallEnded.data.resolution === 'subject_ended');
     const failureResolved = await waitFor(() => resolvedOf(server, failed), 10_000, 'failure resolved after its hold time');
-    const closedAt = readAll(server.services.db, { after: 0, limit: 1000, stream: `connection:${viewer.connectionId}`, types: ['connection.closed'] })[0].recordedAt;
+    const closedAt = (await readAll(server, { after: 0, limit: 1000, stream: `connection:${viewer.connectionId}`, types: ['connection.closed'] }))[0].recordedAt;
     assert.ok(failureResolved.recordedAt - closedAt >= 300, 'not before the hold time');
     report('connection_failed: failure (close by ICE) -> issue.resolved, hold 300 ms', failureResolved.recordedAt - closedAt);
   } finally {
@@ -113,7 +113,7 @@ Live('a task whose work ignores its deadline raises task_abandoned, resolved whe
     let release!: (v: string) => void;
     const outcome = await server.services.runner.run('stubborn', {}, () => new Promise<string>((r) => (release = r)), { timeoutMs: 50 });
     assert.is(outcome.status, 'failed');
-    const abandonedAt = readAll(server.services.db, { after: 0, limit: 1000, types: ['task.timed_out'] })[0].recordedAt;
+    const abandonedAt = (await readAll(server, { after: 0, limit: 1000, types: ['task.timed_out'] }))[0].recordedAt;
     const raised = await waitFor(() => raisedOf(server, 'task_abandoned'), 10_000, 'task_abandoned raised');
     report('task_abandoned: task.timed_out -> issue.raised', raised.recordedAt - abandonedAt);
     assert.ok(raised.type === 'issue.raised' && raised.data.operation_id === outcome.operationId);

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { DEFAULT_RULES, loadRulesFile, parseRules } from '../../src/detect/rules.ts';
 import { RulesHolder, RULES_STREAM } from '../../src/detect/rulesHolder.ts';
-import { readStream } from '../../src/log/read.ts';
 import { freshStore, tempDir } from '../helpers/db.ts';
 
 const Parse = suite('parseRules');
@@ -51,7 +50,7 @@ Load('refuses a file that is not JSON, or is missing, with a message naming the 
 const Holder = suite('RulesHolder.reload');
 
 Holder('takes a good file, refuses a bad one keeping the rules in force, and records both outcomes', async () => {
-  const store = freshStore();
+  const store = await freshStore();
   const path = join(store.dir, 'rules.json');
   try {
     writeFileSync(path, JSON.stringify({ high_rtt: { threshold: 250 } }));
@@ -68,7 +67,7 @@ Holder('takes a good file, refuses a bad one keeping the rules in force, and rec
     assert.is(holder.current.high_rtt.threshold, 250, 'the rules in force stay');
     assert.equal(changes, [250]);
 
-    const events = readStream(store.db, RULES_STREAM);
+    const events = await store.log.readStream(RULES_STREAM);
     assert.equal(events.map((e) => e.type === 'rules.reloaded' && [e.data.ok, e.data.trigger, e.data.digest]), [
       [true, 'signal', digest],
       [false, 'admin', digest],
@@ -76,7 +75,7 @@ Holder('takes a good file, refuses a bad one keeping the rules in force, and rec
     const last = events[1];
     assert.ok(last.type === 'rules.reloaded' && /high_rtt\.threshold/.test(last.data.error ?? ''));
   } finally {
-    store.cleanup();
+    await store.cleanup();
   }
 });
 

@@ -7,7 +7,6 @@ import { tempDir } from '../helpers/db.ts';
 import { scrape, value } from '../helpers/metrics.ts';
 import { openSse } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/webrtc.ts';
-import { readStream } from '../../src/log/read.ts';
 import { RULES_STREAM } from '../../src/detect/rulesHolder.ts';
 
 const MONITOR = '/api/v0/mcp/monitor/webrtc';
@@ -32,13 +31,13 @@ const json = async (s: TestServer, path: string, init: Parameters<TestServer['ap
 };
 
 async function stall(s: TestServer, id: string) {
-  await s.services.log.append(`connection:${id}`, [
+  await s.services.store.append(`connection:${id}`, [
     { type: 'connection.created', data: { connection_id: id } },
     { type: 'connection.state_changed', data: { kind: 'connection', from: 'connecting', to: 'connected' } },
     { type: 'connection.stalled', data: { silent_ms: 1000, stall_after_ms: 1000, last_heard_ms: { stun: null, dtls: null, rtp: null, rtcp: null } } },
   ]);
 }
-const resume = (s: TestServer, id: string) => s.services.log.append(`connection:${id}`, [{ type: 'connection.resumed', data: { stalled_ms: 10, via: ['rtp'] } }]);
+const resume = (s: TestServer, id: string) => s.services.store.append(`connection:${id}`, [{ type: 'connection.resumed', data: { stalled_ms: 10, via: ['rtp'] } }]);
 
 const Issues = suite('GET issues');
 
@@ -141,7 +140,7 @@ Reload('the admin route takes a good file and refuses a bad one, keeping the rul
     process.kill(process.pid, 'SIGHUP');
     await waitFor(async () => (await json(s, `${MONITOR}/rules`)).body.rules.high_rtt.threshold === 150, 5000, 'SIGHUP reload');
 
-    const outcomes = readStream(s.services.db, RULES_STREAM).map((e) => e.type === 'rules.reloaded' && `${e.data.trigger}:${e.data.ok}`);
+    const outcomes = (await s.services.store.readStream(RULES_STREAM)).map((e) => e.type === 'rules.reloaded' && `${e.data.trigger}:${e.data.ok}`);
     assert.equal(outcomes, ['start:true', 'admin:true', 'admin:false', 'signal:true']);
   });
 });

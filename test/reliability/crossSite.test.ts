@@ -11,6 +11,7 @@ import type { Browser } from 'playwright-core';
 import { launchChromium, openPage } from '../helpers/browser.ts';
 import { MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
 import type { Viewer } from '../../src/webrtc/viewer.ts';
+import { dbOf } from '../helpers/db.ts';
 
 const TOKEN = 'player-secret-token';
 
@@ -41,7 +42,7 @@ let server: WebRtcTestServer;
 let viewer: Viewer;
 const posts: string[] = [];
 const operationsOf = (type: string) =>
-  server.services.db.prepare("SELECT count(*) FROM events WHERE type = 'operation.started' AND json_extract(data, '$.type') = ?").pluck().get(type) as number;
+  dbOf(server.services).prepare("SELECT count(*) FROM events WHERE type = 'operation.started' AND json_extract(data, '$.type') = ?").pluck().get(type) as number;
 
 const Cross = suite('requests from pages on other sites (Chromium)');
 Cross.before(async () => {

@@ -7,8 +7,7 @@ import { z } from 'zod';
 import type { Services } from '../app.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { ISSUE_SEVERITIES, ISSUE_TYPES, streamName, type IssueSeverity, type IssueType } from '../../log/catalogue.ts';
-import { readStreamRows, type EventRow } from '../../log/read.ts';
-import { decodeCursor, encodeCursor, getIssueJson, listIssueRows } from '../../projections/queries.ts';
+import type { EventRow } from '../../log/store.ts';
 import { ISSUE_STATUSES, type IssueModel, type IssueStatus } from '../../projections/issue.ts';
 import { limitParam, parseQuery } from '../validate.ts';
 import { MONITOR_PREFIX } from '../paths.ts';
@@ -19,7 +18,7 @@ import type { ApiSpec } from '../openapi/spec.ts';
 /** An event as the API shows it, from its stored row (monitor.ts has the same; importing it would make a cycle). */
 const publicEventJson = (r: EventRow) =>
   `{"position":${r.position},"stream":${JSON.stringify(r.stream)},"version":${r.version},"type":${JSON.stringify(r.type)},` +
-  `"recorded_at":"${new Date(r.recorded_at).toISOString()}","data":${r.data},"meta":${r.meta}}`;
+  `"recorded_at":"${new Date(r.recordedAt).toISOString()}","data":${r.data},"meta":${r.meta}}`;
 
 const words = <T extends string>(allowed: readonly T[], extra: string[] = []) =>
   z
@@ -34,16 +33,7 @@ const issuesQuery = z.object({
   type: words(ISSUE_TYPES).optional(),
   connection_id: z.string().max(200).optional().meta({ description: 'Only issues about this connection.' }),
   limit: limitParam(1000, 100),
-  cursor: z
-    .string()
-    .max(100)
-    .optional()
-    .meta({ description: 'The `next_cursor` of the previous page.' })
-    .transform((c, ctx) => {
-      const p = decodeCursor(c);
-      if (Number.isNaN(p)) ctx.addIssue({ code: 'custom', message: 'not a cursor this server issued' });
-      return p;
-    }),
+  cursor: z.string().max(100).meta({ description: 'The `next_cursor` of the previous page.' }).optional(),
 });
 
 const now = () => new Date().toISOString();
@@ -55,19 +45,19 @@ function detectorsOf(services: Services) {
 }
 
 export function issuesRouter(services: Services): Router {
-  const { db } = services;
+  const { reads, store } = services;
   const router = new Router({ prefix: MONITOR_PREFIX });
 
-  router.get('/issues', (ctx) => {
+  router.get('/issues', async (ctx) => {
     const q = parseQuery(ctx, issuesQuery);
     const statuses = !q.status ? ['open'] : q.status.includes('all') ? [] : q.status;
-    const page = listIssueRows(db, {
+    const page = await reads.issueRows({
       statuses: statuses as IssueStatus[],
       severities: q.severity as IssueSeverity[] | undefined,
       types: q.type as IssueType[] | undefined,
       connectionId: q.connection_id,
       limit: q.limit,
-      before: q.cursor,
+      cursor: q.cursor,
     });
     ctx.type = 'application/json';
     ctx.body =
@@ -75,10 +65,10 @@ export function issuesRouter(services: Services): Router {
       `"statuses":${JSON.stringify(statuses.length ? statuses : 'all')},"next_cursor":${JSON.stringify(page.nextCursor)},"timestamp":"${now()}"}`;
   });
 
-  router.get('/issues/:id', (ctx) => {
-    const json = getIssueJson(db, ctx.params.id);
+  router.get('/issues/:id', async (ctx) => {
+    const json = await reads.issueJson(ctx.params.id);
     if (json === null) throw notFound('issue', ctx.params.id);
-    const rows = readStreamRows(db, streamName('issue', ctx.params.id), { limit: 1000 });
+    const rows = await store.readStreamRows(streamName('issue', ctx.params.id), { limit: 1000 });
     ctx.type = 'application/json';
     ctx.body = `{"issue":${json},"events":[${rows.map(publicEventJson).join(',')}],"timestamp":"${now()}"}`;
   });
@@ -100,16 +90,13 @@ export function issuesRouter(services: Services): Router {
 }
 
 /** The connection detail's issues and their events, newest issue first (at most 50 issues). */
-export function connectionIssues(services: Services, connectionId: string): { issues: string[]; events: string[] } {
-  const page = listIssueRows(services.db, { statuses: [], connectionId, limit: 50 });
-  const events = page.items
-    .flatMap((r) => readStreamRows(services.db, streamName('issue', r.id), { limit: 100 }))
-    .sort((a, b) => a.position - b.position)
-    .map(publicEventJson);
-  return { issues: page.items.map((r) => r.json), events };
+export async function connectionIssues(services: Services, connectionId: string): Promise<{ issues: string[]; events: string[] }> {
+  const page = await services.reads.issueRows({ statuses: [], connectionId, limit: 50 });
+  const rows: EventRow[] = [];
+  for (const r of page.items) rows.push(...(await services.store.readStreamRows(streamName('issue', r.id), { limit: 100 })));
+  rows.sort((a, b) => a.position - b.position);
+  return { issues: page.items.map((r) => r.json), events: rows.map(publicEventJson) };
 }
-
-export { encodeCursor };
 
 // ---- OpenAPI ----------------------------------------------------------------
 

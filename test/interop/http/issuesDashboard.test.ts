@@ -37,7 +37,7 @@ test('shows a banner and the open issue while a connection is stalled, with its 
     await page.waitForSelector('#feed-status.feed-live');
     assert.ok(await page.$eval('#issues-banner', (el) => (el as HTMLElement).hidden));
     const score = { score: 42, audio: { r: 42, mos: 2.2, score: 42 }, video: null, reasons: ['audio loss 8% costs 23 R'] };
-    await server.services.log.append('connection:c1', [
+    await server.services.store.append('connection:c1', [
       { type: 'connection.created', data: { connection_id: 'c1' } },
       { type: 'connection.state_changed', data: { kind: 'connection', from: 'connecting', to: 'connected' } },
       {
@@ -52,7 +52,7 @@ test('shows a banner and the open issue while a connection is stalled, with its 
     const cell = await page.$eval('#connections tbody tr[data-id="c1"] td.quality span', (el) => ({ text: el.textContent, title: el.getAttribute('title'), cls: el.className }));
     assert.equal(cell, { text: '42', title: 'audio loss 8% costs 23 R', cls: 'score score-critical' });
 
-    await server.services.log.append('connection:c1', [{ type: 'connection.resumed', data: { stalled_ms: 10, via: ['rtp'] } }]);
+    await server.services.store.append('connection:c1', [{ type: 'connection.resumed', data: { stalled_ms: 10, via: ['rtp'] } }]);
     await page.waitForSelector('#issues-banner[hidden]', { state: 'attached', timeout: 5000 });
     assert.is(await page.$$eval('#issues tbody tr', (rows) => rows.length), 0);
     assert.equal(problems, []);

@@ -1,3 +1,4 @@
+-- STRICT added by hand (see src/log/schema.ts).
 CREATE TABLE `issues` (
 	`id` text PRIMARY KEY NOT NULL,
 	`type` text NOT NULL,
