@@ -312,6 +312,17 @@ export function* realisticSteps(seed: number, options: { minEvents: number; conc
       yield { stream: `forwarder:node-${seed}`, events: [event] };
     }
   }
+  // Then what the detectors write (they take nothing from the random stream):
+  // a rules reload, an issue raised, updated and resolved, and one left open.
+  yield { stream: 'detector:rules', events: [{ type: 'rules.reloaded', data: { ok: true, trigger: 'start', path: '/etc/rules.json', digest: 'a'.repeat(64), error: null } }] };
+  const issue = (id: string, connection: string): NewEvent => ({
+    type: 'issue.raised',
+    data: { issue_id: id, type: 'high_loss', severity: 'warning', connection_id: connection, operation_id: null, task_id: null, node: null, message: 'loss 12 %', value: 12, threshold: 5, cause_position: 1 },
+  });
+  yield { stream: `issue:i-${seed}-1`, events: [issue(`i-${seed}-1`, 'c-1')] };
+  yield { stream: `issue:i-${seed}-2`, events: [issue(`i-${seed}-2`, 'c-2')] };
+  yield { stream: `issue:i-${seed}-1`, events: [{ type: 'issue.updated', data: { severity: 'warning', message: 'loss 20 %', value: 20, worst: 20, cause_position: 2 } }] };
+  yield { stream: `issue:i-${seed}-1`, events: [{ type: 'issue.resolved', data: { resolution: 'cleared', duration_ms: 20_000, clear_for_ms: 10_000, worst: 20, cause_position: null } }] };
   // Last, a gap marker: what a log shows after storage refused some appends.
   yield {
     stream: 'log:gaps',
