@@ -376,7 +376,7 @@ function evaluate(s: DetectorState, subjectKey: string, ctx: DetectContext, caus
         s.issues[key] = { id, type: c.type, subject, subjectKey, severity, raisedAt: now, lastUpdateAt: now, value: c.value, reported: c.value, worst: c.value, clearSince: c.pulse ? now : null };
         emits.push({
           stream: `issue:${id}`,
-          event: { type: 'issue.raised', data: { issue_id: id, type: c.type, severity, ...subject, message: c.message, value: c.value, threshold: c.threshold, cause_position: cause } },
+          event: { type: 'issue.raised', data: { issue_id: id, type: c.type, severity, subject: subjectKey, ...subject, message: c.message, value: c.value, threshold: c.threshold, cause_position: cause } },
         });
         continue;
       }
@@ -388,7 +388,7 @@ function evaluate(s: DetectorState, subjectKey: string, ctx: DetectContext, caus
         open.reported = c.value;
         emits.push({
           stream: `issue:${open.id}`,
-          event: { type: 'issue.updated', data: { severity: open.severity, message: c.message, value: c.value, worst: open.worst, cause_position: cause } },
+          event: { type: 'issue.updated', data: { issue_id: open.id, type: open.type, severity: open.severity, subject: open.subjectKey, message: c.message, value: c.value, worst: open.worst, cause_position: cause } },
         });
       }
     } else if (open && open.clearSince === null) {
@@ -416,7 +416,7 @@ function resolve(s: DetectorState, key: string, resolution: 'cleared' | 'subject
     stream: `issue:${open.id}`,
     event: {
       type: 'issue.resolved',
-      data: { resolution, duration_ms: Math.max(0, s.now - open.raisedAt), clear_for_ms: open.clearSince === null ? 0 : Math.max(0, s.now - open.clearSince), worst: open.worst, cause_position: cause },
+      data: { issue_id: open.id, type: open.type, severity: open.severity, subject: open.subjectKey, resolution, duration_ms: Math.max(0, s.now - open.raisedAt), clear_for_ms: open.clearSince === null ? 0 : Math.max(0, s.now - open.clearSince), worst: open.worst, cause_position: cause },
     },
   });
 }

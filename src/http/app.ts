@@ -14,6 +14,7 @@ import type { OperationRunner } from '../operations/runner.ts';
 import type { ForwarderStatusSource } from '../fleet/status.ts';
 import type { RulesHolder } from '../detect/rulesHolder.ts';
 import type { DetectorConsumer } from '../detect/consumer.ts';
+import type { WebhookStatusSource } from '../deliver/webhooks.ts';
 import { problemMiddleware } from './errors.ts';
 import { requireTokens } from './auth.ts';
 import { sameSiteGuard } from './sameSite.ts';
@@ -41,6 +42,8 @@ export type Services = {
   forwarder?: ForwarderStatusSource | null;
   /** The detectors' rules and the consumer running them (absent in apps built without a server). */
   detectors?: { rules: RulesHolder; consumer: DetectorConsumer } | null;
+  /** The webhook deliverers, one per `--webhook` endpoint. */
+  webhooks?: readonly WebhookStatusSource[];
 };
 
 export type RouterFactory = (services: Services) => Router;

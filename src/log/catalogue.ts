@@ -93,6 +93,24 @@ export const qualityScore = z.object({
 });
 export type QualityScore = z.output<typeof qualityScore>;
 
+/** What every issue event carries (src/detect; webhooks read `subject`). */
+const issueCommon = z.object({
+  issue_id: id,
+  type: z.enum(ISSUE_TYPES),
+  severity: z.enum(ISSUE_SEVERITIES),
+  subject: z.string().min(1).max(300),
+});
+
+const webhookAttempt = z.object({
+  endpoint: z.string().max(2100),
+  webhook_id: z.string().min(1).max(300),
+  position: z.number().int().positive(),
+  event_type: z.string(),
+  /** 1 for the first attempt at this event (counted from this process's start). */
+  attempt: z.number().int().positive(),
+  duration_ms: ms,
+});
+
 export type TrackSample = z.output<typeof trackSample>;
 export type ChannelSample = z.output<typeof channelSample>;
 
@@ -268,15 +286,29 @@ const eventSchemas = {
     retry_in_ms: ms,
   }),
 
+  // Webhook delivery (src/deliver/), on the stream `webhook:<endpoint key>`:
+  // one event per attempt. `endpoint` is the URL without its credentials;
+  // `position` and `webhook_id` name the delivered event (the id is stable
+  // across attempts so receivers deduplicate).
+  'webhook.delivered': webhookAttempt.extend({ status: z.number().int() }),
+  'webhook.attempt_failed': webhookAttempt.extend({
+    status: z.number().int().nullable(),
+    error: errorInfo,
+    /** When the next attempt starts. */
+    retry_in_ms: ms,
+  }),
+  /** The last attempt allowed failed too: the endpoint gives up on this event and moves on. */
+  'webhook.failed': webhookAttempt.extend({ status: z.number().int().nullable(), error: errorInfo }),
+
   // Issues the detectors raise (src/detect), each on its own stream
   // `issue:<id>`: raised once, updated (at a bounded rate) while the
   // condition lasts, resolved once it has stayed clear for the hold time.
   // `cause_position` is the log position of the event that decided it (null
   // when the detectors' clock decided it: a deadline or a hold time passed).
-  'issue.raised': z.object({
-    issue_id: id,
-    type: z.enum(ISSUE_TYPES),
-    severity: z.enum(ISSUE_SEVERITIES),
+  // Every issue event names the issue, its type, severity and `subject`, the
+  // stream it is about (`connection:<id>`, `operation:<id>`, `task:<id>`,
+  // `node:<name>`): webhooks deliver issues in their subject's order.
+  'issue.raised': issueCommon.extend({
     /** What the issue is about: a connection, an operation, a task or a fleet node. */
     connection_id: id.nullable(),
     operation_id: id.nullable(),
@@ -288,15 +320,14 @@ const eventSchemas = {
     threshold: z.number().nullable(),
     cause_position: z.number().int().nonnegative().nullable(),
   }),
-  'issue.updated': z.object({
-    severity: z.enum(ISSUE_SEVERITIES),
+  'issue.updated': issueCommon.extend({
     message: z.string().max(500),
     value: z.number().nullable(),
     /** The worst value since the issue was raised. */
     worst: z.number().nullable(),
     cause_position: z.number().int().nonnegative().nullable(),
   }),
-  'issue.resolved': z.object({
+  'issue.resolved': issueCommon.extend({
     resolution: z.enum(ISSUE_RESOLUTIONS),
     /** From issue.raised to now. */
     duration_ms: ms,
@@ -379,7 +410,7 @@ export function isEventType(type: string): type is EventType {
 }
 
 /** Stream names: `<kind>:<id>`. */
-export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder', 'log', 'issue', 'detector'] as const;
+export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder', 'log', 'issue', 'detector', 'webhook'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 export const streamName = (kind: StreamKind, entityId: string) => `${kind}:${entityId}`;
 /** Where `log.gap` markers go. */

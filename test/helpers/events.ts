@@ -315,14 +315,25 @@ export function* realisticSteps(seed: number, options: { minEvents: number; conc
   // Then what the detectors write (they take nothing from the random stream):
   // a rules reload, an issue raised, updated and resolved, and one left open.
   yield { stream: 'detector:rules', events: [{ type: 'rules.reloaded', data: { ok: true, trigger: 'start', path: '/etc/rules.json', digest: 'a'.repeat(64), error: null } }] };
+  const common = (id: string) => ({ issue_id: id, type: 'high_loss' as const, severity: 'warning' as const, subject: 'connection:c-1' });
   const issue = (id: string, connection: string): NewEvent => ({
     type: 'issue.raised',
-    data: { issue_id: id, type: 'high_loss', severity: 'warning', connection_id: connection, operation_id: null, task_id: null, node: null, message: 'loss 12 %', value: 12, threshold: 5, cause_position: 1 },
+    data: { issue_id: id, type: 'high_loss', severity: 'warning', subject: `connection:${connection}`, connection_id: connection, operation_id: null, task_id: null, node: null, message: 'loss 12 %', value: 12, threshold: 5, cause_position: 1 },
   });
   yield { stream: `issue:i-${seed}-1`, events: [issue(`i-${seed}-1`, 'c-1')] };
   yield { stream: `issue:i-${seed}-2`, events: [issue(`i-${seed}-2`, 'c-2')] };
-  yield { stream: `issue:i-${seed}-1`, events: [{ type: 'issue.updated', data: { severity: 'warning', message: 'loss 20 %', value: 20, worst: 20, cause_position: 2 } }] };
-  yield { stream: `issue:i-${seed}-1`, events: [{ type: 'issue.resolved', data: { resolution: 'cleared', duration_ms: 20_000, clear_for_ms: 10_000, worst: 20, cause_position: null } }] };
+  yield { stream: `issue:i-${seed}-1`, events: [{ type: 'issue.updated', data: { ...common(`i-${seed}-1`), severity: 'warning', message: 'loss 20 %', value: 20, worst: 20, cause_position: 2 } }] };
+  yield { stream: `issue:i-${seed}-1`, events: [{ type: 'issue.resolved', data: { ...common(`i-${seed}-1`), resolution: 'cleared', duration_ms: 20_000, clear_for_ms: 10_000, worst: 20, cause_position: null } }] };
+  // The webhook attempts at them.
+  const attempt = { endpoint: 'https://***@hooks.example/in', webhook_id: `msg_node-${seed}_1`, position: 1, event_type: 'issue.raised', duration_ms: 12 };
+  yield {
+    stream: 'webhook:0123456789abcdef',
+    events: [
+      { type: 'webhook.attempt_failed', data: { ...attempt, attempt: 1, status: 503, error: { code: 'HTTP_503', message: 'the endpoint answered 503' }, retry_in_ms: 1000 } },
+      { type: 'webhook.delivered', data: { ...attempt, attempt: 2, status: 204 } },
+      { type: 'webhook.failed', data: { ...attempt, position: 2, webhook_id: `msg_node-${seed}_2`, attempt: 30, status: null, error: { code: 'TIMEOUT', message: 'no answer within 15000 ms' } } },
+    ],
+  };
   // Last, a gap marker: what a log shows after storage refused some appends.
   yield {
     stream: 'log:gaps',
