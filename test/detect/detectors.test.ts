@@ -20,7 +20,7 @@ function run(inputs: DetectorInput[], rules = rulesOf()) {
     state = out.state;
     emits.push(...out.emits);
   }
-  return { state, emits, types: emits.map((e) => `${e.event.type}:${(e.event.data as { type?: string }).type ?? e.stream}`) };
+  return { state, emits, types: emits.map((e) => `${e.event.type}:${e.event.type === 'issue.raised' ? e.event.data.type : e.stream}`) };
 }
 
 const tick = (at: number): DetectorInput => ({ type: 'tick', at });
