@@ -45,7 +45,25 @@ export async function webhookFigures(scratch: string, sizes: { latencyEvents: nu
   let n = 0;
   const raise = () => {
     const id = `i${++n}`;
-    return log.append(`issue:${id}`, [{ type: 'issue.raised', data: { issue_id: id, type: 'loss', severity: 'warning', subject: `connection:c${n % 50}`, value: 0.1 } }]);
+    return log.append(`issue:${id}`, [
+      {
+        type: 'issue.raised',
+        data: {
+          issue_id: id,
+          type: 'high_loss',
+          severity: 'warning',
+          subject: `connection:c${n % 50}`,
+          connection_id: `c${n % 50}`,
+          operation_id: null,
+          task_id: null,
+          node: null,
+          message: 'loss 10 %',
+          value: 10,
+          threshold: 5,
+          cause_position: null,
+        },
+      },
+    ]);
   };
   const body = JSON.stringify({ type: 'issue.raised', timestamp: new Date().toISOString(), position: 1, subject: 'connection:c1', node: 'bench', data: { issue_id: 'i1', type: 'loss', severity: 'warning', subject: 'connection:c1', value: 0.1 } });
   try {

@@ -125,6 +125,8 @@ const configSchema = z.object({
   forwardBackoffMaxMs: z.number().int().min(1).default(10_000),
   /** The oldest unshipped event waiting this long makes the forwarder `behind`. */
   forwardBehindAfterMs: z.number().int().min(0).default(5_000),
+  /** The detectors' rules file (JSON, src/detect/rules.ts); null: the built-in defaults. Reloaded on SIGHUP. */
+  rulesPath: z.string().min(1).nullable().default(null),
   /** Endpoints that receive issue and connection-outcome events (src/deliver/), http(s) only. */
   webhooks: z.array(webhookUrl).max(20).default([]),
   /** The Standard Webhooks secret every delivery is signed with; required with webhooks. */
@@ -230,6 +232,7 @@ export const SETTINGS: Partial<Record<Setting, SettingSource>> = {
   forwardTo: { flag: '--forward-to <url>', env: 'WEBRTC_MONITOR_FORWARD_TO', help: 'ship the log to this central PostgreSQL, postgres://…' },
   nodeId: { flag: '--node-id <name>', env: 'WEBRTC_MONITOR_NODE_ID', help: "this node's name in the fleet", defaultText: 'the host name' },
   forwardBackoffMaxMs: { flag: '--forward-backoff-max <ms>', help: 'longest wait between attempts while the centre is unreachable', read: 'int' },
+  rulesPath: { flag: '--rules <file>', env: 'WEBRTC_MONITOR_RULES', help: "the detectors' rules (JSON; README \"Issues and rules\"); reloaded on SIGHUP", defaultText: 'built-in defaults' },
   webhooks: {
     flag: '--webhook <url...>',
     env: 'WEBRTC_MONITOR_WEBHOOKS',
@@ -258,7 +261,7 @@ export const COMMAND_SETTINGS = {
     'port', 'host', 'debug', 'persistencePath', 'logDir', 'authToken', 'readToken', 'allowedHosts', 'allowedOrigins', 'corsOrigins', 'maxPeers',
     'maxConnections', 'requestTimeoutMs', 'contentDir', 'statsIntervalMs', 'stallAfterMs', 'consentTimeoutMs', 'operationTimeoutMs',
     'shutdownGraceMs', 'iceServers', 'iceAdditionalHostAddresses', 'enableTestRoutes', 'logLevel', 'logFormat', 'forwardTo', 'nodeId', 'forwardBackoffMaxMs',
-    'webhooks', 'webhookSecret', 'webhookTimeoutMs', 'webhookBackoffMaxMs', 'webhookMaxAttempts',
+    'rulesPath', 'webhooks', 'webhookSecret', 'webhookTimeoutMs', 'webhookBackoffMaxMs', 'webhookMaxAttempts',
   ],
   'export-logs': ['persistencePath'],
   query: ['persistencePath', 'queryTimeoutMs'],

@@ -45,6 +45,8 @@ export const ERROR_STATUS = {
   INVALID_EVENT: 422,
   /** A file given as the database that is not one of ours (not SQLite, or SQLite without our tables). */
   NOT_A_DATABASE: 422,
+  /** A detectors' rules file (--rules) that cannot be read or does not validate; the rules in force stay. */
+  RULES_INVALID: 422,
   INTERNAL: 500,
   WEBRTC_ERROR: 500,
   UNAVAILABLE: 503,

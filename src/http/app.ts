@@ -14,6 +14,8 @@ import type { EventStore } from '../log/store.ts';
 import type { MonitorReads } from '../projections/reads.ts';
 import type { OperationRunner } from '../operations/runner.ts';
 import type { ForwarderStatusSource } from '../fleet/status.ts';
+import type { RulesHolder } from '../detect/rulesHolder.ts';
+import type { DetectorConsumer } from '../detect/consumer.ts';
 import type { WebhookStatusSource } from '../deliver/webhooks.ts';
 import { problemMiddleware } from './errors.ts';
 import { requireTokens, type ViewerTokens } from './auth.ts';
@@ -28,6 +30,7 @@ import { metricsRouter } from './routes/metrics.ts';
 import { openapiRouter } from './routes/openapi.ts';
 import type { ApiSpec } from './openapi/spec.ts';
 import { dashboardRouter } from './routes/dashboard.ts';
+import { issuesRouter } from './routes/issues.ts';
 
 export type Services = {
   config: Config;
@@ -41,6 +44,8 @@ export type Services = {
   startedAt: number;
   /** The fleet forwarder, when `--forward-to` is set. */
   forwarder?: ForwarderStatusSource | null;
+  /** The detectors' rules and the consumer running them (absent in apps built without a server). */
+  detectors?: { rules: RulesHolder; consumer: DetectorConsumer } | null;
   /** The webhook deliverers, one per `--webhook` endpoint. */
   webhooks?: readonly WebhookStatusSource[];
   /** Finished monitor answers by (path, query, log position); each app makes its own unless given one. */
@@ -90,7 +95,7 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
     }),
   );
   app.use(refuseWhileDraining(services));
-  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter];
+  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter, issuesRouter];
   const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
   for (const router of routers) {
     app.use(router.routes());

@@ -26,6 +26,10 @@ import type { ViewerTokens } from './auth.ts';
 import { countConnections, serverState } from './limits.ts';
 import { guardProcess } from './processGuard.ts';
 import { healthOf } from './health.ts';
+import { RulesHolder } from '../detect/rulesHolder.ts';
+import { DetectorConsumer } from '../detect/consumer.ts';
+import { loadRulesFile } from '../detect/rules.ts';
+import { AppError } from '../errors.ts';
 
 /** A part of the server that brings routes and takes part in start-up and shutdown. */
 export type Plugin = {
@@ -62,6 +66,9 @@ export async function startServer(
   options: { logger?: Logger; plugins?: PluginFactory[] } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? makeLogger(config);
+  // A rules file that is bad at start stops the start: there are no rules in force to keep yet.
+  const initialRules = config.rulesPath ? loadRulesFile(config.rulesPath) : null;
+  if (initialRules && !initialRules.ok) throw new AppError('RULES_INVALID', `invalid rules (--rules): ${initialRules.error}`);
   // The server holds the database while it runs (`rebuild` and `prune` refuse
   // meanwhile), and its read models are brought to this version's first.
   const opened = await openStore(config.persistencePath, {
@@ -80,12 +87,20 @@ export async function startServer(
   let plugins: Plugin[];
   let runner: OperationRunner;
   let recovered: RecoveryReport;
+  let rules: RulesHolder;
+  let detectors: DetectorConsumer;
   try {
     unguard = guardProcess(logger);
     runner = new OperationRunner(store, { defaultTimeoutMs: config.operationTimeoutMs });
     forwarder = config.forwardTo ? await makeForwarder(config, store, logger) : null;
+    rules = new RulesHolder(config.rulesPath, store, logger, initialRules?.ok ? initialRules.rules : undefined);
+    detectors = new DetectorConsumer(store, rules, logger);
+    const consumer = detectors;
+    rules.onChange(() => consumer.rulesChanged());
     webhooks = await makeWebhooks(config, store, logger);
-    services = { config, store, reads, runner, logger, startedAt: Date.now(), forwarder, webhooks, responseCache: new ResponseCache() };
+    services = {
+      config, store, reads, runner, logger, startedAt: Date.now(), forwarder, webhooks, responseCache: new ResponseCache(), detectors: { rules, consumer },
+    };
 
     recovered = await closeOrphans(store, await findOrphans(store, reads));
     if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks + recovered.servers > 0) {
@@ -137,6 +152,12 @@ export async function startServer(
   server.on('error', (err) => logger.warn({ err }, 'the HTTP server reported an error'));
   // In the background, once serving: a node serves whether or not the centre is reachable.
   await forwarder?.start();
+  // With a rules file, what was loaded is recorded (the defaults need no record on every start).
+  if (config.rulesPath) await rules.reload('start');
+  await detectors.start();
+  // SIGHUP reloads the rules (a refused file keeps the rules in force; both are recorded).
+  const onHangUp = () => void rules.reload('signal');
+  process.on('SIGHUP', onHangUp);
   for (const webhook of webhooks) await webhook.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -166,6 +187,8 @@ export async function startServer(
       server.closeAllConnections();
       await stopped;
       await logDirWriter?.stop();
+      process.off('SIGHUP', onHangUp);
+      await detectors.stop();
       // Delivers what the shutdown recorded to endpoints that answer, within the grace period; the rest goes on the next start.
       await Promise.all(webhooks.map((webhook) => webhook.stop({ drainMs: config.shutdownGraceMs })));
       // Ships what the shutdown recorded, if the centre is there, within the grace period.

@@ -19,7 +19,7 @@
 import type { Db } from './open.ts';
 import { AppError, unavailable } from '../errors.ts';
 import { storageError } from './storage.ts';
-import { writeCheckpoint } from './checkpoint.ts';
+import { writeCheckpoint, writeConsumerState } from './checkpoint.ts';
 import {
   EVENT_SCHEMA_VERSION,
   GAP_STREAM,
@@ -292,6 +292,66 @@ export class GroupCommit {
     this.stats.lastBatchSize = size;
     this.stats.lastBatchMs = durationMs;
     if (size > 0) for (const listener of this.listeners) listener({ lastPosition, size, durationMs });
+  }
+
+  /**
+   * Appends to several streams and moves a consumer's checkpoint (with its
+   * state) in one transaction: a consumer that writes its output back to the
+   * log (the detectors) neither loses nor repeats it across a crash. Runs at
+   * once, after committing whatever is queued, so log order stays call
+   * order; returns after the commit, or throws (a storage error, counted
+   * for the next `log.gap`). `entries` may be empty (only the checkpoint moves).
+   */
+  appendWithCheckpoint(
+    entries: { stream: string; events: NewEvent[] }[],
+    checkpoint: { consumer: string; position: number; state: string },
+  ): { positions: number[] } {
+    if (this.closed) throw unavailable('SHUTTING_DOWN', 'the event log is closed', 10);
+    const pending: Pending[] = [];
+    const metaObject: EventMeta = { schema: EVENT_SCHEMA_VERSION };
+    for (const entry of entries) {
+      const checked: Pending['events'] = [];
+      for (const event of entry.events) {
+        const result = validateEvent(event);
+        if (!result.ok) throw new AppError('INVALID_EVENT', result.problem);
+        checked.push({ type: result.type, data: JSON.stringify(result.data), value: result.data });
+      }
+      pending.push({ stream: entry.stream, events: checked, expectedVersion: 'any', meta: JSON.stringify(metaObject), metaObject, resolve: () => {}, reject: () => {} });
+    }
+    this.flush();
+    const recordedAt = Math.max(this.clock(), this.lastRecordedAt);
+    const started = performance.now();
+    let results: AppendResult[];
+    try {
+      results = this.runWithCheckpoint(pending, checkpoint, recordedAt);
+    } catch (err) {
+      this.projector?.discard();
+      const storage = storageError(err);
+      for (const p of pending) this.noteLost(p, storage ?? (err as Error));
+      throw storage ?? err;
+    }
+    this.lastRecordedAt = recordedAt;
+    const positions = results.flatMap((r) => (r.ok ? [r.lastPosition] : []));
+    const size = pending.reduce((n, p) => n + p.events.length, 0);
+    if (size > 0) {
+      const durationMs = performance.now() - started;
+      this.stats.batches++;
+      this.stats.events += size;
+      this.stats.lastBatchSize = size;
+      this.stats.lastBatchMs = durationMs;
+      for (const listener of this.listeners) listener({ lastPosition: Math.max(...positions), size, durationMs });
+    }
+    return { positions };
+  }
+
+  private runWithCheckpoint(pending: Pending[], checkpoint: { consumer: string; position: number; state: string }, recordedAt: number): AppendResult[] {
+    return this.db.transaction(() => {
+      const versions = new Map<string, number>();
+      const results = pending.map((p) => this.appendOne(p, versions, recordedAt));
+      this.projector?.flush(this.db);
+      writeConsumerState(this.db, checkpoint.consumer, checkpoint.position, checkpoint.state);
+      return results;
+    }).immediate();
   }
 
   /** Called after every committed batch that appended something. */

@@ -7,7 +7,9 @@
 //   1  the first catalogue
 //   2  connection.stats_sampled: unknown values are null, never 0 (packets_lost,
 //      bitrates and interval_ms on a first sample), with per-track and
-//      per-data-channel detail; connection.stalled / resumed; task.settled_late
+//      per-data-channel detail; connection.stalled / resumed; task.settled_late;
+//      later additions, all optional or new types: the quality score in
+//      connection.stats_sampled, issue.raised / updated / resolved, rules.reloaded
 import { z } from 'zod';
 
 export const EVENT_SCHEMA_VERSION = 2;
@@ -27,6 +29,24 @@ export const ACTIVITY_KINDS = ['stun', 'dtls', 'rtp', 'rtcp'] as const;
 export type ActivityKind = (typeof ACTIVITY_KINDS)[number];
 export const TASK_STATUSES = ['created', 'running', 'completed', 'failed', 'cancelled', 'timed_out'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
+/** What the detectors (src/detect) raise issues about. */
+export const ISSUE_TYPES = [
+  'connection_failed',
+  'slow_setup',
+  'stalled',
+  'high_rtt',
+  'high_jitter',
+  'high_loss',
+  'bitrate_collapse',
+  'operation_overdue',
+  'task_abandoned',
+  'forwarder_behind',
+] as const;
+export type IssueType = (typeof ISSUE_TYPES)[number];
+export const ISSUE_SEVERITIES = ['info', 'warning', 'critical'] as const;
+export type IssueSeverity = (typeof ISSUE_SEVERITIES)[number];
+/** How an issue ended: its condition stayed clear for the hold time, or what it was about ended. */
+export const ISSUE_RESOLUTIONS = ['cleared', 'subject_ended'] as const;
 
 /** One outbound RTP stream (SSRC) in a stats sample; RTCP values come from the viewer's reports. */
 const trackSample = z.object({
@@ -63,14 +83,23 @@ const channelSample = z.object({
   buffered_amount: count,
 });
 
-const issuePayload = z
-  .object({
-    issue_id: id,
-    type: z.string().min(1).max(100),
-    severity: z.enum(['info', 'warning', 'critical']),
-    subject: z.string().min(1).max(300),
-  })
-  .loose();
+/** A connection's quality, 0-100, with the reasons it is not 100 (src/detect/score.ts). null parts are unknown. */
+export const qualityScore = z.object({
+  score: z.number().min(0).max(100).nullable(),
+  /** E-model (ITU-T G.107, simplified) transmission rating R and its MOS, from RTT, jitter and loss. */
+  audio: z.object({ r: z.number(), mos: z.number(), score: z.number().min(0).max(100) }).nullable(),
+  video: z.object({ score: z.number().min(0).max(100), fps: z.number().nullable() }).nullable(),
+  reasons: z.array(z.string().max(200)).max(10),
+});
+export type QualityScore = z.output<typeof qualityScore>;
+
+/** What every issue event carries (src/detect; webhooks read `subject`). */
+const issueCommon = z.object({
+  issue_id: id,
+  type: z.enum(ISSUE_TYPES),
+  severity: z.enum(ISSUE_SEVERITIES),
+  subject: z.string().min(1).max(300),
+});
 
 const webhookAttempt = z.object({
   endpoint: z.string().max(2100),
@@ -169,6 +198,8 @@ const eventSchemas = {
     interval_ms: ms.nullable(),
     tracks: z.array(trackSample).max(50).optional(),
     data_channels: z.array(channelSample).max(50).optional(),
+    /** The quality score of this sample (src/detect/score.ts); absent from samples recorded before it existed. */
+    score: qualityScore.optional(),
   }),
   'connection.stalled': z.object({
     /** Milliseconds since anything arrived from the remote peer. */
@@ -271,13 +302,52 @@ const eventSchemas = {
   /** The last attempt allowed failed too: the endpoint gives up on this event and moves on. */
   'webhook.failed': webhookAttempt.extend({ status: z.number().int().nullable(), error: errorInfo }),
 
-  // Quality issues, on the stream `issue:<issue_id>`: declared here only as
-  // far as webhook delivery needs them (the detectors own their full payloads).
-  // `subject` is the stream the issue is about (`connection:<id>`,
-  // `operation:<id>`, `node:<name>`); webhooks deliver it in that subject's order.
-  'issue.raised': issuePayload,
-  'issue.updated': issuePayload,
-  'issue.resolved': issuePayload,
+  // Issues the detectors raise (src/detect), each on its own stream
+  // `issue:<id>`: raised once, updated (at a bounded rate) while the
+  // condition lasts, resolved once it has stayed clear for the hold time.
+  // `cause_position` is the log position of the event that decided it (null
+  // when the detectors' clock decided it: a deadline or a hold time passed).
+  // Every issue event names the issue, its type, severity and `subject`, the
+  // stream it is about (`connection:<id>`, `operation:<id>`, `task:<id>`,
+  // `node:<name>`): webhooks deliver issues in their subject's order.
+  'issue.raised': issueCommon.extend({
+    /** What the issue is about: a connection, an operation, a task or a fleet node. */
+    connection_id: id.nullable(),
+    operation_id: id.nullable(),
+    task_id: id.nullable(),
+    node: id.nullable(),
+    message: z.string().max(500),
+    /** The measured value that crossed the threshold (ms, %, bps, ...), null for a fact such as a failure. */
+    value: z.number().nullable(),
+    threshold: z.number().nullable(),
+    cause_position: z.number().int().nonnegative().nullable(),
+  }),
+  'issue.updated': issueCommon.extend({
+    message: z.string().max(500),
+    value: z.number().nullable(),
+    /** The worst value since the issue was raised. */
+    worst: z.number().nullable(),
+    cause_position: z.number().int().nonnegative().nullable(),
+  }),
+  'issue.resolved': issueCommon.extend({
+    resolution: z.enum(ISSUE_RESOLUTIONS),
+    /** From issue.raised to now. */
+    duration_ms: ms,
+    /** How long the condition had been clear (the hold time, or more). */
+    clear_for_ms: ms,
+    worst: z.number().nullable(),
+    cause_position: z.number().int().nonnegative().nullable(),
+  }),
+  /** A rules file (--rules) was loaded, or refused and the rules before it kept; on stream `detector:rules`. */
+  'rules.reloaded': z.object({
+    ok: z.boolean(),
+    trigger: z.enum(['start', 'signal', 'admin', 'watch']),
+    /** The file, or null for the built-in defaults. */
+    path: z.string().nullable(),
+    /** SHA-256 of the rules in force after this (the new ones, or the kept ones). */
+    digest: z.string(),
+    error: z.string().max(2000).nullable(),
+  }),
 
   /**
    * Events that could not be recorded (storage full, busy or gone), written
@@ -351,7 +421,7 @@ export function isEventType(type: string): type is EventType {
 }
 
 /** Stream names: `<kind>:<id>`. */
-export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder', 'log', 'issue', 'webhook'] as const;
+export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder', 'log', 'issue', 'detector', 'webhook'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 export const streamName = (kind: StreamKind, entityId: string) => `${kind}:${entityId}`;
 /** Where `log.gap` markers go. */

@@ -39,3 +39,18 @@ export function dropCheckpointsExcept(db: Db, prefix: string, keep: readonly str
 export function lowestCheckpoint(db: Db): number | null {
   return orm(db).select({ lowest: min(checkpoints.position) }).from(checkpoints).get()?.lowest ?? null;
 }
+
+/** A consumer's checkpoint with the state it keeps beside it (the detectors'), or null before its first write. */
+export function readConsumerState(db: Db, consumer: string): { position: number; state: string | null } | null {
+  return orm(db).select({ position: checkpoints.position, state: checkpoints.state }).from(checkpoints).where(eq(checkpoints.consumer, consumer)).get() ?? null;
+}
+
+/** Writes a checkpoint and its state together; inside an append (GroupCommit.appendWithCheckpoint) they commit with its events. */
+export function writeConsumerState(db: Db, consumer: string, position: number, state: string): void {
+  const updatedAt = Date.now();
+  orm(db)
+    .insert(checkpoints)
+    .values({ consumer, position, updatedAt, state })
+    .onConflictDoUpdate({ target: checkpoints.consumer, set: { position, updatedAt, state } })
+    .run();
+}

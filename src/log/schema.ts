@@ -121,6 +121,32 @@ export const tasks = sqliteTable(
   ],
 );
 
+/** Issues the detectors raised (src/detect), open and resolved: the `issue.*` events folded. */
+export const issues = sqliteTable(
+  'issues',
+  {
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    severity: text('severity').notNull(),
+    /** open | resolved */
+    status: text('status').notNull(),
+    connectionId: text('connection_id'),
+    operationId: text('operation_id'),
+    taskId: text('task_id'),
+    node: text('node'),
+    raisedAt: integer('raised_at').notNull(),
+    resolvedAt: integer('resolved_at'),
+    createdPosition: integer('created_position').notNull(),
+    lastPosition: integer('last_position').notNull(),
+    state: text('state').notNull(),
+  },
+  (t) => [
+    index('issues_status_position').on(t.status, t.createdPosition),
+    index('issues_created_position').on(t.createdPosition),
+    index('issues_connection').on(t.connectionId),
+  ],
+);
+
 /** A single row (id = 1): counters kept by the summary reducer. */
 export const summary = sqliteTable('summary', {
   id: integer('id').primaryKey(),
@@ -142,6 +168,8 @@ export const checkpoints = sqliteTable('checkpoints', {
   consumer: text('consumer').primaryKey(),
   position: integer('position').notNull(),
   updatedAt: integer('updated_at').notNull(),
+  /** A consumer's own state as of `position` (the detectors' open issues and windows), written with it. */
+  state: text('state'),
 });
 
 /**

@@ -11,7 +11,7 @@ import { GroupCommit, type InlineProjector } from './append.ts';
 import { openDatabase, openReadOnly, type Db, type OpenOptions } from './open.ts';
 import { firstAfter, headPosition, readLogRows, readStreamRows, rowToEvent } from './read.ts';
 import { openStreams } from './openStreams.ts';
-import { dropCheckpointsExcept, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { dropCheckpointsExcept, readCheckpoint, readConsumerState, writeCheckpoint } from './checkpoint.ts';
 import { lastPositionBefore, planPrune, prune, prunedThrough } from './prune.ts';
 import { takeHold, type Hold, type HoldRole } from './hold.ts';
 import type {
@@ -160,6 +160,19 @@ export class SqliteEventStore implements EventStore {
   async readCheckpoint(consumer: string): Promise<Checkpoint | null> {
     const position = readCheckpoint(this.db, consumer);
     return position === null ? null : this.checkpointAt(position);
+  }
+
+  async readConsumerState(consumer: string): Promise<{ checkpoint: Checkpoint; state: string | null } | null> {
+    const saved = readConsumerState(this.db, consumer);
+    return saved ? { checkpoint: this.checkpointAt(saved.position), state: saved.state } : null;
+  }
+
+  async appendWithCheckpoint(
+    entries: { stream: string; events: NewEvent[] }[],
+    checkpoint: { consumer: string; checkpoint: Checkpoint; state: string },
+  ): Promise<{ positions: number[] }> {
+    if (!this.appender) throw new AppError('READ_ONLY', 'this store was opened read-only');
+    return this.appender.appendWithCheckpoint(entries, { consumer: checkpoint.consumer, position: this.positionOf(checkpoint.checkpoint), state: checkpoint.state });
   }
 
   async writeCheckpoint(consumer: string, checkpoint: Checkpoint): Promise<void> {

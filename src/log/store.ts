@@ -165,6 +165,20 @@ export interface EventStore {
   positionOf(checkpoint: Checkpoint): number;
   /** A consumer's saved checkpoint, or null before its first write. */
   readCheckpoint(consumer: string): Promise<Checkpoint | null>;
+  /** A consumer's checkpoint with the state it saved beside it (appendWithCheckpoint), or null before its first write. */
+  readConsumerState(consumer: string): Promise<{ checkpoint: Checkpoint; state: string | null } | null>;
+  /**
+   * Appends to several streams and moves a consumer's checkpoint, with its
+   * state, in one transaction: a consumer that writes its output back to the
+   * log (the detectors) neither loses nor repeats it across a crash. Commits
+   * whatever is queued first, so log order stays call order. `entries` may be
+   * empty (only the checkpoint moves). Rejects like append (a storage error
+   * is counted for the next `log.gap`).
+   */
+  appendWithCheckpoint(
+    entries: { stream: string; events: NewEvent[] }[],
+    checkpoint: { consumer: string; checkpoint: Checkpoint; state: string },
+  ): Promise<{ positions: number[] }>;
   writeCheckpoint(consumer: string, checkpoint: Checkpoint): Promise<void>;
   /**
    * Deletes the checkpoints of consumers whose names start with `prefix`,

@@ -61,6 +61,8 @@ export type ConnectionModel = {
   errors: { code: string; message: string; fatal: boolean; at: string }[];
   error_count: number;
   latest_stats: (Record<string, unknown> & { at: string }) | null;
+  /** The latest sample's quality score 0-100 (null while unknown), its reasons in latest_stats.score. */
+  quality_score: number | null;
   stats_samples: number;
   event_count: number;
   version: number;
@@ -124,6 +126,7 @@ function created(id: string, event: StoredEvent): ConnectionModel {
     errors: [],
     error_count: 0,
     latest_stats: null,
+    quality_score: null,
     stats_samples: 0,
     event_count: 0,
     version: 0,
@@ -205,6 +208,7 @@ export function reduceConnection(state: ConnectionModel | null, id: string, even
     }
     case 'connection.stats_sampled':
       m.latest_stats = { ...event.data, at };
+      m.quality_score = event.data.score?.score ?? null;
       m.stats_samples++;
       break;
     case 'connection.quality_changed':

@@ -14,6 +14,9 @@ import type { EventRow, ReadStreamOptions } from '../log/store.ts';
 import type { ConnectionCategory, ConnectionModel } from './connection.ts';
 import type { OperationModel, OperationStatus } from './operation.ts';
 import type { SummaryModel } from './summary.ts';
+import type { IssueListOptions } from './models/issues.ts';
+
+export type { IssueListOptions };
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
@@ -70,6 +73,13 @@ export interface MonitorReads {
 
   /** Newest first. */
   taskRows(options: TaskListOptions): Promise<Page<StoredRow>>;
+
+  /** Issues the detectors raised, newest first. */
+  issueRows(options: IssueListOptions): Promise<Page<StoredRow>>;
+  /** One issue's read model as stored JSON text. */
+  issueJson(id: string): Promise<string | null>;
+  /** Open issues by type and severity, and how many were ever raised (/metrics). */
+  issueCounts(): Promise<{ open: { type: string; severity: string; count: number }[]; raised: number }>;
 
   /** Connections updated at or after `activeSince` (epoch ms), oldest first. */
   connectionsForExport(options: ExportPageOptions): Promise<ConnectionModel[]>;

@@ -8,6 +8,7 @@
 // sender reports, jitter needs the codec's clock rate.
 import type { ChannelSample, EventData, TrackSample } from '../log/catalogue.ts';
 import type { RtcpTrackState } from './rtcpLedger.ts';
+import { scoreSample } from '../detect/score.ts';
 
 export type TrackReading = {
   ssrc: number;
@@ -44,7 +45,14 @@ export type PeerReading = {
 };
 
 /** What a sample remembers for the next one: enough to turn counters into rates. */
-export type SampleMemory = { at: number; bytesSent: number; bytesReceived: number; trackBytes: Record<number, number> };
+export type SampleMemory = {
+  at: number;
+  bytesSent: number;
+  bytesReceived: number;
+  trackBytes: Record<number, number>;
+  /** Video frames sent per SSRC, for the frame rate the quality score uses. */
+  trackFrames?: Record<number, number>;
+};
 
 export type StatsSampleData = EventData<'connection.stats_sampled'>;
 
@@ -134,11 +142,27 @@ export function buildStatsSample(reading: PeerReading, previous: SampleMemory | 
     tracks,
     data_channels: channels,
   };
+  data.score = scoreSample({ tracks, rtt_ms: data.rtt_ms, jitter_ms: data.jitter_ms, fraction_lost: data.fraction_lost ?? null, video_fps: videoFps(reading, previous, intervalMs) });
   const memory: SampleMemory = {
     at: reading.at,
     bytesSent: reading.totals.bytesSent,
     bytesReceived: reading.totals.bytesReceived,
     trackBytes: Object.fromEntries(reading.tracks.map((t) => [t.ssrc, t.bytesSent])),
+    trackFrames: Object.fromEntries(reading.tracks.filter((t) => t.frames).map((t) => [t.ssrc, t.frames!.frames])),
   };
   return { data, memory };
+}
+
+/** Frames per second the video tracks sent since the previous sample (the fastest track); null without one. */
+function videoFps(reading: PeerReading, previous: SampleMemory | null, intervalMs: number | null): number | null {
+  if (!previous?.trackFrames || intervalMs === null || intervalMs <= 0) return null;
+  let best: number | null = null;
+  for (const t of reading.tracks) {
+    if (t.kind !== 'video' || !t.frames) continue;
+    const before = previous.trackFrames[t.ssrc];
+    if (before === undefined) continue;
+    const fps = (Math.max(0, t.frames.frames - before) * 1000) / intervalMs;
+    best = best === null ? fps : Math.max(best, fps);
+  }
+  return best;
 }

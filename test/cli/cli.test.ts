@@ -65,7 +65,7 @@ Cli('query stops a runaway statement at --timeout and exits non-zero, saying so'
 Cli('query refuses writes with a clear message and a non-zero exit, leaving the file unchanged', async () => {
   const before = readFileSync(store.path);
   // Every kind of write is covered in test/log/query.test.ts; here, that the process says so and fails.
-  const writes = ["INSERT INTO checkpoints VALUES ('x', 1, 1)", 'DROP TABLE events', 'PRAGMA journal_mode=DELETE'];
+  const writes = ["INSERT INTO checkpoints (consumer, position, updated_at) VALUES ('x', 1, 1)", 'DROP TABLE events', 'PRAGMA journal_mode=DELETE'];
   const results = await Promise.all(writes.map((sql) => runCli(['query', sql, '--persistence-path', store.path])));
   results.forEach((r, i) => {
     assert.is.not(r.code, 0, writes[i]);

@@ -7,6 +7,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
 import { startWebhookReceiver, TEST_WEBHOOK_SECRET, type WebhookReceiver } from '../helpers/webhookReceiver.ts';
@@ -17,8 +19,33 @@ import { isDelivered, DELIVERED_TYPES } from '../../src/deliver/payload.ts';
 import type { StoredEvent } from '../../src/log/catalogue.ts';
 import type { ConfigInput } from '../../src/config.ts';
 
+/** An issue.raised payload as the detectors write it (src/log/catalogue.ts). */
+const raisedData = (issueId: string, type: 'high_loss' | 'forwarder_behind', severity: 'warning' | 'critical', subject: string) => ({
+  issue_id: issueId,
+  type,
+  severity,
+  subject,
+  connection_id: subject.startsWith('connection:') ? subject.slice(11) : null,
+  operation_id: null,
+  task_id: null,
+  node: subject.startsWith('node:') ? subject.slice(5) : null,
+  message: type,
+  value: null,
+  threshold: null,
+  cause_position: null,
+});
+
 const NODE = 'test-node';
+// These tests count the connection events a receiver gets; the detectors'
+// issues about the same connections are delivered in the same order and are
+// tested on their own below, so here every detector is off.
+const RULES_OFF = join(mkdtempSync(join(tmpdir(), 'wrm-rules-')), 'rules.json');
+writeFileSync(
+  RULES_OFF,
+  JSON.stringify(Object.fromEntries(['connection_failed', 'slow_setup', 'stalled', 'high_rtt', 'high_jitter', 'high_loss', 'bitrate_collapse', 'operation_overdue', 'task_abandoned', 'forwarder_behind'].map((d) => [d, { enabled: false }]))),
+);
 const fast: ConfigInput = {
+  rulesPath: RULES_OFF,
   webhookSecret: TEST_WEBHOOK_SECRET,
   nodeId: NODE,
   webhookBackoffInitialMs: 20,
@@ -125,12 +152,13 @@ Signed('records each delivery as an event whose commit moved the checkpoint, and
 Signed('delivers an issue.raised appended to the log in the order of its subject', async () => {
   const subject = `connection:${randomUUID()}`;
   const issueId = randomUUID();
-  await server.services.store.append(`issue:${issueId}`, [{ type: 'issue.raised', data: { issue_id: issueId, type: 'loss', severity: 'warning', subject, value: 0.12 } }]);
-  await server.services.store.append(`issue:${issueId}`, [{ type: 'issue.resolved', data: { issue_id: issueId, type: 'loss', severity: 'warning', subject } }]);
+  const raised = { ...raisedData(issueId, 'high_loss', 'warning', subject), value: 12 };
+  await server.services.store.append(`issue:${issueId}`, [{ type: 'issue.raised', data: raised }]);
+  await server.services.store.append(`issue:${issueId}`, [{ type: 'issue.resolved', data: { issue_id: issueId, type: 'high_loss', severity: 'warning', subject, resolution: 'cleared', duration_ms: 10, clear_for_ms: 0, worst: 12, cause_position: null } }]);
   await receiver.until((r) => r.deduplicated().filter((x) => x.body.subject === subject).length === 2, 'the issue events');
   const got = receiver.deduplicated().filter((x) => x.body.subject === subject);
   assert.equal(got.map((x) => x.body.type), ['issue.raised', 'issue.resolved']);
-  assert.equal(got[0].body.data, { issue_id: issueId, type: 'loss', severity: 'warning', subject, value: 0.12 });
+  assert.equal(got[0].body.data, raised);
 });
 
 Signed('counts deliveries by outcome in /metrics and labels the lag by endpoint key, never by URL', async () => {
@@ -259,7 +287,7 @@ GiveUp('gives it up after the attempts allowed (webhook.failed), counts it, and 
   const hooks = () => webhookEvents(server);
   try {
     const raise = (issueId: string) =>
-      server.services.store.append(`issue:${issueId}`, [{ type: 'issue.raised', data: { issue_id: issueId, type: 'stall', severity: 'critical', subject: 'node:edge-1' } }]);
+      server.services.store.append(`issue:${issueId}`, [{ type: 'issue.raised', data: raisedData(issueId, 'forwarder_behind', 'critical', 'node:edge-1') }]);
     const refused = await raise('refused');
     await waitFor(async () => (await hooks()).some((e) => e.type === 'webhook.failed'), 5000, 'the give-up');
     refusing = false;

@@ -312,9 +312,19 @@ export function* realisticSteps(seed: number, options: { minEvents: number; conc
       yield { stream: `forwarder:node-${seed}`, events: [event] };
     }
   }
-  // An issue raised and resolved, and its webhook attempts (they take nothing from the random stream).
-  const issue = { issue_id: `i-${seed}`, type: 'loss', severity: 'warning' as const, subject: 'connection:c-1' };
-  yield { stream: `issue:i-${seed}`, events: [{ type: 'issue.raised', data: { ...issue, value: 0.12 } }, { type: 'issue.updated', data: { ...issue, value: 0.2 } }, { type: 'issue.resolved', data: issue }] };
+  // Then what the detectors write (they take nothing from the random stream):
+  // a rules reload, an issue raised, updated and resolved, and one left open.
+  yield { stream: 'detector:rules', events: [{ type: 'rules.reloaded', data: { ok: true, trigger: 'start', path: '/etc/rules.json', digest: 'a'.repeat(64), error: null } }] };
+  const common = (id: string) => ({ issue_id: id, type: 'high_loss' as const, severity: 'warning' as const, subject: 'connection:c-1' });
+  const issue = (id: string, connection: string): NewEvent => ({
+    type: 'issue.raised',
+    data: { issue_id: id, type: 'high_loss', severity: 'warning', subject: `connection:${connection}`, connection_id: connection, operation_id: null, task_id: null, node: null, message: 'loss 12 %', value: 12, threshold: 5, cause_position: 1 },
+  });
+  yield { stream: `issue:i-${seed}-1`, events: [issue(`i-${seed}-1`, 'c-1')] };
+  yield { stream: `issue:i-${seed}-2`, events: [issue(`i-${seed}-2`, 'c-2')] };
+  yield { stream: `issue:i-${seed}-1`, events: [{ type: 'issue.updated', data: { ...common(`i-${seed}-1`), severity: 'warning', message: 'loss 20 %', value: 20, worst: 20, cause_position: 2 } }] };
+  yield { stream: `issue:i-${seed}-1`, events: [{ type: 'issue.resolved', data: { ...common(`i-${seed}-1`), resolution: 'cleared', duration_ms: 20_000, clear_for_ms: 10_000, worst: 20, cause_position: null } }] };
+  // The webhook attempts at them.
   const attempt = { endpoint: 'https://***@hooks.example/in', webhook_id: `msg_node-${seed}_1`, position: 1, event_type: 'issue.raised', duration_ms: 12 };
   yield {
     stream: 'webhook:0123456789abcdef',

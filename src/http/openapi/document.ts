@@ -33,6 +33,7 @@ const TAGS: Record<string, string> = {
   webrtc: 'The WebRTC controller, under /api/v0/mcp/webrtc, WHEP signaling and the player page',
   metrics: 'Prometheus',
   dashboard: 'The operator page and its static files',
+  issues: "Issues the detectors raised on the live log, and the detectors' rules",
   meta: 'This document',
 };
 

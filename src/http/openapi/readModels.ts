@@ -38,6 +38,7 @@ export const connectionSchema = named(
       close: z.object({ reason: z.string(), initiator: z.string().meta({ examples: [...CLOSE_INITIATORS] }) }).nullable(),
       outcome: z.enum(CONNECTION_OUTCOMES).nullable().meta({ description: 'How it ended, once it has; a failure followed by a close is `failed`.' }),
       failure: z.object({ code: z.string(), message: z.string(), at: isoTime }).nullable(),
+      quality_score: z.number().min(0).max(100).nullable().meta({ description: "The latest sample's quality score 0-100 (reasons in latest_stats.score); null while unknown." }),
       stalled: z.boolean().meta({ description: 'Nothing has arrived from the viewer for --stall-after.' }),
       stalled_since: isoTime.nullable(),
       stall_count: count,

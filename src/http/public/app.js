@@ -6,6 +6,7 @@ import { byId, fill, h } from './dom.js';
 import { bitrate, bytes, duration, localTime, ms, timeZoneName } from './format.js';
 import { followLog } from './live.js';
 import { lineChart } from './chart.js';
+import { renderIssues, scoreCell } from './issues.js';
 
 const CATEGORIES = ['new', 'connecting', 'connected', 'disconnected', 'failed', 'closed'];
 const STATUSES = ['running', 'completed', 'failed', 'cancelled', 'created', 'timed_out'];
@@ -97,6 +98,7 @@ function renderConnections(list) {
       h('td', {}, c.category === 'closed' ? '—' : bitrate(stats.bitrate_out_bps)),
       h('td', {}, ms(stats.rtt_ms)),
       h('td', {}, percent(stats.fraction_lost)),
+      h('td', { class: 'quality' }, scoreCell(c)),
       h('td', {}, c.category === 'closed' ? '' : h('button', { type: 'button', class: 'close-one', onclick: () => closeOne(c.id) }, 'Close')),
     );
   });
@@ -191,15 +193,17 @@ function scheduleRefresh(delay = 150) {
 async function refresh() {
   // Open connections first (all of them, up to 200), then the most recent closed ones,
   // so a long history of closed viewers never pushes a live one off the page.
-  const [summary, open, closed, operations, pending, recent] = await Promise.all([
+  const [summary, open, closed, operations, pending, recent, issues] = await Promise.all([
     getJson(`${MONITOR}/summary`),
     getJson(`${MONITOR}/connections?limit=200`),
     getJson(`${MONITOR}/connections?state=closed&limit=20`),
     getJson(`${MONITOR}/operations?status=all&limit=20`),
     getJson(`${MONITOR}/tasks?status=pending&limit=50`),
     getJson(`${MONITOR}/tasks?status=all&limit=20`),
+    getJson(`${MONITOR}/issues?limit=50`),
   ]);
   renderCards(summary);
+  renderIssues(issues);
   const newestFirst = (page) => Object.values(page.connections).sort((a, b) => b.created_position - a.created_position);
   // One that closed between the two reads is in both: show it closed.
   const closedList = newestFirst(closed);

@@ -26,6 +26,7 @@ import Router from '@koa/router';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Services } from '../app.ts';
 import { CONNECTION_OUTCOMES, parseStream } from '../../log/catalogue.ts';
+import { ISSUE_SEVERITIES, ISSUE_TYPES } from '../../log/catalogue.ts';
 import { CONNECTION_CATEGORIES } from '../../projections/connection.ts';
 import { emptySummary, TASK_OUTCOMES, type SummaryModel } from '../../projections/summary.ts';
 import { feedClients } from './events.ts';
@@ -174,6 +175,30 @@ export function metricsRouter(services: Services): Router {
     },
   });
 
+  // ---- issues (src/detect): read from the issues read model at scrape time ----
+  let issues: Awaited<ReturnType<typeof reads.issueCounts>> = { open: [], raised: 0 };
+  new Gauge({
+    name: `${PREFIX}issues_open`,
+    help: 'Issues open now, by type and severity (every pair is shown, 0 when none is open).',
+    labelNames: ['type', 'severity'],
+    registers,
+    collect() {
+      this.reset();
+      // Every series exists from the start, so an alert on it never sees "no data" for "none".
+      for (const type of ISSUE_TYPES) for (const severity of ISSUE_SEVERITIES) this.set({ type, severity }, 0);
+      for (const row of issues.open) this.set({ type: row.type, severity: row.severity }, row.count);
+    },
+  });
+  new Counter({
+    name: `${PREFIX}issues_raised_total`,
+    help: 'Issues raised since the log began (the issues read model).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(issues.raised);
+    },
+  });
+
   if (services.forwarder) registerForwarderMetrics(registry, services.forwarder);
   if (services.webhooks?.length) registerWebhookMetrics(registry, services.webhooks);
 
@@ -184,6 +209,7 @@ export function metricsRouter(services: Services): Router {
     // Work that feeds several metrics runs once, before they are collected.
     await catchUpOperations();
     summary = await reads.summary();
+    issues = await reads.issueCounts();
     const text = await registry.metrics();
     ctx.set('Cache-Control', 'no-store');
     // Set as a header, not ctx.type, so Koa keeps the version parameter.

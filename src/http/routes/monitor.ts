@@ -19,6 +19,7 @@ import { exportLogs } from '../../export/exporter.ts';
 import { exportDirFor } from '../../export/paths.ts';
 import { respondWithOutcome } from '../respond.ts';
 import { ResponseCache } from '../responseCache.ts';
+import { connectionIssues, issueSchema } from './issues.ts';
 import { MONITOR_PREFIX } from '../paths.ts';
 import { acceptedSchema, completed, isoTime as isoTimeOut } from '../openapi/components.ts';
 import { connectionSchema, operationSchema, summarySchema, taskSchema } from '../openapi/readModels.ts';
@@ -258,11 +259,12 @@ export function monitorRouter(services: Services): Router {
       const more = !newest && rows.length > q.events_limit;
       const shown = more ? rows.slice(0, q.events_limit) : rows;
       const tasks = await reads.taskRows({ statuses: [], connectionId: id, limit: 100 });
+      const issues = await connectionIssues(services, id);
       const asOf = q.at ? (q.at.time !== undefined ? new Date(q.at.time).toISOString() : { position: q.at.position }) : null;
       return (
         `{"connection":${connectionJson},"as_of":${JSON.stringify(asOf)},` +
-        `"tasks":[${tasks.items.map((t) => t.json).join(',')}],` +
-        `"timeline":{"events":[${shown.map(publicEventJson).join(',')}],` +
+        `"tasks":[${tasks.items.map((t) => t.json).join(',')}],"issues":[${issues.issues.join(',')}],` +
+        `"timeline":{"events":[${shown.map(publicEventJson).join(',')}],"issue_events":[${issues.events.join(',')}],` +
         `"next_after":${more ? shown[shown.length - 1].version : null}},`
       );
     }),
@@ -403,8 +405,10 @@ export const monitorApi: ApiSpec = {
           connection: connectionSchema,
           as_of: z.union([isoTimeOut, z.object({ position: count }), z.null()]).meta({ description: 'The `?at=` answered, or null for now.' }),
           tasks: z.array(taskSchema),
+          issues: z.array(issueSchema).meta({ description: 'Issues raised about this connection, newest first (at most 50).' }),
           timeline: z.object({
             events: z.array(eventSchema),
+            issue_events: z.array(eventSchema).meta({ description: 'The events of those issues (raised, updated, resolved), in log order.' }),
             next_after: z.number().int().nullable().meta({ description: 'Pass as `events_after` for the next page; null on the last.' }),
           }),
           timestamp: isoTimeOut,

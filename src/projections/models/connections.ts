@@ -50,8 +50,8 @@ export function connectionJson(state: string, hot: ConnectionHotRow): string {
 
 export const connectionsModel = {
   name: tableName(connections),
-  // 2: the hot fields moved to connection_stats.
-  version: 2,
+  // 2: the hot fields moved to connection_stats; 3: the latest sample's quality score.
+  version: 3,
   table: connections,
   fixed: ['createdAt', 'createdPosition'],
   targets(event) {

@@ -4,8 +4,9 @@ import { connectionsModel } from './connections.ts';
 import { operationsModel } from './operations.ts';
 import { tasksModel } from './tasks.ts';
 import { summaryModel } from './summary.ts';
+import { issuesModel } from './issues.ts';
 
-export { connectionsModel, operationsModel, tasksModel, summaryModel };
+export { connectionsModel, operationsModel, tasksModel, summaryModel, issuesModel };
 
 /**
  * Entity models by the kind of entity they hold (the key of EntityChanges),
@@ -22,12 +23,11 @@ export type ModelKind = keyof typeof ENTITY_MODELS;
 export const MODEL_KINDS = Object.keys(ENTITY_MODELS) as ModelKind[];
 
 /** Every read model with its version, as recorded in `read_model_versions`. */
-export const READ_MODELS: readonly { name: string; version: number; table: (typeof ENTITY_MODELS)[ModelKind]['table'] | typeof summaryModel.table }[] = [
-  connectionsModel,
-  operationsModel,
-  tasksModel,
-  summaryModel,
-];
+export const READ_MODELS: readonly {
+  name: string;
+  version: number;
+  table: (typeof ENTITY_MODELS)[ModelKind]['table'] | typeof summaryModel.table | typeof issuesModel.table;
+}[] = [connectionsModel, operationsModel, tasksModel, summaryModel, issuesModel];
 
 /** Every table the read models keep, their hot rows included: what rebuild clears and compares. */
 export const READ_MODEL_TABLES = [

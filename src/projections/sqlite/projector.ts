@@ -16,6 +16,8 @@ import { CONNECTION_BY_ID } from '../models/connections.ts';
 import { LOAD_SUMMARY, SAVE_SUMMARY } from '../models/summary.ts';
 import { cloneSummary, emptySummary, type SummaryModel } from '../summary.ts';
 import type { EntityReadModel } from '../readModel.ts';
+import { issuesModel } from '../models/issues.ts';
+import type { IssueModel } from '../issue.ts';
 
 /** Models by id; `null` means "looked up: no row". */
 type Known = { [K in ModelKind]: Map<string, Models[K] | null> };
@@ -62,6 +64,8 @@ type Statements = {
   saveHot: Partial<Record<ModelKind, Statement>>;
   loadSummary: Statement;
   saveSummary: Statement;
+  loadIssue: Statement;
+  saveIssue: Statement;
 };
 
 function prepare(db: Db): Statements {
@@ -78,7 +82,15 @@ function prepare(db: Db): Statements {
     }
     save[kind] = db.prepare<unknown[]>(upsertSql(model.table, model.fixed));
   }
-  return { load, save, saveHot, loadSummary: db.prepare<unknown[]>(LOAD_SUMMARY).pluck(), saveSummary: db.prepare<unknown[]>(SAVE_SUMMARY) };
+  return {
+    load,
+    save,
+    saveHot,
+    loadSummary: db.prepare<unknown[]>(LOAD_SUMMARY).pluck(),
+    saveSummary: db.prepare<unknown[]>(SAVE_SUMMARY),
+    loadIssue: db.prepare<unknown[]>(loadSql(issuesModel.table)).pluck(),
+    saveIssue: db.prepare<unknown[]>(upsertSql(issuesModel.table, issuesModel.fixed)),
+  };
 }
 
 const entityModel = <K extends ModelKind>(kind: K) => ENTITY_MODELS[kind] as unknown as EntityReadModel<Models[K], never>;
@@ -97,6 +109,10 @@ export class Projector implements InlineProjector {
   /** The summary as last written. */
   private committed: SummaryModel | null = null;
   private summaryDirty = false;
+  // Issues (models/issues.ts) are the node's own model: the fleet projects
+  // ENTITY_MODELS through applyEvent, so issues are folded here beside it.
+  private issues = new Map<string, IssueModel | null>();
+  private dirtyIssues = new Set<string>();
   private statements: Statements | null = null;
   private statementsDb: Db | null = null;
 
@@ -132,6 +148,19 @@ export class Projector implements InlineProjector {
     };
 
     foldEvents(access, summary, events);
+    for (const event of events) {
+      for (const id of issuesModel.targets(event)) {
+        let before = this.issues.get(id);
+        if (before === undefined) {
+          const row = sql.loadIssue.get(id) as string | undefined;
+          before = row === undefined ? null : (JSON.parse(row) as IssueModel);
+        }
+        const after = issuesModel.reduce(before, id, event);
+        this.issues.delete(id);
+        this.issues.set(id, after);
+        if (after !== before) this.dirtyIssues.add(id);
+      }
+    }
 
     this.summaryDirty = true;
   }
@@ -153,6 +182,15 @@ export class Projector implements InlineProjector {
         const m = this.known[kind].get(id);
         if (m) sql.save[kind].run(toRow(kind, m));
       }
+    }
+    for (const id of this.dirtyIssues) {
+      const m = this.issues.get(id);
+      if (m) sql.saveIssue.run(issuesModel.toRow(m));
+    }
+    this.dirtyIssues.clear();
+    for (const id of this.issues.keys()) {
+      if (this.issues.size <= MODEL_CACHE_LIMIT) break;
+      this.issues.delete(id);
     }
     if (this.summaryDirty && this.summary) {
       sql.saveSummary.run(JSON.stringify(this.summary));
@@ -176,6 +214,8 @@ export class Projector implements InlineProjector {
     this.known = emptyKnown();
     this.dirty = emptyDirty();
     this.cold = emptyCold();
+    this.issues = new Map();
+    this.dirtyIssues = new Set();
     this.summary = null;
     this.committed = null;
     this.summaryDirty = false;

@@ -21,6 +21,7 @@ import type {
 import { connectionJsonById, connectionRows, connectionsForExport } from '../models/connections.ts';
 import { operationRows, operationsForExport, operationsModel } from '../models/operations.ts';
 import { taskRows } from '../models/tasks.ts';
+import { issueCounts, issueJson, issueRows, type IssueListOptions } from '../models/issues.ts';
 import { readSummary } from '../models/summary.ts';
 import { loadSql } from './projector.ts';
 
@@ -70,6 +71,18 @@ export class SqliteMonitorReads implements MonitorReads {
 
   async taskRows(options: TaskListOptions): Promise<Page<StoredRow>> {
     return taskRows(this.db, options);
+  }
+
+  async issueRows(options: IssueListOptions): Promise<Page<StoredRow>> {
+    return issueRows(this.db, options);
+  }
+
+  async issueJson(id: string): Promise<string | null> {
+    return issueJson(this.db, id);
+  }
+
+  async issueCounts() {
+    return issueCounts(this.db);
   }
 
   async connectionsForExport(options: ExportPageOptions): Promise<ConnectionModel[]> {
