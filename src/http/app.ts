@@ -12,6 +12,7 @@ import type { EventStore } from '../log/store.ts';
 import type { MonitorReads } from '../projections/reads.ts';
 import type { OperationRunner } from '../operations/runner.ts';
 import type { ForwarderStatusSource } from '../fleet/status.ts';
+import type { FleetSource } from '../fleet/source.ts';
 import { problemMiddleware } from './errors.ts';
 import { requireTokens } from './auth.ts';
 import { sameSiteGuard } from './sameSite.ts';
@@ -24,18 +25,25 @@ import { openapiRouter } from './routes/openapi.ts';
 import type { ApiSpec } from './openapi/spec.ts';
 import { dashboardRouter } from './routes/dashboard.ts';
 
-export type Services = {
+/** What every server answering the monitor API has: a node, or the fleet monitor over PostgreSQL. */
+export type HttpServices = {
   config: Config;
-  /** The event log: appends, log reads, checkpoints. */
-  store: EventStore;
   /** The read models: what the monitor, metrics and exports answer from. */
   reads: MonitorReads;
-  runner: OperationRunner;
   logger: Logger;
   /** Epoch ms when this process started serving. */
   startedAt: number;
   /** The fleet forwarder, when `--forward-to` is set. */
   forwarder?: ForwarderStatusSource | null;
+  /** Set on the fleet monitor only: its reads by node, its live feed, its projector. */
+  fleet?: FleetSource | null;
+};
+
+/** A node's server: the monitor over its own log, which it appends to. */
+export type Services = HttpServices & {
+  /** The event log: appends, log reads, checkpoints. */
+  store: EventStore;
+  runner: OperationRunner;
 };
 
 export type RouterFactory = (services: Services) => Router;
@@ -45,6 +53,25 @@ export type RouterFactory = (services: Services) => Router;
  * the tables the OpenAPI document describes them from).
  */
 export function createApp(services: Services, extraRouters: RouterFactory[] = [], extraApi: ApiSpec[] = []) {
+  const app = baseApp(services);
+  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter];
+  const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
+  mount(app, routers);
+  return { app, routers };
+}
+
+/** Mounts routers after the middleware. */
+export function mount(app: Koa, routers: Router[]) {
+  for (const router of routers) {
+    app.use(router.routes());
+    // Not `throw: true`: thrown, @koa/router drops the Allow header and turns
+    // unknown methods into 501; the problem middleware makes these a 405.
+    app.use(router.allowedMethods());
+  }
+}
+
+/** The middleware every server of the monitor API runs, in order, before its routes. */
+export function baseApp(services: HttpServices): Koa {
   const app = new Koa();
   app.proxy = false;
   // Koa's default handler would log and answer on its own; ours already did.
@@ -79,13 +106,5 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
     }),
   );
   app.use(refuseWhileDraining(services));
-  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter];
-  const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
-  for (const router of routers) {
-    app.use(router.routes());
-    // Not `throw: true`: thrown, @koa/router drops the Allow header and turns
-    // unknown methods into 501; the problem middleware makes these a 405.
-    app.use(router.allowedMethods());
-  }
-  return { app, routers };
+  return app;
 }
