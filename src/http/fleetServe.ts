@@ -32,6 +32,7 @@ import { openapiApi, openapiRouter } from './routes/openapi.ts';
 import { summarySchema } from './openapi/readModels.ts';
 import { named } from './openapi/components.ts';
 import type { ApiSpec } from './openapi/spec.ts';
+import type pg from 'pg';
 
 export type RunningFleetServer = {
   url: string;
@@ -70,13 +71,7 @@ export async function startFleetServer(
   const services: HttpServices & { fleet: FleetSource } = { config: http, reads, logger, startedAt: Date.now(), forwarder: null, fleet };
 
   const app = baseApp(services);
-  mount(app, [
-    monitorRouter(services),
-    fleetEventsRouter(services, pool),
-    fleetMetricsRouter(services),
-    openapiRouter(services, [], FLEET_API),
-    dashboardRouter(services),
-  ]);
+  mount(app, fleetRouters(services, pool));
   const server = createServer(
     { requestTimeout: http.requestTimeoutMs, headersTimeout: http.headersTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(http.headersTimeoutMs / 4))) },
     app.callback(),
@@ -115,6 +110,11 @@ export async function startFleetServer(
       healthOf(services).stop();
     })());
   return { url: `http://${host}:${port}`, port, services, projector, server, close };
+}
+
+/** The fleet monitor's routers (building them queries nothing). */
+export function fleetRouters(services: HttpServices & { fleet: FleetSource }, pool: pg.Pool) {
+  return [monitorRouter(services), fleetEventsRouter(services, pool), fleetMetricsRouter(services), openapiRouter(services, [], FLEET_API), dashboardRouter(services)];
 }
 
 // ---- OpenAPI: the node's monitor routes with `?node=`, without export ----------

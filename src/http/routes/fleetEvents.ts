@@ -149,10 +149,13 @@ export function fleetEventsRouter(services: HttpServices & { fleet: FleetSource 
   async function follow(res: ServerResponse, cursor: NodeCursor, filter: Filter, heartbeatMs: number) {
     let gone = res.destroyed;
     let wake: (() => void) | null = null;
+    // A notification while a read is in flight: look again at once instead of sleeping.
+    let poked = false;
     const poke = () => {
       const w = wake;
       wake = null;
-      w?.();
+      if (w) w();
+      else poked = true;
     };
     const onClose = () => {
       gone = true;
@@ -164,6 +167,10 @@ export function fleetEventsRouter(services: HttpServices & { fleet: FleetSource 
     let idleSince = Date.now();
     const sleep = (ms: number) =>
       new Promise<void>((resolve) => {
+        if (poked) {
+          poked = false;
+          return resolve();
+        }
         const timer = setTimeout(poke, ms);
         wake = () => {
           clearTimeout(timer);
@@ -181,6 +188,7 @@ export function fleetEventsRouter(services: HttpServices & { fleet: FleetSource 
           clearTimeout(stall);
           continue;
         }
+        poked = false;
         const heads = await scope.projectedPositions();
         // Each frame's id is the cursor as it stands after that event (a
         // node the cursor does not name is read from its start): resuming

@@ -305,6 +305,16 @@ const forwarderEvents = (node: Node) => {
 };
 
 Fleet.before(async () => {
+  try {
+    await arrange();
+  } catch (err) {
+    // uvu reports a failed hook as 0 passed, without the error.
+    console.error('the fleet suite could not start:', err);
+    throw err;
+  }
+});
+
+async function arrange() {
   scratch = tempDir('wrm-fleet-');
   centre = await cluster.pg.createDatabase();
   await Promise.all(NODES.map((name) => startNode(name)));
@@ -312,7 +322,7 @@ Fleet.before(async () => {
   await startProjectors();
   feed = new FeedFollower();
   await feed.open();
-});
+}
 
 Fleet.after(async () => {
   feed?.close();
