@@ -12,7 +12,8 @@
 // node's concurrent insert has not committed yet is ever read (PostgreSQL
 // commits out of order; DESIGN.md section 11).
 import type pg from 'pg';
-import { AppError } from '../errors.ts';
+import { AppError, unavailable } from '../errors.ts';
+import { describeError } from './pg.ts';
 import { streamName, type StoredEvent } from '../log/catalogue.ts';
 import type { EventRow, ReadStreamOptions } from '../log/store.ts';
 import { foldConnection, type ConnectionModel } from '../projections/connection.ts';
@@ -124,8 +125,8 @@ export class FleetReads implements MonitorReads {
     return (node ?? null) === this.node ? this : new FleetReads(this.pool, node ?? null);
   }
 
-  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R[]> {
-    return (await this.pool.query<R>(text, values)).rows;
+  private query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R[]> {
+    return centreQuery<R>(this.pool, text, values);
   }
 
   /** The summary reducer's counters, added up over the nodes in scope. */
@@ -322,11 +323,29 @@ export async function readNodeEvents(
   // starts_with is not indexed; the window bounds (after, until] are.
   if (options.streamPrefix !== undefined) w.add(`starts_with(stream, ${w.arg(options.streamPrefix)})`);
   w.anyOf('type', options.types);
-  const rows = (
-    await pool.query<EventRecord>(
-      `SELECT node, node_position, stream, version, type, data, meta, recorded_at FROM events ${w.sql} ORDER BY node_position LIMIT ${w.arg(options.limit)}`,
-      w.args,
-    )
-  ).rows;
+  const rows = await centreQuery<EventRecord>(
+    pool,
+    `SELECT node, node_position, stream, version, type, data, meta, recorded_at FROM events ${w.sql} ORDER BY node_position LIMIT ${w.arg(options.limit)}`,
+    w.args,
+  );
   return rows.map(eventRow);
+}
+
+/**
+ * One read of the centre. The database being unreachable, restarting or too
+ * slow is the fleet monitor's storage being unavailable (503 with
+ * Retry-After), not a fault of the request; anything else is a bug and stays
+ * one.
+ */
+async function centreQuery<R extends pg.QueryResultRow>(pool: pg.Pool, text: string, values: unknown[]): Promise<R[]> {
+  try {
+    return (await pool.query<R>(text, values)).rows;
+  } catch (err) {
+    const { code, message } = describeError(err);
+    // Class 08 (connection), 57 (operator intervention: shutdown, statement timeout), 53 (resources), and node's own socket errors.
+    if (/^(08|57|53)/.test(code) || /^E[A-Z]+$/.test(code) || /Connection terminated|timeout/i.test(message)) {
+      throw unavailable('STORAGE_UNAVAILABLE', `the central database did not answer: ${message}`, 2);
+    }
+    throw err;
+  }
 }

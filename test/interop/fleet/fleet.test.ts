@@ -42,7 +42,7 @@ async function startNode(name: NodeName): Promise<Node> {
   const proc = startCliServer([
     '--port', '0', '--persistence-path', path, '--content-dir', CONTENT_DIR, '--stats-interval', '100',
     '--forward-to', centre, '--node-id', name, '--forward-backoff-max', '250',
-  ]);
+  ], { startTimeoutMs: 120_000 });
   const node: Node = { name, path, proc, url: await proc.url, viewers: [] };
   nodes.set(name, node);
   return node;
@@ -317,7 +317,8 @@ Fleet.before(async () => {
 async function arrange() {
   scratch = tempDir('wrm-fleet-');
   centre = await cluster.pg.createDatabase();
-  await Promise.all(NODES.map((name) => startNode(name)));
+  // One after the other: three CLI processes loading at once on a busy machine miss the start-up timeout.
+  for (const name of NODES) await startNode(name);
   client = await connect(centre);
   await startProjectors();
   feed = new FeedFollower();
