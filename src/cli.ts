@@ -13,6 +13,7 @@ import {
   COMMAND_SETTINGS,
   defaultsFor,
   FLEET_COMMAND_SETTINGS,
+  FLEET_SERVE_HTTP_SETTINGS,
   FLEET_SETTINGS,
   isLoopback,
   loadConfig,
@@ -339,9 +340,9 @@ export function buildCli(): Command {
     'serve',
     'serve the monitor API, metrics and dashboard over every node from the fleet read models (read-only); also projects unless --no-project',
   );
-  addSettings(fleetServe, COMMAND_SETTINGS['fleet serve'], SETTINGS, nodeDefaults).action(async (opts: Flags) => {
+  addSettings(fleetServe, FLEET_SERVE_HTTP_SETTINGS, SETTINGS, nodeDefaults).action(async (opts: Flags) => {
     const fleetConfig = loadFleetConfig({ env: process.env, flags: opts, only: FLEET_COMMAND_SETTINGS.serve });
-    const http = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS['fleet serve'] });
+    const http = loadConfig({ env: process.env, flags: opts, only: FLEET_SERVE_HTTP_SETTINGS });
     const { startFleetServer } = await import('./http/fleetServe.ts');
     const { makeLogger } = await import('./logger.ts');
     const logger = makeLogger(http);

@@ -194,9 +194,12 @@ export const COMMAND_SETTINGS = {
   query: ['persistencePath', 'queryTimeoutMs'],
   rebuild: ['persistencePath'],
   prune: ['persistencePath'],
-  // `fleet serve` takes its HTTP settings from the node's table (same flags, same variables).
-  'fleet serve': ['port', 'host', 'readToken', 'allowedHosts', 'allowedOrigins', 'maxConnections', 'requestTimeoutMs', 'logLevel', 'logFormat'],
 } as const satisfies Record<string, readonly Setting[]>;
+
+/** `fleet serve` takes its HTTP settings from the node's table (the same flags and variables as `serve`), its fleet ones from FLEET_SETTINGS. */
+export const FLEET_SERVE_HTTP_SETTINGS = [
+  'port', 'host', 'readToken', 'allowedHosts', 'allowedOrigins', 'maxConnections', 'requestTimeoutMs', 'logLevel', 'logFormat',
+] as const satisfies readonly Setting[];
 
 export const FLEET_COMMAND_SETTINGS = {
   project: ['databaseUrl', 'logLevel', 'logFormat'],
