@@ -105,7 +105,10 @@ export class Forwarder implements ForwarderStatusSource {
       this.retryTimer = null;
       await this.idle();
       if ((options.drainMs ?? 0) > 0 && this.client) {
-        this.running = this.drain(performance.now() + options.drainMs!);
+        // Reset when done, as kick() does: idle() waits while `running` is set.
+        this.running = this.drain(performance.now() + options.drainMs!).finally(() => {
+          this.running = null;
+        });
         await this.idle();
       }
       await endQuietly(this.client);
