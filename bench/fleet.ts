@@ -21,6 +21,7 @@ import { migrateCentre } from '../src/fleet/migrate.ts';
 import { startPostgres, type TestPostgres } from '../test/helpers/postgres.ts';
 import { generateLog, type Intent } from './make-log.ts';
 import { median, percentile, type Figure } from './report.ts';
+import { fleetApiFigures } from './fleet-api.ts';
 
 const BATCH = 100;
 const silent = pino({ level: 'silent' });
@@ -195,6 +196,7 @@ export async function fleetFigures(dir: string, sizes: { events: number; rounds:
     const forwardRate = median(runs.map((r) => r.forwardRate));
     // 10 appends per 10 ms tick on each of three nodes: 3,000 events/s, about what the issue measured.
     const o = await outageRound(dir, pg, sizes.outageMs, 10);
+    const api = await fleetApiFigures(dir, pg, { loadMs: sizes.outageMs * 2, reads: sizes.rounds * 100, preload: Math.min(3_000, sizes.outageMs) });
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     return [
       {
@@ -237,6 +239,7 @@ export async function fleetFigures(dir: string, sizes: { events: number; rounds:
         ratio: o.downCommitted / o.downAttempted,
         note: `over ${s(o.downMs)} on 3 nodes, against ${Math.round(o.appendRateUp).toLocaleString('en-US')} events/s with the centre up`,
       },
+      ...api,
     ];
   } finally {
     await pg.destroy();

@@ -13,6 +13,7 @@ import {
   COMMAND_SETTINGS,
   defaultsFor,
   FLEET_COMMAND_SETTINGS,
+  FLEET_SERVE_HTTP_SETTINGS,
   FLEET_SETTINGS,
   isLoopback,
   loadConfig,
@@ -345,6 +346,33 @@ export function buildCli(): Command {
       });
     },
   );
+
+  const fleetServe = fleetCommand(
+    'serve',
+    'serve the monitor API, metrics and dashboard over every node from the fleet read models (read-only); also projects unless --no-project',
+  );
+  addSettings(fleetServe, FLEET_SERVE_HTTP_SETTINGS, SETTINGS, nodeDefaults).action(async (opts: Flags) => {
+    const fleetConfig = loadFleetConfig({ env: process.env, flags: opts, only: FLEET_COMMAND_SETTINGS.serve });
+    const http = loadConfig({ env: process.env, flags: opts, only: FLEET_SERVE_HTTP_SETTINGS });
+    const { startFleetServer } = await import('./http/fleetServe.ts');
+    const { makeLogger } = await import('./logger.ts');
+    const logger = makeLogger(http);
+    if (!isLoopback(http.host) && !http.readToken) warn(`listening on ${http.host}, which is not a loopback address, without a read token: anyone who can reach it reads every node`);
+    const { redactUrl } = await import('./fleet/pg.ts');
+    const target = redactUrl(fleetConfig.databaseUrl);
+    const running = await startFleetServer(http, fleetConfig, {
+      logger,
+      // The same lines as `fleet project`, once listening: what an operator (or a test) watches for.
+      onRole: (role) => process.stdout.write(`fleet projector ${role} (${target})\n`),
+    });
+    // One line on stdout once listening: what an operator (or a test) waits for.
+    process.stdout.write(`fleet monitor listening on ${running.url}${fleetConfig.project ? '' : ' (reads only)'}\n`);
+    await new Promise<void>((resolveStop) => {
+      const stop = () => void running.close().then(resolveStop);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  });
 
   fleetCommand('rebuild', "replay every node's central events into fresh fleet read models (stop every `fleet project` first)").action(async (opts: Flags) => {
     const config = loadFleetConfig({ env: process.env, flags: opts, only: FLEET_COMMAND_SETTINGS.rebuild });

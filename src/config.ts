@@ -156,6 +156,10 @@ const fleetConfigSchema = z.object({
   pollMs: z.number().int().min(10).default(1000),
   /** How often a standby projector tries to take the projection lock. */
   takeoverPollMs: z.number().int().min(10).default(1000),
+  /** `fleet serve`: also project (take the projection lock when free, stand by otherwise); false: reads only. */
+  project: z.boolean().default(true),
+  /** `fleet serve`: the longest a live-feed client waits for a notification before it looks again. */
+  feedPollMs: z.number().int().min(10).default(1000),
 });
 
 export type FleetConfig = Readonly<z.output<typeof fleetConfigSchema>>;
@@ -253,6 +257,8 @@ export const FLEET_SETTINGS: Partial<Record<FleetSetting, SettingSource>> = {
   databaseUrl: { flag: '--database-url <url>', env: 'WEBRTC_MONITOR_DATABASE_URL', help: 'the central PostgreSQL, postgres://…' },
   logLevel: SETTINGS.logLevel,
   logFormat: SETTINGS.logFormat,
+  // Commander makes `--no-project` set `project` to false (flagAttribute reads it so too).
+  project: { flag: '--no-project', help: 'serve reads only: leave projecting to another fleet process', read: 'boolean' },
 };
 
 /** The settings each command reads; a command never reads (or fails on) a variable it has no use for. */
@@ -269,14 +275,20 @@ export const COMMAND_SETTINGS = {
   prune: ['persistencePath'],
 } as const satisfies Record<string, readonly Setting[]>;
 
+/** `fleet serve` takes its HTTP settings from the node's table (the same flags and variables as `serve`), its fleet ones from FLEET_SETTINGS. */
+export const FLEET_SERVE_HTTP_SETTINGS = [
+  'port', 'host', 'readToken', 'allowedHosts', 'allowedOrigins', 'maxConnections', 'requestTimeoutMs', 'logLevel', 'logFormat',
+] as const satisfies readonly Setting[];
+
 export const FLEET_COMMAND_SETTINGS = {
   project: ['databaseUrl', 'logLevel', 'logFormat'],
   rebuild: ['databaseUrl'],
+  serve: ['databaseUrl', 'project'],
 } as const satisfies Record<string, readonly FleetSetting[]>;
 
 /** Commander's name for a flag's value: `--persistence-path <file>` -> `persistencePath`. */
 export function flagAttribute(flag: string): string {
-  const long = flag.split(/[ ,|]+/).find((part) => part.startsWith('--'))!;
+  const long = flag.split(/[ ,|]+/).find((part) => part.startsWith('--'))!.replace(/^--no-/, '--');
   return long.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import {
   BUNDLED_CONTENT_DIR,
   COMMAND_SETTINGS,
+  FLEET_COMMAND_SETTINGS,
+  FLEET_SERVE_HTTP_SETTINGS,
   DEFAULT_DB_PATH,
   flagAttribute,
   loadConfig,
@@ -163,6 +165,18 @@ Fleet('needs a database URL, from the environment or a flag', () => {
   assert.is(loadFleetConfig({ env: { WEBRTC_MONITOR_DATABASE_URL: 'postgres://centre/fleet' }, flags: { databaseUrl: 'postgres://b/c' } }).databaseUrl, 'postgres://b/c');
   assert.throws(() => loadFleetConfig({ flags: { databaseUrl: 'mysql://b/c' } }), /--database-url \(databaseUrl\): must be a postgres/);
   assert.ok(Object.isFrozen(config));
+});
+
+Fleet('fleet serve projects unless --no-project, and reads its HTTP settings as serve does', () => {
+  const url = 'postgres://centre/fleet';
+  assert.is(loadFleetConfig({ flags: { databaseUrl: url }, only: FLEET_COMMAND_SETTINGS.serve }).project, true);
+  // Commander gives `--no-project` as `project: false`.
+  assert.is(flagAttribute('--no-project'), 'project');
+  assert.is(loadFleetConfig({ flags: { databaseUrl: url, project: false }, only: FLEET_COMMAND_SETTINGS.serve }).project, false);
+  const http = loadConfig({ env: { WEBRTC_MONITOR_READ_TOKEN: 'r', WEBRTC_MONITOR_DB: '/srv/x.db' }, flags: { port: 9998 }, only: FLEET_SERVE_HTTP_SETTINGS });
+  assert.is(http.port, 9998);
+  assert.is(http.readToken, 'r');
+  assert.is(http.persistencePath, './data/monitor.db', 'the fleet monitor opens no node database and reads no variable for one');
 });
 
 Fleet.run();

@@ -105,7 +105,10 @@ export class Forwarder implements ForwarderStatusSource {
       this.retryTimer = null;
       await this.idle();
       if ((options.drainMs ?? 0) > 0 && this.client) {
-        this.running = this.drain(performance.now() + options.drainMs!);
+        // Reset when done, as kick() does: idle() waits while `running` is set.
+        this.running = this.drain(performance.now() + options.drainMs!).finally(() => {
+          this.running = null;
+        });
         await this.idle();
       }
       await endQuietly(this.client);
@@ -166,7 +169,11 @@ export class Forwarder implements ForwarderStatusSource {
         if (this.stopped && !(performance.now() < deadline)) return;
         const rows = await this.store.readLogRows({ after: this.shipped, limit: this.options.batchSize });
         if (rows.length > 0) {
-          const result = await shipBatch(client, this.options.node, rows);
+          // The node's lag as the centre will show it (it cannot read this log).
+          const last = rows[rows.length - 1].position;
+          const localHead = await this.store.head();
+          const waiting = localHead > last ? await this.store.firstAfter(last) : null;
+          const result = await shipBatch(client, this.options.node, rows, { localHead, waitingSince: waiting?.recordedAt ?? null });
           this.shipped = rows[rows.length - 1].position;
           await this.store.writeCheckpoint(FORWARDER_CONSUMER, this.store.checkpointAt(this.shipped));
           this.lastShippedAt = this.clock();

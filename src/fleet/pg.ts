@@ -90,3 +90,18 @@ export async function inTransaction<T>(client: CentreClient, work: () => Promise
     throw err;
   }
 }
+
+/** A pool of clients for the fleet monitor's reads, with the same type parsing and timeouts as centreClient. */
+export function centrePool(url: string, options: CentreClientOptions & { max?: number }): pg.Pool {
+  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+  return new pg.Pool({
+    connectionString: url,
+    types,
+    application_name: options.applicationName.slice(0, 63),
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    statement_timeout: statementTimeoutMs,
+    query_timeout: statementTimeoutMs > 0 ? statementTimeoutMs + 5_000 : undefined,
+    keepAlive: true,
+    max: options.max ?? 8,
+  });
+}

@@ -20,7 +20,7 @@ import { AppError } from '../errors.ts';
 import { applyEvent, entitiesRead, type ModelAccess, type ModelKind, type Models } from '../projections/apply.ts';
 import { centreClient, describeError, endQuietly, inTransaction, type CentreClient } from './pg.ts';
 import { migrateCentre } from './migrate.ts';
-import { EVENTS_CHANNEL, PROJECTOR_LOCK } from './coordination.ts';
+import { EVENTS_CHANNEL, PROJECTED_PREFIX, PROJECTOR_LOCK } from './coordination.ts';
 import type { ConnectionModel } from '../projections/connection.ts';
 import { connectionsModel } from '../projections/models/index.ts';
 import { loadModels, loadSummary, saveModels, saveSummary, type ChangedModels } from './readModels.ts';
@@ -98,6 +98,8 @@ export async function projectPage(client: CentreClient, node: string, pageSize: 
   await saveSummary(client, node, summary);
   const last = events[events.length - 1].position;
   await client.query('UPDATE fleet_cursors SET position = $2, updated_at = $3 WHERE node = $1', [node, last, Date.now()]);
+  // Delivered on commit: the fleet monitors' live feeds read up to the cursors, so they wake on this.
+  await client.query(`SELECT pg_notify('${EVENTS_CHANNEL}', $1)`, [`${PROJECTED_PREFIX}${node}`]);
   return events.length;
 }
 
@@ -115,7 +117,8 @@ export async function catchUp(client: CentreClient, pageSize: number, shouldStop
   }
 }
 
-export type ProjectorRole = 'connecting' | 'standby' | 'projecting' | 'stopped';
+export const PROJECTOR_ROLES = ['connecting', 'standby', 'projecting', 'stopped'] as const;
+export type ProjectorRole = (typeof PROJECTOR_ROLES)[number];
 
 export type FleetProjectorOptions = {
   url: string;
@@ -203,7 +206,9 @@ export class FleetProjector {
       broken = err;
       this.wake?.();
     });
-    client.on('notification', () => {
+    client.on('notification', (message) => {
+      // Its own (and other projectors') page commits are no new work.
+      if (message.payload?.startsWith(PROJECTED_PREFIX)) return;
       this.notified = true;
       this.wake?.();
     });

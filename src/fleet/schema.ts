@@ -47,6 +47,13 @@ export const nodes = pgTable('nodes', {
   headPosition: ms('head_position').notNull(),
   firstSeenAt: ms('first_seen_at').notNull().default(epochMsNow),
   updatedAt: ms('updated_at').notNull().default(epochMsNow),
+  // What the node's forwarder reported with its last batch (the centre
+  // cannot see a node's log): its local head, and when the oldest event it
+  // still held unshipped was recorded (NULL: it had shipped everything it
+  // had read). The fleet's lag is computed from these at read time.
+  localHeadPosition: ms('local_head_position'),
+  waitingSince: ms('waiting_since'),
+  reportedAt: ms('reported_at'),
 });
 
 /** The fleet projector's cursor per node: the last node position applied to the read models. */

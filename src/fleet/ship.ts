@@ -25,16 +25,26 @@ WITH batch AS (
   ON CONFLICT (node, node_position) DO NOTHING
   RETURNING 1
 ), head AS (
-  INSERT INTO nodes (node, head_position) VALUES ($1, $9)
+  INSERT INTO nodes (node, head_position, local_head_position, waiting_since, reported_at)
+  VALUES ($1, $9, $10, $11, (extract(epoch from now()) * 1000)::bigint)
   ON CONFLICT (node) DO UPDATE
-    SET head_position = greatest(nodes.head_position, excluded.head_position), updated_at = excluded.updated_at
+    SET head_position = greatest(nodes.head_position, excluded.head_position), updated_at = excluded.updated_at,
+        local_head_position = greatest(nodes.local_head_position, excluded.local_head_position),
+        waiting_since = excluded.waiting_since, reported_at = excluded.reported_at
 )
 SELECT (SELECT count(*) FROM inserted)::integer AS inserted, pg_notify('${EVENTS_CHANNEL}', $1)::text AS notified`;
 
 export type ShipResult = { inserted: number; duplicates: number };
 
+/**
+ * What the node reports with a batch, so the centre can show its lag: its
+ * local head when the batch was read, and when the oldest event it holds
+ * after the batch was recorded (null: none; the batch took everything).
+ */
+export type NodeReport = { localHead: number; waitingSince: number | null };
+
 /** Sends `rows` (consecutive, in position order) as node `node`'s events. */
-export async function shipBatch(client: CentreClient, node: string, rows: EventRow[]): Promise<ShipResult> {
+export async function shipBatch(client: CentreClient, node: string, rows: EventRow[], report?: NodeReport): Promise<ShipResult> {
   const n = rows.length;
   if (n === 0) return { inserted: 0, duplicates: 0 };
   const positions = new Array<number>(n);
@@ -59,7 +69,7 @@ export async function shipBatch(client: CentreClient, node: string, rows: EventR
     result = await client.query<{ inserted: number }>({
       name: 'webrtc-monitor-ship',
       text: SHIP,
-      values: [node, positions, streams, versions, types, data, meta, recordedAt, positions[n - 1]],
+      values: [node, positions, streams, versions, types, data, meta, recordedAt, positions[n - 1], report?.localHead ?? positions[n - 1], report?.waitingSince ?? null],
     });
   } catch (err) {
     // The same stream version at another position: a second log under this node name.

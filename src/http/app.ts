@@ -11,12 +11,13 @@ import type Router from '@koa/router';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { EventStore } from '../log/store.ts';
-import type { MonitorReads } from '../projections/reads.ts';
+import type { IssueReads, MonitorReads } from '../projections/reads.ts';
 import type { OperationRunner } from '../operations/runner.ts';
 import type { ForwarderStatusSource } from '../fleet/status.ts';
 import type { RulesHolder } from '../detect/rulesHolder.ts';
 import type { DetectorConsumer } from '../detect/consumer.ts';
 import type { WebhookStatusSource } from '../deliver/webhooks.ts';
+import type { FleetSource } from '../fleet/source.ts';
 import { problemMiddleware } from './errors.ts';
 import { requireTokens, type ViewerTokens } from './auth.ts';
 import { sameSiteGuard } from './sameSite.ts';
@@ -32,13 +33,11 @@ import type { ApiSpec } from './openapi/spec.ts';
 import { dashboardRouter } from './routes/dashboard.ts';
 import { issuesRouter } from './routes/issues.ts';
 
-export type Services = {
+/** What every server answering the monitor API has: a node, or the fleet monitor over PostgreSQL. */
+export type HttpServices = {
   config: Config;
-  /** The event log: appends, log reads, checkpoints. */
-  store: EventStore;
   /** The read models: what the monitor, metrics and exports answer from. */
   reads: MonitorReads;
-  runner: OperationRunner;
   logger: Logger;
   /** Epoch ms when this process started serving. */
   startedAt: number;
@@ -50,6 +49,17 @@ export type Services = {
   webhooks?: readonly WebhookStatusSource[];
   /** Finished monitor answers by (path, query, log position); each app makes its own unless given one. */
   responseCache?: ResponseCache;
+  /** Set on the fleet monitor only: its reads by node, its live feed, its projector. */
+  fleet?: FleetSource | null;
+};
+
+/** A node's server: the monitor over its own log, which it appends to. */
+export type Services = HttpServices & {
+  /** The node's read models, its issues among them. */
+  reads: MonitorReads & IssueReads;
+  /** The event log: appends, log reads, checkpoints. */
+  store: EventStore;
+  runner: OperationRunner;
 };
 
 export type RouterFactory = (services: Services) => Router;
@@ -60,6 +70,25 @@ export type RouterFactory = (services: Services) => Router;
  * the streams' viewer tokens are known (the WebRTC plugin).
  */
 export function createApp(services: Services, extraRouters: RouterFactory[] = [], extraApi: ApiSpec[] = [], viewerTokens: ViewerTokens | null = null) {
+  const app = baseApp(services, viewerTokens);
+  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter, issuesRouter];
+  const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
+  mount(app, routers);
+  return { app, routers };
+}
+
+/** Mounts routers after the middleware. */
+export function mount(app: Koa, routers: Router[]) {
+  for (const router of routers) {
+    app.use(router.routes());
+    // Not `throw: true`: thrown, @koa/router drops the Allow header and turns
+    // unknown methods into 501; the problem middleware makes these a 405.
+    app.use(router.allowedMethods());
+  }
+}
+
+/** The middleware every server of the monitor API runs, in order, before its routes. */
+export function baseApp(services: HttpServices, viewerTokens: ViewerTokens | null = null): Koa {
   const app = new Koa();
   app.proxy = false;
   // Koa's default handler would log and answer on its own; ours already did.
@@ -95,13 +124,5 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
     }),
   );
   app.use(refuseWhileDraining(services));
-  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter, issuesRouter];
-  const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
-  for (const router of routers) {
-    app.use(router.routes());
-    // Not `throw: true`: thrown, @koa/router drops the Allow header and turns
-    // unknown methods into 501; the problem middleware makes these a 405.
-    app.use(router.allowedMethods());
-  }
-  return { app, routers };
+  return app;
 }

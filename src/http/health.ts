@@ -3,7 +3,7 @@
 // count of events it could not record. One per server (keyed by its
 // services), stopped when the server closes.
 import { Histogram } from 'prom-client';
-import type { Services } from './app.ts';
+import type { HttpServices } from './app.ts';
 
 /** Codes of answers that are a limit or a guard doing its job, counted by /metrics. */
 export const REFUSAL_CODES = new Set([
@@ -54,9 +54,9 @@ export class Health {
   }
 }
 
-const byServer = new WeakMap<Services, Health>();
+const byServer = new WeakMap<HttpServices, Health>();
 
-export function healthOf(services: Services): Health {
+export function healthOf(services: HttpServices): Health {
   let health = byServer.get(services);
   if (!health) byServer.set(services, (health = new Health()));
   return health;

@@ -5,7 +5,7 @@ import type { Context, Next } from 'koa';
 import type { Config } from '../config.ts';
 import { unavailable } from '../errors.ts';
 import { openFileLimit } from '../webrtc/admission.ts';
-import type { Services } from './app.ts';
+import type { HttpServices } from './app.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -26,10 +26,10 @@ export type ServerState = {
   maxConnections: number;
 };
 
-const states = new WeakMap<Services, ServerState>();
+const states = new WeakMap<HttpServices, ServerState>();
 
 /** The one state object of the server these services belong to. */
-export function serverState(services: Services): ServerState {
+export function serverState(services: HttpServices): ServerState {
   let state = states.get(services);
   if (!state) {
     state = { draining: false, openConnections: 0, maxConnections: httpConnectionCap(services.config) };
@@ -39,7 +39,7 @@ export function serverState(services: Services): ServerState {
 }
 
 /** Counts the server's open connections (the accepted socket is already open when a request arrives). */
-export function countConnections(services: Services, server: import('node:http').Server) {
+export function countConnections(services: HttpServices, server: import('node:http').Server) {
   const state = serverState(services);
   server.on('connection', (socket) => {
     state.openConnections++;
@@ -48,7 +48,7 @@ export function countConnections(services: Services, server: import('node:http')
 }
 
 /** First in the chain: a connection over the cap gets a 503 and is closed. */
-export function connectionLimit(services: Services) {
+export function connectionLimit(services: HttpServices) {
   const state = serverState(services);
   return async function limitConnections(ctx: Context, next: Next) {
     if (state.openConnections > state.maxConnections) {
@@ -64,7 +64,7 @@ export function connectionLimit(services: Services) {
  * was still arriving is caught too): once shutdown has begun, nothing new
  * starts. Reads are still answered.
  */
-export function refuseWhileDraining(services: Services) {
+export function refuseWhileDraining(services: HttpServices) {
   const state = serverState(services);
   return async function draining(ctx: Context, next: Next) {
     if (state.draining) {

@@ -74,17 +74,24 @@ export interface MonitorReads {
   /** Newest first. */
   taskRows(options: TaskListOptions): Promise<Page<StoredRow>>;
 
+  /** Connections updated at or after `activeSince` (epoch ms), oldest first. */
+  connectionsForExport(options: ExportPageOptions): Promise<ConnectionModel[]>;
+  /** Operations running or ended at or after `activeSince`, oldest first; only those naming `connectionId` when given. */
+  operationsForExport(options: ExportPageOptions & { connectionId?: string }): Promise<OperationModel[]>;
+}
+
+/**
+ * The issues the node's detectors raised. A node's own read model: the fleet
+ * does not project issues (its monitor has no issue routes), so these are
+ * apart from MonitorReads.
+ */
+export interface IssueReads {
   /** Issues the detectors raised, newest first. */
   issueRows(options: IssueListOptions): Promise<Page<StoredRow>>;
   /** One issue's read model as stored JSON text. */
   issueJson(id: string): Promise<string | null>;
   /** Open issues by type and severity, and how many were ever raised (/metrics). */
   issueCounts(): Promise<{ open: { type: string; severity: string; count: number }[]; raised: number }>;
-
-  /** Connections updated at or after `activeSince` (epoch ms), oldest first. */
-  connectionsForExport(options: ExportPageOptions): Promise<ConnectionModel[]>;
-  /** Operations running or ended at or after `activeSince`, oldest first; only those naming `connectionId` when given. */
-  operationsForExport(options: ExportPageOptions & { connectionId?: string }): Promise<OperationModel[]>;
 }
 
 /** A page of stored rows as models. */

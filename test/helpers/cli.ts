@@ -35,7 +35,7 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
  * and waits for the exit code. `nofile` lowers its open-file limit (`ulimit
  * -n`) first, as an operator's shell or unit file would.
  */
-export function startCliServer(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; nofile?: number } = {}) {
+export function startCliServer(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; nofile?: number; startTimeoutMs?: number } = {}) {
   const command = [process.execPath, ...NODE_ARGS, CLI, 'serve', ...args];
   const [file, argv] = options.nofile
     ? ['/bin/sh', ['-c', `ulimit -n ${options.nofile} && exec "$@"`, 'sh', ...command]]
@@ -50,7 +50,7 @@ export function startCliServer(args: string[], options: { cwd?: string; env?: No
   child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
   const exited = new Promise<number | null>((r) => child.on('close', (code, signal) => r(code ?? (signal ? -1 : null))));
   const url = new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), options.startTimeoutMs ?? 30_000);
     child.stdout.setEncoding('utf8').on('data', (c) => {
       stdout += c;
       const m = /listening on (http:\/\/\S+)/.exec(stdout);

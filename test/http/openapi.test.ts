@@ -6,7 +6,8 @@ import { createApp } from '../../src/http/app.ts';
 import { webrtcPlugin } from '../../src/http/webrtcPlugin.ts';
 import { buildOpenApiDocument } from '../../src/http/openapi/document.ts';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -232,6 +233,42 @@ function redoclyLint(file: string): Promise<{ totals: { errors: number; warnings
   });
 }
 
+const fleetDocument = suite('the fleet monitor\'s /openapi.json');
+
+fleetDocument('documents exactly the routes fleet serve mounts (no write route), with ?node=, and is lint-clean', async () => {
+  const { fleetRouters, FLEET_API } = await import('../../src/http/fleetServe.ts');
+  const { centrePool } = await import('../../src/fleet/pg.ts');
+  const { FleetReads } = await import('../../src/fleet/reads.ts');
+  const { FleetFeed } = await import('../../src/fleet/feed.ts');
+  const { makeConfig } = await import('../../src/config.ts');
+  const pino = (await import('pino')).default;
+  // Routers are built, never asked: the pool connects on its first query, and there is none.
+  const pool = centrePool('postgres://nobody@127.0.0.1:1/none', { applicationName: 'openapi test' });
+  try {
+    const logger = pino({ level: 'silent' });
+    const fleet = { reads: new FleetReads(pool), feed: new FleetFeed('postgres://nobody@127.0.0.1:1/none', logger, 1000), projectorRole: () => 'off' as const };
+    const registered = registeredRoutes(fleetRouters({ config: makeConfig(), reads: fleet.reads, logger, startedAt: 0, fleet }, pool));
+    const doc = buildOpenApiDocument(FLEET_API, { authToken: false, readToken: true }) as unknown as Document;
+    assert.equal([...registered].sort(), [...documentedRoutes(doc)].sort());
+    assert.ok([...registered].every((r) => r.startsWith('GET ')), 'reads only');
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      if (path.startsWith('/api/')) assert.ok(ops.get.parameters?.some((p) => p.name === 'node' && p.in === 'query'), `${path} takes ?node=`);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'wrm-fleet-openapi-'));
+    try {
+      const file = join(dir, 'openapi.json');
+      writeFileSync(file, JSON.stringify({ ...doc, servers: [{ url: 'http://127.0.0.1:9999' }] }));
+      const report = await redoclyLint(file);
+      assert.equal({ errors: report.totals.errors, warnings: report.totals.warnings }, { errors: 0, warnings: 0 }, JSON.stringify(report.problems, null, 1).slice(0, 3000));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } finally {
+    await pool.end();
+  }
+});
+
 document.run();
 imports.run();
+fleetDocument.run();
 build.run();

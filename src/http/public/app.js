@@ -55,6 +55,10 @@ function renderCards(s) {
     card('operations failed', o.failed, o.failed ? 'bad' : ''),
     card('pending tasks', s.pending_tasks, s.abandoned_tasks ? 'warn' : ''),
     card('events', s.event_count),
+    // The fleet monitor: how far behind it shows each node.
+    ...(s.nodes ?? []).map((n) =>
+      card(`${n.node} lag`, `${n.lag_events} · ${n.lag_seconds.toFixed(1)} s`, n.lag_seconds >= 5 ? 'warn' : ''),
+    ),
   );
 }
 
@@ -86,7 +90,13 @@ function renderConnections(list) {
         dataset: { id: c.id, category: c.category, outcome: c.outcome ?? '', stalled: String(c.stalled === true) },
         class: [c.id === selected?.id ? 'selected' : '', c.outcome === 'failed' ? 'failed' : ''].filter(Boolean).join(' ') || undefined,
       },
-      h('td', {}, h('button', { type: 'button', class: 'link id', title: c.id, onclick: () => openDrilldown(c.id) }, c.id)),
+      h(
+        'td',
+        {},
+        // On the fleet monitor, the node it runs on.
+        c.node ? [h('span', { class: 'node' }, c.node), ' '] : [],
+        h('button', { type: 'button', class: 'link id', title: c.id, onclick: () => openDrilldown(c.id) }, c.id),
+      ),
       h('td', { class: 'state' }, stateCell(c)),
       h('td', {}, c.mode ?? '—'),
       h('td', {}, c.content ?? '—'),
@@ -99,7 +109,8 @@ function renderConnections(list) {
       h('td', {}, ms(stats.rtt_ms)),
       h('td', {}, percent(stats.fraction_lost)),
       h('td', { class: 'quality' }, scoreCell(c)),
-      h('td', {}, c.category === 'closed' ? '' : h('button', { type: 'button', class: 'close-one', onclick: () => closeOne(c.id) }, 'Close')),
+      // The fleet monitor is read-only: a node closes its own connections.
+      h('td', {}, c.category === 'closed' || c.node ? '' : h('button', { type: 'button', class: 'close-one', onclick: () => closeOne(c.id) }, 'Close')),
     );
   });
   fill(byId('connections').tBodies[0], rows);
@@ -459,7 +470,8 @@ async function start() {
     showResult(`could not load the monitor: ${err.message}`);
   }
   // Follow from the position the first snapshot showed, so nothing falls between.
-  stopFeed = followLog(summary?.log_position ?? null, { onEvent, onStatus: setFeedStatus });
+  // (The fleet monitor's positions are per node: its feed starts live.)
+  stopFeed = followLog(summary?.nodes ? null : (summary?.log_position ?? null), { onEvent, onStatus: setFeedStatus });
   // A slow safety net for uptime-like values and for when the feed is down.
   setInterval(() => scheduleRefresh(0), 15_000);
   document.body.dataset.ready = 'true';

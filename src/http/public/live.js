@@ -14,10 +14,12 @@ function frames(buffer, onData) {
     const block = buffer.slice(0, at);
     buffer = buffer.slice(at + 2);
     let data = null;
+    let id = null;
     for (const line of block.split('\n')) {
       if (line.startsWith('data: ')) data = data === null ? line.slice(6) : `${data}\n${line.slice(6)}`;
+      else if (line.startsWith('id: ')) id = line.slice(4);
     }
-    if (data !== null) onData(data);
+    if (data !== null) onData(data, id);
   }
   return buffer;
 }
@@ -41,9 +43,10 @@ export function followLog(after, { onEvent, onStatus }) {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buffer = frames(buffer + value, (data) => {
+        buffer = frames(buffer + value, (data, id) => {
           const event = JSON.parse(data);
-          last = Math.max(last ?? 0, event.position);
+          // The frame's id is where to resume: a position on a node, per-node positions on the fleet monitor.
+          last = id ?? Math.max(last ?? 0, event.position);
           onEvent(event);
         });
       }

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Services } from '../app.ts';
+import type { HttpServices } from '../app.ts';
 import { notFound } from '../../errors.ts';
 import type { ApiSpec } from '../openapi/spec.ts';
 
@@ -71,7 +71,7 @@ function send(ctx: Context, asset: Asset) {
   ctx.body = asset.body;
 }
 
-export function dashboardRouter(_services: Services): Router {
+export function dashboardRouter(_services: HttpServices): Router {
   const assets = loadAssets();
   const page = assets.get(PAGE);
   if (!page) throw new Error(`dashboard page missing: ${join(PUBLIC_DIR, PAGE)}`);

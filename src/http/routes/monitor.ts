@@ -5,7 +5,9 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import type { Services } from '../app.ts';
+import type { HttpServices, Services } from '../app.ts';
+import { NODE_ID_PATTERN } from '../../config.ts';
+import type { MonitorReads } from '../../projections/reads.ts';
 import { AppError, notFound, unavailable } from '../../errors.ts';
 import type { EventRow } from '../../log/store.ts';
 import { CONNECTION_OUTCOMES, TASK_STATUSES, type ConnectionOutcome, type TaskStatus } from '../../log/catalogue.ts';
@@ -155,8 +157,17 @@ function taskStatuses(words: string[] | undefined): { statuses: TaskStatus[]; ab
   return { statuses, abandoned };
 }
 
-export function monitorRouter(services: Services): Router {
-  const { reads, config } = services;
+/** `?node=`: on the fleet monitor, only that node's rows (a node's own server ignores it). */
+export const nodeQuery = z.object({
+  node: z.string().regex(NODE_ID_PATTERN, 'a node name').optional().meta({ description: 'Only this node (the fleet monitor).' }),
+});
+
+/** The node's server (store and runner: it also exports), or the fleet monitor (reads only). */
+export type MonitorServices = HttpServices & Partial<Pick<Services, 'store' | 'runner'>>;
+
+export function monitorRouter(services: MonitorServices): Router {
+  const { config } = services;
+  const fleet = services.fleet ?? null;
   const router = new Router({ prefix: MONITOR_PREFIX });
   const cache = services.responseCache ?? new ResponseCache();
 
@@ -166,6 +177,8 @@ export function monitorRouter(services: Services): Router {
    * `"timestamp"`) and keeps it. A build that throws (a 400, a 404) keeps nothing.
    */
   async function sendCached(ctx: Context, build: () => Promise<string>) {
+    // The fleet monitor reads what other processes project: it has no log position of its own to key by.
+    if (!('store' in services) || !services.store) return sendJson(ctx, `${await build()}"timestamp":"${now()}"}`);
     const position = await services.store.head();
     const key = `${ctx.path}?${ctx.querystring}`;
     let text = cache.get(key, position);
@@ -176,7 +189,11 @@ export function monitorRouter(services: Services): Router {
     sendJson(ctx, `${text}"timestamp":"${now()}"}`);
   }
 
+  /** The reads a request asks for: on the fleet, scoped to `?node=`. */
+  const readsFor = (ctx: Context): MonitorReads => (fleet ? fleet.reads.scoped(parseQuery(ctx, nodeQuery).node) : services.reads);
+
   router.get('/summary', async (ctx) => {
+    const reads = readsFor(ctx);
     const s = await reads.summary();
     ctx.body = {
       uptime_seconds: Math.round((Date.now() - services.startedAt) / 1000),
@@ -212,13 +229,15 @@ export function monitorRouter(services: Services): Router {
       log_position: s.log_position,
       // The fleet forwarder's state and lag, or null when this node does not forward.
       forwarder: services.forwarder ? await services.forwarder.status() : null,
+      // On the fleet monitor: each node, its counts and how far behind the fleet shows it.
+      ...(fleet ? { nodes: await nodesOf(fleet.reads.scoped(parseQuery(ctx, nodeQuery).node)), projector: fleet.projectorRole() } : {}),
     };
   });
 
   router.get('/connections', (ctx) =>
     sendCached(ctx, async () => {
       const q = parseQuery(ctx, connectionsQuery);
-      const page = await reads.connectionRows({
+      const page = await readsFor(ctx).connectionRows({
         categories: q.state as ConnectionCategory[] | undefined,
         outcomes: q.outcome as ConnectionOutcome[] | undefined,
         stalled: q.stalled,
@@ -237,6 +256,7 @@ export function monitorRouter(services: Services): Router {
     sendCached(ctx, async () => {
       const id = ctx.params.id;
       const q = parseQuery(ctx, connectionQuery);
+      const reads = readsFor(ctx);
       const currentJson = await reads.connectionJson(id);
       if (currentJson === null) throw notFound('connection', id);
       let connectionJson = currentJson;
@@ -259,12 +279,13 @@ export function monitorRouter(services: Services): Router {
       const more = !newest && rows.length > q.events_limit;
       const shown = more ? rows.slice(0, q.events_limit) : rows;
       const tasks = await reads.taskRows({ statuses: [], connectionId: id, limit: 100 });
-      const issues = await connectionIssues(services, id);
+      // The fleet does not project issues: its detail has no issue fields rather than empty ones.
+      const issues = fleet ? null : await connectionIssues(services as Services, id);
       const asOf = q.at ? (q.at.time !== undefined ? new Date(q.at.time).toISOString() : { position: q.at.position }) : null;
       return (
         `{"connection":${connectionJson},"as_of":${JSON.stringify(asOf)},` +
-        `"tasks":[${tasks.items.map((t) => t.json).join(',')}],"issues":[${issues.issues.join(',')}],` +
-        `"timeline":{"events":[${shown.map(publicEventJson).join(',')}],"issue_events":[${issues.events.join(',')}],` +
+        `"tasks":[${tasks.items.map((t) => t.json).join(',')}],${issues ? `"issues":[${issues.issues.join(',')}],` : ''}` +
+        `"timeline":{"events":[${shown.map(publicEventJson).join(',')}],${issues ? `"issue_events":[${issues.events.join(',')}],` : ''}` +
         `"next_after":${more ? shown[shown.length - 1].version : null}},`
       );
     }),
@@ -273,16 +294,19 @@ export function monitorRouter(services: Services): Router {
   router.get('/operations', (ctx) =>
     sendCached(ctx, async () => {
       const q = parseQuery(ctx, operationsQuery);
-      const page = await reads.operationRows({ statuses: operationStatuses(q.status), type: q.type, limit: q.limit, cursor: q.cursor });
+      const page = await readsFor(ctx).operationRows({ statuses: operationStatuses(q.status), type: q.type, limit: q.limit, cursor: q.cursor });
       const items = page.items.map((r) => r.json).join(',');
       return `{"operations":[${items}],"count":${page.items.length},${tail(page.nextCursor)}`;
     }),
   );
 
   router.get('/operations/:id', async (ctx) => {
+    const reads = readsFor(ctx);
     const op = await reads.operation(ctx.params.id);
     if (!op) throw notFound('operation', ctx.params.id);
-    const tasks = parsed<TaskModel>(await reads.taskRows({ statuses: [], operationId: op.id, limit: 1000 }));
+    // On the fleet, the operation's own node (an id is unique within a node).
+    const own = fleet ? fleet.reads.scoped((op as { node?: string }).node) : reads;
+    const tasks = parsed<TaskModel>(await own.taskRows({ statuses: [], operationId: op.id, limit: 1000 }));
     ctx.body = { operation: op, tasks: tasks.items, timestamp: now() };
   });
 
@@ -290,7 +314,7 @@ export function monitorRouter(services: Services): Router {
     sendCached(ctx, async () => {
       const q = parseQuery(ctx, tasksQuery);
       const { statuses, abandoned } = taskStatuses(q.status);
-      const page = await reads.taskRows({
+      const page = await readsFor(ctx).taskRows({
         statuses,
         abandoned,
         connectionId: q.connection_id,
@@ -313,6 +337,10 @@ export function monitorRouter(services: Services): Router {
     }),
   );
 
+  // The fleet monitor only reads: it has no export (a node exports its own log).
+  const { store, runner } = services;
+  if (!store || !runner || fleet) return router;
+  const reads = services.reads;
   let exportsRunning = 0;
   router.post('/export', async (ctx) => {
     const body = parseBody(ctx, exportBody);
@@ -326,10 +354,10 @@ export function monitorRouter(services: Services): Router {
     exportsRunning++;
     let started;
     try {
-      started = await services.runner.start(
+      started = await runner.start(
         'export',
         { out, since: body.since ?? null, connection_id: body.connection_id ?? null },
-        (op) => exportLogs(services.store, reads, { out, since, connectionId: body.connection_id, signal: op.signal }),
+        (op) => exportLogs(store, reads, { out, since, connectionId: body.connection_id, signal: op.signal }),
         { requestId: ctx.state.requestId, connectionId: body.connection_id ?? null, timeoutMs: EXPORT_TIMEOUT_MS },
       );
     } catch (err) {
@@ -345,10 +373,10 @@ export function monitorRouter(services: Services): Router {
   return router;
 }
 
-/** publicEvent's JSON text, built from a stored row without parsing its data and meta. */
-export function publicEventJson(r: EventRow): string {
+/** publicEvent's JSON text, built from a stored row without parsing its data and meta; a fleet row names its node first. */
+export function publicEventJson(r: EventRow & { node?: string }): string {
   return (
-    `{"position":${r.position},"stream":${JSON.stringify(r.stream)},"version":${r.version},"type":${JSON.stringify(r.type)},` +
+    `{${r.node === undefined ? '' : `"node":${JSON.stringify(r.node)},`}"position":${r.position},"stream":${JSON.stringify(r.stream)},"version":${r.version},"type":${JSON.stringify(r.type)},` +
     `"recorded_at":"${new Date(r.recordedAt).toISOString()}","data":${r.data},"meta":${r.meta}}`
   );
 }
@@ -405,10 +433,10 @@ export const monitorApi: ApiSpec = {
           connection: connectionSchema,
           as_of: z.union([isoTimeOut, z.object({ position: count }), z.null()]).meta({ description: 'The `?at=` answered, or null for now.' }),
           tasks: z.array(taskSchema),
-          issues: z.array(issueSchema).meta({ description: 'Issues raised about this connection, newest first (at most 50).' }),
+          issues: z.array(issueSchema).optional().meta({ description: 'Issues raised about this connection, newest first (at most 50); absent on the fleet monitor, which does not project issues.' }),
           timeline: z.object({
             events: z.array(eventSchema),
-            issue_events: z.array(eventSchema).meta({ description: 'The events of those issues (raised, updated, resolved), in log order.' }),
+            issue_events: z.array(eventSchema).optional().meta({ description: 'The events of those issues (raised, updated, resolved), in log order.' }),
             next_after: z.number().int().nullable().meta({ description: 'Pass as `events_after` for the next page; null on the last.' }),
           }),
           timestamp: isoTimeOut,
@@ -471,3 +499,18 @@ export const monitorApi: ApiSpec = {
     errors: ['INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'VALIDATION_FAILED', 'INTERNAL', 'UNAVAILABLE'],
   },
 };
+
+/** The fleet summary's `nodes`: each node's lag and its own counts. */
+async function nodesOf(reads: import('../../fleet/reads.ts').FleetReads) {
+  const [statuses, summaries] = await Promise.all([reads.nodeStatuses(), reads.nodeSummaries()]);
+  const byNode = new Map(summaries.map((s) => [s.node, s.summary]));
+  return statuses.map((st) => {
+    const s = byNode.get(st.node);
+    return {
+      ...st,
+      connections: s ? { ...s.connections } : null,
+      operations: s ? { ...s.operations } : null,
+      event_count: s?.event_count ?? 0,
+    };
+  });
+}

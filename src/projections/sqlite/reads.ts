@@ -13,6 +13,7 @@ import type {
   ConnectionListOptions,
   ExportPageOptions,
   MonitorReads,
+  IssueReads,
   OperationListOptions,
   Page,
   StoredRow,
@@ -27,7 +28,7 @@ import { loadSql } from './projector.ts';
 
 const OPERATION_JSON = loadSql(operationsModel.table);
 
-export class SqliteMonitorReads implements MonitorReads {
+export class SqliteMonitorReads implements MonitorReads, IssueReads {
   constructor(private readonly store: SqliteEventStore) {}
 
   private get db() {
