@@ -34,7 +34,7 @@ function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
  * docs/werift.md) is given up after 15 s and tried again with a new viewer,
  * up to twice; `replaced` counts those, for the figure's note.
  */
-async function viewer(whep: string, replaced: { count: number }): Promise<Viewer> {
+async function viewer(whep: string, replaced: { count: number; failed: number }): Promise<Viewer> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await connectViewer(whep, { expect: 'media', timeoutMs: attempt === 0 ? 15_000 : 30_000 });
@@ -99,7 +99,7 @@ async function measure(pid: number, open: Viewer[], seconds: number, commits?: (
  * One server process (recording on or off), its viewers added in batches of
  * 10 up to each of `counts` in turn, with a window measured at each.
  */
-async function onePass(mode: 'on' | 'off', dbPath: string, counts: number[], seconds: number, replaced: { count: number }) {
+async function onePass(mode: 'on' | 'off', dbPath: string, counts: number[], seconds: number, replaced: { count: number; failed: number }) {
   const [cmd, args] = nodeTs('bench/peer-server.ts', [mode, dbPath, '1000']);
   const { child, match } = await spawnUntil(cmd, args, /\{"url":"([^"]+)"\}/);
   const base = match[1];
@@ -116,17 +116,21 @@ async function onePass(mode: 'on' | 'off', dbPath: string, counts: number[], sec
     const commits = async () => (await (await fetch(`${base}/bench/commits`)).json()) as { ms: number; events: number };
     const windows: Window[] = [];
     for (const count of counts) {
-      while (open.length < count) {
-        const batch = Math.min(10, count - open.length);
+      for (let asked = open.length; asked < count; ) {
+        const batch = Math.min(10, count - asked);
+        asked += batch;
         const settled = await Promise.allSettled(Array.from({ length: batch }, () => viewer(whep, replaced)));
         for (const s of settled) if (s.status === 'fulfilled') open.push(s.value);
-        const failed = settled.find((s) => s.status === 'rejected');
-        if (failed) throw (failed as PromiseRejectedResult).reason;
+        // A viewer that could not connect in three tries is left out and counted
+        // (the window reports the viewers it had); more than a tenth is a failure.
+        const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+        replaced.failed += failed.length;
+        if (replaced.failed > Math.max(1, count / 10)) throw failed[0]?.reason ?? new Error(`${replaced.failed} viewers could not connect`);
       }
       if (count > 0) await sleep(2000); // let set-up work and the first samples pass
       const w = await measure(child.pid!, open, seconds, commits);
       if (count > 0 && w.frames === 0) throw new Error(`recording ${mode}, ${count} viewers: the viewers received no video frames`);
-      windows.push({ viewers: count, ...w });
+      windows.push({ viewers: open.length, ...w });
     }
     return { windows, peakRss: rssMb(child.pid!, 'VmHWM') };
   } finally {
@@ -195,7 +199,7 @@ export async function peerFigures(dir: string, viewers: number, seconds: number,
   const off: Awaited<ReturnType<typeof onePass>>[] = [];
   const floor: Awaited<ReturnType<typeof floorPass>>[] = [];
   const dbs: string[] = [];
-  const replaced = { count: 0 };
+  const replaced = { count: 0, failed: 0 };
   const counts = [options.base, viewers];
   for (let r = 0; r < rounds; r++) {
     for (const mode of r % 2 === 0 ? (['off', 'on', 'floor'] as const) : (['floor', 'on', 'off'] as const)) {
@@ -237,7 +241,7 @@ export async function peerFigures(dir: string, viewers: number, seconds: number,
       anchor: { label: 'recording off', value: cpuOff },
       ratio: cpuOn / cpuOff,
       target: { text: '< 10 % extra CPU', met: cpuOn / cpuOff - 1 < 0.1 },
-      note: `median of ${rounds} alternating passes each (on: ${pct(on.map((p) => full(p).cpu))}; off: ${pct(off.map((p) => full(p).cpu))}); one media stream (content/sample.webm) played by one file player and fanned out, ${viewers} in-process werift viewers, stats every 1 s, ${seconds} s window after set-up; the first on pass recorded ${log.events.toLocaleString('en-US')} events (${log.samples.toLocaleString('en-US')} stats samples); off = the same server with a log that discards every append (no validation, no SQLite, no projections); ${replaced.count} viewer set-up(s) stalled in DTLS and were replaced`,
+      note: `median of ${rounds} alternating passes each (on: ${pct(on.map((p) => full(p).cpu))}; off: ${pct(off.map((p) => full(p).cpu))}); one media stream (content/sample.webm) played by one file player and fanned out, ${viewers} in-process werift viewers, stats every 1 s, ${seconds} s window after set-up; the first on pass recorded ${log.events.toLocaleString('en-US')} events (${log.samples.toLocaleString('en-US')} stats samples); off = the same server with a log that discards every append (no validation, no SQLite, no projections); ${replaced.count} viewer set-up(s) stalled in DTLS and were replaced, ${replaced.failed} viewer(s) left out after three tries`,
     },
     {
       id: 'peers.commit_share',

@@ -16,7 +16,16 @@
 //    for a GOP every loop);
 //  - quality `low` sends only video keyframes (quality.ts), per viewer;
 //  - frames and keyframes sent, and frames dropped, are counted for the stats.
-import { MediaStreamTrack, RtpHeader, RtpPacket } from 'werift';
+//
+// The send itself skips werift's generic RTCRtpSender.sendRtp when nothing
+// it does is needed (no header extension and no RED negotiated, which is
+// werift's default): it does the same bookkeeping (SSRC, payload type, the
+// counters the stats and RTCP sender reports read, the retransmission
+// cache) with the NTP time taken once per source packet for every viewer
+// instead of once per viewer, then hands the packet to the DTLS transport's
+// SRTP send as sendRtp does. Sender internals: werift 0.24.4 is pinned
+// (docs/werift.md, "The sender rewrites the packet it is given").
+import { MediaStreamTrack, RtpHeader, RtpPacket, type RTCRtpSender } from 'werift';
 
 /** What the stream's dispatcher knows about a packet, worked out once for every relay. */
 export type PacketInfo = {
@@ -26,7 +35,31 @@ export type PacketInfo = {
   keyframe: boolean;
   /** The source's last frame interval in RTP ticks (0 until known). */
   frameTicks: number;
+  /** NTP time of the packet's send (64-bit, as RTCP sender reports carry it). */
+  ntp: bigint;
 };
+
+/** What of werift's RTCRtpSender the direct send reads and keeps up to date (private in its types). */
+type SenderInternals = {
+  ssrc: number;
+  codec?: { payloadType: number };
+  dtlsTransport?: { state: string; sendRtp(payload: Buffer, header: RtpHeader): Promise<number> };
+  headerExtensions: unknown[];
+  redRedundantPayloadType?: number;
+  timestamp?: number;
+  sequenceNumber?: number;
+  ntpTimestamp: bigint;
+  rtpTimestamp: number;
+  octetCount: number;
+  packetCount: number;
+  headerBytesSent: number;
+  rtpCache: RtpPacket[];
+  rtcpRunning: boolean;
+  runRtcp(): Promise<void>;
+};
+
+/** werift's RTP history per sender (RTP_HISTORY_SIZE in rtpSender.js). */
+const RTP_HISTORY_SIZE = 128;
 
 export class MediaRelay {
   readonly track: MediaStreamTrack;
@@ -42,11 +75,17 @@ export class MediaRelay {
   /** Video: deltas are useless until the next keyframe (a viewer that just joined, or left keyframes-only mode). */
   private needKeyframe: boolean;
   private keyframesOnly = false;
+  private sender: SenderInternals | null = null;
 
   constructor(readonly kind: 'audio' | 'video') {
     this.track = new MediaStreamTrack({ kind });
     this.needKeyframe = kind === 'video';
     this.keepFrame = kind !== 'video';
+  }
+
+  /** The sender that carries this relay's track (from pc.addTrack). */
+  carriedBy(sender: RTCRtpSender) {
+    this.sender = sender as unknown as SenderInternals;
   }
 
   setKeyframesOnly(on: boolean) {
@@ -81,7 +120,27 @@ export class MediaRelay {
     header.sequenceNumber = this.outSeq;
     header.timestamp = (source.timestamp + this.tsOffset) >>> 0;
     this.lastOutTs = header.timestamp;
-    this.track.writeRtp(new RtpPacket(header, rtp.payload));
+    const sender = this.sender;
+    if (sender && sender.headerExtensions.length === 0 && sender.redRedundantPayloadType === undefined) this.send(sender, header, rtp.payload, info.ntp);
+    else this.track.writeRtp(new RtpPacket(header, rtp.payload));
+  }
+
+  /** RTCRtpSender.sendRtp with no header extension and no RED, its NTP time given. */
+  private send(sender: SenderInternals, header: RtpHeader, payload: Buffer, ntp: bigint) {
+    const dtls = sender.dtlsTransport;
+    if (!dtls || dtls.state !== 'connected' || !sender.codec || this.track.stopped) return;
+    header.ssrc = sender.ssrc;
+    header.payloadType = sender.codec.payloadType;
+    sender.timestamp = header.timestamp;
+    sender.sequenceNumber = header.sequenceNumber;
+    sender.ntpTimestamp = ntp;
+    sender.rtpTimestamp = header.timestamp;
+    sender.octetCount += payload.length;
+    sender.headerBytesSent += header.serializeSize;
+    sender.packetCount = (sender.packetCount + 1) >>> 0;
+    sender.rtpCache[header.sequenceNumber % RTP_HISTORY_SIZE] = new RtpPacket(header, payload);
+    void dtls.sendRtp(payload, header);
+    if (!sender.rtcpRunning) void sender.runRtcp();
   }
 
   stop() {

@@ -17,7 +17,7 @@
 // Quality is per viewer: `low` (keyframes only) is a filter in the viewer's
 // relay over the same packets, not another encoding, so one player serves
 // every quality.
-import { defaultPeerConfig, type MediaStreamTrack, type RTCPeerConnection, type RtpPacket } from 'werift';
+import { defaultPeerConfig, ntpTime, type MediaStreamTrack, type RTCPeerConnection, type RtpPacket } from 'werift';
 import type { getUserMedia } from 'werift/nonstandard';
 import { loadFilePlayer } from './filePlayer.ts';
 import { MediaRelay, type PacketInfo } from './mediaRelay.ts';
@@ -36,7 +36,7 @@ class Dispatcher {
   private lastTs: number | null = null;
   private frameTicks = 0;
   private sourceChanged = false;
-  private readonly info: PacketInfo = { newFrame: false, keyframe: false, frameTicks: 0 };
+  private readonly info: PacketInfo = { newFrame: false, keyframe: false, frameTicks: 0, ntp: 0n };
 
   constructor(
     readonly kind: Kind,
@@ -64,6 +64,8 @@ class Dispatcher {
       if (this.kind === 'video') info.keyframe = vp8FrameStart(rtp.payload)?.keyframe ?? false;
     }
     info.frameTicks = this.frameTicks;
+    if (this.relays.size === 0) return;
+    info.ntp = ntpTime();
     for (const relay of this.relays) relay.forward(rtp, info);
   }
 }
@@ -126,7 +128,7 @@ export class StreamMedia {
       for (const [kind, dispatcher] of playback.dispatchers) {
         if (!offeredKinds.includes(kind)) continue;
         const relay = new MediaRelay(kind);
-        pc.addTrack(relay.track);
+        relay.carriedBy(pc.addTrack(relay.track));
         relays.push({ relay, dispatcher });
       }
       this.errorListeners.add(onError);
