@@ -83,9 +83,17 @@ export class MediaRelay {
     this.keepFrame = kind !== 'video';
   }
 
-  /** The sender that carries this relay's track (from pc.addTrack). */
+  /**
+   * The sender that carries this relay's track (from pc.addTrack). A sender
+   * without the fields the direct send keeps up to date (another werift
+   * version) is sent through werift's own sendRtp instead.
+   */
   carriedBy(sender: RTCRtpSender) {
-    this.sender = sender as unknown as SenderInternals;
+    const s = sender as unknown as SenderInternals;
+    const shaped =
+      Array.isArray(s.rtpCache) && Array.isArray(s.headerExtensions) && typeof s.packetCount === 'number' && typeof s.octetCount === 'number' &&
+      typeof s.headerBytesSent === 'number' && typeof s.ntpTimestamp === 'bigint' && typeof s.runRtcp === 'function';
+    this.sender = shaped ? s : null;
   }
 
   setKeyframesOnly(on: boolean) {
