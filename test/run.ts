@@ -34,7 +34,25 @@ if (missing.length) {
 // Folders (relative to `dir`) left to their own scripts.
 const ignore = values.exclude.map((folder) => `^${folder.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(/|$)`);
 const { suites } = await parse(dir, new RegExp(pattern), { cwd: process.cwd(), ignore });
+// uvu swallows an error thrown by a suite's before hook: the suite's tests
+// count as not passed, but nothing is printed and the exit code stays 0. The
+// totals it prints are the witness, so they are read back here.
+let printed = '';
+const write = process.stdout.write.bind(process.stdout);
+process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  printed = (printed + (typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString())).slice(-4096);
+  return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+}) as typeof process.stdout.write;
 await run(suites, { bail: false });
+process.stdout.write = write;
+const plain = printed.replace(/\x1b\[[0-9;]*m/g, '');
+const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? NaN);
+const passed = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? NaN);
+const skipped = Number(/Skipped:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+if (!(passed + skipped === total)) {
+  console.error(`${total - passed - skipped} tests did not pass (a suite whose before hook threw shows as "(0 / N)" with no failure printed)`);
+  process.exitCode = 1;
+}
 
 // Name what is left open. A socket closed by the last test is released a
 // turn or two later, so what is open is looked at again for up to 2 s (and

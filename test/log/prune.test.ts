@@ -49,7 +49,7 @@ Live('is refused while a server holds the database, deleting nothing and failing
     assert.is((await exportNow()).status, 200);
     const before = count(path);
     assert.ok(before > 0, 'the server recorded an operation');
-    const refused = await runCli(['prune', '--through', String(before), '--persistence-path', path]);
+    const refused = await runCli(['prune', '--through', String(before), '--yes', '--persistence-path', path]);
     assert.is(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /CONFLICT: the database .*monitor\.db is held by a running server \(pid \d+/);
     assert.is(refused.stdout, '');
@@ -62,7 +62,7 @@ Live('is refused while a server holds the database, deleting nothing and failing
     assert.ok(summary.event_count > before, 'nothing was deleted and the server kept recording');
     assert.is(await server.stop(), 0, server.output().stderr);
     const head = count(path);
-    const pruned = await runCli(['prune', '--through', String(head), '--persistence-path', path]);
+    const pruned = await runCli(['prune', '--through', String(head), '--yes', '--persistence-path', path]);
     assert.is(pruned.code, 0, pruned.stderr);
     assert.match(pruned.stdout, `deleted ${head} events through position ${head}`);
   } finally {

@@ -46,16 +46,22 @@ const operationsOf = (type: string) =>
 
 const Cross = suite('requests from pages on other sites (Chromium)');
 Cross.before(async () => {
-  browser = await launchChromium(['--host-resolver-rules=MAP rebind.test 127.0.0.1']);
-  server = await startWebRtcServer();
-  server.server.on('request', (req) => req.method === 'POST' && posts.push(`${req.headers.origin ?? '-'} ${req.url}`));
-  const stream = await server.stream();
-  viewer = await server.viewer(stream.whep_url);
+  try {
+    browser = await launchChromium(['--host-resolver-rules=MAP rebind.test 127.0.0.1']);
+    server = await startWebRtcServer();
+    server.server.on('request', (req) => req.method === 'POST' && posts.push(`${req.headers.origin ?? '-'} ${req.url}`));
+    const stream = await server.stream();
+    viewer = await server.viewer(stream.whep_url);
+  } catch (err) {
+    // uvu does not print an error thrown here; the runner counts the suite as failed.
+    console.error('crossSite set-up failed:', err);
+    throw err;
+  }
 });
 Cross.after(async () => {
-  await viewer.leave().catch(() => {});
-  await server.stop();
-  await browser.close();
+  await viewer?.leave().catch(() => {});
+  await server?.stop();
+  await browser?.close();
 });
 
 Cross('a page on another origin cannot close connections or start an export (forms, no-cors fetches)', async () => {
