@@ -115,7 +115,7 @@ export function buildCli(): Command {
   addSettings(serve, COMMAND_SETTINGS.serve, SETTINGS, nodeDefaults);
   serve
     .option('--run-tests', 'start on a free port, drive real WebRTC operations against this server over HTTP, report, exit 0/1')
-    .action(async (opts: Flags & { runTests?: boolean; authToken?: string; authTokenFile?: string; readTokenFile?: string }) => {
+    .action(async (opts: Flags & { runTests?: boolean; authToken?: string; authTokenFile?: string; readTokenFile?: string; webhookSecretFile?: string }) => {
       const config = loadConfig({
         env: process.env,
         flags: opts,
@@ -135,7 +135,14 @@ export function buildCli(): Command {
       }
       if (opts.authToken) warn('--auth-token shows in the process list; use --auth-token-file or WEBRTC_MONITOR_AUTH_TOKEN');
       if (config.readToken && !config.authToken) warn('a read token without an auth token: reads need a token, but mutating routes are open');
-      for (const file of [opts.authTokenFile, opts.readTokenFile, process.env.WEBRTC_MONITOR_AUTH_TOKEN_FILE, process.env.WEBRTC_MONITOR_READ_TOKEN_FILE]) {
+      for (const file of [
+        opts.authTokenFile,
+        opts.readTokenFile,
+        opts.webhookSecretFile,
+        process.env.WEBRTC_MONITOR_AUTH_TOKEN_FILE,
+        process.env.WEBRTC_MONITOR_READ_TOKEN_FILE,
+        process.env.WEBRTC_MONITOR_WEBHOOK_SECRET_FILE,
+      ]) {
         if (file && tokenFileIsShared(file)) warn(`the token file can be read by other users: chmod 600 ${file}`);
       }
       const running = await startServer(config, { logger, plugins: await defaultPlugins() });
@@ -177,6 +184,10 @@ export function buildCli(): Command {
       if (running.forwarder) {
         const { node, target } = running.forwarder.destination;
         logger.info({ node, target }, 'forwarding the log to the central database');
+      }
+      for (const webhook of running.webhooks) {
+        const { endpoint, key, position } = webhook.status();
+        logger.info({ endpoint, key, resumeAfter: position }, 'delivering webhooks');
       }
       process.stdout.write(`${NAME} listening on ${running.url} (database ${resolve(config.persistencePath)})\n`);
 

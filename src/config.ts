@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
+import { redactWebhookUrl, webhookUrlProblem } from './deliver/endpoint.ts';
 
 export const DEFAULT_DB_PATH = './data/monitor.db';
 /** The bundled sample content, found from this file so the installed command finds it from any directory. */
@@ -20,6 +21,18 @@ export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const postgresUrl = z
   .string()
   .refine((s) => /^postgres(ql)?:\/\//.test(s) && URL.canParse(s), 'must be a postgres:// or postgresql:// URL');
+
+/** A Standard Webhooks signing secret: `whsec_` and base64 of 24 to 64 random bytes. */
+const webhookSecret = z.string().refine((s) => {
+  const b64 = s.startsWith('whsec_') ? s.slice(6) : s;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) return false;
+  const bytes = Buffer.from(b64, 'base64').length;
+  return bytes >= 24 && bytes <= 64;
+}, 'must be whsec_ followed by the base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32))');
+const webhookUrl = z.string().superRefine((s, ctx) => {
+  const problem = webhookUrlProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${redactWebhookUrl(s)} ${problem}` });
+});
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** `auto`: human-readable lines on a terminal, JSON lines otherwise. */
@@ -86,6 +99,17 @@ const configSchema = z.object({
   forwardBackoffMaxMs: z.number().int().min(1).default(10_000),
   /** The oldest unshipped event waiting this long makes the forwarder `behind`. */
   forwardBehindAfterMs: z.number().int().min(0).default(5_000),
+  /** Endpoints that receive issue and connection-outcome events (src/deliver/), http(s) only. */
+  webhooks: z.array(webhookUrl).max(20).default([]),
+  /** The Standard Webhooks secret every delivery is signed with; required with webhooks. */
+  webhookSecret: webhookSecret.nullable().default(null),
+  /** How long one delivery attempt may take (Standard Webhooks recommends 15 to 30 s). */
+  webhookTimeoutMs: z.number().int().min(10).default(15_000),
+  /** First and longest wait between attempts at one event (exponential backoff with jitter). */
+  webhookBackoffInitialMs: z.number().int().min(1).default(1_000),
+  webhookBackoffMaxMs: z.number().int().min(1).default(300_000),
+  /** Attempts at one event before it is given up (webhook.failed) and the endpoint moves on; the defaults span about an hour and a half. */
+  webhookMaxAttempts: z.number().int().min(1).default(30),
 });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
@@ -169,6 +193,20 @@ export const SETTINGS: Partial<Record<Setting, SettingSource>> = {
   forwardTo: { flag: '--forward-to <url>', env: 'WEBRTC_MONITOR_FORWARD_TO', help: 'ship the log to this central PostgreSQL, postgres://…' },
   nodeId: { flag: '--node-id <name>', env: 'WEBRTC_MONITOR_NODE_ID', help: "this node's name in the fleet", defaultText: 'the host name' },
   forwardBackoffMaxMs: { flag: '--forward-backoff-max <ms>', help: 'longest wait between attempts while the centre is unreachable', read: 'int' },
+  webhooks: {
+    flag: '--webhook <url...>',
+    env: 'WEBRTC_MONITOR_WEBHOOKS',
+    help: 'deliver issue and connection-outcome events to this http(s) URL, signed (Standard Webhooks); repeatable (the variable is comma-separated)',
+    read: 'list',
+  },
+  webhookSecret: {
+    env: 'WEBRTC_MONITOR_WEBHOOK_SECRET',
+    help: 'the Standard Webhooks signing secret (whsec_…) for --webhook',
+    file: { flag: '--webhook-secret-file <file>', env: 'WEBRTC_MONITOR_WEBHOOK_SECRET_FILE', help: 'read the Standard Webhooks signing secret (whsec_…) for --webhook from this file' },
+  },
+  webhookTimeoutMs: { flag: '--webhook-timeout <ms>', help: 'how long one webhook delivery attempt may take', read: 'int' },
+  webhookBackoffMaxMs: { flag: '--webhook-backoff-max <ms>', help: 'longest wait between attempts at one webhook event', read: 'int' },
+  webhookMaxAttempts: { flag: '--webhook-max-attempts <n>', help: 'attempts at one webhook event before giving it up (webhook.failed)', read: 'int' },
 };
 
 export const FLEET_SETTINGS: Partial<Record<FleetSetting, SettingSource>> = {
@@ -183,6 +221,7 @@ export const COMMAND_SETTINGS = {
     'port', 'host', 'debug', 'persistencePath', 'logDir', 'authToken', 'readToken', 'allowedHosts', 'allowedOrigins', 'maxPeers',
     'maxConnections', 'requestTimeoutMs', 'contentDir', 'statsIntervalMs', 'stallAfterMs', 'consentTimeoutMs', 'operationTimeoutMs',
     'shutdownGraceMs', 'iceServers', 'enableTestRoutes', 'logLevel', 'logFormat', 'forwardTo', 'nodeId', 'forwardBackoffMaxMs',
+    'webhooks', 'webhookSecret', 'webhookTimeoutMs', 'webhookBackoffMaxMs', 'webhookMaxAttempts',
   ],
   'export-logs': ['persistencePath'],
   query: ['persistencePath', 'queryTimeoutMs'],
@@ -298,6 +337,12 @@ export function loadConfig(sources: { env?: NodeJS.ProcessEnv; flags?: Flags; on
 
 function freeze(config: z.output<typeof configSchema>, levelGiven: boolean): Config {
   if (config.debug && !levelGiven) config.logLevel = 'debug';
+  if (config.webhooks.length > 0 && !config.webhookSecret) {
+    throw new AppError(
+      'BAD_REQUEST',
+      'invalid configuration: --webhook needs a signing secret: --webhook-secret-file FILE, WEBRTC_MONITOR_WEBHOOK_SECRET_FILE or WEBRTC_MONITOR_WEBHOOK_SECRET (whsec_…)',
+    );
+  }
   if (config.headersTimeoutMs > config.requestTimeoutMs) config.headersTimeoutMs = config.requestTimeoutMs;
   return Object.freeze({
     ...config,
@@ -305,6 +350,7 @@ function freeze(config: z.output<typeof configSchema>, levelGiven: boolean): Con
     iceAdditionalHostAddresses: Object.freeze([...config.iceAdditionalHostAddresses]) as string[],
     allowedHosts: Object.freeze([...config.allowedHosts]) as string[],
     allowedOrigins: Object.freeze([...config.allowedOrigins]) as string[],
+    webhooks: Object.freeze([...config.webhooks]) as string[],
   });
 }
 

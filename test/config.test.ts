@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hostname } from 'node:os';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   BUNDLED_CONTENT_DIR,
@@ -101,6 +102,57 @@ Forwarding('refuses a target that is not a PostgreSQL URL and node names that ca
 });
 
 Forwarding.run();
+
+const Webhooks = suite('config: webhooks');
+const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
+
+Webhooks('takes endpoints from repeated flags or a comma-separated variable, and the secret from a file or the environment', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wrm-config-'));
+  try {
+    const file = join(dir, 'secret');
+    writeFileSync(file, `${SECRET}\n`, { mode: 0o600 });
+    const flagged = loadConfig({ flags: { webhook: ['http://a.example/h', 'https://b.example/h'], webhookSecretFile: file }, only: COMMAND_SETTINGS.serve });
+    assert.equal(flagged.webhooks, ['http://a.example/h', 'https://b.example/h']);
+    assert.is(flagged.webhookSecret, SECRET);
+    const env = loadConfig({ env: { WEBRTC_MONITOR_WEBHOOKS: 'http://a.example/h, http://c.example/h', WEBRTC_MONITOR_WEBHOOK_SECRET: SECRET }, only: COMMAND_SETTINGS.serve });
+    assert.equal(env.webhooks, ['http://a.example/h', 'http://c.example/h']);
+    assert.is(SETTINGS.webhookSecret?.flag, undefined, 'no flag takes the secret itself: it would show in the process list');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Webhooks('refuses endpoints that are not http(s), naming the URL without its credentials', () => {
+  for (const url of ['ftp://h.example/x', 'file:///etc/passwd', 'javascript:alert(1)', 'not a url', 'http://h.example/x#frag']) {
+    assert.throws(() => makeConfig({ webhooks: [url], webhookSecret: SECRET }), /webhooks/, url);
+  }
+  const err = (() => {
+    try {
+      loadConfig({ flags: { webhook: ['ftp://user:hunter2@h.example/x'] }, env: { WEBRTC_MONITOR_WEBHOOK_SECRET: SECRET }, only: COMMAND_SETTINGS.serve });
+    } catch (e) {
+      return e as Error;
+    }
+    return null;
+  })();
+  assert.match(err!.message, /--webhook \(webhooks\): ftp:\/\/\*\*\*@h\.example\/x must be http:\/\/ or https:\/\//);
+  assert.not.match(err!.message, /hunter2/);
+});
+
+Webhooks('refuses endpoints without a secret, and a secret that is not a Standard Webhooks one, without echoing it', () => {
+  assert.throws(() => makeConfig({ webhooks: ['http://h.example/x'] }), /--webhook needs a signing secret/);
+  for (const secret of ['', 'whsec_short', 'whsec_not base64!!', `whsec_${Buffer.alloc(16).toString('base64')}`, `whsec_${Buffer.alloc(65).toString('base64')}`]) {
+    try {
+      loadConfig({ env: { WEBRTC_MONITOR_WEBHOOKS: 'http://h.example/x', WEBRTC_MONITOR_WEBHOOK_SECRET: secret }, only: COMMAND_SETTINGS.serve });
+      assert.unreachable(secret);
+    } catch (err) {
+      assert.match((err as Error).message, secret ? /WEBRTC_MONITOR_WEBHOOK_SECRET \(webhookSecret\): must be whsec_/ : /needs a signing secret/);
+      if (secret) assert.not.ok((err as Error).message.includes(secret), 'the secret is not repeated');
+    }
+  }
+  assert.is(makeConfig({ webhooks: ['http://h.example/x'], webhookSecret: SECRET.slice(6) }).webhookSecret, SECRET.slice(6), 'the prefix is optional');
+});
+
+Webhooks.run();
 
 const Fleet = suite('config: the fleet commands');
 

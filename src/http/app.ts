@@ -12,6 +12,7 @@ import type { EventStore } from '../log/store.ts';
 import type { MonitorReads } from '../projections/reads.ts';
 import type { OperationRunner } from '../operations/runner.ts';
 import type { ForwarderStatusSource } from '../fleet/status.ts';
+import type { WebhookStatusSource } from '../deliver/webhooks.ts';
 import { problemMiddleware } from './errors.ts';
 import { requireTokens } from './auth.ts';
 import { sameSiteGuard } from './sameSite.ts';
@@ -36,6 +37,8 @@ export type Services = {
   startedAt: number;
   /** The fleet forwarder, when `--forward-to` is set. */
   forwarder?: ForwarderStatusSource | null;
+  /** The webhook deliverers, one per `--webhook` endpoint. */
+  webhooks?: readonly WebhookStatusSource[];
 };
 
 export type RouterFactory = (services: Services) => Router;

@@ -17,6 +17,8 @@ import { OperationRunner } from '../operations/runner.ts';
 import { closeOrphans, type RecoveryReport } from '../operations/recover.ts';
 import { LogDirWriter } from '../export/logDirWriter.ts';
 import type { Forwarder } from '../fleet/forwarder.ts';
+import { WEBHOOK_CONSUMER_PREFIX, WebhookDeliverer } from '../deliver/webhooks.ts';
+import { parseEndpoint } from '../deliver/endpoint.ts';
 import { createApp, type RouterFactory, type Services } from './app.ts';
 import type { ApiSpec } from './openapi/spec.ts';
 import { countConnections, serverState } from './limits.ts';
@@ -43,6 +45,8 @@ export type RunningServer = {
   recovered: RecoveryReport;
   logDirWriter: LogDirWriter | null;
   forwarder: Forwarder | null;
+  /** One per `--webhook` endpoint. */
+  webhooks: WebhookDeliverer[];
   server: Server;
   close(): Promise<void>;
 };
@@ -66,6 +70,7 @@ export async function startServer(
   let unguard = () => {};
   let logDirWriter: LogDirWriter | null = null;
   let forwarder: Forwarder | null = null;
+  let webhooks: WebhookDeliverer[] = [];
   let server: Server;
   let services: Services;
   let plugins: Plugin[];
@@ -75,7 +80,8 @@ export async function startServer(
     unguard = guardProcess(logger);
     runner = new OperationRunner(store, { defaultTimeoutMs: config.operationTimeoutMs });
     forwarder = config.forwardTo ? await makeForwarder(config, store, logger) : null;
-    services = { config, store, reads, runner, logger, startedAt: Date.now(), forwarder };
+    webhooks = await makeWebhooks(config, store, logger);
+    services = { config, store, reads, runner, logger, startedAt: Date.now(), forwarder, webhooks };
 
     recovered = await closeOrphans(store, await findOrphans(store, reads));
     if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks + recovered.servers > 0) {
@@ -126,6 +132,7 @@ export async function startServer(
   server.on('error', (err) => logger.warn({ err }, 'the HTTP server reported an error'));
   // In the background, once serving: a node serves whether or not the centre is reachable.
   await forwarder?.start();
+  for (const webhook of webhooks) await webhook.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
@@ -154,6 +161,8 @@ export async function startServer(
       server.closeAllConnections();
       await stopped;
       await logDirWriter?.stop();
+      // Delivers what the shutdown recorded to endpoints that answer, within the grace period; the rest goes on the next start.
+      await Promise.all(webhooks.map((webhook) => webhook.stop({ drainMs: config.shutdownGraceMs })));
       // Ships what the shutdown recorded, if the centre is there, within the grace period.
       await forwarder?.stop({ drainMs: config.shutdownGraceMs });
       await store.close();
@@ -163,7 +172,7 @@ export async function startServer(
       unguard();
     })());
 
-  return { url, port, services, recovered, logDirWriter, forwarder, server, close };
+  return { url, port, services, recovered, logDirWriter, forwarder, webhooks, server, close };
 }
 
 /** Loaded only when forwarding: node-postgres is no cost to a node that does not. */
@@ -179,6 +188,28 @@ async function makeForwarder(config: Config, store: EventStore, logger: Logger):
       behindAfterMs: config.forwardBehindAfterMs,
     },
     logger,
+  );
+}
+
+async function makeWebhooks(config: Config, store: EventStore, logger: Logger): Promise<WebhookDeliverer[]> {
+  const endpoints = config.webhooks.map(parseEndpoint);
+  // An endpoint taken out of the configuration must not hold back prune for ever; put back, it starts afresh.
+  const dropped = await store.dropCheckpoints(WEBHOOK_CONSUMER_PREFIX, endpoints.map((e) => WEBHOOK_CONSUMER_PREFIX + e.key));
+  if (dropped.length > 0) logger.info({ dropped }, 'webhook endpoints no longer configured: their checkpoints are dropped');
+  return endpoints.map(
+    (endpoint) =>
+      new WebhookDeliverer(
+        store,
+        {
+          endpoint,
+          secret: config.webhookSecret!,
+          node: config.nodeId,
+          timeoutMs: config.webhookTimeoutMs,
+          backoff: { initialMs: config.webhookBackoffInitialMs, maxMs: config.webhookBackoffMaxMs },
+          maxAttempts: config.webhookMaxAttempts,
+        },
+        logger,
+      ),
   );
 }
 

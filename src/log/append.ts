@@ -19,6 +19,7 @@
 import type { Db } from './open.ts';
 import { AppError, unavailable } from '../errors.ts';
 import { storageError } from './storage.ts';
+import { writeCheckpoint } from './checkpoint.ts';
 import {
   EVENT_SCHEMA_VERSION,
   GAP_STREAM,
@@ -87,6 +88,7 @@ type Pending = {
   expectedVersion: ExpectedVersion;
   meta: string;
   metaObject: EventMeta;
+  checkpoint?: { consumer: string; position: number };
   resolve: (result: AppendResult) => void;
   reject: (err: unknown) => void;
   /** Set on the log's own gap marker: its failure is not itself a gap. */
@@ -154,7 +156,13 @@ export class GroupCommit {
    * hold. Rejects (an AppError INVALID_EVENT) before touching the log when an
    * event does not match the catalogue.
    */
-  append(stream: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+  append(
+    stream: string,
+    events: NewEvent[],
+    options: AppendOptions = {},
+    /** A consumer's checkpoint stored in the same transaction (not on a conflict). */
+    checkpoint?: { consumer: string; position: number },
+  ): Promise<AppendResult> {
     if (this.closed) return Promise.reject(unavailable('SHUTTING_DOWN', 'the event log is closed', 10));
     if (!stream || events.length === 0) {
       return Promise.reject(new AppError('INTERNAL', 'append needs a stream and at least one event'));
@@ -181,6 +189,7 @@ export class GroupCommit {
         expectedVersion: options.expectedVersion ?? 'any',
         meta: JSON.stringify(metaObject),
         metaObject,
+        checkpoint,
         resolve,
         reject,
       });
@@ -364,6 +373,7 @@ export class GroupCommit {
     }
     // A throw here rolls back the transaction; the projector is told to discard.
     if (this.projector) this.projector.apply(this.db, stored);
+    if (p.checkpoint) writeCheckpoint(this.db, p.checkpoint.consumer, p.checkpoint.position);
     versions.set(p.stream, version);
     return {
       ok: true,

@@ -63,6 +63,25 @@ const channelSample = z.object({
   buffered_amount: count,
 });
 
+const issuePayload = z
+  .object({
+    issue_id: id,
+    type: z.string().min(1).max(100),
+    severity: z.enum(['info', 'warning', 'critical']),
+    subject: z.string().min(1).max(300),
+  })
+  .loose();
+
+const webhookAttempt = z.object({
+  endpoint: z.string().max(2100),
+  webhook_id: z.string().min(1).max(300),
+  position: z.number().int().positive(),
+  event_type: z.string(),
+  /** 1 for the first attempt at this event (counted from this process's start). */
+  attempt: z.number().int().positive(),
+  duration_ms: ms,
+});
+
 export type TrackSample = z.output<typeof trackSample>;
 export type ChannelSample = z.output<typeof channelSample>;
 
@@ -236,6 +255,28 @@ const eventSchemas = {
     retry_in_ms: ms,
   }),
 
+  // Webhook delivery (src/deliver/), on the stream `webhook:<endpoint key>`:
+  // one event per attempt. `endpoint` is the URL without its credentials;
+  // `position` and `webhook_id` name the delivered event (the id is stable
+  // across attempts so receivers deduplicate).
+  'webhook.delivered': webhookAttempt.extend({ status: z.number().int() }),
+  'webhook.attempt_failed': webhookAttempt.extend({
+    status: z.number().int().nullable(),
+    error: errorInfo,
+    /** When the next attempt starts. */
+    retry_in_ms: ms,
+  }),
+  /** The last attempt allowed failed too: the endpoint gives up on this event and moves on. */
+  'webhook.failed': webhookAttempt.extend({ status: z.number().int().nullable(), error: errorInfo }),
+
+  // Quality issues, on the stream `issue:<issue_id>`: declared here only as
+  // far as webhook delivery needs them (the detectors own their full payloads).
+  // `subject` is the stream the issue is about (`connection:<id>`,
+  // `operation:<id>`, `node:<name>`); webhooks deliver it in that subject's order.
+  'issue.raised': issuePayload,
+  'issue.updated': issuePayload,
+  'issue.resolved': issuePayload,
+
   /**
    * Events that could not be recorded (storage full, busy or gone), written
    * on stream `log:gaps` as soon as storage takes writes again: a counted
@@ -299,7 +340,7 @@ export function isEventType(type: string): type is EventType {
 }
 
 /** Stream names: `<kind>:<id>`. */
-export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder', 'log'] as const;
+export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder', 'log', 'issue', 'webhook'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 export const streamName = (kind: StreamKind, entityId: string) => `${kind}:${entityId}`;
 /** Where `log.gap` markers go. */

@@ -22,6 +22,19 @@ export function writeCheckpoint(db: Db, consumer: string, position: number): voi
     .run();
 }
 
+/**
+ * Deletes the checkpoints of consumers named `<prefix>…` other than those in
+ * `keep` (consumers no longer configured, which would otherwise hold back
+ * retention for ever). Returns the consumers it deleted.
+ */
+export function dropCheckpointsExcept(db: Db, prefix: string, keep: readonly string[]): string[] {
+  // The checkpoints table holds a row per consumer: a handful.
+  const all = orm(db).select({ consumer: checkpoints.consumer }).from(checkpoints).all();
+  const dropped = all.map((r) => r.consumer).filter((consumer) => consumer.startsWith(prefix) && !keep.includes(consumer));
+  for (const consumer of dropped) orm(db).delete(checkpoints).where(eq(checkpoints.consumer, consumer)).run();
+  return dropped;
+}
+
 /** The lowest checkpoint of any consumer: retention never deletes past it. */
 export function lowestCheckpoint(db: Db): number | null {
   return orm(db).select({ lowest: min(checkpoints.position) }).from(checkpoints).get()?.lowest ?? null;

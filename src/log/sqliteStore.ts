@@ -11,7 +11,7 @@ import { GroupCommit, type InlineProjector } from './append.ts';
 import { openDatabase, openReadOnly, type Db, type OpenOptions } from './open.ts';
 import { firstAfter, headPosition, readLogRows, readStreamRows, rowToEvent } from './read.ts';
 import { openStreams } from './openStreams.ts';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { dropCheckpointsExcept, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { lastPositionBefore, planPrune, prune, prunedThrough } from './prune.ts';
 import { takeHold, type Hold, type HoldRole } from './hold.ts';
 import type {
@@ -93,7 +93,13 @@ export class SqliteEventStore implements EventStore {
 
   append(stream: string, events: NewEvent[], options?: AppendOptions): Promise<AppendResult> {
     if (!this.appender) return Promise.reject(new AppError('READ_ONLY', 'this store was opened read-only'));
-    return this.appender.append(stream, events, options);
+    let checkpoint: { consumer: string; position: number } | undefined;
+    try {
+      if (options?.checkpoint) checkpoint = { consumer: options.checkpoint.consumer, position: this.positionOf(options.checkpoint.at) };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.appender.append(stream, events, options, checkpoint);
   }
 
   onCommit(listener: CommitListener): () => void {
@@ -158,6 +164,10 @@ export class SqliteEventStore implements EventStore {
 
   async writeCheckpoint(consumer: string, checkpoint: Checkpoint): Promise<void> {
     writeCheckpoint(this.db, consumer, this.positionOf(checkpoint));
+  }
+
+  async dropCheckpoints(prefix: string, keep: readonly string[]): Promise<string[]> {
+    return dropCheckpointsExcept(this.db, prefix, keep);
   }
 
   // ---- retention ------------------------------------------------------------

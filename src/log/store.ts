@@ -21,6 +21,12 @@ export type AppendOptions = {
   expectedVersion?: ExpectedVersion;
   /** Correlation ids (operation, request) stored with every event of this append. */
   meta?: Omit<EventMeta, 'schema'>;
+  /**
+   * A consumer's checkpoint to store in the same transaction as these events
+   * (a consumer that records what it did: the record and its place in the
+   * log commit together or not at all). Not written on a version conflict.
+   */
+  checkpoint?: { consumer: string; at: Checkpoint };
 };
 
 /** Told after each committed batch that appended something. */
@@ -150,6 +156,12 @@ export interface EventStore {
   /** A consumer's saved checkpoint, or null before its first write. */
   readCheckpoint(consumer: string): Promise<Checkpoint | null>;
   writeCheckpoint(consumer: string, checkpoint: Checkpoint): Promise<void>;
+  /**
+   * Deletes the checkpoints of consumers whose names start with `prefix`,
+   * except those in `keep` (consumers no longer configured must not hold
+   * retention back). Resolves with the consumers it deleted.
+   */
+  dropCheckpoints(prefix: string, keep: readonly string[]): Promise<string[]>;
 
   // ---- retention ------------------------------------------------------------
   /**

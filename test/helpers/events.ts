@@ -312,6 +312,18 @@ export function* realisticSteps(seed: number, options: { minEvents: number; conc
       yield { stream: `forwarder:node-${seed}`, events: [event] };
     }
   }
+  // An issue raised and resolved, and its webhook attempts (they take nothing from the random stream).
+  const issue = { issue_id: `i-${seed}`, type: 'loss', severity: 'warning' as const, subject: 'connection:c-1' };
+  yield { stream: `issue:i-${seed}`, events: [{ type: 'issue.raised', data: { ...issue, value: 0.12 } }, { type: 'issue.updated', data: { ...issue, value: 0.2 } }, { type: 'issue.resolved', data: issue }] };
+  const attempt = { endpoint: 'https://***@hooks.example/in', webhook_id: `msg_node-${seed}_1`, position: 1, event_type: 'issue.raised', duration_ms: 12 };
+  yield {
+    stream: 'webhook:0123456789abcdef',
+    events: [
+      { type: 'webhook.attempt_failed', data: { ...attempt, attempt: 1, status: 503, error: { code: 'HTTP_503', message: 'the endpoint answered 503' }, retry_in_ms: 1000 } },
+      { type: 'webhook.delivered', data: { ...attempt, attempt: 2, status: 204 } },
+      { type: 'webhook.failed', data: { ...attempt, position: 2, webhook_id: `msg_node-${seed}_2`, attempt: 30, status: null, error: { code: 'TIMEOUT', message: 'no answer within 15000 ms' } } },
+    ],
+  };
   // Last, a gap marker: what a log shows after storage refused some appends.
   yield {
     stream: 'log:gaps',

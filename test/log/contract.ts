@@ -376,6 +376,29 @@ function checkpoints(name: string, factory: StoreFactory) {
     assert.equal(read, Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
+  Checkpoints('stored with an append commit with its events, and not at all when the append is refused', async () => {
+    const { store } = t;
+    const first = await store.append('connection:b', [err('x')], { checkpoint: { consumer: 'webhook:k', at: store.checkpointAt(21) } });
+    assert.ok(first.ok);
+    assert.is(store.positionOf((await store.readCheckpoint('webhook:k'))!), 21);
+    const conflict = await store.append('connection:b', [err('y')], { expectedVersion: 'no_stream', checkpoint: { consumer: 'webhook:k', at: store.checkpointAt(99) } });
+    assert.not.ok(conflict.ok);
+    assert.is(store.positionOf((await store.readCheckpoint('webhook:k'))!), 21, 'a conflict moves no checkpoint');
+    await rejection(store.append('connection:b', [{ type: 'connection.error', data: {} } as never], { checkpoint: { consumer: 'webhook:k', at: store.checkpointAt(98) } }));
+    assert.is(store.positionOf((await store.readCheckpoint('webhook:k'))!), 21, 'an invalid event moves no checkpoint');
+    const forged = await rejection(store.append('connection:b', [err('z')], { checkpoint: { consumer: 'webhook:k', at: 'x' as Checkpoint } }));
+    assert.ok(isAppError(forged) && forged.status === 400, 'a checkpoint the store did not make is refused before anything is written');
+    assert.is(await store.head(), 21);
+  });
+
+  Checkpoints('are dropped by prefix, keeping the ones named, and only those', async () => {
+    const { store } = t;
+    for (const consumer of ['webhook:a', 'webhook:b', 'webhook_x', 'forwarder']) await store.writeCheckpoint(consumer, store.checkpointAt(1));
+    assert.equal(await store.dropCheckpoints('webhook:', ['webhook:a']), ['webhook:b']);
+    const left = await Promise.all(['webhook:a', 'webhook:b', 'webhook_x', 'forwarder'].map((c) => store.readCheckpoint(c)));
+    assert.equal(left.map((c) => c !== null), [true, false, true, true]);
+  });
+
   Checkpoints.run();
 }
 

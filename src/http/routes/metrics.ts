@@ -30,6 +30,7 @@ import { CONNECTION_CATEGORIES } from '../../projections/connection.ts';
 import { emptySummary, TASK_OUTCOMES, type SummaryModel } from '../../projections/summary.ts';
 import { feedClients } from './events.ts';
 import { registerForwarderMetrics } from './forwarderMetrics.ts';
+import { registerWebhookMetrics } from './webhookMetrics.ts';
 import { registerReliabilityMetrics } from './reliabilityMetrics.ts';
 import type { ApiSpec } from '../openapi/spec.ts';
 
@@ -174,6 +175,7 @@ export function metricsRouter(services: Services): Router {
   });
 
   if (services.forwarder) registerForwarderMetrics(registry, services.forwarder);
+  if (services.webhooks?.length) registerWebhookMetrics(registry, services.webhooks);
 
   registerReliabilityMetrics(registry, services);
 
