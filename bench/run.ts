@@ -34,8 +34,8 @@ const { values } = parseArgs({
 
 const quick = values.quick;
 const sizes = quick
-  ? { append: 5_000, emmett: 1_000, emmettApi: 100, perProducer: 10, log: 20_000, restSeconds: 1, startupRuns: 1, viewers: 5, peerSeconds: 4, peerRounds: 1, fleetEvents: 5_000, fleetRounds: 1, outageMs: 1_500, loopWindowMs: 1500, webhookLatency: 100, webhookBacklog: 200 }
-  : { append: 50_000, emmett: 5_000, emmettApi: 500, perProducer: 100, log: 1_000_000, restSeconds: 5, startupRuns: 5, viewers: 100, peerSeconds: 10, peerRounds: 3, fleetEvents: 50_000, fleetRounds: 3, outageMs: 4_000, loopWindowMs: 5000, webhookLatency: 2_000, webhookBacklog: 5_000 };
+  ? { append: 5_000, emmett: 1_000, emmettApi: 100, perProducer: 10, log: 20_000, restSeconds: 1, startupRuns: 1, viewers: 5, baseViewers: 0, floorViewers: 50, heldViewers: 5, peerSeconds: 3, peerRounds: 1, fleetEvents: 5_000, fleetRounds: 1, outageMs: 1_500, loopWindowMs: 1500, webhookLatency: 100, webhookBacklog: 200 }
+  : { append: 50_000, emmett: 5_000, emmettApi: 500, perProducer: 100, log: 1_000_000, restSeconds: 5, startupRuns: 5, viewers: 100, baseViewers: 20, floorViewers: 100, heldViewers: 200, peerSeconds: 10, peerRounds: 3, fleetEvents: 50_000, fleetRounds: 3, outageMs: 4_000, loopWindowMs: 5000, webhookLatency: 2_000, webhookBacklog: 5_000 };
 if (values.viewers) sizes.viewers = Number(values.viewers);
 const only = values.only ? new Set(values.only.split(',').map(Number)) : null;
 const FLEET = 8;
@@ -83,8 +83,8 @@ try {
     }
   }
   if (wanted(5)) {
-    progress(`5. peers: ${sizes.viewers} viewers, ${sizes.peerRounds} x ${sizes.peerSeconds} s, recording on and off`);
-    figures.push(...(await peerFigures(scratch, sizes.viewers, sizes.peerSeconds, sizes.peerRounds)));
+    progress(`5. peers: ${sizes.baseViewers} and ${sizes.viewers} viewers, ${sizes.peerRounds} x ${sizes.peerSeconds} s, recording on and off, the SRTP + send floor; then ${sizes.heldViewers} viewers held`);
+    figures.push(...(await peerFigures(scratch, sizes.viewers, sizes.peerSeconds, sizes.peerRounds, { base: sizes.baseViewers, held: sizes.heldViewers, floorViewers: sizes.floorViewers })));
   }
   if (wanted(FLEET)) {
     progress(`8. fleet: forwarding ${sizes.fleetEvents} events x ${sizes.fleetRounds}, a ${sizes.outageMs / 1000} s outage with 3 nodes appending`);

@@ -4,6 +4,7 @@ import type { OperationRunner } from '../operations/runner.ts';
 import type { PeerBudget } from './admission.ts';
 import type { Registry } from './registry.ts';
 import type { ResourceMonitor } from './resources.ts';
+import { mediaPlayers } from './streamMedia.ts';
 
 export type ReportSources = {
   monitor: ResourceMonitor;
@@ -24,6 +25,10 @@ export function resourceReport({ monitor, registry, budget, runner, sampler, wat
       fds_per_peer: budget.fdsPerPeer,
       open_file_limit: budget.fdLimit,
       streams: registry.streams.size,
+      // File players in this process: one per media stream that has viewers, never one per viewer.
+      media_players: mediaPlayers.open,
+      media_players_opened: mediaPlayers.opened,
+      media_players_stopped: mediaPlayers.stopped,
       stalled_peers: [...registry.peers.values()].filter((p) => p.isStalled).length,
       // Abandoned tasks (timed out or cancelled, work still running) count until their work settles.
       pending_tasks: runner.activeTasks,

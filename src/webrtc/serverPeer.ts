@@ -23,7 +23,7 @@ import type { TrustedEvent } from '../log/catalogue.ts';
 import { AppError } from '../errors.ts';
 import { ConnectionRecorder } from './recorder.ts';
 import { serverPeerConfig } from './peerConfig.ts';
-import { MediaSource } from './mediaSource.ts';
+import type { StreamMedia, ViewerMedia } from './streamMedia.ts';
 import { DataSource } from './dataSource.ts';
 import { peerStats, type StatsTotals } from './statsSummary.ts';
 import { candidateLines, mediaKinds, parseCandidate, unifyBundleCredentials } from './sdpFixes.ts';
@@ -49,6 +49,8 @@ export type StreamSpec = {
   viewerTokenSha256?: string | null;
   /** The codec of each track of a media stream's file (vp8, opus, ...); null: not probed. */
   codecs?: StreamCodecs | null;
+  /** A media stream's one source, shared by its viewers (null in data mode). */
+  media: StreamMedia | null;
 };
 
 /** A media file's codec per kind, lower case, as werift names them (`vp8`, `h264`, `opus`). */
@@ -80,7 +82,7 @@ export class ServerPeer {
   quality: Quality;
   connectedAt: number | null = null;
   private readonly recorder: ConnectionRecorder;
-  private media: MediaSource | null = null;
+  private media: ViewerMedia | null = null;
   private data: DataSource | null = null;
   private closing: Promise<void> | null = null;
   private readonly states: Record<(typeof STATE_KINDS)[number], string> = {
@@ -201,10 +203,10 @@ export class ServerPeer {
     this.recordRemoteCandidates(sdp);
     abort.throwIfAborted();
     if (this.spec.mode === 'media') {
-      this.media = await MediaSource.open(this.spec.content.path);
-      this.media.setQuality(this.quality);
-      this.media.onError((err) => this.recordError('MEDIA_ERROR', err.message, false));
-      this.media.attach(this.pc, kinds);
+      if (!this.spec.media) throw new AppError('WEBRTC_ERROR', 'the media stream has no source');
+      // Not raced against the abort: the peer's close (which follows any
+      // failure here) takes the viewer out again, so none is left counted.
+      this.media = await this.spec.media.join(this.pc, kinds, this.quality, (err) => this.recordError('MEDIA_ERROR', err.message, false));
     } else {
       this.data = new DataSource(this.spec.content.path, this.spec.content.name, this.quality);
     }

@@ -24,7 +24,8 @@ export async function shutdownWebRtc(ctx: WebRtcContext, parts: ShutdownParts): 
   for (const timer of parts.timers) timer.stop();
   parts.benchmarks.cancelAll('shutdown');
   const peers = [...registry.peers.values()];
-  const streams = [...registry.streams.keys()];
+  const live = [...registry.streams.values()];
+  const streams = live.map((s) => s.serverId);
   registry.streams.clear();
   if (peers.length || streams.length) {
     const outcome = await runner.run(
@@ -32,6 +33,7 @@ export async function shutdownWebRtc(ctx: WebRtcContext, parts: ShutdownParts): 
       { open: peers.length, streams: streams.length },
       async (op) => {
         const closed = await parts.connections.closePeers(op, peers, 'shutdown', 'server_shutdown');
+        for (const stream of live) stream.media?.stop();
         await Promise.all(streams.map((serverId) => parts.streams.recordStopped(op, serverId, 'shutdown')));
         return { closed: closed.length, streams: streams.length };
       },
@@ -39,6 +41,8 @@ export async function shutdownWebRtc(ctx: WebRtcContext, parts: ShutdownParts): 
     );
     if (outcome.status !== 'completed') logger.error({ outcome }, 'closing peers at shutdown did not complete');
   }
+  // Whatever the operation managed, no file player outlives the streams (stop() is idempotent).
+  for (const stream of live) stream.media?.stop();
   await parts.asyncCloseTest.leaveAll();
   parts.connections.clearTimers();
   parts.resources.stop();

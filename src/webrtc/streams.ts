@@ -14,6 +14,7 @@ import type { Connections } from './connections.ts';
 import { resolveContent, type ContentItem } from './content.ts';
 import { loadFilePlayer } from './filePlayer.ts';
 import type { LiveStream } from './registry.ts';
+import { StreamMedia } from './streamMedia.ts';
 import type { StreamCodecs, StreamMode } from './serverPeer.ts';
 import type { Quality } from './quality.ts';
 
@@ -69,7 +70,12 @@ export class Streams {
         'stream_stop',
         { server_id: serverId },
         async (op) => {
-          const closed = await this.connections.closePeers(op, registry.peersOf(serverId), 'local', 'stream_stopped');
+          let closed: string[];
+          try {
+            closed = await this.connections.closePeers(op, registry.peersOf(serverId), 'local', 'stream_stopped');
+          } finally {
+            stream.media?.stop();
+          }
           await this.recordStopped(op, serverId, 'stopped');
           return { server_id: serverId, closed: closed.length, connection_ids: closed };
         },
@@ -81,9 +87,14 @@ export class Streams {
     }
   }
 
-  /** Adds a stream to the registry and records `server.created` (as part of operation `op`). */
-  async open(op: OperationContext, stream: LiveStream) {
+  /**
+   * Adds a stream to the registry and records `server.created` (as part of
+   * operation `op`). A media stream gets its one source here, shared by
+   * every viewer (streamMedia.ts); it plays only while someone watches.
+   */
+  async open(op: OperationContext, spec: Omit<LiveStream, 'media'>) {
     this.ctx.gate.check();
+    const stream: LiveStream = { ...spec, media: spec.mode === 'media' ? new StreamMedia(spec.content.path) : null };
     this.ctx.registry.addStream(stream);
     await this.ctx.log.append(
       streamName('server', stream.serverId),
@@ -110,11 +121,13 @@ export class Streams {
    */
   async closeIfOpen(op: OperationContext, serverId: string, reason: StopReason, options: { closePeers: boolean }) {
     const { registry } = this.ctx;
+    const stream = registry.streams.get(serverId);
     const mine = registry.streams.delete(serverId);
     if (options.closePeers) {
       const leftovers = registry.peersOf(serverId);
       if (leftovers.length) await this.connections.closePeers(op, leftovers, 'local', reason).catch(() => {});
     }
+    stream?.media?.stop();
     if (mine) await this.recordStopped(op, serverId, reason);
   }
 

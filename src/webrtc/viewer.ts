@@ -6,6 +6,7 @@
 //   viewer.setupMs           // offer created -> connectionState `connected`
 //   viewer.frames            // video frames received (distinct RTP timestamps)
 //   viewer.onVideoFrame(fn)  // each new frame's RTP timestamp (media time, 90 kHz)
+//                            // and whether it starts with a VP8 keyframe
 //   viewer.packets / receivedBytes   // RTP packets and payload bytes received
 //   viewer.sha256Verified    // data mode: a whole pass arrived and matched its SHA-256
 //   await viewer.stats()     // its own getStats() summary, plus the counters above
@@ -21,6 +22,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { RTCPeerConnection, type RTCPeerConnectionConfig } from 'werift';
 import { viewerPeerConfig } from './peerConfig.ts';
 import { peerStats, type StatsTotals } from './statsSummary.ts';
+import { vp8FrameStart } from './vp8.ts';
 
 export type ViewerExpect = 'media' | 'data';
 
@@ -58,7 +60,7 @@ export class Viewer {
   lastSha256: string | null = null;
   private hangUp: (() => Promise<void>) | null = null;
   private closed = false;
-  private readonly frameListeners = new Set<(rtpTimestamp: number) => void>();
+  private readonly frameListeners = new Set<(rtpTimestamp: number, keyframe: boolean) => void>();
 
   constructor(readonly pc: RTCPeerConnection, readonly expect: ViewerExpect) {}
 
@@ -82,10 +84,10 @@ export class Viewer {
   /**
    * Calls `listener` with the RTP timestamp of each new video frame (media
    * time: 90 kHz for video), so frame rates can be measured per second of
-   * media rather than per second of a busy machine's wall clock. Returns the
-   * unsubscribe.
+   * media rather than per second of a busy machine's wall clock, and whether
+   * the frame's first packet starts a VP8 keyframe. Returns the unsubscribe.
    */
-  onVideoFrame(listener: (rtpTimestamp: number) => void): () => void {
+  onVideoFrame(listener: (rtpTimestamp: number, keyframe: boolean) => void): () => void {
     this.frameListeners.add(listener);
     return () => this.frameListeners.delete(listener);
   }
@@ -124,7 +126,9 @@ export class Viewer {
         if (track.kind === 'video' && rtp.header.timestamp !== lastTs) {
           lastTs = rtp.header.timestamp;
           this.frames++;
-          for (const listener of this.frameListeners) listener(lastTs);
+          if (this.frameListeners.size === 0) return;
+          const keyframe = vp8FrameStart(rtp.payload)?.keyframe ?? false;
+          for (const listener of this.frameListeners) listener(lastTs, keyframe);
         }
       });
     });

@@ -62,13 +62,17 @@ export const mediaTicks = (from: number, to: number) => (to - from) >>> 0;
  */
 export function videoFrames(viewer: Viewer) {
   const stamps: number[] = [];
+  /** The timestamps among `stamps` of frames that start with a keyframe. */
+  const keyframes = new Set<number>();
   const waiters = new Set<() => void>();
-  const stop = viewer.onVideoFrame((ts) => {
+  const stop = viewer.onVideoFrame((ts, keyframe) => {
     stamps.push(ts);
+    if (keyframe) keyframes.add(ts);
     for (const check of waiters) check();
   });
   return {
     stamps,
+    keyframes,
     stop,
     until<T>(probe: (stamps: number[]) => T | null | undefined | false, timeoutMs: number, what: string): Promise<T> {
       return new Promise<T>((resolve, reject) => {

@@ -56,7 +56,7 @@ media('a viewer receives the clip as RTP video frames and audio, and the log hol
 // Frames are counted per second of media time (RTP timestamps), not per
 // second of wall clock: a loaded machine delivers late, never fewer frames of
 // media. (At a loop restart of a keyframes-only stream the next keyframe
-// follows one frame after the last one sent: mediaSource.ts.)
+// follows one frame after the last one sent: mediaRelay.ts.)
 media('quality low sends video keyframes only (one frame a second), and auto all 30', async () => {
   const stream = await server.stream({ content: 'sample.webm', quality: 'low' });
   const viewer = await server.viewer(stream.whep_url, 'media');

@@ -381,7 +381,7 @@ export const webrtcApi = (config: Config): ApiSpec => ({
           memory: z.object({ rss_bytes: count, heap_used_bytes: count, heap_total_bytes: count, external_bytes: count, array_buffers_bytes: count }),
           event_loop_delay: z.object({ min_ms: z.number(), mean_ms: z.number(), p50_ms: z.number(), p99_ms: z.number(), max_ms: z.number(), samples: count, window_ms: count }),
           handles: z.object({ udp_sockets: count, timers: count, total: count }),
-          webrtc: z.looseObject({ open_peers: count, max_peers: count, streams: count, stalled_peers: count, pending_tasks: count, abandoned_tasks: count, running_operations: count }),
+          webrtc: z.looseObject({ open_peers: count, max_peers: count, streams: count, media_players: count, media_players_opened: count, media_players_stopped: count, stalled_peers: count, pending_tasks: count, abandoned_tasks: count, running_operations: count }),
           timestamp: isoTime,
         }),
       },

@@ -144,6 +144,32 @@ player('plays the sample clip: Chromium decodes video frames and receives audio,
   }
 });
 
+player('joins a stream a werift viewer is already watching: the one player feeds both, and Chromium decodes from its first frame on', async () => {
+  const stream = await server.stream({ content: 'sample.webm', mode: 'media' });
+  const werift = await server.viewer(stream.whep_url, 'media');
+  const watched = await openPage(browser, { viewport: { width: 720, height: 640 } });
+  try {
+    // The werift viewer is into the clip (past its first keyframe) before Chromium joins.
+    await waitFor(() => werift.frames >= 10, 15_000, 'ten frames on the werift viewer');
+    const players = async () => (await server.json(`${WEBRTC}/stats/resources`)).body.webrtc.media_players_opened as number;
+    const opened = await players();
+    await watched.page.goto(stream.url);
+    await playerConnectionId(watched.page);
+    const rtp = await waitFor(async () => {
+      const r = await inboundRtp(watched.page);
+      return r.framesDecoded >= 30 && r.audioPackets > 0 ? r : null;
+    }, 15_000, 'decoded video frames in Chromium, a late joiner');
+    assert.ok(rtp.framesDecoded >= 30, `framesDecoded ${rtp.framesDecoded}`);
+    assert.is(await players(), opened, 'Chromium is fed by the player already playing');
+    const frames = werift.frames;
+    await waitFor(() => werift.frames >= frames + 30, 15_000, 'the werift viewer still playing');
+    assert.equal(watched.problems, []);
+  } finally {
+    await watched.close();
+    await werift.close();
+  }
+});
+
 player('in data mode, Chromium receives the file over a data channel and verifies its SHA-256 against the one the server sends', async () => {
   const stream = await server.stream({ content: 'sample.webm', mode: 'data' });
   const watched = await openPage(browser);
