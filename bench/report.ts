@@ -6,7 +6,7 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 export type Figure = {
   /** Stable id, e.g. `append.eventlog`. */
   id: string;
-  /** Which group of figures (1..9) this belongs to. */
+  /** Which group of figures (1..10) this belongs to. */
   group: number;
   label: string;
   value: number;
@@ -29,6 +29,7 @@ export const GROUPS: Record<number, string> = {
   7: 'Rebuild',
   8: 'Fleet (forwarding to PostgreSQL)',
   9: 'Event loop under load (no client may hold it)',
+  10: 'Viewer telemetry (rtcstats ingest)',
 };
 
 export function percentile(sorted: number[], p: number): number {

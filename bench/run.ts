@@ -1,6 +1,6 @@
 // npm run bench [-- --quick] [-- --json] [-- --only 1,3]
 //
-// Nine figure groups, each measured beside its anchor in the same run (see
+// Ten figure groups, each measured beside its anchor in the same run (see
 // bench/RESULTS.md). The benchmark reports; it never fails on speed. It exits
 // non-zero only when something it measures did not work.
 //
@@ -20,6 +20,7 @@ import { rebuildFigures } from './rebuild.ts';
 import { peerFigures } from './peers.ts';
 import { fleetFigures } from './fleet.ts';
 import { loopFigures } from './loop.ts';
+import { telemetryFigures } from './telemetry.ts';
 import { machine, table, type Figure } from './report.ts';
 
 const { values } = parseArgs({
@@ -33,8 +34,8 @@ const { values } = parseArgs({
 
 const quick = values.quick;
 const sizes = quick
-  ? { append: 5_000, emmett: 1_000, emmettApi: 100, perProducer: 10, log: 20_000, restSeconds: 1, startupRuns: 1, viewers: 5, peerSeconds: 4, peerRounds: 1, fleetEvents: 5_000, fleetRounds: 1, outageMs: 1_500, loopWindowMs: 1500 }
-  : { append: 50_000, emmett: 5_000, emmettApi: 500, perProducer: 100, log: 1_000_000, restSeconds: 5, startupRuns: 5, viewers: 100, peerSeconds: 10, peerRounds: 3, fleetEvents: 50_000, fleetRounds: 3, outageMs: 4_000, loopWindowMs: 5000 };
+  ? { append: 5_000, emmett: 1_000, emmettApi: 100, perProducer: 10, log: 20_000, restSeconds: 1, startupRuns: 1, viewers: 5, peerSeconds: 4, peerRounds: 1, fleetEvents: 5_000, fleetRounds: 1, outageMs: 1_500, loopWindowMs: 1500, telemetryViewers: 20, telemetryEntries: 50 }
+  : { append: 50_000, emmett: 5_000, emmettApi: 500, perProducer: 100, log: 1_000_000, restSeconds: 5, startupRuns: 5, viewers: 100, peerSeconds: 10, peerRounds: 3, fleetEvents: 50_000, fleetRounds: 3, outageMs: 4_000, loopWindowMs: 5000, telemetryViewers: 200, telemetryEntries: 100 };
 if (values.viewers) sizes.viewers = Number(values.viewers);
 const only = values.only ? new Set(values.only.split(',').map(Number)) : null;
 const FLEET = 8;
@@ -84,6 +85,10 @@ try {
   if (wanted(5)) {
     progress(`5. peers: ${sizes.viewers} viewers, ${sizes.peerRounds} x ${sizes.peerSeconds} s, recording on and off`);
     figures.push(...(await peerFigures(scratch, sizes.viewers, sizes.peerSeconds, sizes.peerRounds)));
+  }
+  if (wanted(10)) {
+    progress(`10. viewer telemetry: ${sizes.telemetryViewers} rtcstats viewers x ${sizes.telemetryEntries} getstats entries`);
+    figures.push(...(await telemetryFigures(scratch, sizes.telemetryViewers, sizes.telemetryEntries)));
   }
   if (wanted(FLEET)) {
     progress(`8. fleet: forwarding ${sizes.fleetEvents} events x ${sizes.fleetRounds}, a ${sizes.outageMs / 1000} s outage with 3 nodes appending`);

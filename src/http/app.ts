@@ -23,6 +23,7 @@ import { metricsRouter } from './routes/metrics.ts';
 import { openapiRouter } from './routes/openapi.ts';
 import type { ApiSpec } from './openapi/spec.ts';
 import { dashboardRouter } from './routes/dashboard.ts';
+import { telemetryRouter } from './routes/telemetry.ts';
 
 export type Services = {
   config: Config;
@@ -68,7 +69,9 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
       // "not valid JSON" (400).
       jsonStrict: false,
       textLimit: limit,
-      extendTypes: { text: ['application/sdp'] },
+      // lodash-merged over the defaults by index: this list replaces
+      // ['text/plain'], so text/plain stays unparsed as before.
+      extendTypes: { text: ['application/sdp', 'application/x-ndjson', 'application/jsonl'] },
       // Koa's bodyparser would map parse errors to 500 without this.
       onError: (err, ctx) => {
         const e = err as Error & { status?: number; type?: string };
@@ -77,7 +80,7 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
     }),
   );
   app.use(refuseWhileDraining(services));
-  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter];
+  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter, telemetryRouter];
   const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
   for (const router of routers) {
     app.use(router.routes());

@@ -40,3 +40,15 @@ export function requireTokens(tokens: { authToken: string | null; readToken: str
     await next();
   };
 }
+
+/**
+ * Who may send viewer-side telemetry for `meeting` (the stream the page
+ * watches, when it names one): the one place that decides, so a per-stream
+ * viewer token replaces the admin token here and nowhere else. Until then:
+ * the admin token, or anyone when none is configured (as for WHEP).
+ */
+export function authorizeTelemetry(tokens: { authToken: string | null }, presented: string | null, _meeting: string | null): boolean {
+  if (!tokens.authToken) return true;
+  if (presented === null) return false;
+  return timingSafeEqual(digest(presented), digest(tokens.authToken));
+}

@@ -22,6 +22,7 @@ import type { ApiSpec } from './openapi/spec.ts';
 import { countConnections, serverState } from './limits.ts';
 import { guardProcess } from './processGuard.ts';
 import { healthOf } from './health.ts';
+import { attachRtcstatsSocket } from './rtcstatsSocket.ts';
 
 /** A part of the server that brings routes and takes part in start-up and shutdown. */
 export type Plugin = {
@@ -44,6 +45,8 @@ export type RunningServer = {
   logDirWriter: LogDirWriter | null;
   forwarder: Forwarder | null;
   server: Server;
+  /** The rtcstats WebSocket (viewer-side telemetry). */
+  telemetry: ReturnType<typeof attachRtcstatsSocket>;
   close(): Promise<void>;
 };
 
@@ -92,6 +95,7 @@ export async function startServer(
   );
   server.keepAliveTimeout = 5_000;
   countConnections(services, server);
+  const telemetry = attachRtcstatsSocket(server, services);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => {
       unguard();
@@ -119,6 +123,7 @@ export async function startServer(
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       // Long-lived responses (the SSE feed) would hold close() open forever.
       server.closeIdleConnections();
+      await telemetry.close();
       for (const plugin of [...plugins].reverse()) {
         try {
           await plugin.shutdown?.();
@@ -145,7 +150,7 @@ export async function startServer(
       unguard();
     })());
 
-  return { url, port, services, recovered, logDirWriter, forwarder, server, close };
+  return { url, port, services, recovered, logDirWriter, forwarder, server, telemetry, close };
 }
 
 /** Loaded only when forwarding: node-postgres is no cost to a node that does not. */

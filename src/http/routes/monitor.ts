@@ -20,7 +20,8 @@ import {
   listTaskRows,
   listTasks,
 } from '../../projections/queries.ts';
-import { CONNECTION_CATEGORIES, type ConnectionCategory } from '../../projections/connection.ts';
+import { CONNECTION_CATEGORIES, type ConnectionCategory, type ConnectionModel } from '../../projections/connection.ts';
+import { bothEnds, viewerEventsBetween, viewersOf } from '../../projections/bothEnds.ts';
 import { OPERATION_STATUSES, type OperationStatus } from '../../projections/operation.ts';
 import { PENDING_TASK_STATUSES } from '../../projections/task.ts';
 import { boolParam, limitParam, parseBody, parseQuery } from '../validate.ts';
@@ -29,7 +30,7 @@ import { exportDirFor } from '../../export/paths.ts';
 import { respondWithOutcome } from '../respond.ts';
 import { MONITOR_PREFIX } from '../paths.ts';
 import { acceptedSchema, completed, isoTime as isoTimeOut } from '../openapi/components.ts';
-import { connectionSchema, operationSchema, summarySchema, taskSchema } from '../openapi/readModels.ts';
+import { bothEndsSchema, connectionSchema, operationSchema, summarySchema, taskSchema, viewerSchema } from '../openapi/readModels.ts';
 import { eventSchema } from '../openapi/events.ts';
 import { PREFER_HEADER, type ApiSpec } from '../openapi/spec.ts';
 
@@ -232,11 +233,25 @@ export function monitorRouter(services: Services): Router {
     const shown = more ? rows.slice(0, q.events_limit) : rows;
     const tasks = listTaskRows(db, { statuses: [], connectionId: id, limit: 100 });
     const asOf = q.at ? (q.at.time !== undefined ? new Date(q.at.time).toISOString() : { position: q.at.position }) : null;
+    // The viewer's end, folded to the same point of the log.
+    const at: { time?: number; position?: number } = q.at ?? {};
+    const viewers = viewersOf(db, id, at);
+    const ends = bothEnds(JSON.parse(connectionJson) as ConnectionModel, viewers);
+    // One timeline of both ends: the server's page, and the viewers' events
+    // from its first event up to where the page ends, merged by position.
+    const from = shown.length ? shown[0].position - 1 : 0;
+    const to = more ? shown[shown.length - 1].position : at.position;
+    const viewerRows = viewers.length
+      ? viewerEventsBetween(db, viewers.map((v) => v.stream), from, { position: to, time: at.time }, q.events_limit)
+      : [];
+    const joined = [...shown, ...viewerRows].sort((a, b) => a.position - b.position);
     sendJson(
       ctx,
       `{"connection":${connectionJson},"as_of":${JSON.stringify(asOf)},` +
         `"tasks":[${tasks.items.map((t) => t.json).join(',')}],` +
+        `"viewers":${JSON.stringify(viewers)},"both_ends":${JSON.stringify(ends)},` +
         `"timeline":{"events":[${shown.map(publicEventJson).join(',')}],` +
+        `"both_ends":[${joined.map(publicEventJson).join(',')}],` +
         `"next_after":${more ? shown[shown.length - 1].version : null}},"timestamp":"${now()}"}`,
     );
   });
@@ -372,8 +387,11 @@ export const monitorApi: ApiSpec = {
           connection: connectionSchema,
           as_of: z.union([isoTimeOut, z.object({ position: count }), z.null()]).meta({ description: 'The `?at=` answered, or null for now.' }),
           tasks: z.array(taskSchema),
+          viewers: z.array(viewerSchema).meta({ description: 'The viewer-side traces joined to this connection (rtcstats telemetry), folded to the same point of the log.' }),
+          both_ends: bothEndsSchema,
           timeline: z.object({
             events: z.array(eventSchema),
+            both_ends: z.array(eventSchema).meta({ description: "This page of the server's events merged by log position with the viewers' events of the same span." }),
             next_after: z.number().int().nullable().meta({ description: 'Pass as `events_after` for the next page; null on the last.' }),
           }),
           timestamp: isoTimeOut,

@@ -12,6 +12,7 @@ import { monitorApi } from './monitor.ts';
 import { eventsApi } from './events.ts';
 import { metricsApi } from './metrics.ts';
 import { dashboardApi } from './dashboard.ts';
+import { telemetryApi } from './telemetry.ts';
 
 export const openapiApi: ApiSpec = {
   'GET /openapi.json': {
@@ -23,7 +24,7 @@ export const openapiApi: ApiSpec = {
 };
 
 /** The core routers' tables; plugins bring their own (Plugin.api). */
-export const CORE_API: ApiSpec[] = [monitorApi, eventsApi, metricsApi, dashboardApi, openapiApi];
+export const CORE_API: ApiSpec[] = [monitorApi, eventsApi, metricsApi, dashboardApi, openapiApi, telemetryApi];
 
 export function openapiRouter(services: Services, pluginApi: ApiSpec[] = []): Router {
   const { authToken, readToken } = services.config;
