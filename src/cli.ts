@@ -25,6 +25,11 @@ import {
 import { openDatabase, openReadOnly } from './log/open.ts';
 import { rebuild } from './projections/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
+import { EventLog } from './log/append.ts';
+import { Projector } from './projections/projector.ts';
+import { connectionNegotiatedWith } from './log/telemetry.ts';
+import { readDumpText, translateDumpText } from './telemetry/importFile.ts';
+import { appendDump } from './telemetry/dump.ts';
 import { formatTable, runQueryWithTimeout } from './log/query.ts';
 import type { PluginFactory } from './http/serve.ts';
 import { AppError, exitCodeOf, isAppError } from './errors.ts';
@@ -227,6 +232,29 @@ export function buildCli(): Command {
       );
     },
   );
+
+  const importCommand = program
+    .command('import')
+    .description('append a chrome://webrtc-internals dump (JSON, gzipped or not) or an rtcstats dump as client streams, joined to the server connections they talked to')
+    .argument('<file>', 'the dump');
+  addSettings(importCommand, COMMAND_SETTINGS.import, SETTINGS, nodeDefaults).action(async (file: string, opts: Flags) => {
+    const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS.import });
+    const text = readDumpText(file);
+    const db = openDatabase(config.persistencePath);
+    const log = new EventLog(db, new Projector());
+    try {
+      const { kind, imported } = translateDumpText(
+        text,
+        { obfuscateIps: config.obfuscateIps, maxPeers: config.telemetryMaxPeers },
+        (key) => connectionNegotiatedWith(db, key.field, key.key),
+      );
+      const result = await appendDump(log, imported);
+      process.stdout.write(`imported a ${kind.replace('_', '-')} dump: ${result.events} events in ${result.streams.length} client streams (${result.streams.join(', ')})\n`);
+    } finally {
+      log.close();
+      db.close();
+    }
+  });
 
   const queryCommand = program
     .command('query')

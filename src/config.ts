@@ -204,6 +204,7 @@ export const COMMAND_SETTINGS = {
     'telemetryMaxMessageBytes', 'telemetryMessagesPerSecond', 'telemetryMaxSessions', 'telemetryIdleTimeoutMs', 'obfuscateIps',
   ],
   'export-logs': ['persistencePath'],
+  import: ['persistencePath', 'obfuscateIps'],
   query: ['persistencePath', 'queryTimeoutMs'],
   rebuild: ['persistencePath'],
   prune: ['persistencePath'],

@@ -74,8 +74,30 @@ export function translateRtcstatsDump(
   const sessionId = typeof given === 'string' && /^[\w-]{1,100}$/.test(given) ? given : randomUUID();
   const collector = new Collector();
   const session = new TraceSession(sessionId, collector, context, { maxPeers: context.maxPeers }, lookup);
-  dump.lines.forEach((line, n) => {
+  const format = typeof dump.metadata?.fileFormat === 'number' ? dump.metadata.fileFormat : 0;
+  let clock = 0;
+  dump.lines.forEach((raw, n) => {
     try {
+      let line = raw;
+      if (format >= 3 && Array.isArray(raw) && raw.length >= 3) {
+        // The format Chromium's webrtc-internals saves ("Download the rtcstats
+        // dump", fileFormat 3): the last element is the time, absolute on the
+        // first entry and then milliseconds since the previous one; `create`
+        // carries the page URL before it; state values are JSON text.
+        const time = raw[raw.length - 1];
+        if (typeof time === 'number' && Number.isFinite(time)) clock = time > 1e11 ? time : clock + time;
+        let value = raw[2];
+        if (raw.length === 5 && typeof raw[3] === 'string' && typeof value === 'object' && value !== null && !Array.isArray(value)) value = { ...value, url: raw[3].slice(0, 500) };
+        if (typeof raw[0] === 'string' && raw[0].endsWith('statechange') && typeof value === 'string' && value.startsWith('"')) {
+          try {
+            value = JSON.parse(value);
+          } catch {
+            // kept as it is: the entry's own check refuses it if it is not a state
+          }
+        }
+        // `create` without a peer connection describes the page (device, screen): the session's identity.
+        line = raw[0] === 'create' && raw[1] === null ? ['identity', null, value, clock] : [raw[0], raw[1], value, clock];
+      }
       if (Array.isArray(line) && line[0] === 'identity') session.handleMessage({ type: 'identity', data: line });
       else session.handleMessage({ type: 'stats-entry', data: line });
     } catch (err) {
