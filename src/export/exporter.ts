@@ -11,6 +11,7 @@ import { readStream } from '../log/read.ts';
 import { streamName } from '../log/catalogue.ts';
 import { getConnection, listTasks } from '../projections/queries.ts';
 import type { ConnectionModel } from '../projections/connection.ts';
+import { bothEnds, viewersOf } from '../projections/bothEnds.ts';
 import type { OperationModel } from '../projections/operation.ts';
 import { connectionFileName, operationFileName } from './paths.ts';
 
@@ -92,7 +93,14 @@ function publicEvent(e: ReturnType<typeof readStream>[number]) {
 }
 
 /** Writes `{ head..., "events": [ ...every event of the stream... ] }` page by page. */
-async function writeStreamFile(db: Db, path: string, head: Record<string, unknown>, stream: string): Promise<number> {
+async function writeStreamFile(
+  db: Db,
+  path: string,
+  head: Record<string, unknown>,
+  stream: string,
+  /** More streams, written after `events` as `key` (each event naming its stream), in log order. */
+  extra?: { key: string; streams: string[] },
+): Promise<number> {
   const file = await JsonFile.create(path);
   let events = 0;
   try {
@@ -111,7 +119,33 @@ async function writeStreamFile(db: Db, path: string, head: Record<string, unknow
       // Let the server answer requests between pages of a long stream.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await file.write(events ? '\n  ]\n}\n' : ']\n}\n');
+    await file.write(events ? '\n  ]' : ']');
+    if (extra) {
+      // The viewers' events: a handful of streams, merged by log position a page at a time.
+      await file.write(`,\n  ${JSON.stringify(extra.key)}: [`);
+      let written = 0;
+      const after = new Map(extra.streams.map((s) => [s, 0]));
+      const pages = new Map<string, ReturnType<typeof readStream>>();
+      for (;;) {
+        for (const s of extra.streams) {
+          if ((pages.get(s)?.length ?? 0) === 0 && after.get(s)! >= 0) {
+            const page = readStream(db, s, { afterVersion: after.get(s), limit: PAGE });
+            pages.set(s, page);
+            after.set(s, page.length < PAGE ? -1 : page[page.length - 1].version);
+          }
+        }
+        let next: string | null = null;
+        for (const [s, page] of pages) if (page.length && (next === null || page[0].position < pages.get(next)![0].position)) next = s;
+        if (next === null) break;
+        const e = pages.get(next)!.shift()!;
+        await file.write(`${written === 0 ? '\n' : ',\n'}    ${indent({ stream: e.stream, ...publicEvent(e) }, '    ')}`);
+        written++;
+        events++;
+        if (written % PAGE === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await file.write(written ? '\n  ]' : ']');
+    }
+    await file.write('\n}\n');
     await file.close();
   } catch (err) {
     await file.abandon();
@@ -123,7 +157,11 @@ async function writeStreamFile(db: Db, path: string, head: Record<string, unknow
 export async function writeConnectionFile(db: Db, dir: string, c: ConnectionModel): Promise<{ path: string; events: number }> {
   const tasks = listTasks(db, { statuses: [], connectionId: c.id, limit: 1000 }).items.reverse();
   const path = join(dir, 'connections', connectionFileName(c.created_at, c.id));
-  const events = await writeStreamFile(db, path, { format: CONNECTION_FORMAT, connection: c, tasks }, streamName('connection', c.id));
+  // The viewer's end beside the server's (viewer-side telemetry joined to this connection).
+  const viewers = viewersOf(db, c.id);
+  const head = viewers.length ? { format: CONNECTION_FORMAT, connection: c, tasks, viewers, both_ends: bothEnds(c, viewers) } : { format: CONNECTION_FORMAT, connection: c, tasks };
+  const extra = viewers.length ? { key: 'viewer_events', streams: viewers.map((v) => v.stream) } : undefined;
+  const events = await writeStreamFile(db, path, head, streamName('connection', c.id), extra);
   return { path, events };
 }
 

@@ -7,6 +7,9 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { chromeReport, deltaCompression, rtcstatsTrace } from '../helpers/rtcstats.ts';
 import { RTCSTATS_PATH } from '../../src/http/rtcstatsSocket.ts';
 import { MONITOR_PREFIX } from '../../src/http/paths.ts';
+import { exportLogs } from '../../src/export/exporter.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 let server: TestServer;
 const rows = (stream: string) =>
@@ -113,6 +116,15 @@ Ingest('joins a trace to the server connection whose answer had the ICE username
   const positions = detail.timeline.both_ends.map((e: { position: number }) => e.position);
   assert.equal(positions, [...positions].sort((a: number, b: number) => a - b));
   assert.ok(detail.timeline.both_ends.some((e: { type: string }) => e.type === 'client.stats_sampled'));
+  // The exported JSON has both ends too: the viewers, and their events after the server's, in log order.
+  const out = join(server.dir, 'export');
+  await exportLogs(server.services.db, { out, connectionId: 'c-1' });
+  const file = JSON.parse(readFileSync(join(out, 'connections', readdirSync(join(out, 'connections'))[0]), 'utf8'));
+  assert.is(file.viewers[0].stream, detail.viewers[0].stream);
+  assert.equal(file.both_ends, detail.both_ends);
+  const exportedPositions = file.viewer_events.map((e: { position: number }) => e.position);
+  assert.equal(exportedPositions, [...exportedPositions].sort((a: number, b: number) => a - b));
+  assert.ok(file.viewer_events.some((e: { type: string }) => e.type === 'client.correlated'));
   // Time travel to before the join: the viewer is not there yet.
   const before = await (await server.api(`${MONITOR_PREFIX}/connections/c-1?at=${detail.connection.last_position}`)).json();
   assert.is(before.viewers.length, 0);
