@@ -199,9 +199,10 @@ export function buildCli(): Command {
     .description('write connections/ and operations/ JSON logs from the database')
     .requiredOption('--out <dir>', 'directory to write into')
     .option('--since <time>', 'only what was active at or after this ISO-8601 time', time)
-    .option('--connection <id>', 'only this connection (and operations naming it); an id the log does not have is an error');
+    .option('--connection <id>', 'only this connection (and operations naming it); an id the log does not have is an error')
+    .addOption(new Option('--format <format>', 'json: connections/ and operations/ JSON logs; rtcstats: rtcstats/, one rtcstats dump per connection with both ends').choices(['json', 'rtcstats']));
   addSettings(exportCommand, COMMAND_SETTINGS['export-logs'], SETTINGS, nodeDefaults).action(
-    async (opts: Flags & { out: string; since?: number; connection?: string }) => {
+    async (opts: Flags & { out: string; since?: number; connection?: string; format?: 'json' | 'rtcstats' }) => {
       const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS['export-logs'] });
       const db = openReadOnly(config.persistencePath);
       const tty = process.stderr.isTTY;
@@ -211,6 +212,7 @@ export function buildCli(): Command {
           out: resolve(opts.out),
           since: opts.since,
           connectionId: opts.connection,
+          format: opts.format,
           onProgress: tty
             ? (p) => process.stderr.write(`\rexported ${p.connections} connections, ${p.operations} operations, ${p.events} events`)
             : undefined,

@@ -12,6 +12,7 @@ import { streamName } from '../log/catalogue.ts';
 import { getConnection, listTasks } from '../projections/queries.ts';
 import type { ConnectionModel } from '../projections/connection.ts';
 import { bothEnds, viewersOf } from '../projections/bothEnds.ts';
+import { dumpEntry, dumpHead } from './rtcstatsDump.ts';
 import type { OperationModel } from '../projections/operation.ts';
 import { connectionFileName, operationFileName } from './paths.ts';
 
@@ -30,6 +31,8 @@ export type ExportOptions = {
   onProgress?: (progress: ExportProgress) => void;
   /** Stops between files when aborted (the file in progress is finished or not written at all). */
   signal?: AbortSignal;
+  /** `json` (the default): connections/ and operations/; `rtcstats`: rtcstats/, one dump per connection with both ends. */
+  format?: 'json' | 'rtcstats';
 };
 
 export type ExportProgress = { connections: number; operations: number; events: number };
@@ -92,6 +95,30 @@ function publicEvent(e: ReturnType<typeof readStream>[number]) {
   };
 }
 
+/**
+ * Every event of a few streams in log order, read a page per stream at a
+ * time (memory stays a page per stream), yielding the loop between pages.
+ */
+export async function* inLogOrder(db: Db, streams: string[]): AsyncGenerator<ReturnType<typeof readStream>[number]> {
+  const after = new Map(streams.map((s) => [s, 0]));
+  const pages = new Map<string, ReturnType<typeof readStream>>();
+  let n = 0;
+  for (;;) {
+    for (const s of streams) {
+      if ((pages.get(s)?.length ?? 0) === 0 && after.get(s)! >= 0) {
+        const page = readStream(db, s, { afterVersion: after.get(s), limit: PAGE });
+        pages.set(s, page);
+        after.set(s, page.length < PAGE ? -1 : page[page.length - 1].version);
+      }
+    }
+    let next: string | null = null;
+    for (const [s, page] of pages) if (page.length && (next === null || page[0].position < pages.get(next)![0].position)) next = s;
+    if (next === null) return;
+    yield pages.get(next)!.shift()!;
+    if (++n % PAGE === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /** Writes `{ head..., "events": [ ...every event of the stream... ] }` page by page. */
 async function writeStreamFile(
   db: Db,
@@ -121,27 +148,13 @@ async function writeStreamFile(
     }
     await file.write(events ? '\n  ]' : ']');
     if (extra) {
-      // The viewers' events: a handful of streams, merged by log position a page at a time.
+      // The viewers' events: a handful of streams, merged by log position.
       await file.write(`,\n  ${JSON.stringify(extra.key)}: [`);
       let written = 0;
-      const after = new Map(extra.streams.map((s) => [s, 0]));
-      const pages = new Map<string, ReturnType<typeof readStream>>();
-      for (;;) {
-        for (const s of extra.streams) {
-          if ((pages.get(s)?.length ?? 0) === 0 && after.get(s)! >= 0) {
-            const page = readStream(db, s, { afterVersion: after.get(s), limit: PAGE });
-            pages.set(s, page);
-            after.set(s, page.length < PAGE ? -1 : page[page.length - 1].version);
-          }
-        }
-        let next: string | null = null;
-        for (const [s, page] of pages) if (page.length && (next === null || page[0].position < pages.get(next)![0].position)) next = s;
-        if (next === null) break;
-        const e = pages.get(next)!.shift()!;
+      for await (const e of inLogOrder(db, extra.streams)) {
         await file.write(`${written === 0 ? '\n' : ',\n'}    ${indent({ stream: e.stream, ...publicEvent(e) }, '    ')}`);
         written++;
         events++;
-        if (written % PAGE === 0) await new Promise((resolve) => setImmediate(resolve));
       }
       await file.write(written ? '\n  ]' : ']');
     }
@@ -165,6 +178,31 @@ export async function writeConnectionFile(db: Db, dir: string, c: ConnectionMode
   return { path, events };
 }
 
+/** One connection, both ends, as an rtcstats dump (src/export/rtcstatsDump.ts). */
+export async function writeRtcstatsFile(db: Db, dir: string, c: ConnectionModel): Promise<{ path: string; events: number }> {
+  const viewers = viewersOf(db, c.id);
+  const path = join(dir, 'rtcstats', connectionFileName(c.created_at, c.id).replace(/\.json$/, '.rtcstats'));
+  const file = await JsonFile.create(path);
+  let events = 0;
+  try {
+    await file.write(dumpHead({ statsSessionId: c.id, connection_id: c.id, server_id: c.server_id, viewers: viewers.map((v) => v.stream) }));
+    let last: number | null = null;
+    for await (const e of inLogOrder(db, [streamName('connection', c.id), ...viewers.map((v) => v.stream)])) {
+      const entry = dumpEntry(e);
+      if (!entry) continue;
+      const time: number = last === null ? e.recordedAt : e.recordedAt - last;
+      last = e.recordedAt;
+      await file.write(`${JSON.stringify([...entry, time])}\n`);
+      events++;
+    }
+    await file.close();
+  } catch (err) {
+    await file.abandon();
+    throw err;
+  }
+  return { path, events };
+}
+
 export async function writeOperationFile(db: Db, dir: string, o: OperationModel): Promise<{ path: string; events: number }> {
   const tasks = listTasks(db, { statuses: [], operationId: o.id, limit: 1000 }).items.reverse();
   const path = join(dir, 'operations', operationFileName(o.started_at, o.type, o.id));
@@ -174,15 +212,20 @@ export async function writeOperationFile(db: Db, dir: string, o: OperationModel)
 
 /** Exports every matching connection and operation, one file each. */
 export async function exportLogs(db: Db, options: ExportOptions): Promise<ExportReport> {
-  await mkdir(join(options.out, 'connections'), { recursive: true });
-  await mkdir(join(options.out, 'operations'), { recursive: true });
+  const rtcstats = options.format === 'rtcstats';
+  const writeConnection = rtcstats ? writeRtcstatsFile : writeConnectionFile;
+  if (rtcstats) await mkdir(join(options.out, 'rtcstats'), { recursive: true });
+  else {
+    await mkdir(join(options.out, 'connections'), { recursive: true });
+    await mkdir(join(options.out, 'operations'), { recursive: true });
+  }
   const progress: ExportProgress = { connections: 0, operations: 0, events: 0 };
   const since = options.since ?? 0;
 
   if (options.connectionId) {
     const c = getConnection(db, options.connectionId);
     if (c) {
-      progress.events += (await writeConnectionFile(db, options.out, c)).events;
+      progress.events += (await writeConnection(db, options.out, c)).events;
       progress.connections++;
     }
   } else {
@@ -191,12 +234,16 @@ export async function exportLogs(db: Db, options: ExportOptions): Promise<Export
     );
     await eachPage(pageOfConnections, [since], async (c: ConnectionModel) => {
       options.signal?.throwIfAborted();
-      progress.events += (await writeConnectionFile(db, options.out, c)).events;
+      progress.events += (await writeConnection(db, options.out, c)).events;
       progress.connections++;
       options.onProgress?.(progress);
     });
   }
 
+  if (rtcstats) {
+    options.onProgress?.(progress);
+    return { out: options.out, files: progress.connections, ...progress };
+  }
   const pageOfOperations = db.prepare(
     `SELECT state FROM operations WHERE created_position > ? AND coalesce(ended_at, started_at) >= ?
        AND (? IS NULL OR connection_id = ?) ORDER BY created_position LIMIT ?`,

@@ -8,6 +8,7 @@ import { chromeReport, deltaCompression, rtcstatsTrace } from '../helpers/rtcsta
 import { RTCSTATS_PATH } from '../../src/http/rtcstatsSocket.ts';
 import { MONITOR_PREFIX } from '../../src/http/paths.ts';
 import { exportLogs } from '../../src/export/exporter.ts';
+import { parseRtcstatsDump, translateRtcstatsDump } from '../../src/telemetry/dump.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -125,6 +126,18 @@ Ingest('joins a trace to the server connection whose answer had the ICE username
   const exportedPositions = file.viewer_events.map((e: { position: number }) => e.position);
   assert.equal(exportedPositions, [...exportedPositions].sort((a: number, b: number) => a - b));
   assert.ok(file.viewer_events.some((e: { type: string }) => e.type === 'client.correlated'));
+  // As an rtcstats dump (both ends, one timeline) that reads back through the dump importer.
+  const dumps = join(server.dir, 'rtcstats-export');
+  await exportLogs(server.services.db, { out: dumps, connectionId: 'c-1', format: 'rtcstats' });
+  const text = readFileSync(join(dumps, 'rtcstats', readdirSync(join(dumps, 'rtcstats'))[0]), 'utf8');
+  assert.match(text, /^RTCStatsDump\n\{"fileFormat":3,/);
+  const back = translateRtcstatsDump(parseRtcstatsDump(text), { source: 'rtcstats_dump', meeting: null, userAgent: null, obfuscateIps: false, maxPeers: 4 }, () => null);
+  const streamsBack = [...back.streams.keys()];
+  assert.is(streamsBack.length, 2, streamsBack.join());
+  const viewerBack = [...back.streams.entries()].find(([s]) => !s.endsWith(':server'))![1];
+  const sampleBack = viewerBack.find((e) => e.type === 'client.stats_sampled')!.data as { inbound: { frames_decoded: number; freeze_count: number }[] };
+  assert.is(sampleBack.inbound[0].frames_decoded, 90);
+  assert.is(sampleBack.inbound[0].freeze_count, 1);
   // Time travel to before the join: the viewer is not there yet.
   const before = await (await server.api(`${MONITOR_PREFIX}/connections/c-1?at=${detail.connection.last_position}`)).json();
   assert.is(before.viewers.length, 0);
