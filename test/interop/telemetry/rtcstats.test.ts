@@ -82,6 +82,21 @@ Both('joins the viewer trace to its connection without any id from the page; fra
     assert.ok(series[after - 1].frames <= pageFrames && pageFrames <= series[after].frames, `${series[after - 1].frames} <= ${pageFrames} <= ${series[after].frames}`);
     assert.ok(series[after - 1].position < series[after].position);
 
+    // The dashboard's drill-down shows the viewer's end beside the server's.
+    const dash = await watched.page.context().newPage();
+    await dash.goto(`${server.url}/dashboard`);
+    await dash.waitForSelector('body[data-ready="true"]');
+    await dash.waitForFunction((id) => [...document.querySelectorAll<HTMLTableRowElement>('#connections tbody tr')].some((r) => r.dataset.id === id), id, { timeout: 10_000, polling: 50 });
+    await dash.evaluate((id) => {
+      const row = [...document.querySelectorAll<HTMLTableRowElement>('#connections tbody tr')].find((r) => r.dataset.id === id);
+      row!.querySelector<HTMLButtonElement>('button.id')!.click();
+    }, id);
+    await dash.waitForFunction(() => /viewer \((ice_ufrag|dtls_fingerprint)/.test(document.querySelector('#drilldown-details')?.textContent ?? ''), undefined, { timeout: 10_000, polling: 50 });
+    const both = await dash.$eval('#drilldown-details', (el) => el.textContent!);
+    assert.match(both, /server sent \d+ packets/);
+    assert.match(both, /decoded \d+ frames, froze \d+ times/);
+    await dash.close();
+
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(resolve(ARTIFACTS, 'rtcstats-both-ends.json'), JSON.stringify(detail, null, 2));
     assert.equal(watched.problems, []);
