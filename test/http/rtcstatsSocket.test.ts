@@ -200,6 +200,23 @@ Auth('refuses a client without the token (401 problem) and serves one with it in
   trace.close();
 });
 
+const Limits = suite('rtcstats ingest limits');
+Limits.before(async () => {
+  server = await startTestServer({ telemetryMaxSessions: 1, telemetryIdleTimeoutMs: 300 });
+});
+Limits.after(() => server.stop());
+
+Limits('refuses a session past the maximum (503 problem), and closes an idle one (1001) and records its traces\' end', async () => {
+  const first = new WebSocket(wsUrl('?statsSessionId=one'), '3.1_STANDARD');
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => first.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  await new Promise((resolve) => first.once('message', resolve));
+  first.send(JSON.stringify({ type: 'stats-entry', data: JSON.stringify(['create', 'PC_0', {}, 1, 1]) }));
+  const second = await bare('?statsSessionId=two', []);
+  assert.is(second.code, 503);
+  assert.match(second.reason, /UNAVAILABLE/);
+  assert.equal(await closed, { code: 1001, reason: 'idle' });
+});
+
 const Dump = suite('POST rtcstats/dump');
 Dump.before(async () => {
   server = await startTestServer();
@@ -238,4 +255,5 @@ Dump('refuses a dump with a bad line anywhere (422 problem naming it) and writes
 
 Ingest.run();
 Auth.run();
+Limits.run();
 Dump.run();

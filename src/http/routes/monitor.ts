@@ -239,7 +239,8 @@ export function monitorRouter(services: Services): Router {
     const ends = bothEnds(JSON.parse(connectionJson) as ConnectionModel, viewers);
     // One timeline of both ends: the server's page, and the viewers' events
     // from its first event up to where the page ends, merged by position.
-    const from = shown.length ? shown[0].position - 1 : 0;
+    // The first page starts at the viewer's beginning (its page loads before it offers).
+    const from = q.events_after === 0 || !shown.length ? 0 : shown[0].position - 1;
     const to = more ? shown[shown.length - 1].position : at.position;
     const viewerRows = viewers.length
       ? viewerEventsBetween(db, viewers.map((v) => v.stream), from, { position: to, time: at.time }, q.events_limit)
