@@ -43,7 +43,7 @@ export type RtcstatsSocketStats = {
 
 function problemResponse(socket: Duplex, status: number, code: string, detail: string) {
   const body = JSON.stringify({ type: `urn:webrtc-monitor:problem:${code.toLowerCase()}`, title: code, status, code, detail });
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 421: 'Misdirected Request', 503: 'Service Unavailable' }[status] ?? 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `${status === 503 ? 'Retry-After: 5\r\n' : ''}Connection: close\r\n\r\n${body}`,
@@ -111,7 +111,7 @@ export function attachRtcstatsSocket(server: Server, services: Services) {
     }
     const sessionId = url.searchParams.get('statsSessionId') ?? '';
     if (!/^[\w-]{1,100}$/.test(sessionId)) return refuse(socket, 400, 'BAD_REQUEST', 'statsSessionId (letters, digits, "_", "-") is required');
-    if (live.has(sessionId)) return refuse(socket, 409 as 400, 'CONFLICT', 'this statsSessionId is already connected');
+    if (live.has(sessionId)) return refuse(socket, 409, 'CONFLICT', 'this statsSessionId is already connected');
     if (live.size >= config.telemetryMaxSessions) return refuse(socket, 503, 'UNAVAILABLE', `at most ${config.telemetryMaxSessions} reporting sessions at once`);
     wss.handleUpgrade(req, socket, head, (ws) => open(ws, req, sessionId, path.meeting));
   }
