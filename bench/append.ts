@@ -1,9 +1,12 @@
 // Figures 1 and 2: the write side. Every contender gets a fresh database file
-// in the same directory and appends the same generated events.
+// in the same directory and appends the same generated events; each file is
+// deleted as soon as its run is measured, so no later contender competes with
+// the kernel writing back an earlier one's pages.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../src/log/open.ts';
-import { EventLog } from '../src/log/append.ts';
-import { Projector } from '../src/projections/projector.ts';
+import { SqliteEventStore } from '../src/log/sqliteStore.ts';
+import { Projector } from '../src/projections/sqlite/projector.ts';
 import { streamName, validateEvent } from '../src/log/catalogue.ts';
 import { generateLog, type Intent } from './make-log.ts';
 import { median, percentile, type Figure } from './report.ts';
@@ -12,10 +15,24 @@ const BATCH = 100;
 const ROUNDS = 3;
 const rate = (events: number, ms: number) => events / (ms / 1000);
 
-/** The project's path: EventLog.append with the inline Projector; 100 single-event appends per tick share one commit. */
+/** Deletes a contender's database file and its WAL and shared-memory files. */
+function discard(path: string) {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${path}${suffix}`, { force: true });
+}
+
+/** Runs a contender on a fresh file at `path`, then deletes the file. */
+async function onFreshFile<T>(path: string, run: (path: string) => T | Promise<T>): Promise<T> {
+  discard(path);
+  try {
+    return await run(path);
+  } finally {
+    discard(path);
+  }
+}
+
+/** The project's path: EventStore.append with the inline projector; 100 single-event appends per tick share one commit. */
 async function eventLogRate(path: string, intents: Intent[], projections = true): Promise<number> {
-  const db = openDatabase(path);
-  const log = new EventLog(db, projections ? new Projector() : null);
+  const log = SqliteEventStore.open(path, { projector: projections ? new Projector() : null });
   const t0 = performance.now();
   for (let i = 0; i < intents.length; i += BATCH) {
     const results = await Promise.all(intents.slice(i, i + BATCH).map((x) => log.append(x.stream, [x.event], { meta: x.meta })));
@@ -25,8 +42,7 @@ async function eventLogRate(path: string, intents: Intent[], projections = true)
   if (log.stats.batches !== Math.ceil(intents.length / BATCH)) {
     throw new Error(`expected ${BATCH} appends per commit, saw ${log.stats.batches} commits`);
   }
-  log.close();
-  db.close();
+  await log.close();
   return rate(intents.length, ms);
 }
 
@@ -59,43 +75,81 @@ const streamType = (stream: string) => stream.slice(0, stream.indexOf(':'));
  */
 async function emmettRates(dir: string, intents: Intent[], defaultApiEvents: number) {
   const emmett = await import('@event-driven-io/emmett-sqlite');
-  const connection = emmett.sqliteConnection({ fileName: join(dir, 'emmett.db') });
-  for (const pragma of ['journal_mode = WAL', 'synchronous = NORMAL', 'busy_timeout = 5000', 'cache_size = -32000']) {
-    await connection.command(`PRAGMA ${pragma}`);
-  }
-  await emmett.createEventStoreSchema(connection);
   const toMessage = (x: Intent) => ({ type: x.event.type, data: x.event.data as Record<string, unknown>, metadata: x.meta });
-  const t0 = performance.now();
-  for (let i = 0; i < intents.length; i += BATCH) {
-    await connection.withTransaction(async () => {
-      for (const x of intents.slice(i, i + BATCH)) {
-        const r = await emmett.appendToStream(connection, x.stream, streamType(x.stream), [toMessage(x)]);
-        if (!r.success) throw new Error('emmett append failed');
+  const retried = { retries: 0 };
+  // Emmett prints each failed transaction's error with console.log: on
+  // stdout it would break `--json`. Its errors are counted instead.
+  const consoleLog = console.log;
+  console.log = () => {};
+  try {
+    const batched = await onFreshFile(join(dir, 'emmett.db'), async (fileName) => {
+      const connection = emmett.sqliteConnection({ fileName });
+      try {
+        for (const pragma of ['journal_mode = WAL', 'synchronous = NORMAL', 'busy_timeout = 5000', 'cache_size = -32000']) {
+          await connection.command(`PRAGMA ${pragma}`);
+        }
+        await emmett.createEventStoreSchema(connection);
+        const t0 = performance.now();
+        for (let i = 0; i < intents.length; i += BATCH) {
+          await retryBusy(retried, () =>
+            connection.withTransaction(async () => {
+              for (const x of intents.slice(i, i + BATCH)) {
+                const r = await emmett.appendToStream(connection, x.stream, streamType(x.stream), [toMessage(x)]);
+                if (!r.success) throw new Error('emmett append failed');
+              }
+            }),
+          );
+        }
+        return rate(intents.length, performance.now() - t0);
+      } finally {
+        connection.close();
       }
     });
-  }
-  const batched = rate(intents.length, performance.now() - t0);
-  connection.close();
 
-  const store = emmett.getSQLiteEventStore({ fileName: join(dir, 'emmett-store.db') });
-  const some = intents.slice(0, defaultApiEvents);
-  await store.appendToStream(some[0].stream, [toMessage(some[0])]); // creates the schema
-  const t1 = performance.now();
-  for (const x of some.slice(1)) await store.appendToStream(x.stream, [toMessage(x)]);
-  const perAppend = rate(some.length - 1, performance.now() - t1);
-  return { batched, perAppend };
+    const perAppend = await onFreshFile(join(dir, 'emmett-store.db'), async (fileName) => {
+      const store = emmett.getSQLiteEventStore({ fileName });
+      const some = intents.slice(0, defaultApiEvents);
+      await retryBusy(retried, () => store.appendToStream(some[0].stream, [toMessage(some[0])])); // creates the schema
+      const t1 = performance.now();
+      for (const x of some.slice(1)) await retryBusy(retried, () => store.appendToStream(x.stream, [toMessage(x)]));
+      return rate(some.length - 1, performance.now() - t1);
+    });
+    return { batched, perAppend, retries: retried.retries };
+  } finally {
+    console.log = consoleLog;
+  }
 }
+
+/**
+ * Emmett 0.38's SQLite connection runs its `INSERT/UPDATE ... RETURNING`
+ * with node-sqlite3's `Database#get`, which finalizes the statement
+ * asynchronously; a COMMIT that gets there first fails with SQLITE_BUSY
+ * "cannot commit transaction - SQL statements in progress" (about one
+ * append in a thousand here). The transaction is rolled back, so the attempt
+ * is made again, timed with the rest; the retries are counted in the note.
+ */
+async function retryBusy<T>(counter: { retries: number }, attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || tries >= 5) throw err;
+      counter.retries++;
+    }
+  }
+}
+
 
 export async function appendFigures(dir: string, sizes: { events: number; emmettEvents: number; emmettApiEvents: number }): Promise<Figure[]> {
   const intents = [...generateLog(sizes.events)];
   // Warm-up on a throw-away file: zod schemas, statement caches, the JIT.
-  await eventLogRate(join(dir, 'warm.db'), intents.slice(0, 2000));
+  await onFreshFile(join(dir, 'warm.db'), (path) => eventLogRate(path, intents.slice(0, 2000)));
   // Interleaved rounds, a fresh file each time, medians: a shared machine drifts.
   const runs = { raw: [] as number[], ours: [] as number[], logOnly: [] as number[] };
   for (let r = 0; r < ROUNDS; r++) {
-    runs.raw.push(rawRate(join(dir, `raw-${r}.db`), intents));
-    runs.ours.push(await eventLogRate(join(dir, `eventlog-${r}.db`), intents));
-    runs.logOnly.push(await eventLogRate(join(dir, `eventlog-noproj-${r}.db`), intents, false));
+    runs.raw.push(await onFreshFile(join(dir, `raw-${r}.db`), (path) => rawRate(path, intents)));
+    runs.ours.push(await onFreshFile(join(dir, `eventlog-${r}.db`), (path) => eventLogRate(path, intents)));
+    runs.logOnly.push(await onFreshFile(join(dir, `eventlog-noproj-${r}.db`), (path) => eventLogRate(path, intents, false)));
   }
   const raw = median(runs.raw);
   const ours = median(runs.ours);
@@ -106,7 +160,7 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
     {
       id: 'append.eventlog_vs_raw',
       group: 1,
-      label: 'EventLog.append + inline projections',
+      label: 'EventStore.append + inline projections',
       value: ours,
       unit: 'events/s',
       anchor: { label: 'raw better-sqlite3 inserts', value: raw },
@@ -117,7 +171,7 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
     {
       id: 'append.eventlog_no_projections_vs_raw',
       group: 1,
-      label: 'EventLog.append, projections off',
+      label: 'EventStore.append, projections off',
       value: logOnly,
       unit: 'events/s',
       anchor: { label: 'raw better-sqlite3 inserts', value: raw },
@@ -127,18 +181,18 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
     {
       id: 'append.eventlog_vs_emmett',
       group: 1,
-      label: 'EventLog.append vs Emmett (same batch shape)',
+      label: 'EventStore.append vs Emmett (same batch shape)',
       value: ours,
       unit: 'events/s',
       anchor: { label: 'emmett-sqlite appendToStream', value: emmett.batched },
       ratio: ours / emmett.batched,
       target: { text: '≥ 3× Emmett', met: ours / emmett.batched >= 3 },
-      note: `Emmett 0.38.5 on ${sizes.emmettEvents.toLocaleString('en-US')} of the same events, one connection, WAL + synchronous=NORMAL, ${BATCH} appendToStream calls per transaction`,
+      note: `Emmett 0.38.5 on ${sizes.emmettEvents.toLocaleString('en-US')} of the same events, one connection, WAL + synchronous=NORMAL, ${BATCH} appendToStream calls per transaction; ${emmett.retries} Emmett transaction(s) retried after its SQLITE_BUSY race (in both Emmett figures)`,
     },
     {
       id: 'append.eventlog_vs_emmett_store_api',
       group: 1,
-      label: 'EventLog.append vs Emmett event-store API',
+      label: 'EventStore.append vs Emmett event-store API',
       value: ours,
       unit: 'events/s',
       anchor: { label: 'getSQLiteEventStore().appendToStream', value: emmett.perAppend },
@@ -150,8 +204,7 @@ export async function appendFigures(dir: string, sizes: { events: number; emmett
 
 /** Figure 2: 100 producers, each awaiting its own single-event appends to its own stream. */
 async function producers(path: string, count: number, perProducer: number) {
-  const db = openDatabase(path);
-  const log = new EventLog(db, new Projector());
+  const log = SqliteEventStore.open(path, { projector: new Projector() });
   const stats = [...generateLog(200)].find((x) => x.event.type === 'connection.stats_sampled')!.event;
   const latencies: number[] = [];
   const t0 = performance.now();
@@ -169,20 +222,19 @@ async function producers(path: string, count: number, perProducer: number) {
   );
   const ms = performance.now() - t0;
   const batches = log.stats.batches;
-  log.close();
-  db.close();
+  await log.close();
   latencies.sort((a, b) => a - b);
   const total = count * perProducer;
   return { eps: rate(total, ms), p50: percentile(latencies, 50), p99: percentile(latencies, 99), perCommit: total / batches };
 }
 
 export async function groupCommitFigures(dir: string, perProducer: number): Promise<Figure[]> {
-  await producers(join(dir, 'gc-warm.db'), 10, 20);
+  await onFreshFile(join(dir, 'gc-warm.db'), (path) => producers(path, 10, 20));
   const ones = [];
   const manys = [];
   for (let r = 0; r < ROUNDS; r++) {
-    ones.push(await producers(join(dir, `gc-one-${r}.db`), 1, perProducer * 10));
-    manys.push(await producers(join(dir, `gc-many-${r}.db`), 100, perProducer));
+    ones.push(await onFreshFile(join(dir, `gc-one-${r}.db`), (path) => producers(path, 1, perProducer * 10)));
+    manys.push(await onFreshFile(join(dir, `gc-many-${r}.db`), (path) => producers(path, 100, perProducer)));
   }
   type Run = (typeof ones)[number];
   const mid = (runs: Run[]) => ({

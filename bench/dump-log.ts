@@ -6,14 +6,14 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { openReadOnly } from '../src/log/open.ts';
-import { iterateAll } from '../src/log/read.ts';
+import { iterateLog } from '../src/log/read.ts';
 
 const [path, outFile] = process.argv.slice(2);
 if (!path || !outFile) throw new Error('usage: dump-log.ts <database> <out file>');
 const db = openReadOnly(path);
 const out = createWriteStream(outFile);
 let events = 0;
-for (const event of iterateAll(db, { pageSize: 2000 })) {
+for (const event of iterateLog(db, { pageSize: 2000 })) {
   events++;
   if (!out.write(`${JSON.stringify(event)}\n`)) await once(out, 'drain');
 }

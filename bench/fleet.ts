@@ -3,7 +3,7 @@
 // synchronous_commit on), in this process beside the SQLite logs it reads.
 //
 // - Forwarding throughput: one node's log shipped from scratch, against
-//   EventLog.append of the same generated events, measured side by side.
+//   EventStore.append of the same generated events, measured side by side.
 // - Catch-up after an outage: three nodes append at a steady pace while
 //   forwarding; the centre is stopped, appends go on, the centre comes back
 //   and the backlog drains while appends continue. The drain rate is read
@@ -12,10 +12,9 @@
 //   latency against the same producers with the centre up.
 import { join } from 'node:path';
 import pino from 'pino';
-import { openDatabase } from '../src/log/open.ts';
-import { EventLog } from '../src/log/append.ts';
-import { Projector } from '../src/projections/projector.ts';
-import { headPosition } from '../src/log/read.ts';
+import { SqliteEventStore } from '../src/log/sqliteStore.ts';
+import type { EventStore } from '../src/log/store.ts';
+import { Projector } from '../src/projections/sqlite/projector.ts';
 import { Forwarder } from '../src/fleet/forwarder.ts';
 import { centreClient } from '../src/fleet/pg.ts';
 import { migrateCentre } from '../src/fleet/migrate.ts';
@@ -39,24 +38,23 @@ async function freshCentre(pg: TestPostgres): Promise<string> {
 }
 
 function openNode(path: string) {
-  const db = openDatabase(path);
-  return { db, log: new EventLog(db, new Projector()) };
+  return { log: SqliteEventStore.open(path, { projector: new Projector() }) };
 }
 
 function forwarder(node: ReturnType<typeof openNode>, url: string, name: string) {
-  return new Forwarder(node.db, node.log, { url, node: name, batchSize: 1000, backoff: { initialMs: 100, maxMs: 500 }, behindAfterMs: 5_000 }, silent);
+  return new Forwarder(node.log, { url, node: name, batchSize: 1000, backoff: { initialMs: 100, maxMs: 500 }, behindAfterMs: 5_000 }, silent);
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 120_000) {
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000) {
   const end = performance.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (performance.now() > end) throw new Error(`bench: timed out waiting for ${what}`);
     await sleep(2);
   }
 }
 
-/** EventLog.append of `intents`, 100 single-event appends per tick (the shape of figure 1); events/s. */
-async function appendAll(log: EventLog, intents: Intent[]): Promise<number> {
+/** EventStore.append of `intents`, 100 single-event appends per tick (the shape of figure 1); events/s. */
+async function appendAll(log: EventStore, intents: Intent[]): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < intents.length; i += BATCH) {
     const results = await Promise.all(intents.slice(i, i + BATCH).map((x) => log.append(x.stream, [x.event], { meta: x.meta })));
@@ -71,21 +69,20 @@ async function forwardingRound(dir: string, pg: TestPostgres, intents: Intent[],
     const appendRate = await appendAll(node.log, intents);
     const url = await freshCentre(pg);
     const f = forwarder(node, url, `bench-${round}`);
-    const head = headPosition(node.db);
+    const head = await node.log.head();
     const t0 = performance.now();
-    f.start();
-    await until(() => f.status().shipped_position >= head, 'the forwarder to ship the log');
+    await f.start();
+    await until(async () => (await f.status()).shipped_position >= head, 'the forwarder to ship the log');
     const forwardRate = rate(head, performance.now() - t0);
     await f.stop();
-    return { appendRate, forwardRate, batches: f.status().batches };
+    return { appendRate, forwardRate, batches: (await f.status()).batches };
   } finally {
-    node.log.close();
-    node.db.close();
+    await node.log.close();
   }
 }
 
 /** One producer: `perTick` single-event appends every 10 ms tick, each append's latency kept by phase. */
-function producer(log: EventLog, seed: number, perTick: number) {
+function producer(log: EventStore, seed: number, perTick: number) {
   const intents = generateLog(10_000_000, seed);
   const latencies: Record<'up' | 'down' | 'catchup', number[]> = { up: [], down: [], catchup: [] };
   let phase: keyof typeof latencies | null = null;
@@ -133,7 +130,7 @@ async function outageRound(dir: string, pg: TestPostgres, outageMs: number, perT
   const forwarders = nodes.map((n, i) => forwarder(n, url, `node-${i}`));
   const producers = nodes.map((n, i) => producer(n.log, 100 + i, perTick));
   try {
-    for (const f of forwarders) f.start();
+    for (const f of forwarders) await f.start();
     await sleep(1000); // warm-up: the forwarders connect and keep up
     for (const p of producers) p.setPhase('up');
     const upStart = performance.now();
@@ -143,8 +140,8 @@ async function outageRound(dir: string, pg: TestPostgres, outageMs: number, perT
     await pg.stop('fast');
     const downStart = performance.now();
     await sleep(outageMs);
-    const headsAtReturn = nodes.map((n) => headPosition(n.db));
-    const shippedAtReturn = forwarders.map((f) => f.status().shipped_position);
+    const headsAtReturn = await Promise.all(nodes.map((n) => n.log.head()));
+    const shippedAtReturn = (await Promise.all(forwarders.map((f) => f.status()))).map((s) => s.shipped_position);
     for (const p of producers) p.setPhase('catchup');
     await pg.start();
     const downMs = performance.now() - downStart;
@@ -152,9 +149,10 @@ async function outageRound(dir: string, pg: TestPostgres, outageMs: number, perT
     // Each forwarder comes back on its own backoff schedule: the drain is
     // timed from the first reconnect, and the wait for it is reported apart.
     let reconnected = NaN;
-    await until(() => {
-      if (Number.isNaN(reconnected) && forwarders.some((f) => f.status().state !== 'failing')) reconnected = performance.now();
-      return forwarders.every((f, i) => f.status().shipped_position >= headsAtReturn[i]);
+    await until(async () => {
+      const statuses = await Promise.all(forwarders.map((f) => f.status()));
+      if (Number.isNaN(reconnected) && statuses.some((s) => s.state !== 'failing')) reconnected = performance.now();
+      return statuses.every((s, i) => s.shipped_position >= headsAtReturn[i]);
     }, 'the backlog to drain');
     const reconnectMs = reconnected - back;
     const drainMs = performance.now() - reconnected;
@@ -179,10 +177,7 @@ async function outageRound(dir: string, pg: TestPostgres, outageMs: number, perT
   } finally {
     for (const p of producers) await p.stop();
     for (const f of forwarders) await f.stop();
-    for (const n of nodes) {
-      n.log.close();
-      n.db.close();
-    }
+    for (const n of nodes) await n.log.close();
   }
 }
 
@@ -193,8 +188,7 @@ export async function fleetFigures(dir: string, sizes: { events: number; rounds:
     // Warm-up on a throw-away file (zod, statement caches, the JIT), as figure 1 does.
     const warm = openNode(join(dir, 'fleet-warm.db'));
     await appendAll(warm.log, intents.slice(0, 2000));
-    warm.log.close();
-    warm.db.close();
+    await warm.log.close();
     const runs = [];
     for (let r = 0; r < sizes.rounds; r++) runs.push(await forwardingRound(dir, pg, intents, r));
     const appendRate = median(runs.map((r) => r.appendRate));
@@ -209,7 +203,7 @@ export async function fleetFigures(dir: string, sizes: { events: number; rounds:
         label: 'forwarder to PostgreSQL, one node from scratch',
         value: forwardRate,
         unit: 'events/s',
-        anchor: { label: 'EventLog.append of the same events', value: appendRate },
+        anchor: { label: 'EventStore.append of the same events', value: appendRate },
         ratio: forwardRate / appendRate,
         note: `median of ${sizes.rounds} rounds of ${sizes.events.toLocaleString('en-US')} generated events, 1,000 per statement (${runs[0].batches} batches); durable PostgreSQL 15 on this machine over TCP loopback`,
       },

@@ -6,7 +6,7 @@
 // give the same log, byte for byte.
 //
 // Two writers share the generator: `writeViaAppend` goes through the real
-// EventLog.append path (slow, one event per commit), `writeFast` inserts the
+// EventStore.append path (slow, one event per commit), `writeFast` inserts the
 // same rows and applies the same Projector in large transactions (what
 // rebuild does). test/bench/make-log.test.ts checks that both produce
 // identical databases, so the fast one can build the 1,000,000-event log.
@@ -17,9 +17,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase, type Db } from '../src/log/open.ts';
-import type { EventLog } from '../src/log/append.ts';
+import type { EventStore } from '../src/log/store.ts';
 import { EVENT_SCHEMA_VERSION, streamName, validateEvent, type NewEvent, type StoredEvent } from '../src/log/catalogue.ts';
-import { Projector } from '../src/projections/projector.ts';
+import { Projector } from '../src/projections/sqlite/projector.ts';
+import { recordVersions } from '../src/projections/sqlite/rebuild.ts';
 import { prng } from '../test/helpers/events.ts';
 
 /** Bump when the generated log changes shape: it is part of the cache key. */
@@ -354,8 +355,8 @@ function normalise(intent: Intent): { type: StoredEvent['type']; value: unknown;
   return { type: checked.type, value: checked.data, data: JSON.stringify(checked.data), meta: JSON.stringify(metaObject), metaObject };
 }
 
-/** Writes the log through EventLog.append, one event per commit, with the log's clock at each event's time. */
-export async function writeViaAppend(log: EventLog, setClock: (ms: number) => void, intents: Iterable<Intent>): Promise<number> {
+/** Writes the log through EventStore.append, one event per commit, with the log's clock at each event's time. */
+export async function writeViaAppend(log: EventStore, setClock: (ms: number) => void, intents: Iterable<Intent>): Promise<number> {
   let count = 0;
   for (const intent of intents) {
     setClock(intent.at);
@@ -391,6 +392,8 @@ export function writeFast(db: Db, intents: Iterable<Intent>, chunk = 20_000): nu
     }
   }
   if (batch.length) commit(batch);
+  // Every event went through the current projector: the read models are this version's.
+  recordVersions(db);
   return count + batch.length;
 }
 
@@ -400,7 +403,9 @@ function cacheKey(n: number): string {
   const files = [
     join(ROOT, 'bench/make-log.ts'),
     join(ROOT, 'src/log/catalogue.ts'),
-    ...readdirSync(join(ROOT, 'src/projections')).map((f) => join(ROOT, 'src/projections', f)),
+    ...readdirSync(join(ROOT, 'src/projections'), { recursive: true, withFileTypes: true })
+      .filter((f) => f.isFile())
+      .map((f) => join(f.parentPath, f.name)),
     ...readdirSync(join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql')).map((f) => join(ROOT, 'migrations', f)),
   ].sort();
   for (const f of files) hash.update(readFileSync(f));

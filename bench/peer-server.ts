@@ -2,7 +2,7 @@
 // RSS are its own. Assembled like src/http/serve.ts, with one difference that
 // is the point of the figure:
 //
-//   on   the real EventLog on a database file with the inline Projector
+//   on   the real store on a database file with the inline projector
 //   off  a log that discards: append resolves at once, nothing is validated,
 //        stored or projected (the peers, stats sampling and HTTP are the same)
 //
@@ -12,21 +12,21 @@ import Router from '@koa/router';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { makeConfig } from '../src/config.ts';
-import { openDatabase } from '../src/log/open.ts';
-import { EventLog, type AppendResult } from '../src/log/append.ts';
-import { Projector } from '../src/projections/projector.ts';
+import type { AppendResult, EventStore } from '../src/log/store.ts';
+import { openStore } from '../src/projections/sqlite/open.ts';
 import { OperationRunner } from '../src/operations/runner.ts';
 import { createApp, type Services } from '../src/http/app.ts';
 import { webrtcPlugin } from '../src/http/webrtcPlugin.ts';
 
-/** Recording off: every append "succeeds" without touching anything. */
-class DiscardingLog extends EventLog {
-  private position = 0;
-  override append(_stream: string, events: unknown[]): Promise<AppendResult> {
-    const first = this.position + 1;
-    this.position += events.length;
-    return Promise.resolve({ ok: true, firstPosition: first, lastPosition: this.position, nextVersion: events.length, recordedAt: Date.now() });
-  }
+/** Recording off: every append "succeeds" without touching anything; the rest is the store's. */
+function discarding(store: EventStore): EventStore {
+  let position = 0;
+  const append = (_stream: string, events: unknown[]): Promise<AppendResult> => {
+    const first = position + 1;
+    position += events.length;
+    return Promise.resolve({ ok: true, firstPosition: first, lastPosition: position, nextVersion: events.length, recordedAt: Date.now() });
+  };
+  return new Proxy(store, { get: (target, key) => (key === 'append' ? append : Reflect.get(target, key, target)) });
 }
 
 const [mode, path, interval] = process.argv.slice(2);
@@ -40,10 +40,10 @@ const config = makeConfig({
   maxBenchmarkViewers: 1000,
 });
 const logger = pino({ level: 'silent' });
-const db = openDatabase(config.persistencePath);
-const log = mode === 'on' ? new EventLog(db, new Projector()) : new DiscardingLog(db, null);
+const opened = await openStore(config.persistencePath);
+const log = mode === 'on' ? opened.store : discarding(opened.store);
 const runner = new OperationRunner(log, { defaultTimeoutMs: config.operationTimeoutMs });
-const services: Services = { config, db, log, runner, logger, startedAt: Date.now() };
+const services: Services = { config, store: log, reads: opened.reads, runner, logger, startedAt: Date.now() };
 const plugin = webrtcPlugin(services);
 await plugin.start?.();
 // How much time this process spent committing appends (recording on), read
@@ -66,7 +66,6 @@ process.once('SIGTERM', async () => {
   server.close();
   await plugin.shutdown?.();
   await runner.shutdown(2000);
-  log.close();
-  db.close();
+  await opened.close();
   process.exit(0);
 });

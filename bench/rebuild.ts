@@ -24,7 +24,7 @@ export async function rebuildFigures(dbPath: string, appendRate: number): Promis
         label: 'rebuild (replay into fresh read models)',
         value: eps,
         unit: 'events/s',
-        anchor: { label: 'EventLog.append (figure 1)', value: appendRate },
+        anchor: { label: 'EventStore.append (figure 1)', value: appendRate },
         ratio: eps / appendRate,
         note: `${Number(m[1]).toLocaleString('en-US')} events in ${(Number(m[2]) / 1000).toFixed(1)} s as the CLI reports it (process start excluded), 10,000 events per transaction`,
       },

@@ -12,6 +12,7 @@ import { startServer } from '../src/http/serve.ts';
 import { RTCSTATS_PATH } from '../src/http/rtcstatsSocket.ts';
 import { nodeTs, spawnUntil, stop } from './child.ts';
 import type { Figure } from './report.ts';
+import { dbOf } from '../test/helpers/db.ts';
 
 const count = (db: { prepare(sql: string): { pluck(): { get(...a: unknown[]): unknown } } }, type: string) =>
   db.prepare('SELECT count(*) FROM events WHERE type = ?').pluck().get(type) as number;
@@ -26,7 +27,8 @@ export async function telemetryFigures(scratch: string, viewers: number, entries
     telemetryMaxSessions: Math.max(500, viewers),
   });
   const server = await startServer(config, { logger: pino({ level: 'silent' }) });
-  const { db, log } = server.services;
+  const { store: log } = server.services;
+  const db = dbOf(server.services.store);
   try {
     // The anchor: the server's own stats samples, appended by `viewers` producers, one per turn each.
     const sample = {

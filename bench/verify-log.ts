@@ -7,10 +7,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../src/log/open.ts';
-import { EventLog } from '../src/log/append.ts';
-import { Projector } from '../src/projections/projector.ts';
-import { rebuild, snapshotReadModels } from '../src/projections/rebuild.ts';
+import { openDatabase, type Db } from '../src/log/open.ts';
+import { SqliteEventStore } from '../src/log/sqliteStore.ts';
+import { Projector } from '../src/projections/sqlite/projector.ts';
+import { rebuild, snapshotReadModels } from '../src/projections/sqlite/rebuild.ts';
 import { realisticSteps, type Step } from '../test/helpers/events.ts';
 
 const work = mkdtempSync(join(process.argv[2] ?? tmpdir(), 'webrtc-monitor-verify-'));
@@ -22,9 +22,8 @@ const total = steps.reduce((n, s) => n + s.events.length, 0);
 console.log(`generated ${steps.length} appends, ${total} events, ${new Set(steps.map((s) => s.stream)).size} streams`);
 
 async function appendAll(path: string, appendsPerTick: number, list: Step[]) {
-  const db = openDatabase(path);
   let now = Date.UTC(2026, 0, 1);
-  const log = new EventLog(db, new Projector(), () => now);
+  const log = SqliteEventStore.open(path, { projector: new Projector(), clock: () => now });
   const t0 = performance.now();
   for (let i = 0; i < list.length; i += appendsPerTick) {
     const batch = list.slice(i, i + appendsPerTick).map((s) => log.append(s.stream, s.events, { meta: s.meta }));
@@ -34,11 +33,10 @@ async function appendAll(path: string, appendsPerTick: number, list: Step[]) {
   const ms = performance.now() - t0;
   const events = list.slice(0).reduce((n, s) => n + s.events.length, 0);
   const stats = { ...log.stats };
-  log.close();
-  return { db, ms, events, stats };
+  return { log, db: log.db, ms, events, stats };
 }
 
-function rawInsert(source: ReturnType<typeof openDatabase>, path: string, perTx: number) {
+function rawInsert(source: Db, path: string, perTx: number) {
   const rows = source.prepare('SELECT stream, version, type, data, meta, recorded_at FROM events ORDER BY position').raw().all() as unknown[][];
   const db = openDatabase(path);
   const insert = db.prepare('INSERT INTO events (stream, version, type, data, meta, recorded_at) VALUES (?, ?, ?, ?, ?, ?)');
@@ -66,10 +64,10 @@ for (const perTick of [1, 10, 100]) {
   const raw = rawInsert(a.db, join(work, `raw-${perTick}.db`), 100);
   const avgBatch = (a.stats.events / a.stats.batches).toFixed(1);
   console.log(
-    `  ${perTick} appends/tick (${avgBatch} events per commit): EventLog.append + inline projections ${rate(a.events, a.ms)} events/s` +
+    `  ${perTick} appends/tick (${avgBatch} events per commit): EventStore.append + inline projections ${rate(a.events, a.ms)} events/s` +
       ` | raw prepared INSERT, 100 per transaction: ${rate(raw.events, raw.ms)} events/s | ratio ${(raw.ms / a.ms).toFixed(2)}`,
   );
-  a.db.close();
+  await a.log.close();
 }
 
 // 2. The full log, rebuild == inline.
@@ -80,7 +78,7 @@ const streams = full.db.prepare('SELECT count(DISTINCT stream) FROM events').plu
 console.log(`  ${types} event types, ${streams} streams`);
 const inline = snapshotReadModels(full.db);
 const t0 = performance.now();
-const report = rebuild(full.db);
+const report = await rebuild(full.log);
 const rebuildMs = performance.now() - t0;
 const rebuilt = snapshotReadModels(full.db);
 const same = JSON.stringify(rebuilt) === JSON.stringify(inline);
@@ -89,6 +87,6 @@ console.log(
     ` (${inline.connections.length} connections, ${inline.operations.length} operations, ${inline.tasks.length} tasks)`,
 );
 full.db.pragma('wal_checkpoint(TRUNCATE)');
-full.db.close();
+await full.log.close();
 console.log(`peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
 if (!same) process.exit(1);

@@ -22,18 +22,15 @@ import {
   type Flags,
   type SettingSource,
 } from './config.ts';
-import { openDatabase, openReadOnly } from './log/open.ts';
-import { rebuild } from './projections/rebuild.ts';
+import { openExistingStore, openReadOnlyStore, openStore } from './projections/sqlite/open.ts';
+import { rebuild } from './projections/sqlite/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
-import { EventLog } from './log/append.ts';
-import { Projector } from './projections/projector.ts';
-import { connectionNegotiatedWith } from './log/telemetry.ts';
 import { readDumpText, translateDumpText } from './telemetry/importFile.ts';
 import { appendDump } from './telemetry/dump.ts';
-import { formatTable, runQueryWithTimeout } from './log/query.ts';
+import { formatTable, RECENT_CONNECTIONS_SQL, runQueryWithTimeout } from './log/query.ts';
 import type { PluginFactory } from './http/serve.ts';
 import { AppError, exitCodeOf, isAppError } from './errors.ts';
-import { lastPositionBefore, planPrune, prune, prunedThrough, type PrunePlan } from './log/prune.ts';
+import type { PrunePlan } from './log/store.ts';
 
 const PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 const NAME = 'webrtc-monitor';
@@ -180,14 +177,14 @@ export function buildCli(): Command {
       // Said only once the handlers are in place: whoever waits for this line may signal at once.
       logger.info({ url: running.url, database: resolve(config.persistencePath) }, 'webrtc-monitor listening');
       if (running.forwarder) {
-        const { node, target } = running.forwarder.status();
+        const { node, target } = running.forwarder.destination;
         logger.info({ node, target }, 'forwarding the log to the central database');
       }
       process.stdout.write(`${NAME} listening on ${running.url} (database ${resolve(config.persistencePath)})\n`);
 
       if (opts.runTests) {
-        const { runSelfTests } = await import('./webrtc/selfTest.ts');
-        const ok = await runSelfTests(running.url, { token: config.authToken, db: running.services.db });
+        const { runSelfTests } = await import('./selfTest.ts');
+        const ok = await runSelfTests(running.url, { token: config.authToken });
         process.exitCode = ok ? 0 : 1;
         signals = 1;
         await stop('run-tests finished');
@@ -204,11 +201,11 @@ export function buildCli(): Command {
   addSettings(exportCommand, COMMAND_SETTINGS['export-logs'], SETTINGS, nodeDefaults).action(
     async (opts: Flags & { out: string; since?: number; connection?: string; format?: 'json' | 'rtcstats' }) => {
       const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS['export-logs'] });
-      const db = openReadOnly(config.persistencePath);
+      const { store, reads } = openReadOnlyStore(config.persistencePath);
       const tty = process.stderr.isTTY;
       let report;
       try {
-        report = await exportLogs(db, {
+        report = await exportLogs(store, reads, {
           out: resolve(opts.out),
           since: opts.since,
           connectionId: opts.connection,
@@ -219,14 +216,14 @@ export function buildCli(): Command {
         });
       } finally {
         if (tty) process.stderr.write('\n');
-        db.close();
+        await store.close();
       }
       if (opts.connection !== undefined && report.connections === 0) {
         const since = opts.since === undefined ? '' : ` active at or after ${new Date(opts.since).toISOString()}`;
         throw new AppError(
           'NOT_FOUND',
           `no connection "${opts.connection}"${since} in ${resolve(config.persistencePath)}: nothing was exported for it ` +
-            `(list the ids with: ${NAME} query "SELECT id, created_at FROM connections ORDER BY created_at DESC LIMIT 20")`,
+            `(list the ids with: ${NAME} query "${RECENT_CONNECTIONS_SQL}")`,
         );
       }
       process.stdout.write(
@@ -242,19 +239,19 @@ export function buildCli(): Command {
   addSettings(importCommand, COMMAND_SETTINGS.import, SETTINGS, nodeDefaults).action(async (file: string, opts: Flags) => {
     const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS.import });
     const text = readDumpText(file);
-    const db = openDatabase(config.persistencePath);
-    const log = new EventLog(db, new Projector());
+    // No hold: an import appends beside a running server as the server's own
+    // producers do (one transaction, WAL, busy_timeout).
+    const { store, close } = await openStore(config.persistencePath, { rebuildStale: false });
     try {
-      const { kind, imported } = translateDumpText(
+      const { kind, imported } = await translateDumpText(
         text,
         { obfuscateIps: config.obfuscateIps, maxPeers: config.telemetryMaxPeers },
-        (key) => connectionNegotiatedWith(db, key.field, key.key),
+        (key) => store.connectionNegotiatedWith(key.field, key.key),
       );
-      const result = await appendDump(log, imported);
+      const result = await appendDump(store, imported);
       process.stdout.write(`imported a ${kind.replace('_', '-')} dump: ${result.events} events in ${result.streams.length} client streams (${result.streams.join(', ')})\n`);
     } finally {
-      log.close();
-      db.close();
+      await close();
     }
   });
 
@@ -271,22 +268,22 @@ export function buildCli(): Command {
 
   const rebuildCommand = program
     .command('rebuild')
-    .description('replay the log into fresh read models (stop the server first)')
+    .description('replay the log into fresh read models (refused while a server holds the database)')
     .option('--force', 'rebuild even though old events were pruned (their streams lose that history)');
-  addSettings(rebuildCommand, COMMAND_SETTINGS.rebuild, SETTINGS, nodeDefaults).action((opts: Flags & { force?: boolean }) => {
+  addSettings(rebuildCommand, COMMAND_SETTINGS.rebuild, SETTINGS, nodeDefaults).action(async (opts: Flags & { force?: boolean }) => {
     const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS.rebuild });
-    const db = openExisting(config.persistencePath);
-    const pruned = prunedThrough(db);
-    if (pruned !== null && !opts.force) {
-      db.close();
-      throw new AppError('CONFLICT', `events up to position ${pruned} were pruned; a rebuild would lose their history (use --force)`);
-    }
+    const { store } = await openExistingStore(config.persistencePath);
     const tty = process.stderr.isTTY;
-    const report = rebuild(db, {
-      onProgress: tty ? (done, total) => process.stderr.write(`\rreplayed ${done} / ${total} events`) : undefined,
-    });
-    if (tty) process.stderr.write('\n');
-    db.close();
+    let report;
+    try {
+      report = await rebuild(store, {
+        force: opts.force ?? false,
+        onProgress: tty ? (done, total) => process.stderr.write(`\rreplayed ${done} / ${total} events`) : undefined,
+      });
+    } finally {
+      if (tty) process.stderr.write('\n');
+      await store.close();
+    }
     process.stdout.write(
       `rebuilt read models from ${report.events} events in ${Math.round(report.durationMs)} ms (${Math.round(report.eventsPerSecond)} events/s)\n`,
     );
@@ -307,11 +304,11 @@ export function buildCli(): Command {
       }
       const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS.prune });
       const file = resolve(config.persistencePath);
-      const db = openExisting(config.persistencePath);
+      const { store } = await openExistingStore(config.persistencePath);
       try {
         const cutoff = opts.olderThan === undefined ? null : Date.now() - opts.olderThan;
-        const through = cutoff === null ? opts.through! : lastPositionBefore(db, cutoff);
-        const plan = planPrune(db, through);
+        const through = cutoff === null ? opts.through! : await store.lastPositionBefore(cutoff);
+        const plan = await store.planPrune(through);
         const what = describePlan(plan, file, cutoff);
         if (plan.events === 0 || plan.throughPosition < 1) {
           process.stdout.write(`nothing to prune: ${what}\n`);
@@ -322,12 +319,12 @@ export function buildCli(): Command {
           return;
         }
         if (!opts.yes) await confirm(`delete ${what}?`);
-        const report = await prune(db, { throughPosition: plan.throughPosition, archivePath: opts.archive && resolve(opts.archive) });
+        const report = await store.prune({ throughPosition: plan.throughPosition, archivePath: opts.archive && resolve(opts.archive) });
         process.stdout.write(
           `deleted ${report.deleted} events through position ${report.throughPosition}${report.archived ? `, archived to ${report.archived}` : ''}\n`,
         );
       } finally {
-        db.close();
+        await store.close();
       }
     },
   );
@@ -375,13 +372,6 @@ export function buildCli(): Command {
   });
 
   return program;
-}
-
-/** rebuild and prune work on a log that exists: a mistyped path must not create an empty database. */
-function openExisting(path: string) {
-  // openReadOnly refuses, naming the file, what is missing, not SQLite or not ours.
-  openReadOnly(path).close();
-  return openDatabase(path);
 }
 
 function describePlan(plan: PrunePlan, file: string, cutoff: number | null): string {

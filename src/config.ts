@@ -54,7 +54,7 @@ const configSchema = z.object({
   enableTestRoutes: z.boolean().default(false),
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: z.number().int().min(1024).default(1024 * 1024),
-  /** STUN/TURN URLs handed to werift; empty means host candidates only (see WERIFT.md on the STUN fallback). */
+  /** STUN/TURN URLs handed to werift; empty means host candidates only (docs/werift.md, "STUN fallback"). */
   iceServers: z.array(z.string()).default([]),
   /** Extra host addresses werift gathers candidates on; loopback by default so local viewers work. */
   iceAdditionalHostAddresses: z.array(z.string()).default(['127.0.0.1']),

@@ -6,14 +6,14 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { Db } from '../log/open.ts';
-import { readStream } from '../log/read.ts';
-import { streamName } from '../log/catalogue.ts';
-import { getConnection, listTasks } from '../projections/queries.ts';
+import type { EventStore } from '../log/store.ts';
+import { streamName, type StoredEvent } from '../log/catalogue.ts';
+import { parsed, type MonitorReads } from '../projections/reads.ts';
 import type { ConnectionModel } from '../projections/connection.ts';
 import { bothEnds, viewersOf } from '../projections/bothEnds.ts';
 import { dumpEntry, dumpHead } from './rtcstatsDump.ts';
 import type { OperationModel } from '../projections/operation.ts';
+import type { TaskModel } from '../projections/task.ts';
 import { connectionFileName, operationFileName } from './paths.ts';
 
 export const CONNECTION_FORMAT = 'webrtc-monitor/connection-log@1';
@@ -84,7 +84,7 @@ class JsonFile {
 
 const indent = (value: unknown, by: string) => JSON.stringify(value, null, 2).replace(/\n/g, `\n${by}`);
 
-function publicEvent(e: ReturnType<typeof readStream>[number]) {
+function publicEvent(e: StoredEvent) {
   return {
     position: e.position,
     version: e.version,
@@ -99,14 +99,14 @@ function publicEvent(e: ReturnType<typeof readStream>[number]) {
  * Every event of a few streams in log order, read a page per stream at a
  * time (memory stays a page per stream), yielding the loop between pages.
  */
-export async function* inLogOrder(db: Db, streams: string[]): AsyncGenerator<ReturnType<typeof readStream>[number]> {
+export async function* inLogOrder(store: EventStore, streams: string[]): AsyncGenerator<StoredEvent> {
   const after = new Map(streams.map((s) => [s, 0]));
-  const pages = new Map<string, ReturnType<typeof readStream>>();
+  const pages = new Map<string, StoredEvent[]>();
   let n = 0;
   for (;;) {
     for (const s of streams) {
       if ((pages.get(s)?.length ?? 0) === 0 && after.get(s)! >= 0) {
-        const page = readStream(db, s, { afterVersion: after.get(s), limit: PAGE });
+        const page = await store.readStream(s, { afterVersion: after.get(s), limit: PAGE });
         pages.set(s, page);
         after.set(s, page.length < PAGE ? -1 : page[page.length - 1].version);
       }
@@ -121,7 +121,7 @@ export async function* inLogOrder(db: Db, streams: string[]): AsyncGenerator<Ret
 
 /** Writes `{ head..., "events": [ ...every event of the stream... ] }` page by page. */
 async function writeStreamFile(
-  db: Db,
+  store: EventStore,
   path: string,
   head: Record<string, unknown>,
   stream: string,
@@ -136,7 +136,7 @@ async function writeStreamFile(
     await file.write(`${text}  "events": [`);
     let after = 0;
     for (;;) {
-      const page = readStream(db, stream, { afterVersion: after, limit: PAGE });
+      const page = await store.readStream(stream, { afterVersion: after, limit: PAGE });
       for (const e of page) {
         await file.write(`${events === 0 ? '\n' : ',\n'}    ${indent(publicEvent(e), '    ')}`);
         events++;
@@ -151,7 +151,7 @@ async function writeStreamFile(
       // The viewers' events: a handful of streams, merged by log position.
       await file.write(`,\n  ${JSON.stringify(extra.key)}: [`);
       let written = 0;
-      for await (const e of inLogOrder(db, extra.streams)) {
+      for await (const e of inLogOrder(store, extra.streams)) {
         await file.write(`${written === 0 ? '\n' : ',\n'}    ${indent({ stream: e.stream, ...publicEvent(e) }, '    ')}`);
         written++;
         events++;
@@ -167,27 +167,27 @@ async function writeStreamFile(
   return events;
 }
 
-export async function writeConnectionFile(db: Db, dir: string, c: ConnectionModel): Promise<{ path: string; events: number }> {
-  const tasks = listTasks(db, { statuses: [], connectionId: c.id, limit: 1000 }).items.reverse();
+export async function writeConnectionFile(store: EventStore, reads: MonitorReads, dir: string, c: ConnectionModel): Promise<{ path: string; events: number }> {
+  const tasks = parsed<TaskModel>(await reads.taskRows({ statuses: [], connectionId: c.id, limit: 1000 })).items.reverse();
   const path = join(dir, 'connections', connectionFileName(c.created_at, c.id));
   // The viewer's end beside the server's (viewer-side telemetry joined to this connection).
-  const viewers = viewersOf(db, c.id);
+  const viewers = await viewersOf(store, c.id);
   const head = viewers.length ? { format: CONNECTION_FORMAT, connection: c, tasks, viewers, both_ends: bothEnds(c, viewers) } : { format: CONNECTION_FORMAT, connection: c, tasks };
   const extra = viewers.length ? { key: 'viewer_events', streams: viewers.map((v) => v.stream) } : undefined;
-  const events = await writeStreamFile(db, path, head, streamName('connection', c.id), extra);
+  const events = await writeStreamFile(store, path, head, streamName('connection', c.id), extra);
   return { path, events };
 }
 
 /** One connection, both ends, as an rtcstats dump (src/export/rtcstatsDump.ts). */
-export async function writeRtcstatsFile(db: Db, dir: string, c: ConnectionModel): Promise<{ path: string; events: number }> {
-  const viewers = viewersOf(db, c.id);
+export async function writeRtcstatsFile(store: EventStore, _reads: MonitorReads, dir: string, c: ConnectionModel): Promise<{ path: string; events: number }> {
+  const viewers = await viewersOf(store, c.id);
   const path = join(dir, 'rtcstats', connectionFileName(c.created_at, c.id).replace(/\.json$/, '.rtcstats'));
   const file = await JsonFile.create(path);
   let events = 0;
   try {
     await file.write(dumpHead({ statsSessionId: c.id, connection_id: c.id, server_id: c.server_id, viewers: viewers.map((v) => v.stream) }));
     let last: number | null = null;
-    for await (const e of inLogOrder(db, [streamName('connection', c.id), ...viewers.map((v) => v.stream)])) {
+    for await (const e of inLogOrder(store, [streamName('connection', c.id), ...viewers.map((v) => v.stream)])) {
       const entry = dumpEntry(e);
       if (!entry) continue;
       const time: number = last === null ? e.recordedAt : e.recordedAt - last;
@@ -203,15 +203,18 @@ export async function writeRtcstatsFile(db: Db, dir: string, c: ConnectionModel)
   return { path, events };
 }
 
-export async function writeOperationFile(db: Db, dir: string, o: OperationModel): Promise<{ path: string; events: number }> {
-  const tasks = listTasks(db, { statuses: [], operationId: o.id, limit: 1000 }).items.reverse();
+export async function writeOperationFile(store: EventStore, reads: MonitorReads, dir: string, o: OperationModel): Promise<{ path: string; events: number }> {
+  const tasks = parsed<TaskModel>(await reads.taskRows({ statuses: [], operationId: o.id, limit: 1000 })).items.reverse();
   const path = join(dir, 'operations', operationFileName(o.started_at, o.type, o.id));
-  const events = await writeStreamFile(db, path, { format: OPERATION_FORMAT, operation: o, tasks }, streamName('operation', o.id));
+  const events = await writeStreamFile(store, path, { format: OPERATION_FORMAT, operation: o, tasks }, streamName('operation', o.id));
   return { path, events };
 }
 
+/** Models exported per read-model query. */
+const MODELS_PAGE = 500;
+
 /** Exports every matching connection and operation, one file each. */
-export async function exportLogs(db: Db, options: ExportOptions): Promise<ExportReport> {
+export async function exportLogs(store: EventStore, reads: MonitorReads, options: ExportOptions): Promise<ExportReport> {
   const rtcstats = options.format === 'rtcstats';
   const writeConnection = rtcstats ? writeRtcstatsFile : writeConnectionFile;
   if (rtcstats) await mkdir(join(options.out, 'rtcstats'), { recursive: true });
@@ -223,55 +226,49 @@ export async function exportLogs(db: Db, options: ExportOptions): Promise<Export
   const since = options.since ?? 0;
 
   if (options.connectionId) {
-    const c = getConnection(db, options.connectionId);
+    const c = await reads.connection(options.connectionId);
     if (c) {
-      progress.events += (await writeConnection(db, options.out, c)).events;
+      progress.events += (await writeConnection(store, reads, options.out, c)).events;
       progress.connections++;
     }
   } else {
-    const pageOfConnections = db.prepare(
-      'SELECT state FROM connections WHERE created_position > ? AND updated_at >= ? ORDER BY created_position LIMIT ?',
+    await eachPage(
+      (after) => reads.connectionsForExport({ after, limit: MODELS_PAGE, activeSince: since }),
+      async (c) => {
+        options.signal?.throwIfAborted();
+        progress.events += (await writeConnection(store, reads, options.out, c)).events;
+        progress.connections++;
+        options.onProgress?.(progress);
+      },
     );
-    await eachPage(pageOfConnections, [since], async (c: ConnectionModel) => {
-      options.signal?.throwIfAborted();
-      progress.events += (await writeConnection(db, options.out, c)).events;
-      progress.connections++;
-      options.onProgress?.(progress);
-    });
   }
 
   if (rtcstats) {
     options.onProgress?.(progress);
     return { out: options.out, files: progress.connections, ...progress };
   }
-  const pageOfOperations = db.prepare(
-    `SELECT state FROM operations WHERE created_position > ? AND coalesce(ended_at, started_at) >= ?
-       AND (? IS NULL OR connection_id = ?) ORDER BY created_position LIMIT ?`,
+  await eachPage(
+    (after) => reads.operationsForExport({ after, limit: MODELS_PAGE, activeSince: since, connectionId: options.connectionId }),
+    async (o) => {
+      options.signal?.throwIfAborted();
+      progress.events += (await writeOperationFile(store, reads, options.out, o)).events;
+      progress.operations++;
+      options.onProgress?.(progress);
+    },
   );
-  const onlyConnection = options.connectionId ?? null;
-  await eachPage(pageOfOperations, [since, onlyConnection, onlyConnection], async (o: OperationModel) => {
-    options.signal?.throwIfAborted();
-    progress.events += (await writeOperationFile(db, options.out, o)).events;
-    progress.operations++;
-    options.onProgress?.(progress);
-  });
   options.onProgress?.(progress);
   return { out: options.out, files: progress.connections + progress.operations, ...progress };
 }
 
-async function eachPage<T extends { created_position: number }>(
-  stmt: ReturnType<Db['prepare']>,
-  filters: unknown[],
-  visit: (item: T) => Promise<void>,
-) {
+/** Visits every model page by page, oldest first (memory holds one page). */
+async function eachPage<T extends { created_position: number }>(page: (after: number) => Promise<T[]>, visit: (item: T) => Promise<void>) {
   let after = 0;
   for (;;) {
-    const rows = stmt.pluck().all(after, ...filters, 500) as string[];
-    for (const row of rows) {
-      const item = JSON.parse(row) as T;
+    const items = await page(after);
+    for (const item of items) {
       await visit(item);
       after = item.created_position;
     }
-    if (rows.length < 500) return;
+    if (items.length < MODELS_PAGE) return;
   }
 }

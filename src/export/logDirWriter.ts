@@ -4,12 +4,9 @@
 // checkpoint after each file, so a restart resumes with no gap; a file
 // rewritten after a crash has the same name, so there is no duplicate.
 import type { Logger } from 'pino';
-import type { Db } from '../log/open.ts';
-import type { EventLog } from '../log/append.ts';
-import { headPosition, readAll } from '../log/read.ts';
-import { readCheckpoint, writeCheckpoint } from '../log/checkpoint.ts';
+import type { EventStore } from '../log/store.ts';
 import { parseStream } from '../log/catalogue.ts';
-import { getConnection, getOperation } from '../projections/queries.ts';
+import type { MonitorReads } from '../projections/reads.ts';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeConnectionFile, writeOperationFile } from './exporter.ts';
@@ -24,8 +21,8 @@ export class LogDirWriter {
   filesWritten = 0;
 
   constructor(
-    private readonly db: Db,
-    private readonly log: EventLog,
+    private readonly store: EventStore,
+    private readonly reads: MonitorReads,
     private readonly dir: string,
     private readonly logger: Logger,
   ) {}
@@ -33,7 +30,7 @@ export class LogDirWriter {
   async start(): Promise<void> {
     await mkdir(join(this.dir, 'connections'), { recursive: true });
     await mkdir(join(this.dir, 'operations'), { recursive: true });
-    this.unsubscribe = this.log.onCommit(() => this.kick());
+    this.unsubscribe = this.store.onCommit(() => this.kick());
     this.kick();
     await this.idle();
   }
@@ -48,8 +45,10 @@ export class LogDirWriter {
     await this.idle();
   }
 
-  get checkpoint(): number {
-    return readCheckpoint(this.db, LOG_DIR_CONSUMER);
+  /** The position the writer's stored checkpoint covers (0 before its first). */
+  async checkpointPosition(): Promise<number> {
+    const checkpoint = await this.store.readCheckpoint(LOG_DIR_CONSUMER);
+    return checkpoint === null ? 0 : this.store.positionOf(checkpoint);
   }
 
   private kick() {
@@ -69,27 +68,28 @@ export class LogDirWriter {
   }
 
   private async drain() {
-    let after = readCheckpoint(this.db, LOG_DIR_CONSUMER);
-    const head = headPosition(this.db);
+    const { store, reads } = this;
+    let after = await this.checkpointPosition();
+    const head = await store.head();
     for (;;) {
-      const page = readAll(this.db, { after, limit: 500, types: FINISHING });
+      const page = await store.readLog({ after, limit: 500, types: FINISHING });
       for (const event of page) {
         const target = parseStream(event.stream);
         if (target?.kind === 'connection') {
-          const c = getConnection(this.db, target.id);
-          if (c) await writeConnectionFile(this.db, this.dir, c);
+          const c = await reads.connection(target.id);
+          if (c) await writeConnectionFile(store, reads, this.dir, c);
         } else if (target?.kind === 'operation') {
-          const o = getOperation(this.db, target.id);
-          if (o) await writeOperationFile(this.db, this.dir, o);
+          const o = await reads.operation(target.id);
+          if (o) await writeOperationFile(store, reads, this.dir, o);
         }
         this.filesWritten++;
         after = event.position;
-        writeCheckpoint(this.db, LOG_DIR_CONSUMER, after);
+        await store.writeCheckpoint(LOG_DIR_CONSUMER, store.checkpointAt(after));
       }
       if (page.length < 500) break;
     }
     // Nothing up to the head we saw needs a file: move past it, so the next
     // drain does not rescan events that were only stats samples.
-    if (head > after) writeCheckpoint(this.db, LOG_DIR_CONSUMER, head);
+    if (head > after) await store.writeCheckpoint(LOG_DIR_CONSUMER, store.checkpointAt(head));
   }
 }

@@ -17,11 +17,7 @@
 // node and, once it is over, in the centre too. Its lag is read from
 // `status()` (summary and /metrics).
 import type { Logger } from 'pino';
-import type { Db } from '../log/open.ts';
-import type { EventLog } from '../log/append.ts';
-import { headPosition } from '../log/read.ts';
-import { firstAfter, readRowsAfter } from '../log/readRows.ts';
-import { readCheckpoint, writeCheckpoint } from '../log/checkpoint.ts';
+import type { EventStore } from '../log/store.ts';
 import { streamName, type NewEvent } from '../log/catalogue.ts';
 import { backoffDelay, type Backoff } from './backoff.ts';
 import { centreClient, describeError, endQuietly, redactUrl, type CentreClient } from './pg.ts';
@@ -71,8 +67,7 @@ export class Forwarder implements ForwarderStatusSource {
   private readonly stream: string;
 
   constructor(
-    private readonly db: Db,
-    private readonly log: EventLog,
+    private readonly store: EventStore,
     private readonly options: ForwarderOptions,
     private readonly logger: Logger,
   ) {
@@ -82,12 +77,19 @@ export class Forwarder implements ForwarderStatusSource {
   }
 
   /** Starts shipping in the background; never waits for the centre. */
-  start(): void {
-    this.shipped = readCheckpoint(this.db, FORWARDER_CONSUMER);
-    // The row exists from the start, so prune keeps every event not yet shipped.
-    writeCheckpoint(this.db, FORWARDER_CONSUMER, this.shipped);
-    this.unsubscribe = this.log.onCommit(() => this.kick());
+  async start(): Promise<void> {
+    const { store } = this;
+    const saved = await store.readCheckpoint(FORWARDER_CONSUMER);
+    this.shipped = saved === null ? 0 : store.positionOf(saved);
+    // The checkpoint exists from the start, so prune keeps every event not yet shipped.
+    await store.writeCheckpoint(FORWARDER_CONSUMER, store.checkpointAt(this.shipped));
+    this.unsubscribe = store.onCommit(() => this.kick());
     this.kick();
+  }
+
+  /** Where it ships to: known from the start, whatever the centre does. */
+  get destination(): { node: string; target: string } {
+    return { node: this.options.node, target: this.target };
   }
 
   /**
@@ -117,8 +119,8 @@ export class Forwarder implements ForwarderStatusSource {
     while (this.running) await this.running;
   }
 
-  status(): ForwarderStatus {
-    const lag = this.lag();
+  async status(): Promise<ForwarderStatus> {
+    const lag = await this.lag();
     return {
       node: this.options.node,
       target: this.target,
@@ -136,9 +138,9 @@ export class Forwarder implements ForwarderStatusSource {
     };
   }
 
-  private lag() {
-    const head = headPosition(this.db);
-    const next = firstAfter(this.db, this.shipped);
+  private async lag() {
+    const head = await this.store.head();
+    const next = await this.store.firstAfter(this.shipped);
     // Positions are consecutive (AUTOINCREMENT; a rolled-back batch gives its positions back), so this counts events.
     return { head, events: Math.max(0, head - this.shipped), ms: next ? Math.max(0, this.clock() - next.recordedAt) : 0 };
   }
@@ -162,11 +164,11 @@ export class Forwarder implements ForwarderStatusSource {
       const client = await this.connect();
       for (;;) {
         if (this.stopped && !(performance.now() < deadline)) return;
-        const rows = readRowsAfter(this.db, this.shipped, this.options.batchSize);
+        const rows = await this.store.readLogRows({ after: this.shipped, limit: this.options.batchSize });
         if (rows.length > 0) {
           const result = await shipBatch(client, this.options.node, rows);
           this.shipped = rows[rows.length - 1].position;
-          writeCheckpoint(this.db, FORWARDER_CONSUMER, this.shipped);
+          await this.store.writeCheckpoint(FORWARDER_CONSUMER, this.store.checkpointAt(this.shipped));
           this.lastShippedAt = this.clock();
           this.counts.batches++;
           this.counts.events += result.inserted;
@@ -207,7 +209,7 @@ export class Forwarder implements ForwarderStatusSource {
       await endQuietly(client);
       throw err;
     }
-    if (centre < this.shipped) this.rewindTo(centre);
+    if (centre < this.shipped) await this.rewindTo(centre);
     this.client = client;
     const outageMs = this.failingSince === null ? null : this.clock() - this.failingSince;
     const failedAttempts = this.failuresInARow;
@@ -227,15 +229,15 @@ export class Forwarder implements ForwarderStatusSource {
    * central database. Send it again from what it has, as far as this log
    * still holds (prune kept everything after the checkpoint, not before).
    */
-  private rewindTo(centre: number) {
-    const first = firstAfter(this.db, centre);
+  private async rewindTo(centre: number) {
+    const first = await this.store.firstAfter(centre);
     const from = first ? Math.min(this.shipped, first.position - 1) : this.shipped;
     if (from > centre) {
       this.logger.warn({ node: this.options.node, centre, from }, 'forwarder: the centre lacks events this log no longer holds (pruned); they cannot be sent again');
     }
     this.logger.warn({ node: this.options.node, centre, shipped: this.shipped, from }, 'forwarder: the centre holds less than was shipped; sending again');
     this.shipped = from;
-    writeCheckpoint(this.db, FORWARDER_CONSUMER, from);
+    await this.store.writeCheckpoint(FORWARDER_CONSUMER, this.store.checkpointAt(from));
   }
 
   // The state moves once its event is committed: a status that says
@@ -250,7 +252,7 @@ export class Forwarder implements ForwarderStatusSource {
 
   private async checkBehind() {
     if (this.state === 'behind') return;
-    const lag = this.lag();
+    const lag = await this.lag();
     if (lag.ms < this.options.behindAfterMs) return;
     await this.record({ type: 'forwarder.behind', data: { node: this.options.node, lag_events: lag.events, lag_ms: lag.ms } });
     this.state = 'behind';
@@ -288,7 +290,7 @@ export class Forwarder implements ForwarderStatusSource {
   /** Appends a state change to the local log; a closed log (shutdown) only loses the record, never the forwarder. */
   private async record(event: NewEvent) {
     try {
-      await this.log.append(this.stream, [event]);
+      await this.store.append(this.stream, [event]);
     } catch (err) {
       this.logger.warn({ err, type: event.type }, 'forwarder: could not record its state change');
     }

@@ -1,13 +1,16 @@
 // The fleet's read models in PostgreSQL: loading the entity states a page of
 // events touches, writing back what changed (one multi-row upsert per
 // table), and the per-node summary. Rows are the node's rows (the same
-// mapping, src/projections/projector.ts) with `node` in front.
+// descriptors and row mapping, src/projections/models/) with `node` in front.
+import { getTableName } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
 import type { ConnectionModel } from '../projections/connection.ts';
 import type { OperationModel } from '../projections/operation.ts';
 import type { TaskModel } from '../projections/task.ts';
 import type { ModelKind, Models } from '../projections/apply.ts';
-import { completeSummary, type SummaryModel } from '../projections/summary.ts';
-import { connectionRow, operationRow, taskRow } from '../projections/projector.ts';
+import { emptySummary, type SummaryModel } from '../projections/summary.ts';
+import { connectionsModel, operationsModel, tasksModel } from '../projections/models/index.ts';
+import * as central from './schema.ts';
 import type { CentreClient } from './pg.ts';
 
 export const FLEET_READ_MODEL_TABLES = ['connections', 'operations', 'tasks', 'summary', 'fleet_cursors'] as const;
@@ -26,56 +29,95 @@ export async function loadModels<K extends ModelKind>(client: CentreClient, node
     `SELECT id, state FROM ${TABLE[kind]} WHERE node = $1 AND id = ANY($2::text[])`,
     [node, ids],
   );
-  for (const r of rows) out.set(r.id, JSON.parse(r.state) as Models[K]);
+  for (const r of rows) {
+    const state = JSON.parse(r.state) as Models[K];
+    out.set(r.id, kind === 'connection' ? (completeConnection(state as ConnectionModel) as Models[K]) : state);
+  }
   return out;
 }
 
 export async function loadSummary(client: CentreClient, node: string): Promise<SummaryModel> {
   const { rows } = await client.query<{ state: string }>('SELECT state FROM summary WHERE node = $1', [node]);
-  // As on the node (src/projections/projector.ts): a summary written before a counter existed gains it at zero.
   return completeSummary(rows.length ? (JSON.parse(rows[0].state) as Partial<SummaryModel>) : null);
+}
+
+// The fleet's read models carry no version yet (a node's are rebuilt at
+// start when theirs changes), so rows written before a field existed are
+// completed here as they are loaded: the new counters start from zero.
+
+/** A stored summary with every field present: one written before a counter existed gains it at zero. */
+export function completeSummary(stored: Partial<SummaryModel> | null | undefined): SummaryModel {
+  const empty = emptySummary();
+  if (!stored) return empty;
+  return {
+    event_count: stored.event_count ?? 0,
+    log_position: stored.log_position ?? 0,
+    connections: { ...empty.connections, ...stored.connections },
+    connection_outcomes: { ...empty.connection_outcomes, ...stored.connection_outcomes },
+    stalls: stored.stalls ?? 0,
+    operations: { ...empty.operations, ...stored.operations },
+    operation_types: stored.operation_types ?? {},
+    tasks: { ...empty.tasks, ...stored.tasks, outcomes: { ...empty.tasks.outcomes, ...stored.tasks?.outcomes } },
+    traffic_total: { ...empty.traffic_total, ...stored.traffic_total },
+  };
+}
+
+/** A connection written before the signals fields (outcome, stalls) existed gains them empty. */
+export function completeConnection(stored: ConnectionModel): ConnectionModel {
+  return {
+    ...stored,
+    outcome: stored.outcome ?? null,
+    failure: stored.failure ?? null,
+    stalled: stored.stalled ?? false,
+    stalled_since: stored.stalled_since ?? null,
+    stall_count: stored.stall_count ?? 0,
+  };
 }
 
 /** The array type a column travels as through unnest ($n::type[]); json travels as text and is cast. */
 type Unnest = 'text' | 'integer' | 'bigint' | 'json';
 type Columns<Row> = Record<keyof Row & string, Unnest>;
 
-// One entry per field of the node's row mappers (src/projections/projector.ts),
-// in column order. `satisfies` makes a field a mapper gains (a column the
+// One entry per field of the node's row mapping (each model's `toRow`), in
+// column order. `satisfies` makes a field a mapping gains (a column the
 // node's table gains) a compile error here until the fleet writes it too.
+// Keys are the schema's field names; each one's column name is read from
+// the central schema (src/fleet/schema.ts), which names the same fields.
 const CONNECTION_COLUMNS = {
-  id: 'text', server_id: 'text', category: 'text', connection_state: 'text', ice_state: 'text', outcome: 'text', stalled: 'integer',
-  created_at: 'bigint', updated_at: 'bigint', closed_at: 'bigint', created_position: 'bigint', last_position: 'bigint', state: 'json',
-} as const satisfies Columns<ReturnType<typeof connectionRow>>;
+  id: 'text', serverId: 'text', category: 'text', connectionState: 'text', iceState: 'text', outcome: 'text', stalled: 'integer',
+  createdAt: 'bigint', updatedAt: 'bigint', closedAt: 'bigint', createdPosition: 'bigint', lastPosition: 'bigint', state: 'json',
+} as const satisfies Columns<ReturnType<typeof connectionsModel.toRow>>;
 const OPERATION_COLUMNS = {
-  id: 'text', type: 'text', status: 'text', connection_id: 'text', server_id: 'text', started_at: 'bigint', ended_at: 'bigint',
-  duration_ms: 'bigint', created_position: 'bigint', last_position: 'bigint', state: 'json',
-} as const satisfies Columns<ReturnType<typeof operationRow>>;
+  id: 'text', type: 'text', status: 'text', connectionId: 'text', serverId: 'text', startedAt: 'bigint', endedAt: 'bigint',
+  durationMs: 'bigint', createdPosition: 'bigint', lastPosition: 'bigint', state: 'json',
+} as const satisfies Columns<ReturnType<typeof operationsModel.toRow>>;
 const TASK_COLUMNS = {
-  id: 'text', name: 'text', status: 'text', operation_id: 'text', connection_id: 'text', abandoned: 'integer', created_at: 'bigint',
-  ended_at: 'bigint', created_position: 'bigint', last_position: 'bigint', state: 'json',
-} as const satisfies Columns<ReturnType<typeof taskRow>>;
+  id: 'text', name: 'text', status: 'text', operationId: 'text', connectionId: 'text', abandoned: 'integer', createdAt: 'bigint',
+  endedAt: 'bigint', createdPosition: 'bigint', lastPosition: 'bigint', state: 'json',
+} as const satisfies Columns<ReturnType<typeof tasksModel.toRow>>;
 
 /**
  * A multi-row upsert of `table` from one array per column. A conflict
- * rewrites every column but the key and those `fixed` at creation, the same
- * columns the node's own upsert leaves alone (src/projections/projector.ts).
+ * rewrites every column but the key and the model's `fixed` ones, the same
+ * columns the node's own upsert leaves alone (src/projections/sqlite/projector.ts).
  */
-function upsert<C extends Record<string, Unnest>>(table: string, columns: C, fixed: (keyof C & string)[]): string {
-  const names = Object.keys(columns);
-  const arrays = names.map((c, i) => `$${i + 2}::${columns[c] === 'json' ? 'text' : columns[c]}[]`);
-  const values = names.map((c) => (columns[c] === 'json' ? `${c}::json` : c));
-  const updated = names.filter((c) => c !== 'id' && !fixed.includes(c));
+function upsert<C extends Record<string, Unnest>>(table: PgTable, columns: C, fixed: readonly string[]): string {
+  const name = (key: string) => (table as unknown as Record<string, { name: string }>)[key].name;
+  const keys = Object.keys(columns);
+  const names = keys.map(name);
+  const arrays = keys.map((k, i) => `$${i + 2}::${columns[k] === 'json' ? 'text' : columns[k]}[]`);
+  const values = keys.map((k) => (columns[k] === 'json' ? `${name(k)}::json` : name(k)));
+  const updated = keys.filter((k) => k !== 'id' && !fixed.includes(k)).map(name);
   return `
-INSERT INTO ${table} (node, ${names.join(', ')})
+INSERT INTO ${getTableName(table)} (node, ${names.join(', ')})
 SELECT $1, ${values.join(', ')}
 FROM unnest(${arrays.join(', ')}) AS r (${names.join(', ')})
 ON CONFLICT (node, id) DO UPDATE SET ${updated.map((c) => `${c} = excluded.${c}`).join(', ')}`;
 }
 
-const SAVE_CONNECTIONS = upsert('connections', CONNECTION_COLUMNS, ['created_at', 'created_position']);
-const SAVE_OPERATIONS = upsert('operations', OPERATION_COLUMNS, ['type', 'connection_id', 'server_id', 'started_at', 'created_position']);
-const SAVE_TASKS = upsert('tasks', TASK_COLUMNS, ['name', 'operation_id', 'connection_id', 'created_at', 'created_position']);
+const SAVE_CONNECTIONS = upsert(central.connections, CONNECTION_COLUMNS, connectionsModel.fixed);
+const SAVE_OPERATIONS = upsert(central.operations, OPERATION_COLUMNS, operationsModel.fixed);
+const SAVE_TASKS = upsert(central.tasks, TASK_COLUMNS, tasksModel.fixed);
 
 /** Column arrays for unnest: one array per column, in `columns` order. */
 function columnsOf<T extends Record<string, unknown>>(rows: T[], columns: Record<keyof T & string, Unnest>): unknown[][] {
@@ -87,13 +129,13 @@ export type ChangedModels = { connection: ConnectionModel[]; operation: Operatio
 /** Upserts what a page changed: at most one statement per table. */
 export async function saveModels(client: CentreClient, node: string, changed: ChangedModels): Promise<void> {
   if (changed.connection.length) {
-    await client.query({ name: 'fleet-save-connections', text: SAVE_CONNECTIONS, values: [node, ...columnsOf(changed.connection.map(connectionRow), CONNECTION_COLUMNS)] });
+    await client.query({ name: 'fleet-save-connections', text: SAVE_CONNECTIONS, values: [node, ...columnsOf(changed.connection.map(connectionsModel.toRow), CONNECTION_COLUMNS)] });
   }
   if (changed.operation.length) {
-    await client.query({ name: 'fleet-save-operations', text: SAVE_OPERATIONS, values: [node, ...columnsOf(changed.operation.map(operationRow), OPERATION_COLUMNS)] });
+    await client.query({ name: 'fleet-save-operations', text: SAVE_OPERATIONS, values: [node, ...columnsOf(changed.operation.map(operationsModel.toRow), OPERATION_COLUMNS)] });
   }
   if (changed.task.length) {
-    await client.query({ name: 'fleet-save-tasks', text: SAVE_TASKS, values: [node, ...columnsOf(changed.task.map(taskRow), TASK_COLUMNS)] });
+    await client.query({ name: 'fleet-save-tasks', text: SAVE_TASKS, values: [node, ...columnsOf(changed.task.map(tasksModel.toRow), TASK_COLUMNS)] });
   }
 }
 

@@ -11,7 +11,7 @@
 // against the batch, so two logs forwarding under one node name are caught
 // instead of silently merged.
 import { AppError } from '../errors.ts';
-import type { EventRow } from '../log/read.ts';
+import type { EventRow } from '../log/store.ts';
 import type { CentreClient } from './pg.ts';
 import { EVENTS_CHANNEL } from './coordination.ts';
 
@@ -52,7 +52,7 @@ export async function shipBatch(client: CentreClient, node: string, rows: EventR
     types[i] = r.type;
     data[i] = r.data;
     meta[i] = r.meta;
-    recordedAt[i] = r.recorded_at;
+    recordedAt[i] = r.recordedAt;
   }
   let result;
   try {
@@ -80,7 +80,7 @@ async function checkDuplicates(client: CentreClient, node: string, rows: EventRo
   const byPosition = new Map(rows.map((r) => [r.position, r]));
   for (const h of held.rows) {
     const mine = byPosition.get(h.node_position)!;
-    if (mine.stream !== h.stream || mine.version !== h.version || mine.type !== h.type || mine.recorded_at !== h.recorded_at) {
+    if (mine.stream !== h.stream || mine.version !== h.version || mine.type !== h.type || mine.recordedAt !== h.recorded_at) {
       throw sharedNodeName(
         node,
         `the centre holds a different event at position ${h.node_position} ` +

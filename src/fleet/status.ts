@@ -27,5 +27,5 @@ export type ForwarderStatus = {
   last_shipped_at: string | null;
 };
 
-/** What the HTTP layer reads: the status, nothing that can change it. */
-export type ForwarderStatusSource = { status(): ForwarderStatus };
+/** What the HTTP layer reads: the status (its lag is read from the log), nothing that can change it. */
+export type ForwarderStatusSource = { status(): Promise<ForwarderStatus> };

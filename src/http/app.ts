@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import type { Db } from '../log/open.ts';
-import type { EventLog } from '../log/append.ts';
+import type { EventStore } from '../log/store.ts';
+import type { MonitorReads } from '../projections/reads.ts';
 import type { OperationRunner } from '../operations/runner.ts';
 import type { ForwarderStatusSource } from '../fleet/status.ts';
 import { problemMiddleware } from './errors.ts';
@@ -27,8 +27,10 @@ import { telemetryRouter } from './routes/telemetry.ts';
 
 export type Services = {
   config: Config;
-  db: Db;
-  log: EventLog;
+  /** The event log: appends, log reads, checkpoints. */
+  store: EventStore;
+  /** The read models: what the monitor, metrics and exports answer from. */
+  reads: MonitorReads;
   runner: OperationRunner;
   logger: Logger;
   /** Epoch ms when this process started serving. */

@@ -25,7 +25,7 @@ import { authorizeTelemetry } from './auth.ts';
 import { splitHost } from './sameSite.ts';
 import { isIP } from 'node:net';
 import { TraceSession } from '../telemetry/session.ts';
-import { connectionNegotiatedWith } from '../log/telemetry.ts';
+import type { JoinKey } from '../telemetry/peerTrace.ts';
 
 export const TELEMETRY_PREFIX = '/api/v0/mcp/telemetry';
 export const RTCSTATS_PATH = `${TELEMETRY_PREFIX}/rtcstats`;
@@ -65,7 +65,7 @@ export function parseRtcstatsPath(pathname: string): { token: string | null; mee
 }
 
 export function attachRtcstatsSocket(server: Server, services: Services) {
-  const { config, log, db, logger } = services;
+  const { config, store, logger } = services;
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.telemetryMaxMessageBytes,
@@ -80,8 +80,7 @@ export function attachRtcstatsSocket(server: Server, services: Services) {
   const names = new Set(['localhost', ...config.allowedHosts.map((h) => h.toLowerCase())]);
   if (!isIP(config.host)) names.add(config.host.toLowerCase());
   const origins = new Set(config.allowedOrigins.map((o) => o.toLowerCase().replace(/\/$/, '')));
-  const lookup = (key: Parameters<typeof connectionNegotiatedWith>[1] extends infer F ? { field: F; key: string } : never) =>
-    connectionNegotiatedWith(db, key.field as never, key.key);
+  const lookup = (key: JoinKey) => store.connectionNegotiatedWith(key.field, key.key);
 
   function refuse(socket: Duplex, status: number, code: string, detail: string) {
     stats.refusedHandshakes++;
@@ -121,7 +120,7 @@ export function attachRtcstatsSocket(server: Server, services: Services) {
     detached.delete(sessionId);
     session ??= new TraceSession(
       sessionId,
-      log,
+      store,
       { source: 'rtcstats', meeting, userAgent: (req.headers['user-agent'] ?? '').slice(0, 500) || null, obfuscateIps: config.obfuscateIps },
       { maxPeers: config.telemetryMaxPeers },
       lookup,

@@ -7,12 +7,12 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { makeLogger } from '../logger.ts';
 import type { Config } from '../config.ts';
-import { openDatabase, type Db } from '../log/open.ts';
-import { unstoppedServers } from '../log/read.ts';
-import { EventLog } from '../log/append.ts';
-import { Projector } from '../projections/projector.ts';
-import { listAbandonedTasks, listConnections, listOperations, listTasks } from '../projections/queries.ts';
-import { PENDING_TASK_STATUSES } from '../projections/task.ts';
+import type { EventStore } from '../log/store.ts';
+import { openStore } from '../projections/sqlite/open.ts';
+import { allOf, type MonitorReads } from '../projections/reads.ts';
+import { PENDING_TASK_STATUSES, type TaskModel } from '../projections/task.ts';
+import type { ConnectionModel } from '../projections/connection.ts';
+import type { OperationModel } from '../projections/operation.ts';
 import { OperationRunner } from '../operations/runner.ts';
 import { closeOrphans, type RecoveryReport } from '../operations/recover.ts';
 import { LogDirWriter } from '../export/logDirWriter.ts';
@@ -57,60 +57,80 @@ export async function startServer(
   options: { logger?: Logger; plugins?: PluginFactory[] } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? makeLogger(config);
-  const db = openDatabase(config.persistencePath, { synchronous: config.synchronous });
-  const unguard = guardProcess(logger);
-  const log = new EventLog(db, new Projector());
-  const runner = new OperationRunner(log, { defaultTimeoutMs: config.operationTimeoutMs });
-  const forwarder = config.forwardTo ? await makeForwarder(config, db, log, logger) : null;
-  const services: Services = { config, db, log, runner, logger, startedAt: Date.now(), forwarder };
-
-  const recovered = await closeOrphans(log, findOrphans(services));
-  if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks + recovered.servers > 0) {
-    logger.warn(recovered, 'closed out what the previous run left open (reason: process_restart)');
-  }
-
-  const plugins = (options.plugins ?? []).map((make) => make(services));
-  for (const plugin of plugins) await plugin.start?.();
-
-  let logDirWriter: LogDirWriter | null = null;
-  if (config.logDir) {
-    logDirWriter = new LogDirWriter(db, log, config.logDir, logger);
-    await logDirWriter.start();
-  }
-
-  const { app } = createApp(
-    services,
-    plugins.flatMap((p) => p.routers ?? []),
-    plugins.flatMap((p) => p.api ?? []),
-  );
-  const server = createServer(
-    {
-      // Node's defaults hold a slow request body for 300 s; past these the
-      // client gets 408 and its connection is closed.
-      requestTimeout: config.requestTimeoutMs,
-      headersTimeout: config.headersTimeoutMs,
-      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(config.headersTimeoutMs / 4))),
-    },
-    app.callback(),
-  );
-  server.keepAliveTimeout = 5_000;
-  countConnections(services, server);
-  const telemetry = attachRtcstatsSocket(server, services);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => {
-      unguard();
-      reject(err);
-    });
-    server.listen(config.port, config.host, () => {
-      server.removeAllListeners('error');
-      resolve();
-    });
+  // The server holds the database while it runs (`rebuild` and `prune` refuse
+  // meanwhile), and its read models are brought to this version's first.
+  const opened = await openStore(config.persistencePath, {
+    synchronous: config.synchronous,
+    hold: 'server',
+    onRebuild: (models) => logger.warn({ models }, 'read models were built by another version: rebuilding them from the log before serving'),
   });
+  const { store, reads } = opened;
+  if (opened.rebuilt) logger.info({ events: opened.rebuilt.report.events, ms: Math.round(opened.rebuilt.report.durationMs) }, 'read models rebuilt');
+  let unguard = () => {};
+  let logDirWriter: LogDirWriter | null = null;
+  let forwarder: Forwarder | null = null;
+  let server: Server;
+  let telemetry!: ReturnType<typeof attachRtcstatsSocket>;
+  let services: Services;
+  let plugins: Plugin[];
+  let runner: OperationRunner;
+  let recovered: RecoveryReport;
+  try {
+    unguard = guardProcess(logger);
+    runner = new OperationRunner(store, { defaultTimeoutMs: config.operationTimeoutMs });
+    forwarder = config.forwardTo ? await makeForwarder(config, store, logger) : null;
+    services = { config, store, reads, runner, logger, startedAt: Date.now(), forwarder };
+
+    recovered = await closeOrphans(store, await findOrphans(store, reads));
+    if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks + recovered.servers > 0) {
+      logger.warn(recovered, 'closed out what the previous run left open (reason: process_restart)');
+    }
+
+    plugins = (options.plugins ?? []).map((make) => make(services));
+    for (const plugin of plugins) await plugin.start?.();
+
+    if (config.logDir) {
+      logDirWriter = new LogDirWriter(store, reads, config.logDir, logger);
+      await logDirWriter.start();
+    }
+
+    const { app } = createApp(
+      services,
+      plugins.flatMap((p) => p.routers ?? []),
+      plugins.flatMap((p) => p.api ?? []),
+    );
+    server = createServer(
+      {
+        // Node's defaults hold a slow request body for 300 s; past these the
+        // client gets 408 and its connection is closed.
+        requestTimeout: config.requestTimeoutMs,
+        headersTimeout: config.headersTimeoutMs,
+        connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(config.headersTimeoutMs / 4))),
+      },
+      app.callback(),
+    );
+    server.keepAliveTimeout = 5_000;
+    countConnections(services, server);
+    telemetry = attachRtcstatsSocket(server, services);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.removeAllListeners('error');
+        resolve();
+      });
+    });
+  } catch (err) {
+    // Not serving: let go of the database (and its hold) for the next start.
+    unguard();
+    await logDirWriter?.stop().catch(() => {});
+    await store.close();
+    throw err;
+  }
   // After listen, an 'error' (accept failing with EMFILE, say) must not end
   // the process: libuv retries the accept, and the limits refuse the rest.
   server.on('error', (err) => logger.warn({ err }, 'the HTTP server reported an error'));
   // In the background, once serving: a node serves whether or not the centre is reachable.
-  forwarder?.start();
+  await forwarder?.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
@@ -142,10 +162,9 @@ export async function startServer(
       await logDirWriter?.stop();
       // Ships what the shutdown recorded, if the centre is there, within the grace period.
       await forwarder?.stop({ drainMs: config.shutdownGraceMs });
-      log.close();
-      const gap = log.pendingGap;
+      await store.close();
+      const gap = store.pendingGap;
       if (gap) logger.error(gap, 'events that could not be recorded before shutdown (no log.gap marker could be written)');
-      db.close();
       healthOf(services).stop();
       unguard();
     })());
@@ -154,11 +173,10 @@ export async function startServer(
 }
 
 /** Loaded only when forwarding: node-postgres is no cost to a node that does not. */
-async function makeForwarder(config: Config, db: Db, log: EventLog, logger: Logger): Promise<Forwarder> {
+async function makeForwarder(config: Config, store: EventStore, logger: Logger): Promise<Forwarder> {
   const { Forwarder } = await import('../fleet/forwarder.ts');
   return new Forwarder(
-    db,
-    log,
+    store,
     {
       url: config.forwardTo!,
       node: config.nodeId,
@@ -170,18 +188,21 @@ async function makeForwarder(config: Config, db: Db, log: EventLog, logger: Logg
   );
 }
 
-/** Everything not finished in the read models, which the log says is still open. */
-function findOrphans(services: Services) {
-  const { db } = services;
-  const all = { limit: 1_000_000 };
-  const connections = listConnections(db, { categories: ['new', 'connecting', 'connected', 'disconnected', 'failed'], ...all });
-  const operations = listOperations(db, { statuses: ['running'], ...all });
-  const tasks = listTasks(db, { statuses: [...PENDING_TASK_STATUSES], ...all });
+/** Everything the read models say is not finished, which the log says is still open: what a crashed run left. */
+async function findOrphans(store: EventStore, reads: MonitorReads) {
+  const page = 1000;
+  const connections = await allOf<ConnectionModel>((cursor) =>
+    reads.connectionRows({ categories: ['new', 'connecting', 'connected', 'disconnected', 'failed'], limit: page, cursor }),
+  );
+  const operations = await allOf<OperationModel>((cursor) => reads.operationRows({ statuses: ['running'], limit: page, cursor }));
+  const tasks = await allOf<TaskModel>((cursor) => reads.taskRows({ statuses: [...PENDING_TASK_STATUSES], limit: page, cursor }));
+  const abandoned = await allOf<TaskModel>((cursor) => reads.taskRows({ statuses: [], abandoned: true, limit: page, cursor }));
+  const servers = await store.openStreams('server', 'server.created', 'server.stopped');
   return {
-    connectionIds: connections.items.map((c) => c.id),
-    operations: operations.items.map((o) => ({ id: o.id, startedAtMs: Date.parse(o.started_at) })),
-    tasks: tasks.items.map((t) => ({ id: t.id, createdAtMs: Date.parse(t.created_at) })),
-    abandonedTasks: listAbandonedTasks(db).map((t) => ({ id: t.id, createdAtMs: Date.parse(t.created_at), endedAtMs: Date.parse(t.ended_at ?? t.created_at) })),
-    serverIds: unstoppedServers(db).map((s) => s.id),
+    connectionIds: connections.map((c) => c.id),
+    operations: operations.map((o) => ({ id: o.id, startedAtMs: Date.parse(o.started_at) })),
+    tasks: tasks.map((t) => ({ id: t.id, createdAtMs: Date.parse(t.created_at) })),
+    abandonedTasks: abandoned.map((t) => ({ id: t.id, createdAtMs: Date.parse(t.created_at), endedAtMs: Date.parse(t.ended_at ?? t.created_at) })),
+    serverIds: servers.map((s) => s.id),
   };
 }

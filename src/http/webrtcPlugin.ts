@@ -13,7 +13,7 @@ import { guardProcess } from './processGuard.ts';
 export const webrtcPlugin: PluginFactory = (services) => {
   const webrtc = new WebRtcService({
     config: services.config,
-    log: services.log,
+    log: services.store,
     runner: services.runner,
     logger: services.logger,
     httpConnections: httpConnectionCap(services.config),

@@ -29,6 +29,9 @@ import {
   type NewEvent,
   type StoredEvent,
 } from './catalogue.ts';
+import { events, prunedStreams } from './schema.ts';
+import { col, cols, tableName } from './names.ts';
+import type { AppendOptions, AppendResult, AppendStats, CommitListener, ExpectedVersion, PendingGap } from './store.ts';
 
 /** How long to wait before trying to record a gap when nothing else is appended. */
 export const GAP_RETRY_MS = 2_000;
@@ -66,19 +69,6 @@ function mergeGaps(a: Gap, b: Gap): Gap {
   };
 }
 
-/** What the stream must look like for an append to go ahead. */
-export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | number;
-
-export type AppendResult =
-  | { ok: true; firstPosition: number; lastPosition: number; nextVersion: number; recordedAt: number }
-  | { ok: false; reason: 'conflict'; expected: ExpectedVersion; current: number };
-
-export type AppendOptions = {
-  expectedVersion?: ExpectedVersion;
-  /** Correlation ids (operation, request) stored with every event of this append. */
-  meta?: Omit<EventMeta, 'schema'>;
-};
-
 /**
  * Keeps read models in step with the log inside the append transaction.
  * `apply` must be all-or-nothing: stage its changes, and keep them only if it
@@ -90,19 +80,6 @@ export interface InlineProjector {
   flush(db: Db): void;
   discard(): void;
 }
-
-export type AppendStats = {
-  batches: number;
-  events: number;
-  lastBatchSize: number;
-  lastBatchMs: number;
-  /** Events whose append failed for a reason other than validation or a version conflict. */
-  unrecordedEvents: number;
-  /** `log.gap` markers written, and the events they account for. */
-  gapsRecorded: number;
-  gapEventsRecorded: number;
-};
-export type BatchListener = (info: { lastPosition: number; size: number; durationMs: number }) => void;
 
 type Pending = {
   stream: string;
@@ -116,7 +93,8 @@ type Pending = {
   internal?: boolean;
 };
 
-export class EventLog {
+/** The append side of the SQLite store: validation, the group-commit queue, gap accounting. */
+export class GroupCommit {
   private queue: Pending[] = [];
   private scheduled = false;
   private closed = false;
@@ -124,7 +102,7 @@ export class EventLog {
   private gap: Gap | null = null;
   private gapInFlight = false;
   private gapTimer: NodeJS.Timeout | null = null;
-  private readonly listeners = new Set<BatchListener>();
+  private readonly listeners = new Set<CommitListener>();
   private readonly insert;
   private readonly currentVersion;
   private readonly runBatch;
@@ -144,14 +122,16 @@ export class EventLog {
     private readonly projector: InlineProjector | null = null,
     private readonly clock: () => number = Date.now,
   ) {
+    const e = events;
+    const p = prunedStreams;
     this.insert = db.prepare(
-      'INSERT INTO events (stream, version, type, data, meta, recorded_at) VALUES (?, ?, ?, ?, ?, ?)',
+      `INSERT INTO ${tableName(e)} (${cols(e.stream, e.version, e.type, e.data, e.meta, e.recordedAt)}) VALUES (?, ?, ?, ?, ?, ?)`,
     );
     // A stream whose events were all pruned counts on from its last version.
     this.currentVersion = db
       .prepare(
-        `SELECT coalesce((SELECT max(version) FROM events WHERE stream = @s),
-                         (SELECT version FROM pruned_streams WHERE stream = @s), 0)`,
+        `SELECT coalesce((SELECT max(${col(e.version)}) FROM ${tableName(e)} WHERE ${col(e.stream)} = @s),
+                         (SELECT ${col(p.version)} FROM ${tableName(p)} WHERE ${col(p.stream)} = @s), 0)`,
       )
       .pluck();
     this.runBatch = db.transaction((batch: Pending[], recordedAt: number) => this.appendBatch(batch, recordedAt)).immediate;
@@ -164,7 +144,8 @@ export class EventLog {
     // down must not make recorded_at decrease in log order (time travel by
     // time and by position must agree). The last row holds the maximum.
     this.lastRecordedAt =
-      (db.prepare('SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1').pluck().get() as number | undefined) ?? 0;
+      (db.prepare(`SELECT ${col(e.recordedAt)} FROM ${tableName(e)} ORDER BY ${col(e.position)} DESC LIMIT 1`).pluck().get() as number | undefined) ??
+      0;
   }
 
   /**
@@ -216,7 +197,7 @@ export class EventLog {
   }
 
   /** Events lost since the last gap marker (null when none): what the next `log.gap` will say. */
-  get pendingGap(): { events: number; appends: number; error: { code: string; message: string } } | null {
+  get pendingGap(): PendingGap | null {
     return this.gap ? { events: this.gap.events, appends: this.gap.appends, error: this.gap.error } : null;
   }
 
@@ -288,7 +269,7 @@ export class EventLog {
   }
 
   /** Called after every committed batch that appended something. */
-  onCommit(listener: BatchListener): () => void {
+  onCommit(listener: CommitListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -1,21 +1,28 @@
-// Where each consumer of the log has read up to. A consumer stores its
-// checkpoint in the same transaction as its own output where it can; the
-// --log-dir writer stores it right after each file is safely renamed.
+// Where each consumer of the log has read up to, as the position its
+// checkpoint covers. A consumer stores its checkpoint in the same transaction
+// as its own output where it can; the --log-dir writer stores it right after
+// each file is safely renamed.
+import { eq, min } from 'drizzle-orm';
 import type { Db } from './open.ts';
+import { orm } from './orm.ts';
+import { checkpoints } from './schema.ts';
 
-export function readCheckpoint(db: Db, consumer: string): number {
-  const position = db.prepare('SELECT position FROM checkpoints WHERE consumer = ?').pluck().get(consumer);
-  return (position as number | undefined) ?? 0;
+/** The position a consumer's checkpoint covers, or null before its first write. */
+export function readCheckpoint(db: Db, consumer: string): number | null {
+  const row = orm(db).select({ position: checkpoints.position }).from(checkpoints).where(eq(checkpoints.consumer, consumer)).get();
+  return row?.position ?? null;
 }
 
 export function writeCheckpoint(db: Db, consumer: string, position: number): void {
-  db.prepare(
-    `INSERT INTO checkpoints (consumer, position, updated_at) VALUES (?, ?, ?)
-     ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
-  ).run(consumer, position, Date.now());
+  const updatedAt = Date.now();
+  orm(db)
+    .insert(checkpoints)
+    .values({ consumer, position, updatedAt })
+    .onConflictDoUpdate({ target: checkpoints.consumer, set: { position, updatedAt } })
+    .run();
 }
 
 /** The lowest checkpoint of any consumer: retention never deletes past it. */
 export function lowestCheckpoint(db: Db): number | null {
-  return (db.prepare('SELECT min(position) FROM checkpoints').pluck().get() as number | null) ?? null;
+  return orm(db).select({ lowest: min(checkpoints.position) }).from(checkpoints).get()?.lowest ?? null;
 }

@@ -5,10 +5,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { AppError, isAppError } from '../errors.ts';
+import { checkpoints } from './schema.ts';
+import { orm } from './orm.ts';
 
 const require = createRequire(import.meta.url);
 
 export type Db = Database.Database;
+/** A prepared statement, positional or named parameters. */
+export type Statement = Database.Statement<unknown[]>;
 
 const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
@@ -33,11 +37,8 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     db = new Database(path);
     applyPragmas(db, options);
     if (hasPendingMigrations(db)) {
-      // drizzle takes ~0.25 s to load; start-up only pays for it when there is
-      // something to migrate.
-      const { drizzle } = require('drizzle-orm/better-sqlite3') as typeof import('drizzle-orm/better-sqlite3');
       const { migrate } = require('drizzle-orm/better-sqlite3/migrator') as typeof import('drizzle-orm/better-sqlite3/migrator');
-      migrate(drizzle(db), { migrationsFolder: MIGRATIONS });
+      migrate(orm(db), { migrationsFolder: MIGRATIONS });
     }
     proveWritable(db);
     return db;
@@ -91,7 +92,11 @@ function openError(path: string, err: unknown, purpose: 'reading' | 'writing'): 
 function proveWritable(db: Db) {
   db.exec('BEGIN IMMEDIATE');
   try {
-    db.prepare("INSERT OR REPLACE INTO checkpoints (consumer, position, updated_at) VALUES ('(write probe)', 0, 0)").run();
+    orm(db)
+      .insert(checkpoints)
+      .values({ consumer: '(write probe)', position: 0, updatedAt: 0 })
+      .onConflictDoUpdate({ target: checkpoints.consumer, set: { position: 0 } })
+      .run();
   } finally {
     // Some errors (I/O, full) roll the transaction back by themselves.
     if (db.inTransaction) db.exec('ROLLBACK');

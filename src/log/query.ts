@@ -19,6 +19,9 @@ const require = createRequire(import.meta.url);
 /** How long `query` lets a statement run by default. */
 export const QUERY_TIMEOUT_MS = 30_000;
 
+/** A statement to suggest for finding connection ids (the CLI's hint when one is unknown). */
+export const RECENT_CONNECTIONS_SQL = 'SELECT id, created_at FROM connections ORDER BY created_at DESC LIMIT 20';
+
 // A PRAGMA that sets something returns a row too, so `stmt.reader` lets it
 // through and SQLite then fails it with "disk I/O error" or "database is
 // locked": refuse it here, by name, with a message that says why. Names may

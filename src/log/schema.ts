@@ -1,10 +1,16 @@
-// Every table and column name lives here. drizzle-kit generates the migrations
-// in migrations/ from this file; the SQL views for post-analysis are a custom
+// Every table and column name lives here, and every row type is inferred from
+// here (`$inferSelect` / `$inferInsert`): the store's SQL takes its names from
+// these objects, so renaming a column is a type error or a migration, never a
+// statement that fails at run time. drizzle-kit generates the migrations in
+// migrations/ from this file; the SQL views for post-analysis are a custom
 // migration beside them (migrations/*_views.sql).
 //
-// drizzle's sqlite-core cannot declare STRICT tables, so the generated CREATE
-// TABLE statements were edited to add STRICT; drizzle-kit diffs its own
-// snapshots, not the database, so later generations are unaffected.
+// drizzle's sqlite-core (0.45) cannot declare STRICT tables: the request,
+// drizzle-team/drizzle-orm#202, was closed without it, and the pull requests
+// that add `.strict()` (drizzle-team/drizzle-orm#5389, #5907) are still open.
+// So the generated CREATE TABLE statements were edited by hand to add STRICT;
+// drizzle-kit diffs its own snapshots, not the database, so later
+// generations are unaffected.
 import { sqliteTable, integer, text, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** The append-only log: the one source of truth. The envelope is frozen. */
@@ -120,4 +126,32 @@ export const checkpoints = sqliteTable('checkpoints', {
   consumer: text('consumer').primaryKey(),
   position: integer('position').notNull(),
   updatedAt: integer('updated_at').notNull(),
+});
+
+/**
+ * The version of each read model (src/projections/models/) its table was
+ * built with. A model whose reducer or row mapping changes bumps its version,
+ * and the next start rebuilds the read models from the log before it serves.
+ */
+export const readModelVersions = sqliteTable('read_model_versions', {
+  name: text('name').primaryKey(),
+  version: integer('version').notNull(),
+  builtAt: integer('built_at').notNull(),
+});
+
+/**
+ * Who holds the database for writing: a serving process, or a maintenance
+ * command (`rebuild`, `prune`) that must not run beside one. The hold itself
+ * is an exclusive SQLite lock on a file beside the database (src/log/hold.ts),
+ * which the operating system lets go of when the process ends, however it
+ * ends; this row (id = 1) only says who took it, for the message that refuses
+ * the next one.
+ */
+export const holder = sqliteTable('holder', {
+  id: integer('id').primaryKey(),
+  /** server | maintenance */
+  role: text('role').notNull(),
+  pid: integer('pid').notNull(),
+  host: text('host').notNull(),
+  since: integer('since').notNull(),
 });

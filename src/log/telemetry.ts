@@ -2,23 +2,14 @@
 // expression index (migrations/0006_viewer_telemetry.sql): which server
 // connection negotiated a given ICE username fragment or DTLS fingerprint,
 // and which client traces were joined to a connection.
-import type { Statement } from 'better-sqlite3';
 import type { Db } from './open.ts';
+import { cachedStatement as stmt } from './statements.ts';
 
 const FIELDS = ['local_ice_ufrag', 'remote_ice_ufrag', 'local_fingerprint'] as const;
 export type NegotiatedField = (typeof FIELDS)[number];
 
 /** How many client traces a connection shows (a page that reloads traces again). */
 export const MAX_CLIENT_STREAMS = 10;
-
-const cache = new WeakMap<Db, Map<string, Statement<unknown[]>>>();
-function stmt(db: Db, sql: string): Statement<unknown[]> {
-  let byDb = cache.get(db);
-  if (!byDb) cache.set(db, (byDb = new Map()));
-  let s = byDb.get(sql);
-  if (!s) byDb.set(sql, (s = db.prepare(sql)));
-  return s;
-}
 
 /** The newest connection whose `connection.negotiated` has `key` in `field`, or null. */
 export function connectionNegotiatedWith(db: Db, field: NegotiatedField, key: string): string | null {
@@ -37,5 +28,5 @@ export function clientStreamsOf(db: Db, connectionId: string, untilPosition?: nu
     db,
     `SELECT stream, position FROM events WHERE type = 'client.correlated' AND json_extract(data, '$.connection_id') = ?
        AND position <= ? ORDER BY position LIMIT ${MAX_CLIENT_STREAMS}`,
-  ).all(connectionId, untilPosition ?? Number.MAX_SAFE_INTEGER) as { stream: string; position: number }[];
+  ).all([connectionId, untilPosition ?? Number.MAX_SAFE_INTEGER]) as { stream: string; position: number }[];
 }

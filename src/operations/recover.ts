@@ -1,6 +1,6 @@
 // Start-up recovery: whatever a crashed run left open is closed out with
 // events saying so, never silently forgotten.
-import type { EventLog } from '../log/append.ts';
+import type { EventStore } from '../log/store.ts';
 import { streamName } from '../log/catalogue.ts';
 
 export type Orphans = {
@@ -17,7 +17,7 @@ export type RecoveryReport = { connections: number; operations: number; tasks: n
 
 const REASON = 'process_restart';
 
-export async function closeOrphans(log: EventLog, orphans: Orphans, now = Date.now()): Promise<RecoveryReport> {
+export async function closeOrphans(log: EventStore, orphans: Orphans, now = Date.now()): Promise<RecoveryReport> {
   const meta = { recovery: REASON };
   const appends = [
     ...orphans.tasks.map((t) =>

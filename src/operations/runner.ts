@@ -11,7 +11,7 @@
 // (bounded) and writes it as soon as the log commits again; what is still
 // missing at the next start is closed out by recovery.
 import { randomUUID } from 'node:crypto';
-import type { EventLog } from '../log/append.ts';
+import type { EventStore } from '../log/store.ts';
 import { AppError, isAppError, unavailable } from '../errors.ts';
 import { storageError } from '../log/storage.ts';
 import { streamName, type NewEvent } from '../log/catalogue.ts';
@@ -72,10 +72,14 @@ export class OperationRunner {
   private retrying: Promise<void> | null = null;
   private accepting = true;
 
+  /** Milliseconds on a monotonic clock, for durations only (deadlines are timers). */
+  private readonly now: () => number;
+
   constructor(
-    private readonly log: EventLog,
-    private readonly options: { defaultTimeoutMs: number },
+    private readonly log: EventStore,
+    private readonly options: { defaultTimeoutMs: number; clock?: () => number },
   ) {
+    this.now = options.clock ?? (() => performance.now());
     log.onCommit(() => {
       if (this.unrecorded.size > 0 && !this.retrying) void this.recordKept();
     });
@@ -141,7 +145,7 @@ export class OperationRunner {
     if (!started.ok) throw new AppError('CONFLICT', `operation ${operationId} already exists`);
 
     const controller = new AbortController();
-    const t0 = performance.now();
+    const t0 = this.now();
     const deadline = setTimeout(
       () => controller.abort(new AbortReason('timed_out', `operation timed out after ${timeoutMs} ms`, timeoutMs)),
       timeoutMs,
@@ -161,11 +165,11 @@ export class OperationRunner {
       try {
         // The operation's deadline aborts this task through the parent signal.
         const value = await ctx.task('run', () => work(ctx));
-        result = { operationId, status: 'completed', result: value, durationMs: elapsed(t0) };
+        result = { operationId, status: 'completed', result: value, durationMs: this.elapsed(t0) };
       } catch (err) {
         const error = describe(err, controller.signal);
         const status = error.code === 'CANCELLED' ? 'cancelled' : 'failed';
-        result = { operationId, status, error, durationMs: elapsed(t0) };
+        result = { operationId, status, error, durationMs: this.elapsed(t0) };
       } finally {
         clearTimeout(deadline);
       }
@@ -304,7 +308,7 @@ export class OperationRunner {
         )
       : undefined;
     this.tasks.set(taskId, controller);
-    const t0 = performance.now();
+    const t0 = this.now();
     try {
       await this.log.append(
         stream,
@@ -342,7 +346,7 @@ export class OperationRunner {
         value = await Promise.race([work, aborted]);
       } catch (err) {
         const reason = controller.signal.aborted ? controller.signal.reason : null;
-        const durationMs = elapsed(t0);
+        const durationMs = this.elapsed(t0);
         // The deadline or a cancel ended the wait, not the work. Work that
         // honours its signal stops at once, or after recording its own tasks'
         // ends; give it ABANDON_GRACE_MS to do so (the task still counts as
@@ -362,7 +366,7 @@ export class OperationRunner {
         }
         throw reason ?? err;
       }
-      await this.recordTaskEnd(stream, { type: 'task.completed', data: { result: summarize(value), duration_ms: elapsed(t0) } }, meta, t0);
+      await this.recordTaskEnd(stream, { type: 'task.completed', data: { result: summarize(value), duration_ms: this.elapsed(t0) } }, meta, t0);
       return value;
     } finally {
       clearTimeout(timer);
@@ -380,11 +384,11 @@ export class OperationRunner {
    */
   private watchAbandoned(taskId: string, stream: string, work: Promise<unknown>, t0: number, meta: { operation_id: string }) {
     this.abandoned.add(taskId);
-    const abandonedAt = performance.now();
+    const abandonedAt = this.now();
     const settle = (outcome: 'completed' | 'failed', error?: { code: string; message: string }) => {
       const late: NewEvent = {
         type: 'task.settled_late',
-        data: { outcome, ...(error ? { error } : {}), late_ms: elapsed(abandonedAt), duration_ms: elapsed(t0) },
+        data: { outcome, ...(error ? { error } : {}), late_ms: this.elapsed(abandonedAt), duration_ms: this.elapsed(t0) },
       };
       // The give-up event was appended in the turn that called this; if
       // storage refused it, it waits among the kept events and this must
@@ -420,10 +424,14 @@ export class OperationRunner {
       const storage = storageError(err);
       if (storage) {
         const error = { code: storage.code, message: `the task's end (${event.type}) could not be recorded: ${storage.message}` };
-        this.keep(stream, [{ type: 'task.failed', data: { error, duration_ms: elapsed(t0), ...(abandoned ? { abandoned } : {}) } }], meta);
+        this.keep(stream, [{ type: 'task.failed', data: { error, duration_ms: this.elapsed(t0), ...(abandoned ? { abandoned } : {}) } }], meta);
       }
       throw err;
     }
+  }
+
+  private elapsed(t0: number): number {
+    return Math.round(this.now() - t0);
   }
 
   private async recordOutcome(operationId: string, outcome: OperationOutcome, meta: { operation_id: string }) {
@@ -437,8 +445,6 @@ function outcomeEvent(outcome: OperationOutcome): NewEvent {
   if (outcome.status === 'cancelled') return { type: 'operation.cancelled', data: { reason: outcome.error.message, duration_ms: durationMs } };
   return { type: 'operation.failed', data: { error: outcome.error, duration_ms: durationMs } };
 }
-
-const elapsed = (t0: number) => Math.round(performance.now() - t0);
 
 /** How long aborted work has to stop before its task is recorded as abandoned. */
 export const ABANDON_GRACE_MS = 100;

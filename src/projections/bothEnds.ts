@@ -2,9 +2,7 @@
 // viewer traces joined to it (client streams with a `client.correlated`
 // naming it), each folded to the same point of the log, so time travel
 // (`?at=`) holds across both. The log's position is the one order.
-import type { Db } from '../log/open.ts';
-import { readStream, readStreamRows, type EventRow } from '../log/read.ts';
-import { clientStreamsOf } from '../log/telemetry.ts';
+import type { EventRow, EventStore } from '../log/store.ts';
 import type { ConnectionModel } from './connection.ts';
 import { foldViewer, type ViewerModel } from './viewer.ts';
 
@@ -14,10 +12,10 @@ export const MAX_VIEWER_EVENTS = 10_000;
 export type At = { time?: number; position?: number };
 
 /** The viewers joined to a connection, as they were at `at`. */
-export function viewersOf(db: Db, connectionId: string, at: At = {}): ViewerModel[] {
+export async function viewersOf(store: Pick<EventStore, 'clientStreamsOf' | 'readStream'>, connectionId: string, at: At = {}): Promise<ViewerModel[]> {
   const out: ViewerModel[] = [];
-  for (const { stream } of clientStreamsOf(db, connectionId, at.position)) {
-    const events = readStream(db, stream, { untilPosition: at.position, untilTime: at.time, limit: MAX_VIEWER_EVENTS });
+  for (const { stream } of await store.clientStreamsOf(connectionId, at.position)) {
+    const events = await store.readStream(stream, { untilPosition: at.position, untilTime: at.time, limit: MAX_VIEWER_EVENTS });
     const viewer = foldViewer(stream, events);
     // Joined after `at`: not yet part of this connection then.
     if (viewer && viewer.connection_id === connectionId) out.push(viewer);
@@ -74,10 +72,16 @@ export function bothEnds(connection: ConnectionModel, viewers: ViewerModel[]): B
  * The viewers' events in a window of the log (after `afterPosition`, up to
  * `untilPosition`), to merge with the server's timeline by position.
  */
-export function viewerEventsBetween(db: Db, streams: string[], afterPosition: number, until: At, limit: number): EventRow[] {
+export async function viewerEventsBetween(
+  store: Pick<EventStore, 'readStreamRows'>,
+  streams: string[],
+  afterPosition: number,
+  until: At,
+  limit: number,
+): Promise<EventRow[]> {
   const rows: EventRow[] = [];
   for (const stream of streams) {
-    for (const r of readStreamRows(db, stream, { untilPosition: until.position, untilTime: until.time, limit: MAX_VIEWER_EVENTS })) {
+    for (const r of await store.readStreamRows(stream, { untilPosition: until.position, untilTime: until.time, limit: MAX_VIEWER_EVENTS })) {
       if (r.position > afterPosition) rows.push(r);
     }
   }

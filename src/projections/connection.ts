@@ -222,7 +222,7 @@ export function reduceConnection(state: ConnectionModel | null, id: string, even
       if (!m.stalled && !m.close) {
         m.stalled = true;
         m.stalled_since = at;
-        m.stall_count = (m.stall_count ?? 0) + 1; // rows written before stalls were tracked lack it
+        m.stall_count++;
       }
       break;
     case 'connection.resumed':

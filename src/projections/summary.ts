@@ -67,27 +67,6 @@ export function emptySummary(): SummaryModel {
   };
 }
 
-/**
- * A stored summary with every field present: one written by an older version
- * lacks the newer counters, which start from zero here (`rebuild` fills them
- * in from the log).
- */
-export function completeSummary(stored: Partial<SummaryModel> | null | undefined): SummaryModel {
-  const empty = emptySummary();
-  if (!stored) return empty;
-  return {
-    event_count: stored.event_count ?? 0,
-    log_position: stored.log_position ?? 0,
-    connections: { ...empty.connections, ...stored.connections },
-    connection_outcomes: { ...empty.connection_outcomes, ...stored.connection_outcomes },
-    stalls: stored.stalls ?? 0,
-    operations: { ...empty.operations, ...stored.operations },
-    operation_types: stored.operation_types ?? {},
-    tasks: { ...empty.tasks, ...stored.tasks, outcomes: { ...empty.tasks.outcomes, ...stored.tasks?.outcomes } },
-    traffic_total: { ...empty.traffic_total, ...stored.traffic_total },
-  };
-}
-
 function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
   return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 }
@@ -111,7 +90,7 @@ function addTraffic(total: Traffic, before: ConnectionModel['latest_stats'] | un
 
 const isTaskOutcome = (s: string): s is TaskOutcome => (TASK_OUTCOMES as readonly string[]).includes(s);
 
-/** (state, event, what it changed) => state. `state` is complete (see completeSummary, applied where it is loaded). */
+/** (state, event, what it changed) => state. */
 export function reduceSummary(state: SummaryModel, event: StoredEvent, changes: EntityChanges): SummaryModel {
   const s: SummaryModel = {
     ...state,

@@ -6,7 +6,7 @@
 // dump is translated and every event validated before any is appended, so a
 // bad line anywhere leaves nothing written.
 import { randomUUID } from 'node:crypto';
-import type { AppendResult } from '../log/append.ts';
+import type { AppendResult } from '../log/store.ts';
 import { validateEvent, type NewEvent } from '../log/catalogue.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { TraceSession, type ConnectionLookup, type TraceSink } from './session.ts';
@@ -65,11 +65,11 @@ class Collector implements TraceSink {
 export type DumpImport = { sessionId: string; streams: Map<string, NewEvent[]> };
 
 /** Translates a parsed rtcstats dump into the events of its client streams (nothing appended yet). */
-export function translateRtcstatsDump(
+export async function translateRtcstatsDump(
   dump: ParsedDump,
   context: Omit<TraceContext, 'sessionId' | 'identity'> & { maxPeers: number },
   lookup: ConnectionLookup,
-): DumpImport {
+): Promise<DumpImport> {
   const given = dump.metadata?.statsSessionId;
   const sessionId = typeof given === 'string' && /^[\w-]{1,100}$/.test(given) ? given : randomUUID();
   const collector = new Collector();
@@ -105,7 +105,7 @@ export function translateRtcstatsDump(
       throw err;
     }
   });
-  void session.end('imported');
+  await session.end('imported');
   return { sessionId, streams: collector.streams };
 }
 
@@ -120,7 +120,7 @@ export async function appendDump(
 ): Promise<{ streams: string[]; events: number }> {
   const entries = [...imported.streams.entries()];
   const results = await Promise.all(entries.map(([stream, events]) => log.append(stream, events, { expectedVersion: 'no_stream' })));
-  const conflict = results.findIndex((r) => !r.ok);
+  const conflict = results.findIndex((r: AppendResult) => !r.ok);
   if (conflict >= 0) throw new AppError('CONFLICT', `stream ${entries[conflict][0]} already exists: this session was imported before`);
   return { streams: entries.map(([s]) => s), events: entries.reduce((n, [, e]) => n + e.length, 0) };
 }

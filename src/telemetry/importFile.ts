@@ -34,11 +34,11 @@ export function readDumpText(path: string, maxBytes = MAX_DUMP_BYTES): string {
   return bytes.toString('utf8');
 }
 
-export function translateDumpText(
+export async function translateDumpText(
   text: string,
   context: { obfuscateIps: boolean; maxPeers: number },
   lookup: ConnectionLookup,
-): { kind: DumpKind; imported: DumpImport } {
+): Promise<{ kind: DumpKind; imported: DumpImport }> {
   const start = text.trimStart();
   if (start.startsWith('{')) {
     let json: unknown;
@@ -47,10 +47,10 @@ export function translateDumpText(
     } catch {
       throw new AppError('VALIDATION_FAILED', 'the file starts like a webrtc-internals dump (JSON) but is not valid JSON');
     }
-    return { kind: 'webrtc_internals', imported: translateWebrtcInternals(json, { meeting: null, ...context }, lookup) };
+    return { kind: 'webrtc_internals', imported: await translateWebrtcInternals(json, { meeting: null, ...context }, lookup) };
   }
   if (start.startsWith('[') || start.startsWith('RTCStatsDump')) {
-    const imported = translateRtcstatsDump(parseRtcstatsDump(start), { source: 'rtcstats_dump', meeting: null, userAgent: null, ...context }, lookup);
+    const imported = await translateRtcstatsDump(parseRtcstatsDump(start), { source: 'rtcstats_dump', meeting: null, userAgent: null, ...context }, lookup);
     return { kind: 'rtcstats', imported };
   }
   throw new AppError('VALIDATION_FAILED', 'not a dump this command reads: a webrtc-internals dump (JSON) or an rtcstats dump (JSON arrays per line)');

@@ -11,7 +11,7 @@
 // and the server answers {type: 'sn', body: {value: lastSeq, state?: 'initial'}}:
 // the client sends nothing before the `initial` one, then resends what it
 // buffered after `value` (so a resumed session repeats nothing).
-import type { AppendResult } from '../log/append.ts';
+import type { AppendResult } from '../log/store.ts';
 import type { NewEvent } from '../log/catalogue.ts';
 import { AppError } from '../errors.ts';
 import { PeerTrace, type JoinKey, type TraceContext, type TraceEntry } from './peerTrace.ts';
@@ -24,8 +24,8 @@ export type SessionLimits = {
 /** Where a session's events go: the event log, or a collector (dump import validates a whole dump before appending any of it). */
 export type TraceSink = { append(stream: string, events: NewEvent[]): Promise<AppendResult> };
 
-/** Finds the server connection a key belongs to (src/log/telemetry.ts). */
-export type ConnectionLookup = (key: JoinKey) => string | null;
+/** Finds the server connection a key belongs to (the store's `connectionNegotiatedWith`). */
+export type ConnectionLookup = (key: JoinKey) => Promise<string | null> | string | null;
 
 export type MessageOutcome =
   | { kind: 'appended'; append: Promise<AppendResult> | null; seq: number | null }
@@ -125,21 +125,44 @@ export class TraceSession {
       this.peers.set(pcId, peer);
     }
     const { events, keys } = peer.handle(entry);
-    for (const key of keys) {
-      if (peer.correlatedWith) break;
-      const connectionId = this.lookup(key);
-      if (connectionId) {
-        peer.correlatedWith = connectionId;
-        events.push({ type: 'client.correlated', data: { connection_id: connectionId, by: key.by, key: key.key } });
+    const appended = this.log.append(peer.stream, events);
+    if (keys.length) this.correlate(peer, keys);
+    return appended;
+  }
+
+  private lookups: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Looks the keys up (after the entry that revealed them is queued, so the
+   * stream stays in arrival order) and records the first that names a
+   * connection. Look-ups run one after another per session.
+   */
+  private correlate(peer: PeerTrace, keys: JoinKey[]) {
+    this.lookups = this.lookups.then(async () => {
+      for (const key of keys) {
+        if (peer.correlatedWith) return;
+        const connectionId = await this.lookup(key);
+        if (connectionId && !peer.correlatedWith) {
+          peer.correlatedWith = connectionId;
+          await this.log
+            .append(peer.stream, [{ type: 'client.correlated', data: { connection_id: connectionId, by: key.by, key: key.key } }])
+            .catch(() => undefined);
+        }
       }
-    }
-    return this.log.append(peer.stream, events);
+    });
+  }
+
+  /** Resolves when every look-up started so far has finished (and its correlation is queued). */
+  settled(): Promise<void> {
+    return this.lookups.then(() => undefined);
   }
 
   /** Closes every traced peer connection still open, with `reason`. */
-  end(reason: string): Promise<unknown> {
-    if (this.ended) return Promise.resolve();
+  async end(reason: string): Promise<unknown> {
+    if (this.ended) return;
     this.ended = true;
+    // A correlation still being looked up lands before the close.
+    await this.settled();
     const appends: Promise<unknown>[] = [];
     for (const peer of this.peers.values()) {
       if (peer.closed) continue;

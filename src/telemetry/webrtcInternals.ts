@@ -14,7 +14,7 @@ import { TraceSession, type ConnectionLookup } from './session.ts';
 import type { TraceContext, TraceEntry } from './peerTrace.ts';
 import type { DumpImport } from './dump.ts';
 import { validateEvent, type NewEvent } from '../log/catalogue.ts';
-import type { AppendResult } from '../log/append.ts';
+import type { AppendResult } from '../log/store.ts';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -100,11 +100,11 @@ class Collector {
   }
 }
 
-export function translateWebrtcInternals(
+export async function translateWebrtcInternals(
   dump: unknown,
   context: Omit<TraceContext, 'sessionId' | 'identity' | 'source' | 'userAgent'> & { maxPeers: number },
   lookup: ConnectionLookup,
-): DumpImport {
+): Promise<DumpImport> {
   if (!isWebrtcInternalsDump(dump)) throw new AppError('VALIDATION_FAILED', 'not a webrtc-internals dump (no PeerConnections object)');
   const sessionId = `webrtc-internals-${randomUUID()}`;
   const collector = new Collector();
@@ -140,7 +140,7 @@ export function translateWebrtcInternals(
       }
     }
   }
-  void session.end('imported');
+  await session.end('imported');
   if (collector.streams.size === 0) throw new AppError('VALIDATION_FAILED', 'the dump holds no peer connection');
   return { sessionId, streams: collector.streams };
 }

@@ -1,7 +1,7 @@
 // How many peers this process can hold before it runs out of file
 // descriptors. Each werift peer binds one UDP socket per host address it
 // gathers on (every non-internal interface address, v4 and v6, plus the
-// configured additional addresses such as loopback; WERIFT.md), and may open
+// configured additional addresses such as loopback; docs/werift.md), and may open
 // one more descriptor (the file it streams, or an mDNS socket to resolve a
 // browser's `.local` candidate). Under the common `ulimit -n 1024` with three
 // addresses a server crashed at ~330 peers when werift's bind failed with

@@ -1,9 +1,21 @@
 // POST benchmark: real in-process werift viewers against this server's own
 // stream, as tasks of the benchmark operation. Measures set-up time (offer
 // created to `connected`, on the viewer), what the viewers received and what
-// they lost, then hangs every viewer up.
+// they lost, then hangs every viewer up and ends the stream.
+import { randomUUID } from 'node:crypto';
+import { AppError, unavailable } from '../errors.ts';
 import type { OperationContext } from '../operations/runner.ts';
+import type { WebRtcContext, Origin } from './context.ts';
+import type { Connections } from './connections.ts';
+import type { Streams } from './streams.ts';
+import { PEER_RETRY_AFTER_S } from './registry.ts';
+import type { StreamMode } from './serverPeer.ts';
+import type { Quality } from './quality.ts';
 import { openViewer, type Exchange, type Viewer, type ViewerExpect } from './viewer.ts';
+
+export const MAX_BENCHMARK_SECONDS = 60;
+
+export type BenchmarkRequest = { content: string; mode: StreamMode; quality: Quality; durationS: number; viewers: number };
 
 export type BenchmarkResult = {
   viewers_requested: number;
@@ -26,6 +38,58 @@ export type BenchmarkResult = {
   };
 };
 
+/** Benchmarks as operations: each on a stream of its own, cancelled (on the record) at shutdown. */
+export class Benchmarks {
+  private readonly running = new Set<string>();
+
+  constructor(
+    private readonly ctx: WebRtcContext,
+    private readonly streams: Streams,
+    private readonly connections: Connections,
+  ) {}
+
+  async start(request: BenchmarkRequest, origin: Origin = {}) {
+    const { config, registry, runner } = this.ctx;
+    this.ctx.gate.check();
+    const max = config.maxBenchmarkViewers;
+    if (request.viewers > max) throw new AppError('VALIDATION_FAILED', `viewers must be at most ${max} (config maxBenchmarkViewers)`);
+    if (request.durationS > MAX_BENCHMARK_SECONDS) throw new AppError('VALIDATION_FAILED', `duration_s must be at most ${MAX_BENCHMARK_SECONDS}`);
+    // Each viewer is a server peer and an in-process viewer peer, both in this process.
+    if (registry.availablePeers < 2 * request.viewers) {
+      throw unavailable('UNAVAILABLE', `not enough connection slots left for ${request.viewers} viewers (${registry.availablePeers} free)`, PEER_RETRY_AFTER_S);
+    }
+    const content = await this.streams.content(request.content, request.mode);
+    const serverId = randomUUID();
+    const started = await runner.start<BenchmarkResult>(
+      'benchmark',
+      { content: content.name, mode: request.mode, quality: request.quality, duration_s: request.durationS, viewers: request.viewers },
+      async (op) => {
+        await this.streams.open(op, { serverId, content, mode: request.mode, quality: request.quality, iceServers: config.iceServers, createdAt: Date.now() });
+        try {
+          return await runBenchmark(op, {
+            viewers: request.viewers,
+            durationMs: request.durationS * 1000,
+            expect: request.mode,
+            exchange: this.connections.inProcessExchange(serverId, { remote: 'benchmark' }),
+          });
+        } finally {
+          // Unless a shutdown already stopped (and recorded) the stream.
+          await this.streams.closeIfOpen(op, serverId, 'benchmark_finished', { closePeers: true });
+        }
+      },
+      { serverId, requestId: origin.requestId, timeoutMs: request.durationS * 1000 + 60_000 },
+    );
+    this.running.add(started.operationId);
+    void started.outcome.then(() => this.running.delete(started.operationId));
+    return started;
+  }
+
+  /** Cancels every running benchmark (shutdown). */
+  cancelAll(reason: string) {
+    for (const id of this.running) this.ctx.runner.cancel(id, reason);
+  }
+}
+
 export async function runBenchmark(
   ctx: OperationContext,
   options: { viewers: number; durationMs: number; expect: ViewerExpect; exchange: Exchange },
@@ -37,6 +101,12 @@ export async function runBenchmark(
       const settled = await Promise.allSettled(
         Array.from({ length: options.viewers }, () => openViewer(options.exchange, { expect: options.expect, signal, timeoutMs: 20_000 })),
       );
+      if (signal.aborted) {
+        // Given up on (cancelled, timed out): the operation's last task has
+        // run or is running without these, so they are closed here.
+        await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.leave().catch(() => {}) : undefined)));
+        throw signal.reason;
+      }
       for (const s of settled) {
         if (s.status === 'fulfilled') viewers.push(s.value);
         else if (errors.length < 5) errors.push(String((s.reason as Error)?.message ?? s.reason));

@@ -14,7 +14,7 @@ import type { RTCDataChannel } from 'werift';
 import { DATA_RATE_BPS, type Quality } from './quality.ts';
 
 export const CHUNK_BYTES = 16 * 1024;
-/** Stop queueing above this many buffered bytes; resume below the low threshold (WERIFT.md: bursts stall). */
+/** Stop queueing above this many buffered bytes; resume below the low threshold (docs/werift.md: bursts stall). */
 const HIGH_WATER = 256 * 1024;
 const LOW_WATER = 64 * 1024;
 
@@ -50,7 +50,7 @@ export class DataSource {
   /** Starts sending on an open channel; the returned promise settles when sending stops. */
   start(channel: RTCDataChannel, onError: (err: Error) => void): Promise<void> {
     // Defer the first send: data sent straight from werift's open callback
-    // overtakes its DCEP ACK, which kills aiortc's transport (WERIFT.md).
+    // overtakes its DCEP ACK, which kills aiortc's transport (docs/werift.md).
     this.running ??= new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.loop(channel))
       .catch((err) => {

@@ -83,6 +83,11 @@ export class Liveness {
   }
 }
 
+/** The two limits, as the configuration gives them (--stall-after, --consent-timeout). */
+export function livenessSettings(config: { stallAfterMs: number; consentTimeoutMs: number }): LivenessSettings {
+  return { stallAfterMs: config.stallAfterMs, consentTimeoutMs: config.consentTimeoutMs };
+}
+
 /** How often the watchdog looks: a tenth of the shorter limit, between 20 ms and 250 ms. */
 export function livenessTickMs(settings: LivenessSettings): number {
   return Math.min(250, Math.max(20, Math.floor(Math.min(settings.stallAfterMs, settings.consentTimeoutMs) / 10)));

@@ -3,10 +3,11 @@
 // per kind sits between the player and the RTP sender so that we control
 // what is sent:
 //  - sequence numbers stay continuous however many packets are dropped (a gap
-//    starts werift's 5 ms NACK timer per stream, see WERIFT.md);
+//    starts werift's 5 ms NACK timer per stream, see docs/werift.md and
+//    werift-webrtc#655);
 //  - at each loop restart the timestamps carry on one frame after the last,
 //    instead of werift's mapping onto the previous packet (the "looping
-//    glitch" in WERIFT.md, which froze browsers for a GOP every loop);
+//    glitch" in docs/werift.md, which froze browsers for a GOP every loop);
 //  - quality `low` sends only video keyframes (see quality.ts);
 //  - frames and keyframes sent are counted for the stats.
 import { defaultPeerConfig, MediaStreamTrack, type RTCPeerConnection, type RtpPacket } from 'werift';
@@ -122,7 +123,7 @@ export class MediaSource {
     }
   }
 
-  /** Starts playback; call once the connection is `connected` (WERIFT.md: an earlier keyframe is lost). */
+  /** Starts playback; call once the connection is `connected` (docs/werift.md: an earlier keyframe is lost). */
   async start(): Promise<void> {
     if (this.started || this.stopped) return;
     this.started = true;

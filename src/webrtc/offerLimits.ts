@@ -6,7 +6,7 @@
 // few per section); 1,000 `a=ssrc` lines ~20 ms; a plain offer ~10 ms. A
 // browser's WHEP offer has two or three sections, a handful of candidates
 // and under 250 lines; these limits leave room for that many times over and
-// keep the worst allowed offer to tens of milliseconds (bench figure 8
+// keep the worst allowed offer to tens of milliseconds (bench figure 9
 // measures it).
 import { AppError } from '../errors.ts';
 

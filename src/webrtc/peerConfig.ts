@@ -1,5 +1,5 @@
 // The werift configurations for both ends, in one place because each line
-// works around something measured in ../../shared/WERIFT.md.
+// works around something measured in docs/werift.md.
 import type { RTCPeerConnectionConfig } from 'werift';
 import { loopbackStunUrl } from './stunResponder.ts';
 

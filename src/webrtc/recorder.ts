@@ -1,11 +1,11 @@
 // Turns what happens to one connection into events on its stream, in the
-// order it happened. EventLog.append queues synchronously in call order and
+// order it happened. EventStore.append queues synchronously in call order and
 // commits batches in order, so appending at the moment werift reports
 // something keeps the stream in order however slow a commit is; `settled()`
 // waits for everything recorded so far. After the close is recorded the
 // stream is sealed: a late werift callback cannot append past it.
 import type { Logger } from 'pino';
-import type { EventLog } from '../log/append.ts';
+import type { EventStore } from '../log/store.ts';
 import { streamName, type NewEvent } from '../log/catalogue.ts';
 
 export class ConnectionRecorder {
@@ -14,7 +14,7 @@ export class ConnectionRecorder {
   private readonly stream: string;
 
   constructor(
-    private readonly log: EventLog,
+    private readonly log: EventStore,
     readonly connectionId: string,
     private readonly logger: Logger,
   ) {

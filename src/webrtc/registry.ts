@@ -6,7 +6,7 @@
 // awaited: a connect that is still being recorded holds its slot, so N + k
 // concurrent offers against a cap of N admit exactly N (the slot turns into
 // the peer, or is released when the connect fails).
-import { AppError, unavailable } from '../errors.ts';
+import { AppError, notFound, unavailable } from '../errors.ts';
 import type { ServerPeer, StreamSpec } from './serverPeer.ts';
 import { MAX_PEERS } from './admission.ts';
 
@@ -35,6 +35,20 @@ export class Registry {
   /** Slots left under the cap. */
   get availablePeers(): number {
     return Math.max(0, this.maxPeers - this.admittedPeers);
+  }
+
+  /** The live stream, or 404. */
+  requireStream(serverId: string): LiveStream {
+    const stream = this.streams.get(serverId);
+    if (!stream) throw notFound('stream', serverId);
+    return stream;
+  }
+
+  /** The live peer, or 404. */
+  requirePeer(connectionId: string): ServerPeer {
+    const peer = this.peers.get(connectionId);
+    if (!peer) throw notFound('live connection', connectionId);
+    return peer;
   }
 
   addStream(stream: LiveStream) {

@@ -5,7 +5,7 @@
  * aiortc (<= 1.4) gives each m-section its own ICE ufrag/pwd even when they
  * are bundled; werift applies every section's credentials to its one bundled
  * transport, so the last wins and every connectivity check fails
- * MESSAGE-INTEGRITY (WERIFT.md, "aiortc hangs in ICE checking"). When the
+ * MESSAGE-INTEGRITY (docs/werift.md, "aiortc hangs in ICE checking"). When the
  * bundled sections disagree, give them all the first bundled section's
  * credentials and drop the others' candidates (the bundle uses the first
  * section's transport only). Offers whose sections already agree (browsers,

@@ -8,17 +8,17 @@
 //             without a local close (a clean hang-up, seen within ~15 ms)
 //   ice       connection `failed` (ICE failure, or consent expiry: nothing
 //             received for --consent-timeout): werift never closes a failed
-//             peer itself, so we do, or its sockets leak (WERIFT.md)
+//             peer itself, so we do, or its sockets leak (docs/werift.md)
 //   shutdown  the server is stopping
 //
-// Liveness (liveness.ts, fed by the watchdog on its own tick) records a
-// silence of --stall-after as `connection.stalled` and traffic again as
-// `connection.resumed`; stats samples (statsSample.ts, fed by the sampler)
-// carry per-track RTCP figures (rtcpObserver.ts). Neither depends on the other.
+// Two watches run beside the peer, each in its own file and neither depending
+// on the other: liveness and consent (peerLiveness.ts, on the watchdog's
+// tick) and stats samples (peerSampling.ts, on the sampler's tick). Lost
+// consent comes back here: the peer records the failure and closes.
 import { randomUUID } from 'node:crypto';
 import { RTCPeerConnection, type RTCDataChannel } from 'werift';
 import type { Logger } from 'pino';
-import type { EventLog } from '../log/append.ts';
+import type { EventStore } from '../log/store.ts';
 import type { NewEvent } from '../log/catalogue.ts';
 import { AppError } from '../errors.ts';
 import { ConnectionRecorder } from './recorder.ts';
@@ -29,11 +29,11 @@ import { peerStats, type StatsTotals } from './statsSummary.ts';
 import { candidateLines, mediaKinds, parseCandidate, transportKeys, unifyBundleCredentials } from './sdpFixes.ts';
 import type { Quality } from './quality.ts';
 import type { ContentItem } from './content.ts';
-import { ActivityProbe } from './activity.ts';
-import { Liveness, type LivenessSettings } from './liveness.ts';
-import { RtcpObserver } from './rtcpObserver.ts';
-import { readPeer } from './peerReading.ts';
-import { buildStatsSample, type SampleMemory, type StatsSampleData } from './statsSample.ts';
+import type { LivenessSettings } from './liveness.ts';
+import { PeerLiveness } from './peerLiveness.ts';
+import { PeerSampling } from './peerSampling.ts';
+import type { StatsSampleData } from './statsSample.ts';
+import { eitherSignal, raceAbort } from './abort.ts';
 
 export type CloseInitiator = 'local' | 'remote' | 'ice' | 'shutdown';
 export type StreamMode = 'media' | 'data';
@@ -47,7 +47,7 @@ export type StreamSpec = {
 };
 
 export type PeerDeps = {
-  log: EventLog;
+  log: EventStore;
   logger: Logger;
   iceAdditionalHostAddresses: readonly string[];
   liveness: LivenessSettings;
@@ -83,11 +83,8 @@ export class ServerPeer {
   };
   private readonly unsubscribes: (() => void)[] = [];
   private localCandidates = 0;
-  private lastSample: SampleMemory | null = null;
-  private sampling = false;
-  private readonly rtcp = new RtcpObserver();
-  private readonly activity: ActivityProbe;
-  private liveness: Liveness | null = null;
+  private readonly liveness: PeerLiveness;
+  private readonly sampling: PeerSampling;
   /** Data channels the viewer opened, for their counters in the samples (a viewer opens one). */
   private readonly channels = new Set<RTCDataChannel>();
 
@@ -102,7 +99,17 @@ export class ServerPeer {
     this.pc = new RTCPeerConnection(
       serverPeerConfig({ iceServers: spec.iceServers, iceAdditionalHostAddresses: deps.iceAdditionalHostAddresses }),
     );
-    this.activity = new ActivityProbe(this.pc);
+    this.liveness = new PeerLiveness(this.pc, deps.liveness, this.recorder, (silentMs) => this.consentExpired(silentMs));
+    this.sampling = new PeerSampling(
+      {
+        pc: this.pc,
+        framesOf: (track) => this.media?.framesOf(track) ?? null,
+        channels: this.channels,
+        closing: () => this.closing !== null,
+      },
+      this.recorder,
+      deps.logger,
+    );
   }
 
   get serverId() {
@@ -119,7 +126,7 @@ export class ServerPeer {
 
   /** Nothing has arrived from the viewer for --stall-after (as of the watchdog's last tick). */
   get isStalled(): boolean {
-    return this.liveness?.isStalled ?? false;
+    return this.liveness.isStalled;
   }
 
   /** Records a fatal error on the connection (before closing it for that reason). */
@@ -216,8 +223,8 @@ export class ServerPeer {
         this.recordError('CLOSE_FAILED', (err as Error).message, false);
       }
       for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
-      this.rtcp.detach();
-      this.activity.detach();
+      this.sampling.detach();
+      this.liveness.stop();
       await this.recorder.recordClose(reason, initiator, { ...this.meta(), ...meta });
       this.deps.onClosed(this);
     });
@@ -235,79 +242,39 @@ export class ServerPeer {
 
   /** A sample built now (rates since the last recorded sample), plus what only a live peer knows. */
   async liveStats(): Promise<StatsSampleData & Pick<StatsTotals, 'dtls_state' | 'ice_state' | 'selected_pair'> & { frames_dropped: number | null; stalled: boolean; data: unknown; quality: Quality }> {
-    const { reading, totals } = await this.read();
+    const { sample, totals } = await this.sampling.live();
     return {
-      ...buildStatsSample(reading, this.lastSample).data,
+      ...sample,
       dtls_state: totals.dtls_state,
       ice_state: totals.ice_state,
       selected_pair: totals.selected_pair,
       frames_dropped: this.media ? this.media.framesDropped : null,
-      stalled: this.liveness?.isStalled ?? false,
+      stalled: this.liveness.isStalled,
       data: this.data ? { ...this.data.report(), rate_limit_bps: this.data.rate * 8 } : null,
       quality: this.quality,
     };
   }
 
-  /** Appends one `connection.stats_sampled`; skipped while the previous sample is still being taken. */
-  async sample(): Promise<boolean> {
-    if (this.sampling || this.closing) return false;
-    this.sampling = true;
-    try {
-      const { reading } = await this.read();
-      if (this.closing) return false;
-      const { data, memory } = buildStatsSample(reading, this.lastSample);
-      this.lastSample = memory;
-      await this.recorder.record([{ type: 'connection.stats_sampled', data }]);
-      return true;
-    } catch (err) {
-      if (!this.closing) this.deps.logger.debug({ err, connectionId: this.id }, 'getStats failed');
-      return false;
-    } finally {
-      this.sampling = false;
-    }
+  /** The sampler's tick: appends one `connection.stats_sampled` (peerSampling.ts). */
+  sample(): Promise<boolean> {
+    return this.sampling.sample();
+  }
+
+  /** The watchdog's tick: liveness and consent (peerLiveness.ts). */
+  checkLiveness(now: number): void {
+    if (this.closing) return;
+    this.liveness.check(now);
   }
 
   /**
-   * The watchdog's tick: feeds what arrived since the last tick to the
-   * liveness state machine and records what changed. Lost consent fails the
-   * connection and closes the peer (initiator `ice`).
+   * RFC 7675: lost consent fails the connection. werift's lite agent will
+   * never say so, so record the failure a full agent would report, then close.
    */
-  checkLiveness(now: number): void {
-    if (!this.liveness || this.closing) return;
-    for (const change of this.liveness.observe(this.activity.read(), now)) {
-      if (change.type === 'stalled') {
-        void this.recorder.record([
-          {
-            type: 'connection.stalled',
-            data: {
-              silent_ms: Math.round(change.silentMs),
-              stall_after_ms: this.deps.liveness.stallAfterMs,
-              last_heard_ms: Object.fromEntries(
-                Object.entries(change.lastHeardMs).map(([kind, ms]) => [kind, ms === null ? null : Math.round(ms)]),
-              ) as Record<keyof typeof change.lastHeardMs, number | null>,
-            },
-          },
-        ]);
-      } else if (change.type === 'resumed') {
-        void this.recorder.record([{ type: 'connection.resumed', data: { stalled_ms: Math.round(change.stalledMs), via: change.via } }]);
-      } else {
-        this.recordError('CONSENT_EXPIRED', `nothing received from the viewer for ${Math.round(change.silentMs)} ms`, true);
-        // RFC 7675: lost consent fails the connection. werift's lite agent will
-        // never say so, so record the failure a full agent would report, then close.
-        this.recordState('ice', 'failed');
-        this.recordState('connection', 'failed');
-        void this.close('ice', 'consent_expired');
-      }
-    }
-  }
-
-  private read() {
-    return readPeer({
-      pc: this.pc,
-      ledger: this.rtcp.ledger,
-      framesOf: (track) => this.media?.framesOf(track) ?? null,
-      channels: this.channels,
-    });
+  private consentExpired(silentMs: number) {
+    this.recordError('CONSENT_EXPIRED', `nothing received from the viewer for ${Math.round(silentMs)} ms`, true);
+    this.recordState('ice', 'failed');
+    this.recordState('connection', 'failed');
+    void this.close('ice', 'consent_expired');
   }
 
   /** Resolves when every event recorded so far is committed. */
@@ -344,7 +311,7 @@ export class ServerPeer {
       this.recordState('connection', s);
       if (s === 'connected') void this.onConnected();
       if (s === 'failed' && !this.closing) {
-        // werift leaves a failed peer open; close it ourselves (WERIFT.md).
+        // werift leaves a failed peer open; close it ourselves (docs/werift.md, "Closing").
         void this.close('ice', this.connectedAt ? 'consent_expired' : 'ice_failed');
       }
     });
@@ -396,7 +363,7 @@ export class ServerPeer {
     }
     if (events.length) void this.recorder.record(events);
     // The senders and transports exist now: watch the viewer's RTCP about them.
-    this.rtcp.attach(this.pc);
+    this.sampling.attach();
     // Watch the DTLS transport: a clean hang-up closes it within ~15 ms.
     for (const dtls of this.pc.dtlsTransports) {
       this.on(dtls.onStateChange, (state) => {
@@ -409,9 +376,7 @@ export class ServerPeer {
     if (this.connectedAt) return;
     this.connectedAt = Date.now();
     // Liveness is judged from here on; the first observation is the baseline.
-    this.activity.attach();
-    this.liveness = new Liveness(this.deps.liveness);
-    this.liveness.observe(this.activity.read(), performance.now());
+    this.liveness.start(performance.now());
     try {
       const totals = await peerStats(this.pc);
       if (totals.selected_pair && !this.closing) {
@@ -475,48 +440,4 @@ export class ServerPeer {
       if (this.pc.iceGatheringState === 'complete') done();
     });
   }
-}
-
-/** `work`, or the signal's reason as soon as it aborts (the work is left to settle on its own). */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      work.catch(() => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
-/** A signal that aborts when either does; `dispose()` detaches it (the resource signal outlives every peer). */
-function eitherSignal(a: AbortSignal, b: AbortSignal | undefined): { signal: AbortSignal; dispose(): void } {
-  if (!b) return { signal: a, dispose: () => {} };
-  const controller = new AbortController();
-  const onA = () => controller.abort(a.reason);
-  const onB = () => controller.abort(b.reason);
-  if (a.aborted) onA();
-  else if (b.aborted) onB();
-  a.addEventListener('abort', onA, { once: true });
-  b.addEventListener('abort', onB, { once: true });
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      a.removeEventListener('abort', onA);
-      b.removeEventListener('abort', onB);
-    },
-  };
 }

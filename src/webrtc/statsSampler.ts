@@ -9,7 +9,7 @@ export class StatsSampler {
 
   constructor(
     private readonly registry: Registry,
-    private readonly intervalMs: number,
+    readonly intervalMs: number,
   ) {}
 
   start() {

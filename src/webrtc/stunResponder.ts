@@ -1,8 +1,9 @@
 // A STUN binding responder on loopback, for the in-process werift viewers.
 // werift's full-ICE agent asks a STUN server for a server-reflexive candidate
 // and, when none is configured, falls back to stun.l.google.com: offline that
-// stalls every set-up on a 5 s timeout (../../shared/WERIFT.md, "STUN
-// fallback"). The server peers are ICE-lite and never ask; the viewers are
+// stalls every set-up on a 5 s timeout (docs/werift.md, "STUN
+// fallback"; werift-webrtc#691: `iceServers: []` does not turn it off).
+// The server peers are ICE-lite and never ask; the viewers are
 // pointed here instead. It answers binding requests (RFC 5389) with
 // XOR-MAPPED-ADDRESS and nothing else.
 import { createSocket, type Socket } from 'node:dgram';

@@ -5,12 +5,13 @@
 //   viewer.connectionId      // the server's connection id (from the WHEP Location)
 //   viewer.setupMs           // offer created -> connectionState `connected`
 //   viewer.frames            // video frames received (distinct RTP timestamps)
+//   viewer.onVideoFrame(fn)  // each new frame's RTP timestamp (media time, 90 kHz)
 //   viewer.packets / receivedBytes   // RTP packets and payload bytes received
 //   viewer.sha256Verified    // data mode: a whole pass arrived and matched its SHA-256
 //   await viewer.stats()     // its own getStats() summary, plus the counters above
 //   await viewer.close()     // WHEP DELETE, then pc.close(): a clean hang-up
 //   await viewer.leave()     // pc.close() only: the server is not told (it learns
-//                            // from consent expiry, ~30 s; WERIFT.md)
+//                            // from consent expiry, ~30 s; docs/werift.md)
 //
 // `openViewer(exchange, options)` is the same without HTTP: `exchange` takes
 // the offer SDP and returns the answer (the server uses it in-process).
@@ -57,6 +58,7 @@ export class Viewer {
   lastSha256: string | null = null;
   private hangUp: (() => Promise<void>) | null = null;
   private closed = false;
+  private readonly frameListeners = new Set<(rtpTimestamp: number) => void>();
 
   constructor(readonly pc: RTCPeerConnection, readonly expect: ViewerExpect) {}
 
@@ -75,6 +77,17 @@ export class Viewer {
       data_passes: this.passes,
       sha256_verified: this.sha256Verified,
     };
+  }
+
+  /**
+   * Calls `listener` with the RTP timestamp of each new video frame (media
+   * time: 90 kHz for video), so frame rates can be measured per second of
+   * media rather than per second of a busy machine's wall clock. Returns the
+   * unsubscribe.
+   */
+  onVideoFrame(listener: (rtpTimestamp: number) => void): () => void {
+    this.frameListeners.add(listener);
+    return () => this.frameListeners.delete(listener);
   }
 
   /** A clean hang-up: tell the server (WHEP DELETE), then close. */
@@ -111,6 +124,7 @@ export class Viewer {
         if (track.kind === 'video' && rtp.header.timestamp !== lastTs) {
           lastTs = rtp.header.timestamp;
           this.frames++;
+          for (const listener of this.frameListeners) listener(lastTs);
         }
       });
     });
@@ -175,6 +189,7 @@ export function connectViewer(whepUrl: string, options: ViewerOptions): Promise<
 }
 
 export async function openViewer(exchange: Exchange, options: ViewerOptions): Promise<Viewer> {
+  options.signal?.throwIfAborted();
   const pc = new RTCPeerConnection({ ...(await viewerPeerConfig()), ...options.peerConfig });
   const viewer = new Viewer(pc, options.expect);
   try {
@@ -193,6 +208,7 @@ export async function openViewer(exchange: Exchange, options: ViewerOptions): Pr
     await until(() => pc.iceGatheringState === 'complete', pc.iceGatheringStateChange, options, undefined, describeState);
     const { answerSdp, connectionId, hangUp } = await exchange(pc.localDescription!.sdp);
     viewer.attach(connectionId, hangUp ?? null);
+    options.signal?.throwIfAborted();
     await pc.setRemoteDescription({ type: 'answer', sdp: answerSdp });
     await until(() => pc.connectionState === 'connected', pc.connectionStateChange, options, () =>
       pc.connectionState === 'failed' || pc.connectionState === 'closed' ? `connection ${pc.connectionState}` : null,
@@ -214,6 +230,8 @@ function until(
   failed: () => string | null = () => null,
   describeState: () => string = () => '',
 ): Promise<void> {
+  // An abort listener added to a signal that has already aborted never fires.
+  if (options.signal?.aborted) return Promise.reject(options.signal.reason);
   if (ready()) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timeoutMs = options.timeoutMs ?? 10_000;

@@ -4,11 +4,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/log/open.ts';
-import { EventLog } from '../../src/log/append.ts';
-import { Projector } from '../../src/projections/projector.ts';
-import { rebuild, snapshotReadModels } from '../../src/projections/rebuild.ts';
+import { rebuild, snapshotReadModels, staleReadModels } from '../../src/projections/sqlite/rebuild.ts';
 import { generateLog, writeFast, writeViaAppend } from '../../bench/make-log.ts';
-import { tempDir } from '../helpers/db.ts';
+import { openTestStore, tempDir } from '../helpers/db.ts';
 
 const N = 1500;
 const allEvents = (db: ReturnType<typeof openDatabase>) =>
@@ -29,27 +27,28 @@ GenerateLog.run();
 
 const WriteFast = suite('writeFast');
 
-WriteFast('writes the same events and read models as EventLog.append, and rebuild agrees', async () => {
+WriteFast('writes the same events and read models as EventStore.append, and rebuild agrees', async () => {
   const { dir, cleanup } = tempDir('wrm-makelog-');
   try {
-    const fast = openDatabase(join(dir, 'fast.db'));
-    assert.is(writeFast(fast, generateLog(N), 256), N);
+    const fastDb = openDatabase(join(dir, 'fast.db'));
+    assert.is(writeFast(fastDb, generateLog(N), 256), N);
+    assert.equal(staleReadModels(fastDb), [], 'the read models it wrote are marked current');
+    fastDb.close();
 
-    const slow = openDatabase(join(dir, 'slow.db'));
     let now = 0;
-    const log = new EventLog(slow, new Projector(), () => now);
-    assert.is(await writeViaAppend(log, (ms) => (now = ms), generateLog(N)), N);
-    log.close();
+    const slow = await openTestStore(join(dir, 'slow.db'), { clock: () => now });
+    assert.is(await writeViaAppend(slow.log, (ms) => (now = ms), generateLog(N)), N);
 
-    assert.equal(allEvents(fast), allEvents(slow));
-    const inline = snapshotReadModels(slow);
+    const fast = await openTestStore(join(dir, 'fast.db'));
+    assert.equal(allEvents(fast.db), allEvents(slow.db));
+    const inline = snapshotReadModels(slow.db);
     assert.ok(inline.connections.length > 5, 'the log has connections');
     assert.ok(inline.operations.length > 5, 'the log has operations');
-    assert.equal(snapshotReadModels(fast), inline);
-    rebuild(fast, { chunkSize: 333 });
-    assert.equal(snapshotReadModels(fast), inline);
-    fast.close();
-    slow.close();
+    assert.equal(snapshotReadModels(fast.db), inline);
+    await rebuild(fast.log, { chunkSize: 333 });
+    assert.equal(snapshotReadModels(fast.db), inline);
+    await fast.close();
+    await slow.close();
   } finally {
     cleanup();
   }

@@ -4,17 +4,18 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshStore, tempDir, type TestStore } from '../helpers/db.ts';
+import { openReadOnly } from '../../src/log/open.ts';
 import { appendSteps, realisticSteps } from '../helpers/events.ts';
 import { runCli, runCliOnTerminal, startCliServer } from '../helpers/cli.ts';
 import { treeHashes } from '../helpers/files.ts';
-import { snapshotReadModels } from '../../src/projections/rebuild.ts';
+import { snapshotReadModels } from '../../src/projections/sqlite/rebuild.ts';
 import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
 
 let store: TestStore;
 const Cli = suite('webrtc-monitor CLI');
 Cli.before(async () => {
   let now = 0;
-  store = freshStore({ clock: () => now });
+  store = await freshStore({ clock: () => now });
   await appendSteps(store.log, realisticSteps(51, { minEvents: 400 }), { seed: 51, setNow: (ms) => (now = ms) });
   // Let the child processes see everything in the main file.
   store.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -189,12 +190,11 @@ OneConfig('WEBRTC_MONITOR_DB names the database for serve, query, export-logs, r
     assert.ok(existsSync(db), 'serve opened the file the variable names');
     assert.not.ok(existsSync(join(dir, 'data')), 'and not ./data/monitor.db');
     // The other commands, from the same directory, find it the same way.
-    const [q, exported, rebuilt, pruned] = await Promise.all([
-      runCli(['query', "SELECT name FROM sqlite_master WHERE name = 'events'", '--json'], { cwd: dir, env }),
-      runCli(['export-logs', '--out', join(dir, 'out')], { cwd: dir, env }),
-      runCli(['rebuild'], { cwd: dir, env }),
-      runCli(['prune', '--through', '1', '--dry-run'], { cwd: dir, env }),
-    ]);
+    // One after another: rebuild and prune hold the database, so they refuse to run beside each other.
+    const q = await runCli(['query', "SELECT name FROM sqlite_master WHERE name = 'events'", '--json'], { cwd: dir, env });
+    const exported = await runCli(['export-logs', '--out', join(dir, 'out')], { cwd: dir, env });
+    const rebuilt = await runCli(['rebuild'], { cwd: dir, env });
+    const pruned = await runCli(['prune', '--through', '1', '--dry-run'], { cwd: dir, env });
     for (const r of [q, exported, rebuilt, pruned]) assert.is(r.code, 0, r.stderr);
     assert.equal(JSON.parse(q.stdout), [{ name: 'events' }], 'the database serve made');
     assert.match(pruned.stdout, db);
@@ -301,13 +301,20 @@ Traps('prune says what it would delete with --dry-run, asks before deleting, and
     // A copy of the log: this one is pruned for real.
     const db = join(dir, 'copy.db');
     copyFileSync(store.path, db);
-    const before = readFileSync(db);
     const total = store.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
-    const [dry, unasked, neither] = await Promise.all([
-      runCli(['prune', '--older-than', '1d', '--dry-run', '--persistence-path', db]),
-      runCli(['prune', '--through', '10', '--persistence-path', db]),
-      runCli(['prune', '--persistence-path', db]),
-    ]);
+    const events = () => {
+      const copy = openReadOnly(db);
+      try {
+        return copy.prepare('SELECT position, stream, type FROM events ORDER BY position').all();
+      } finally {
+        copy.close();
+      }
+    };
+    const before = events();
+    // One after another: each prune holds the database while it looks.
+    const dry = await runCli(['prune', '--older-than', '1d', '--dry-run', '--persistence-path', db]);
+    const unasked = await runCli(['prune', '--through', '10', '--persistence-path', db]);
+    const neither = await runCli(['prune', '--persistence-path', db]);
     assert.is(dry.code, 0, dry.stderr);
     // The generated log was recorded at the start of 1970: all of it is older than a day.
     assert.match(dry.stdout, `dry run: would delete ${total} events recorded before`);
@@ -317,7 +324,7 @@ Traps('prune says what it would delete with --dry-run, asks before deleting, and
     assert.match(unasked.stderr, '--yes');
     assert.is(neither.code, 2);
     assert.match(neither.stderr, '--through POSITION or --older-than DURATION');
-    assert.ok(readFileSync(db).equals(before), 'nothing was deleted');
+    assert.equal(events(), before, 'nothing was deleted');
     const bad = await runCli(['prune', '--older-than', 'a week', '--persistence-path', db]);
     assert.is(bad.code, 2);
     assert.match(bad.stderr, '7d');

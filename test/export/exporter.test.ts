@@ -4,8 +4,6 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { exportLogs, CONNECTION_FORMAT, OPERATION_FORMAT } from '../../src/export/exporter.ts';
 import { connectionFileName, operationFileName } from '../../src/export/paths.ts';
-import { readStream } from '../../src/log/read.ts';
-import { getConnection, getOperation } from '../../src/projections/queries.ts';
 import { freshStore, tempDir, type TestStore } from '../helpers/db.ts';
 import { appendSteps, realisticSteps } from '../helpers/events.ts';
 import { readJson, treeHashes } from '../helpers/files.ts';
@@ -16,7 +14,7 @@ const ids = (sql: string) => store.db.prepare(sql).pluck().all() as string[];
 
 const Export = suite('exportLogs');
 Export.before(async () => {
-  store = freshStore({ clock: () => now });
+  store = await freshStore({ clock: () => now });
   await appendSteps(store.log, realisticSteps(41, { minEvents: 1500 }), { seed: 41, maxBatch: 30, setNow: (ms) => (now = ms) });
   // One long connection: its timeline spans several pages of the exporter.
   await store.log.append('connection:long', [{ type: 'connection.created', data: { connection_id: 'long' } }]);
@@ -28,14 +26,21 @@ Export.after(() => store.cleanup());
 Export('writes one file per connection and per operation, named <UTC timestamp>_<id>.json', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const report = await exportLogs(store.db, { out: dir });
+    const report = await exportLogs(store.log, store.reads, { out: dir });
     const connections = readdirSync(join(dir, 'connections')).sort();
     const operations = readdirSync(join(dir, 'operations')).sort();
     const cIds = ids('SELECT id FROM connections');
     const oIds = ids('SELECT id FROM operations');
     assert.equal([report.connections, report.operations, report.files], [cIds.length, oIds.length, cIds.length + oIds.length]);
-    assert.equal(connections, cIds.map((id) => connectionFileName(getConnection(store.db, id)!.created_at, id)).sort());
-    assert.equal(operations, oIds.map((id) => { const o = getOperation(store.db, id)!; return operationFileName(o.started_at, o.type, id); }).sort());
+    const names: string[] = [];
+    for (const id of cIds) names.push(connectionFileName((await store.reads.connection(id))!.created_at, id));
+    assert.equal(connections, names.sort());
+    const operationNames: string[] = [];
+    for (const id of oIds) {
+      const o = (await store.reads.operation(id))!;
+      operationNames.push(operationFileName(o.started_at, o.type, id));
+    }
+    assert.equal(operations, operationNames.sort());
     for (const f of connections) assert.match(f, /^\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9_-]+\.json$/);
     assert.not.ok(readdirSync(join(dir, 'connections')).some((f) => f.endsWith('.partial')));
   } finally {
@@ -46,13 +51,13 @@ Export('writes one file per connection and per operation, named <UTC timestamp>_
 Export('writes valid JSON holding the read model, its tasks and the full timeline', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const report = await exportLogs(store.db, { out: dir });
+    const report = await exportLogs(store.log, store.reads, { out: dir });
     let events = 0;
     for (const f of readdirSync(join(dir, 'connections'))) {
       const doc = readJson(join(dir, 'connections', f));
       assert.is(doc.format, CONNECTION_FORMAT);
-      assert.equal(doc.connection, getConnection(store.db, doc.connection.id));
-      const stream = readStream(store.db, `connection:${doc.connection.id}`);
+      assert.equal(doc.connection, await store.reads.connection(doc.connection.id));
+      const stream = await store.log.readStream(`connection:${doc.connection.id}`);
       assert.equal(doc.events.map((e: any) => e.position), stream.map((e) => e.position));
       assert.equal(doc.events.at(-1).data, stream.at(-1)!.data);
       assert.ok(Array.isArray(doc.tasks));
@@ -61,13 +66,13 @@ Export('writes valid JSON holding the read model, its tasks and the full timelin
     for (const f of readdirSync(join(dir, 'operations'))) {
       const doc = readJson(join(dir, 'operations', f));
       assert.is(doc.format, OPERATION_FORMAT);
-      assert.equal(doc.operation, getOperation(store.db, doc.operation.id));
+      assert.equal(doc.operation, await store.reads.operation(doc.operation.id));
       assert.equal(new Set(doc.tasks.map((t: any) => t.id)), new Set(doc.operation.task_ids));
-      assert.is(doc.events.length, readStream(store.db, `operation:${doc.operation.id}`).length);
+      assert.is(doc.events.length, (await store.log.readStream(`operation:${doc.operation.id}`)).length);
       events += doc.events.length;
     }
     assert.is(report.events, events);
-    const long = readJson(join(dir, 'connections', connectionFileName(getConnection(store.db, 'long')!.created_at, 'long')));
+    const long = readJson(join(dir, 'connections', connectionFileName((await store.reads.connection('long'))!.created_at, 'long')));
     assert.is(long.events.length, 4501);
     assert.equal(long.events.map((e: any) => e.version), Array.from({ length: 4501 }, (_, i) => i + 1));
   } finally {
@@ -79,13 +84,13 @@ Export('gives byte-identical trees when run twice on the same log', async () => 
   const a = tempDir();
   const b = tempDir();
   try {
-    await exportLogs(store.db, { out: a.dir });
-    await exportLogs(store.db, { out: b.dir });
+    await exportLogs(store.log, store.reads, { out: a.dir });
+    await exportLogs(store.log, store.reads, { out: b.dir });
     const ha = treeHashes(a.dir);
     assert.ok(Object.keys(ha).length > 50);
     assert.equal(treeHashes(b.dir), ha);
     // And over an existing export, the same bytes again.
-    await exportLogs(store.db, { out: a.dir });
+    await exportLogs(store.log, store.reads, { out: a.dir });
     assert.equal(treeHashes(a.dir), ha);
   } finally {
     a.cleanup();
@@ -97,9 +102,9 @@ Export('lets two exports into the same directory run at once, leaving one comple
   const a = tempDir();
   const b = tempDir();
   try {
-    const reports = await Promise.all([exportLogs(store.db, { out: a.dir }), exportLogs(store.db, { out: a.dir }), exportLogs(store.db, { out: a.dir })]);
+    const reports = await Promise.all([exportLogs(store.log, store.reads, { out: a.dir }), exportLogs(store.log, store.reads, { out: a.dir }), exportLogs(store.log, store.reads, { out: a.dir })]);
     assert.ok(reports.every((r) => r.files === reports[0].files));
-    await exportLogs(store.db, { out: b.dir });
+    await exportLogs(store.log, store.reads, { out: b.dir });
     assert.equal(treeHashes(a.dir), treeHashes(b.dir), 'no .partial left behind, every file whole');
   } finally {
     a.cleanup();
@@ -109,14 +114,14 @@ Export('lets two exports into the same directory run at once, leaving one comple
 
 Export('keeps hostile ids inside the directory, each in its own file', async () => {
   const hostile = ['../../x', '../../../../tmp/escape', '/abs/path', 'a\\b', 'a/b', 'a_b', 'ctl\u0001\u001f\u007f', '%2e%2e%2f', '%', 'y'.repeat(300), 'y'.repeat(299), '..', ''];
-  const s = freshStore();
+  const s = await freshStore();
   const { dir, cleanup } = tempDir();
   try {
     for (const id of hostile) {
       await s.log.append(`connection:${id}`, [{ type: 'connection.created', data: { connection_id: 'hostile' } }]);
       await s.log.append(`operation:${id}`, [{ type: 'operation.started', data: { operation_id: 'hostile', type: '../../type' } }]);
     }
-    const report = await exportLogs(s.db, { out: join(dir, 'out') });
+    const report = await exportLogs(s.log, s.reads, { out: join(dir, 'out') });
     assert.equal([report.connections, report.operations], [hostile.length, hostile.length]);
     const connections = readdirSync(join(dir, 'out', 'connections'));
     const operations = readdirSync(join(dir, 'out', 'operations'));
@@ -133,13 +138,13 @@ Export('keeps hostile ids inside the directory, each in its own file', async () 
     assert.equal(ids, new Set(hostile));
     assert.not.ok(existsSync('/tmp/escape.json'));
   } finally {
-    s.cleanup();
+    await s.cleanup();
     cleanup();
   }
 });
 
 Export('exports only what was active since a time, or one connection and its operations', async () => {
-  const s = freshStore({ clock: () => now });
+  const s = await freshStore({ clock: () => now });
   const { dir, cleanup } = tempDir();
   try {
     now = Date.UTC(2026, 0, 1);
@@ -150,18 +155,18 @@ Export('exports only what was active since a time, or one connection and its ope
     await s.log.append('operation:new-op', [{ type: 'operation.started', data: { operation_id: 'new-op', type: 'stream', connection_id: 'new' } }]);
     await s.log.append('operation:other-op', [{ type: 'operation.started', data: { operation_id: 'other-op', type: 'stream' } }]);
 
-    const since = await exportLogs(s.db, { out: join(dir, 'since'), since: Date.UTC(2026, 0, 1, 12) });
+    const since = await exportLogs(s.log, s.reads, { out: join(dir, 'since'), since: Date.UTC(2026, 0, 1, 12) });
     assert.equal([since.connections, since.operations], [1, 2]);
     assert.match(readdirSync(join(dir, 'since', 'connections'))[0], '_new.json');
 
-    const one = await exportLogs(s.db, { out: join(dir, 'one'), connectionId: 'old' });
+    const one = await exportLogs(s.log, s.reads, { out: join(dir, 'one'), connectionId: 'old' });
     assert.equal([one.connections, one.operations], [1, 1]);
     assert.match(readdirSync(join(dir, 'one', 'operations'))[0], '_close_old-op.json');
 
-    const none = await exportLogs(s.db, { out: join(dir, 'none'), connectionId: 'missing' });
+    const none = await exportLogs(s.log, s.reads, { out: join(dir, 'none'), connectionId: 'missing' });
     assert.equal([none.connections, none.operations, none.files], [0, 0, 0]);
   } finally {
-    s.cleanup();
+    await s.cleanup();
     cleanup();
   }
 });
@@ -171,7 +176,7 @@ Export('stops between files when its signal is aborted, leaving only whole files
   try {
     const controller = new AbortController();
     let seen = 0;
-    const run = exportLogs(store.db, {
+    const run = exportLogs(store.log, store.reads, {
       out: dir,
       signal: controller.signal,
       onProgress: () => {

@@ -3,17 +3,12 @@ import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOG_DIR_CONSUMER } from '../../src/export/logDirWriter.ts';
-import { readCheckpoint } from '../../src/log/checkpoint.ts';
-import { headPosition } from '../../src/log/read.ts';
-import { openDatabase } from '../../src/log/open.ts';
-import { EventLog } from '../../src/log/append.ts';
-import { Projector } from '../../src/projections/projector.ts';
 import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
-import { tempDir } from '../helpers/db.ts';
+import { openTestStore, tempDir } from '../helpers/db.ts';
 import { startTestServer } from '../helpers/server.ts';
 import { readJson, treeHashes } from '../helpers/files.ts';
 import { exportLogs } from '../../src/export/exporter.ts';
-import type { EventLog as Log } from '../../src/log/append.ts';
+import type { EventStore as Log } from '../../src/log/store.ts';
 
 const files = (dir: string, kind: 'connections' | 'operations') => readdirSync(join(dir, kind)).filter((f) => !f.endsWith('.partial')).sort();
 
@@ -30,7 +25,7 @@ Writer('writes a connection file when it closes and an operation file when it fi
   const logs = join(dir, 'logs');
   const server = await startTestServer({ logDir: logs }, { keepDir: dir });
   try {
-    const { log, runner } = server.services;
+    const { store: log, runner } = server.services;
     const writer = server.logDirWriter!;
     await log.append('connection:a', [{ type: 'connection.created', data: { connection_id: 'a' } }]);
     await writer.idle();
@@ -51,7 +46,7 @@ Writer('writes a connection file when it closes and an operation file when it fi
     assert.is(op.operation.id, outcome.operationId);
     assert.is(op.operation.status, 'completed');
     assert.equal(op.tasks.map((t: any) => t.status), ['completed']);
-    assert.is(writer.checkpoint, headPosition(server.services.db));
+    assert.is(await writer.checkpointPosition(), await server.services.store.head());
 
     const summary = (await (await server.api(`${MONITOR_PREFIX}/summary`)).json()) as any;
     assert.is(summary.logging_enabled, true);
@@ -66,16 +61,16 @@ Writer('resumes from its checkpoint after a restart: no gap, no duplicate, the s
   const logs = join(dir, 'logs');
   try {
     const first = await startTestServer({ logDir: logs }, { keepDir: dir });
-    for (let i = 0; i < 5; i++) await openAndClose(first.services.log, `before-${i}`);
+    for (let i = 0; i < 5; i++) await openAndClose(first.services.store, `before-${i}`);
     await first.logDirWriter!.idle();
-    const checkpointAtStop = first.logDirWriter!.checkpoint;
+    const checkpointAtStop = await first.logDirWriter!.checkpointPosition();
     await first.close();
     assert.is(files(logs, 'connections').length, 5);
 
     // While no server runs, more connections close (another process, or
     // events committed after the writer's last pass in a crash).
-    const db = openDatabase(join(dir, 'monitor.db'));
-    const log = new EventLog(db, new Projector());
+    const offline = await openTestStore(join(dir, 'monitor.db'));
+    const { log, db } = offline;
     for (let i = 0; i < 4; i++) await openAndClose(log, `offline-${i}`);
     await log.append('operation:off-op', [
       { type: 'operation.started', data: { operation_id: 'off-op', type: 'close' } },
@@ -83,17 +78,17 @@ Writer('resumes from its checkpoint after a restart: no gap, no duplicate, the s
     ]);
     // A crash after writing a file but before moving the checkpoint: that file is rewritten in place.
     db.prepare('UPDATE checkpoints SET position = ? WHERE consumer = ?').run(checkpointAtStop - 3, LOG_DIR_CONSUMER);
-    log.close();
-    db.close();
+    await offline.close();
 
     const second = await startTestServer({ logDir: logs }, { keepDir: dir });
     try {
       await second.logDirWriter!.idle();
       assert.is(files(logs, 'connections').length, 9, 'every closed connection has exactly one file');
       assert.is(files(logs, 'operations').length, 1);
-      assert.is(readCheckpoint(second.services.db, LOG_DIR_CONSUMER), headPosition(second.services.db));
+      const { store, reads } = second.services;
+      assert.is(store.positionOf((await store.readCheckpoint(LOG_DIR_CONSUMER))!), await store.head());
       const exported = join(dir, 'exported');
-      await exportLogs(second.services.db, { out: exported });
+      await exportLogs(store, reads, { out: exported });
       assert.equal(treeHashes(logs), treeHashes(exported), 'what the writer wrote is what export-logs writes');
     } finally {
       await second.close();

@@ -28,8 +28,8 @@ const sortedEntries = (m: Map<string, string[]>) => [...m].sort(([a], [b]) => a.
 let store: TestStore;
 
 const Reader = suite('relationsOf (migration text)');
-Reader.before(() => {
-  store = freshStore();
+Reader.before(async () => {
+  store = await freshStore();
 });
 
 Reader("reads the node's migrations as SQLite reports the schema they build, columns in order", () => {

@@ -60,8 +60,8 @@ export async function launchKillableChromium(): Promise<KillableChromium> {
     },
     async close() {
       await browser.close().catch(() => {});
-      // Helpers orphaned by the kill normally exit within moments; reap any that did not.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Helpers orphaned by the kill exit by themselves; reap any still there
+      // rather than wait for them (a signal to one already exiting is harmless).
       for (const helper of helpers) {
         if (existsSync(`/proc/${helper}`)) {
           try {

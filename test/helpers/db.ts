@@ -1,38 +1,59 @@
-// A fresh, migrated database file in a temporary directory, removed at the end.
+// A fresh, migrated store in a temporary directory, removed at the end; and
+// the SQLite handle behind a store, for tests that check the file with SQL.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, type Db } from '../../src/log/open.ts';
-import { EventLog } from '../../src/log/append.ts';
-import { Projector } from '../../src/projections/projector.ts';
+import type { Db } from '../../src/log/open.ts';
+import type { EventStore } from '../../src/log/store.ts';
+import { SqliteEventStore } from '../../src/log/sqliteStore.ts';
+import { openStore, type OpenStoreOptions } from '../../src/projections/sqlite/open.ts';
+import type { SqliteMonitorReads } from '../../src/projections/sqlite/reads.ts';
 
-export type TestStore = { dir: string; path: string; db: Db; log: EventLog; cleanup(): void };
+export type TestStore = {
+  dir: string;
+  path: string;
+  /** The store (what the server's services carry as `store`). */
+  log: SqliteEventStore;
+  reads: SqliteMonitorReads;
+  /** Its SQLite handle, for checks in SQL. */
+  db: Db;
+  cleanup(): Promise<void>;
+};
 
 export function tempDir(prefix = 'wrm-test-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function freshStore(options: { clock?: () => number } = {}): TestStore {
+/** Opens the store at `path` (creating it), as the server does but without its hold. */
+export async function openTestStore(path: string, options: OpenStoreOptions = {}): Promise<Omit<TestStore, 'dir' | 'cleanup'> & { close(): Promise<void> }> {
+  const opened = await openStore(path, options);
+  return { path, log: opened.store, reads: opened.reads, db: opened.store.db, close: () => opened.close() };
+}
+
+export async function freshStore(options: { clock?: () => number } = {}): Promise<TestStore> {
   const { dir, cleanup } = tempDir();
   const path = join(dir, 'monitor.db');
-  const db = openDatabase(path);
-  const log = new EventLog(db, new Projector(), options.clock);
+  const opened = await openTestStore(path, options);
   return {
     dir,
-    path,
-    db,
-    log,
-    cleanup() {
+    ...opened,
+    async cleanup() {
       try {
-        log.close();
-        db.close();
+        await opened.close();
       } catch {
         // already closed by the test
       }
       cleanup();
     },
   };
+}
+
+/** The SQLite handle behind a store (a server's `services.store`), for checks in SQL. */
+export function dbOf(store: EventStore | { store: EventStore }): Db {
+  const s = 'store' in store ? store.store : store;
+  if (!(s instanceof SqliteEventStore)) throw new Error('not a SQLite store');
+  return s.db;
 }
 
 /**

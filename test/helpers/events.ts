@@ -2,7 +2,7 @@
 // generator of realistic, interleaved event sequences (connections, operations
 // and their tasks, servers) for the log and the rebuild == inline checks.
 import { validateEvent, EVENT_SCHEMA_VERSION, type NewEvent, type StoredEvent } from '../../src/log/catalogue.ts';
-import type { EventLog, ExpectedVersion } from '../../src/log/append.ts';
+import type { EventStore, ExpectedVersion } from '../../src/log/store.ts';
 
 /** mulberry32: a small seeded generator, the same on every machine. */
 export function prng(seed: number): () => number {
@@ -340,7 +340,7 @@ export function* realisticSteps(seed: number, options: { minEvents: number; conc
  * conflict. The clock moves on between rounds. Returns what happened.
  */
 export async function appendSteps(
-  log: EventLog,
+  log: EventStore,
   steps: Iterable<Step>,
   options: { seed: number; maxBatch?: number; setNow: (ms: number) => void; startMs?: number },
 ) {

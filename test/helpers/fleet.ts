@@ -7,8 +7,7 @@ import * as assert from 'uvu/assert';
 import pino from 'pino';
 import { startPostgres, type TestPostgres } from './postgres.ts';
 import type { Db } from '../../src/log/open.ts';
-import type { EventLog } from '../../src/log/append.ts';
-import type { EventRow } from '../../src/log/read.ts';
+import type { EventRow, EventStore } from '../../src/log/store.ts';
 import { Forwarder, type ForwarderOptions } from '../../src/fleet/forwarder.ts';
 import { centreClient, type CentreClient } from '../../src/fleet/pg.ts';
 import { waitFor } from './webrtc.ts';
@@ -33,10 +32,9 @@ export function postgresFor(first: Test, last: Test = first): { readonly pg: Tes
 export const silent = pino({ level: 'silent' });
 
 /** A forwarder with test-sized batches and backoff; start() it. */
-export function forwarderFor(db: Db, log: EventLog, url: string, node: string, options: Partial<ForwarderOptions> = {}): Forwarder {
+export function forwarderFor(store: EventStore, url: string, node: string, options: Partial<ForwarderOptions> = {}): Forwarder {
   return new Forwarder(
-    db,
-    log,
+    store,
     { url, node, batchSize: 200, backoff: { initialMs: 10, maxMs: 100 }, behindAfterMs: 60_000, ...options },
     silent,
   );
@@ -52,12 +50,12 @@ export async function connect(url: string): Promise<CentreClient> {
 
 /** Resolves once everything up to `position` (default: the head now) is in the centre and the forwarder is idle. */
 export async function shippedThrough(forwarder: Forwarder, position?: number, timeoutMs = 20_000): Promise<void> {
-  const target = position ?? forwarder.status().head_position;
-  await waitFor(() => forwarder.status().shipped_position >= target, timeoutMs, `the forwarder to ship through ${target}`);
+  const target = position ?? (await forwarder.status()).head_position;
+  await waitFor(async () => (await forwarder.status()).shipped_position >= target, timeoutMs, `the forwarder to ship through ${target}`);
   await forwarder.idle();
 }
 
-const COLUMNS = 'position, stream, version, type, data, meta, recorded_at';
+const COLUMNS = 'position, stream, version, type, data, meta, recorded_at AS recordedAt';
 
 /** The node's own log, as stored. */
 export function localRows(db: Db, through = Number.MAX_SAFE_INTEGER): EventRow[] {
@@ -67,7 +65,7 @@ export function localRows(db: Db, through = Number.MAX_SAFE_INTEGER): EventRow[]
 /** The centre's copy of one node's log, in the node's shape. */
 export async function centralRows(client: CentreClient, node: string, through = Number.MAX_SAFE_INTEGER): Promise<EventRow[]> {
   const { rows } = await client.query<EventRow>(
-    `SELECT node_position AS position, stream, version, type, data, meta, recorded_at FROM events
+    `SELECT node_position AS position, stream, version, type, data, meta, recorded_at AS "recordedAt" FROM events
      WHERE node = $1 AND node_position <= $2 ORDER BY node_position`,
     [node, through],
   );
@@ -93,4 +91,10 @@ export async function assertCentreHolds(client: CentreClient, node: string, loca
     [node],
   );
   assert.is(rows[0].n, rows[0].max ?? 0, `node ${node}: central positions run 1..n with no gap`);
+}
+
+/** The position a consumer's checkpoint covers (0 before its first). */
+export async function checkpointPosition(store: EventStore, consumer: string): Promise<number> {
+  const checkpoint = await store.readCheckpoint(consumer);
+  return checkpoint === null ? 0 : store.positionOf(checkpoint);
 }

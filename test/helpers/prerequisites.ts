@@ -52,6 +52,33 @@ export function requireAiortc(): string {
   return python;
 }
 
+/** What a suite script can ask for with `--require` (test/run.ts): each check throws with the install command. */
+export const REQUIREMENTS: Record<string, () => unknown> = {
+  chromium: () => requireTool(TOOLS.chromium),
+  aiortc: requireAiortc,
+  promtool: () => requireTool(TOOLS.promtool),
+  postgres: () => requirePostgres(),
+  root: () => requireRoot('it mounts a tmpfs under the database and changes resource limits'),
+};
+
+/** Every requirement in `names` that is not met, each with the command that installs it. */
+export function missingRequirements(names: readonly string[]): string[] {
+  const missing: string[] = [];
+  for (const name of names) {
+    const check = REQUIREMENTS[name];
+    if (!check) {
+      missing.push(`unknown requirement "${name}" (known: ${Object.keys(REQUIREMENTS).join(', ')})`);
+      continue;
+    }
+    try {
+      check();
+    } catch (err) {
+      missing.push((err as Error).message);
+    }
+  }
+  return missing;
+}
+
 /** The directory of PostgreSQL's server programs (initdb, pg_ctl, postgres, psql); throws with the install command otherwise. */
 export function requirePostgres(): string {
   const initdb = requireTool(TOOLS.postgres);

@@ -48,6 +48,50 @@ export async function startWebRtcServer(config: ConfigInput = {}, options: { kee
   };
 }
 
+/** RTP clock rate of video (VP8): ticks per second of media time. */
+export const VIDEO_HZ = 90_000;
+
+/** Media time from RTP timestamp `from` to `to`, in ticks (timestamps wrap at 2^32). */
+export const mediaTicks = (from: number, to: number) => (to - from) >>> 0;
+
+/**
+ * The video frames a viewer receives from now on, by RTP timestamp, so a test
+ * counts frames per second of media time, however slowly a loaded machine
+ * delivers them. `until` waits for a condition on the timestamps received,
+ * re-checked on each new frame (bounded by `timeoutMs`).
+ */
+export function videoFrames(viewer: Viewer) {
+  const stamps: number[] = [];
+  const waiters = new Set<() => void>();
+  const stop = viewer.onVideoFrame((ts) => {
+    stamps.push(ts);
+    for (const check of waiters) check();
+  });
+  return {
+    stamps,
+    stop,
+    until<T>(probe: (stamps: number[]) => T | null | undefined | false, timeoutMs: number, what: string): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const check = () => {
+          const value = probe(stamps);
+          if (value) finish(() => resolve(value));
+        };
+        const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${stamps.length} frames)`))), timeoutMs);
+        const finish = (then: () => void) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          then();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Frames among `stamps` whose timestamps lie in [from, from + ticks). */
+export const framesWithin = (stamps: number[], from: number, ticks: number) => new Set(stamps.filter((ts) => mediaTicks(from, ts) < ticks)).size;
+
 export async function waitFor<T>(probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 5000, what = 'condition'): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {

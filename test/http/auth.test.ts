@@ -3,11 +3,12 @@ import * as assert from 'uvu/assert';
 import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
 import { headPosition } from '../../src/log/read.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { dbOf } from '../helpers/db.ts';
 
 const TOKEN = 's3cret-token';
 let server: TestServer;
 const EXPORT = `${MONITOR_PREFIX}/export`;
-const head = () => headPosition(server.services.db);
+const head = () => headPosition(dbOf(server.services));
 
 const Auth = suite('requireTokenForWrites');
 Auth.before(async () => {

@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Router from '@koa/router';
 import type { PluginFactory } from '../../src/http/serve.ts';
+import { dbOf } from '../helpers/db.ts';
 
 let server: TestServer;
 const EXPORT = `${MONITOR_PREFIX}/export`;
@@ -67,21 +68,21 @@ Problems('answers a known route with the wrong method 405 with Allow', async () 
 });
 
 Problems('answers malformed JSON with 400 INVALID_JSON and records nothing', async () => {
-  const before = headPosition(server.services.db);
+  const before = headPosition(dbOf(server.services));
   for (const body of ['{', '{"since":', "{'a':1}", 'nul', '{"a":1}}']) {
     const res = await server.api(EXPORT, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     await expectProblem(res, 400, 'INVALID_JSON');
   }
-  assert.is(headPosition(server.services.db), before);
+  assert.is(headPosition(dbOf(server.services)), before);
 });
 
 Problems('answers a body that is not JSON with 415', async () => {
-  const before = headPosition(server.services.db);
+  const before = headPosition(dbOf(server.services));
   await expectProblem(await server.api(EXPORT, { method: 'POST', body: 'since=now', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
   await expectProblem(await server.api(EXPORT, { method: 'POST', body: '{}', headers: { 'content-type': 'text/plain' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
   const noType = await raw('POST', EXPORT, { 'content-length': '2' }, '{}');
   assert.is(noType.status, 415, noType.body);
-  assert.is(headPosition(server.services.db), before);
+  assert.is(headPosition(dbOf(server.services)), before);
 });
 
 Problems('answers JSON of the wrong shape with 422 and the issues', async () => {
@@ -92,12 +93,12 @@ Problems('answers JSON of the wrong shape with 422 and the issues', async () => 
 });
 
 Problems('answers an oversized body with 413 and records nothing', async () => {
-  const before = headPosition(server.services.db);
+  const before = headPosition(dbOf(server.services));
   const big = JSON.stringify({ connection_id: 'x'.repeat(10_000) });
   await expectProblem(await server.api(EXPORT, { method: 'POST', body: big, headers: { 'content-type': 'application/json' } }), 413, 'PAYLOAD_TOO_LARGE');
   const chunked = await raw('POST', EXPORT, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, big);
   assert.is(chunked.status, 413, chunked.body);
-  assert.is(headPosition(server.services.db), before);
+  assert.is(headPosition(dbOf(server.services)), before);
 });
 
 Problems('echoes a sane X-Request-Id and replaces an unsafe one', async () => {

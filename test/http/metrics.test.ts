@@ -24,7 +24,7 @@ const stats = (bytesSent: number, packetsSent: number): NewEvent => ({
 
 /** Drives a connection to connected with real log events. */
 async function connected(server: TestServer, id: string, extra: NewEvent[] = []) {
-  await server.services.log.append(`connection:${id}`, [
+  await server.services.store.append(`connection:${id}`, [
     { type: 'connection.created', data: { connection_id: id, mode: 'media' } },
     { type: 'connection.state_changed', data: { kind: 'ice', from: 'new', to: 'connected' } },
     { type: 'connection.state_changed', data: { kind: 'connection', from: 'new', to: 'connecting' } },
@@ -92,7 +92,7 @@ metrics('exposes every family, with types, in valid text format', async () => {
 metrics('matches the monitor summary after real appends and operations', async () => {
   const server = await startTestServer();
   try {
-    const { log, runner } = server.services;
+    const { store: log, runner } = server.services;
     await connected(server, 'c1', [stats(5000, 50)]);
     await connected(server, 'c2', [stats(7000, 70)]);
     await connected(server, 'c3', [stats(1000, 10), { type: 'connection.closed', data: { reason: 'done', initiator: 'remote' } }]);

@@ -3,10 +3,10 @@ import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
-import { headPosition, readStream } from '../../src/log/read.ts';
+import { headPosition } from '../../src/log/read.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { appendSteps, realisticSteps } from '../helpers/events.ts';
-import { tempDir } from '../helpers/db.ts';
+import { dbOf, tempDir } from '../helpers/db.ts';
 import { waitFor } from '../helpers/webrtc.ts';
 import { makeLog } from '../../bench/make-log.ts';
 
@@ -29,13 +29,13 @@ const problem = async (path: string, status: number, code: string) => {
   assert.is(r.body.status, status);
   return r.body;
 };
-const db = () => server.services.db;
+const db = () => dbOf(server.services);
 const ids = (sql: string) => db().prepare(sql).pluck().all() as string[];
 
 async function start() {
   server = await startTestServer({ debug: true, shutdownGraceMs: 0 });
-  await appendSteps(server.services.log, realisticSteps(31, { minEvents: 1200 }), { seed: 31, maxBatch: 20, setNow: () => {} });
-  const { runner, log } = server.services;
+  await appendSteps(server.services.store, realisticSteps(31, { minEvents: 1200 }), { seed: 31, maxBatch: 20, setNow: () => {} });
+  const { runner, store: log } = server.services;
   await log.append('connection:doomed', [
     { type: 'connection.created', data: { connection_id: 'doomed' } },
     { type: 'connection.state_changed', data: { kind: 'connection', from: 'connecting', to: 'failed' } },
@@ -177,14 +177,14 @@ Detail('answers the read model, its tasks and the first page of its timeline', a
   for (const k of ['connection_state', 'ice_connection_state', 'tracks', 'data_channels', 'errors', 'latest_stats', 'category']) assert.ok(k in body.connection, k);
   assert.ok(Array.isArray(body.tasks));
   assert.is(body.as_of, null);
-  const events = readStream(db(), `connection:${id}`);
+  const events = await server.services.store.readStream(`connection:${id}`);
   assert.equal(body.timeline.events.map((e: any) => e.position), events.slice(0, 100).map((e) => e.position));
   assert.is(body.timeline.events[0].recorded_at, new Date(events[0].recordedAt).toISOString());
 });
 
 Detail('pages its timeline with events_limit and events_after', async () => {
   const id = busiest();
-  const all = readStream(db(), `connection:${id}`);
+  const all = await server.services.store.readStream(`connection:${id}`);
   const seen: number[] = [];
   let after = 0;
   for (;;) {
@@ -198,7 +198,7 @@ Detail('pages its timeline with events_limit and events_after', async () => {
 
 Detail('travels in time with ?at= a log position or an ISO time', async () => {
   const id = busiest();
-  const events = readStream(db(), `connection:${id}`);
+  const events = await server.services.store.readStream(`connection:${id}`);
   const mid = events[Math.floor(events.length / 2)];
   const byPosition = await ok(`/connections/${encodeURIComponent(id)}?at=${mid.position}`);
   assert.is(byPosition.connection.last_position, mid.position);
@@ -220,7 +220,7 @@ Detail('travels in time with ?at= a log position or an ISO time', async () => {
 });
 
 Detail('finds ids with hostile characters and answers 404 for unknown ones', async () => {
-  await server.services.log.append('connection:../../x %/?#', [{ type: 'connection.created', data: { connection_id: '../../x %/?#' } }]);
+  await server.services.store.append('connection:../../x %/?#', [{ type: 'connection.created', data: { connection_id: '../../x %/?#' } }]);
   const body = await ok(`/connections/${encodeURIComponent('../../x %/?#')}`);
   assert.is(body.connection.id, '../../x %/?#');
   const p = await problem('/connections/no-such-connection', 404, 'NOT_FOUND');
@@ -373,16 +373,12 @@ Export('answers 202 with the operation to poll when asked to respond asynchronou
   assert.is(res.status, 202, JSON.stringify(body));
   assert.is(res.headers.get('location'), `${MONITOR_PREFIX}/operations/${body.operation_id}`);
   assert.is(body.status, 'running');
-  for (let i = 0; i < 200; i++) {
-    const op = await ok(`/operations/${body.operation_id}`);
-    if (op.operation.status !== 'running') {
-      assert.is(op.operation.status, 'completed');
-      assert.ok(op.operation.result.files > 0);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.unreachable('the export operation did not finish within 10 s');
+  const op = await waitFor(async () => {
+    const o = await ok(`/operations/${body.operation_id}`);
+    return o.operation.status !== 'running' && o;
+  }, 30_000, 'the export operation');
+  assert.is(op.operation.status, 'completed');
+  assert.ok(op.operation.result.files > 0);
 });
 
 Export.run();

@@ -6,6 +6,9 @@ import { request } from 'node:http';
 import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { fillDatabase } from '../helpers/storage.ts';
+import { dbOf } from '../helpers/db.ts';
+import { waitFor } from '../helpers/webrtc.ts';
+import { healthOf } from '../../src/http/health.ts';
 
 let server: TestServer;
 const metrics = async () => (await (await server.api('/metrics')).text()).split('\n');
@@ -56,7 +59,8 @@ Series('shows an event-loop stall in the delay histogram and its maximum', async
   while (performance.now() - stall < 150) {
     // hold the loop, as an unbounded read would
   }
-  await new Promise((r) => setTimeout(r, 50));
+  // The loop sampler's next tick, which comes after the stall, measures it.
+  await waitFor(() => healthOf(server.services).maxDelaySinceScrape >= 0.1, 5000, 'the sampler to measure the stall');
   const lines = await metrics();
   assert.ok(value(lines, 'webrtc_event_loop_delay_max_seconds')! >= 0.1, 'the maximum since the last scrape');
   const fast = value(lines, 'webrtc_event_loop_delay_seconds_bucket{le="0.1"}')!;
@@ -65,13 +69,13 @@ Series('shows an event-loop stall in the delay histogram and its maximum', async
 });
 
 Series('counts events that could not be recorded, and the gap marker that accounts for them', async () => {
-  const full = fillDatabase(server.services.db);
-  await server.services.log.append('connection:x', [{ type: 'connection.created', data: { connection_id: 'x' } }]).catch(() => {});
+  const full = fillDatabase(dbOf(server.services));
+  await server.services.store.append('connection:x', [{ type: 'connection.created', data: { connection_id: 'x' } }]).catch(() => {});
   let lines = await metrics();
   assert.is(value(lines, 'webrtc_log_unrecorded_events_total'), 1);
   assert.is(value(lines, 'webrtc_log_pending_gap_events'), 1);
   full.release();
-  await server.services.log.append('connection:y', [{ type: 'connection.created', data: { connection_id: 'y' } }]);
+  await server.services.store.append('connection:y', [{ type: 'connection.created', data: { connection_id: 'y' } }]);
   lines = await metrics();
   assert.is(value(lines, 'webrtc_log_gaps_total'), 1);
   assert.is(value(lines, 'webrtc_log_pending_gap_events'), 0);

@@ -8,9 +8,10 @@ import Router from '@koa/router';
 import type { PluginFactory } from '../../src/http/serve.ts';
 import { respondWithOutcome } from '../../src/http/respond.ts';
 import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
-import { getOperation } from '../../src/projections/queries.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { fillDatabase } from '../helpers/storage.ts';
+import { dbOf } from '../helpers/db.ts';
+import { waitFor } from '../helpers/webrtc.ts';
 
 let server: TestServer;
 let full: { release(): void } | null = null;
@@ -22,7 +23,7 @@ const fillingRoute: PluginFactory = (services) => ({
     () =>
       new Router().post('/test/fill-then-finish', async (ctx) => {
         const started = await services.runner.start('fill_then_finish', {}, async () => {
-          full = fillDatabase(services.db);
+          full = fillDatabase(dbOf(services));
           return { done: true };
         });
         await respondWithOutcome(ctx, started, 5000, (result) => result);
@@ -48,20 +49,22 @@ Respond('answers 503 with the storage code and Retry-After, never 200, and the o
   assert.ok(Number(res.headers.get('retry-after')) > 0);
   const operationId = body.errors?.operation_id;
   assert.type(operationId, 'string');
-  assert.is(getOperation(server.services.db, operationId!)?.status, 'running', 'nothing recorded the outcome yet');
+  assert.is((await server.services.reads.operation(operationId!))?.status, 'running', 'nothing recorded the outcome yet');
   full!.release();
   full = null;
   // Storage is back: a write (any) lets the runner record the failure it kept.
   const next = await server.api(`${MONITOR_PREFIX}/export`, { method: 'POST', json: {} });
   assert.is(next.status, 200);
   await next.body?.cancel();
-  for (let i = 0; i < 100 && getOperation(server.services.db, operationId!)?.status === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
-  const op = getOperation(server.services.db, operationId!)!;
+  const op = await waitFor(async () => {
+    const o = await server.services.reads.operation(operationId!);
+    return o?.status !== 'running' && o;
+  }, 10_000, 'the kept failure to be recorded');
   assert.equal([op.status, op.error?.code], ['failed', 'STORAGE_FULL']);
 });
 
 Respond('answers 503 STORAGE_FULL (not 500) when even operation.started cannot be recorded, and reads keep working', async () => {
-  full = fillDatabase(server.services.db);
+  full = fillDatabase(dbOf(server.services));
   const res = await server.api(`${MONITOR_PREFIX}/export`, { method: 'POST', json: {} });
   const body = (await res.json()) as { code: string };
   assert.is(res.status, 503);

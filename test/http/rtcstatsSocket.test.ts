@@ -1,6 +1,7 @@
 // The rtcstats WebSocket against a real server, driven by the real rtcstats
 // client transport (trace-ws.js) and, for hostile input, by a bare socket.
 import { suite } from 'uvu';
+import { dbOf } from '../helpers/db.ts';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -14,10 +15,10 @@ import { join } from 'node:path';
 
 let server: TestServer;
 const rows = (stream: string) =>
-  server.services.db.prepare('SELECT type, data, position FROM events WHERE stream = ? ORDER BY position').all(stream) as { type: string; data: string; position: number }[];
+  dbOf(server.services.store).prepare('SELECT type, data, position FROM events WHERE stream = ? ORDER BY position').all(stream) as { type: string; data: string; position: number }[];
 const streamsOf = (session: string) =>
-  server.services.db.prepare("SELECT DISTINCT stream FROM events WHERE stream LIKE ? ORDER BY stream").pluck().all(`client:${session}:%`) as string[];
-const eventCount = () => server.services.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+  dbOf(server.services.store).prepare("SELECT DISTINCT stream FROM events WHERE stream LIKE ? ORDER BY stream").pluck().all(`client:${session}:%`) as string[];
+const eventCount = () => dbOf(server.services.store).prepare('SELECT count(*) FROM events').pluck().get() as number;
 const wsUrl = (path = '') => server.url.replace('http', 'ws') + RTCSTATS_PATH + path;
 
 /** Waits until the log holds `n` events of `stream` (log positions, not time). */
@@ -88,7 +89,7 @@ Ingest('records a traced peer connection from the real client: created without T
 });
 
 Ingest('joins a trace to the server connection whose answer had the ICE username fragment, and the detail shows both ends', async () => {
-  const log = server.services.log;
+  const log = server.services.store;
   await log.append('connection:c-1', [
     { type: 'connection.created', data: { connection_id: 'c-1', server_id: 's-1' } },
     { type: 'connection.negotiated', data: { local_ice_ufrag: 'SRVR', remote_ice_ufrag: 'VIEW', local_fingerprint: 'AA:BB:CC', remote_fingerprint: null } },
@@ -104,7 +105,7 @@ Ingest('joins a trace to the server connection whose answer had the ICE username
   trace.statsEntry('getstats', 'PC_0', deltaCompression({}, chromeReport(3)));
   let detail: any;
   await until(() => {
-    const n = server.services.db.prepare("SELECT count(*) FROM events WHERE type = 'client.stats_sampled' AND stream IN (SELECT stream FROM events WHERE type = 'client.correlated')").pluck().get() as number;
+    const n = dbOf(server.services.store).prepare("SELECT count(*) FROM events WHERE type = 'client.stats_sampled' AND stream IN (SELECT stream FROM events WHERE type = 'client.correlated')").pluck().get() as number;
     return n > 0;
   }, 'the joined sample');
   detail = await (await server.api(`${MONITOR_PREFIX}/connections/c-1`)).json();
@@ -119,7 +120,7 @@ Ingest('joins a trace to the server connection whose answer had the ICE username
   assert.ok(detail.timeline.both_ends.some((e: { type: string }) => e.type === 'client.stats_sampled'));
   // The exported JSON has both ends too: the viewers, and their events after the server's, in log order.
   const out = join(server.dir, 'export');
-  await exportLogs(server.services.db, { out, connectionId: 'c-1' });
+  await exportLogs(server.services.store, server.services.reads, { out, connectionId: 'c-1' });
   const file = JSON.parse(readFileSync(join(out, 'connections', readdirSync(join(out, 'connections'))[0]), 'utf8'));
   assert.is(file.viewers[0].stream, detail.viewers[0].stream);
   assert.equal(file.both_ends, detail.both_ends);
@@ -128,14 +129,14 @@ Ingest('joins a trace to the server connection whose answer had the ICE username
   assert.ok(file.viewer_events.some((e: { type: string }) => e.type === 'client.correlated'));
   // As an rtcstats dump (both ends, one timeline) that reads back through the dump importer.
   const dumps = join(server.dir, 'rtcstats-export');
-  await exportLogs(server.services.db, { out: dumps, connectionId: 'c-1', format: 'rtcstats' });
+  await exportLogs(server.services.store, server.services.reads, { out: dumps, connectionId: 'c-1', format: 'rtcstats' });
   const text = readFileSync(join(dumps, 'rtcstats', readdirSync(join(dumps, 'rtcstats'))[0]), 'utf8');
   assert.match(text, /^RTCStatsDump\n\{"fileFormat":3,/);
-  const back = translateRtcstatsDump(parseRtcstatsDump(text), { source: 'rtcstats_dump', meeting: null, userAgent: null, obfuscateIps: false, maxPeers: 4 }, () => null);
+  const back = await translateRtcstatsDump(parseRtcstatsDump(text), { source: 'rtcstats_dump', meeting: null, userAgent: null, obfuscateIps: false, maxPeers: 4 }, () => null);
   const streamsBack = [...back.streams.keys()];
   assert.is(streamsBack.length, 2, streamsBack.join());
   const viewerBack = [...back.streams.entries()].find(([s]) => !s.endsWith(':server'))![1];
-  const sampleBack = viewerBack.find((e) => e.type === 'client.stats_sampled')!.data as { inbound: { frames_decoded: number; freeze_count: number }[] };
+  const sampleBack = viewerBack.find((e: { type: string }) => e.type === 'client.stats_sampled')!.data as { inbound: { frames_decoded: number; freeze_count: number }[] };
   assert.is(sampleBack.inbound[0].frames_decoded, 90);
   assert.is(sampleBack.inbound[0].freeze_count, 1);
   // Time travel to before the join: the viewer is not there yet.

@@ -8,10 +8,11 @@ import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
 import { headPosition } from '../../src/log/read.ts';
 import { splitHost } from '../../src/http/sameSite.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { dbOf } from '../helpers/db.ts';
 
 let server: TestServer;
 const EXPORT = `${MONITOR_PREFIX}/export`;
-const head = () => headPosition(server.services.db);
+const head = () => headPosition(dbOf(server.services));
 
 /** A request with exactly these headers (fetch will not send a Host of our choosing). */
 function send(method: string, path: string, headers: Record<string, string | undefined>, body?: string) {

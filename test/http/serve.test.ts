@@ -5,8 +5,7 @@ import * as assert from 'uvu/assert';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { openReadOnly } from '../../src/log/open.ts';
-import { listOperations } from '../../src/projections/queries.ts';
-import { tempDir } from '../helpers/db.ts';
+import { dbOf, tempDir } from '../helpers/db.ts';
 import { startTestServer } from '../helpers/server.ts';
 import { MONITOR, WEBRTC, startWebRtcServer } from '../helpers/webrtc.ts';
 
@@ -16,12 +15,14 @@ Shutdown('refuses a stream whose operation was running when shutdown began, so n
   const { dir, cleanup } = tempDir('wrm-serve-');
   try {
     const server = await startWebRtcServer({}, { keepDir: dir });
-    const { db, log } = server.services;
+    const { store: log } = server.services;
+    const db = dbOf(server.services);
+    const runningStreams = () => db.prepare("SELECT count(*) FROM operations WHERE status = 'running' AND type = 'stream'").pluck().get() as number;
     let closing: Promise<void> | null = null;
     // Shutdown begins the moment the stream's operation is on the record,
     // before its work (probe the file, open the stream) has run.
     log.onCommit(() => {
-      if (!closing && listOperations(db, { statuses: ['running'], type: 'stream', limit: 1 }).items.length) closing = server.close();
+      if (!closing && runningStreams() > 0) closing = server.close();
     });
     const res = await server.json(`${WEBRTC}/stream`, { method: 'POST', json: { content: 'sample.webm' } });
     await closing;

@@ -5,9 +5,10 @@ import { RTCPeerConnection } from 'werift';
 import { MONITOR, WEBRTC, offerSdp, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
 import { viewerPeerConfig } from '../../src/webrtc/peerConfig.ts';
 import { MAX_OFFER_CANDIDATES, MAX_OFFER_LINES } from '../../src/webrtc/offerLimits.ts';
+import { dbOf } from '../helpers/db.ts';
 
 let server: WebRtcTestServer;
-const eventCount = () => server.services.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+const eventCount = () => dbOf(server.services).prepare('SELECT count(*) FROM events').pluck().get() as number;
 
 const whep = suite('WHEP POST and DELETE');
 whep.before(async () => {
@@ -116,7 +117,7 @@ admission.after(() => capped.stop());
 admission('admits exactly N of N + 5 concurrent offers; the rest get a clean 503 with Retry-After and leave nothing in the log', async () => {
   const stream = await capped.stream();
   const offer = await offerSdp('media');
-  const before = capped.services.db.prepare("SELECT count(*) FROM events WHERE type = 'operation.started'").pluck().get() as number;
+  const before = dbOf(capped.services).prepare("SELECT count(*) FROM events WHERE type = 'operation.started'").pluck().get() as number;
   const responses = await Promise.all(
     Array.from({ length: 3 + 5 }, () => fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer })),
   );
@@ -130,7 +131,7 @@ admission('admits exactly N of N + 5 concurrent offers; the rest get a clean 503
   const sessions = responses.filter((r) => r.status === 201).map((r) => new URL(r.headers.get('location')!, stream.whep_url).toString());
   await Promise.all(responses.filter((r) => r.status === 201).map((r) => r.text()));
   assert.is((await capped.json(`${WEBRTC}/connections`)).body.length, 3);
-  const after = capped.services.db.prepare("SELECT count(*) FROM events WHERE type = 'operation.started'").pluck().get() as number;
+  const after = dbOf(capped.services).prepare("SELECT count(*) FROM events WHERE type = 'operation.started'").pluck().get() as number;
   assert.is(after - before, 3, 'a refused offer starts no operation');
 
   // A slot frees when a session ends; the next offer is admitted.
@@ -170,7 +171,7 @@ limits('refuses the oversized offers of the reports (12,000 candidates, 2,000 me
   const at = offer.indexOf('a=candidate:');
   const candidates = offer.slice(0, at) + Array.from({ length: 12_000 }, (_, i) => `a=candidate:${i} 1 udp ${2122260223 - i} 10.${(i >> 8) & 255}.${i & 255}.1 ${40000 + (i % 20000)} typ host\r\n`).join('') + offer.slice(at);
   const sections = offer + Array.from({ length: 2000 }, (_, i) => `m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:m${i}\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\na=rtcp-mux\r\na=setup:actpass\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n`).join('');
-  const count = () => limited.services.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+  const count = () => dbOf(limited.services).prepare('SELECT count(*) FROM events').pluck().get() as number;
   const before = count();
   for (const body of [candidates, sections]) {
     assert.ok(body.length > 300_000 && body.length < 1024 * 1024, `${body.length} bytes (under the body limit: the offer limits refuse it)`);

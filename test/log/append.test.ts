@@ -1,13 +1,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { openDatabase } from '../../src/log/open.ts';
-import { EventLog, GAP_RETRY_MS, type InlineProjector } from '../../src/log/append.ts';
-import { Projector } from '../../src/projections/projector.ts';
-import { readStream, headPosition, readAll } from '../../src/log/read.ts';
+import { GAP_RETRY_MS, type InlineProjector } from '../../src/log/append.ts';
+import { SqliteEventStore } from '../../src/log/sqliteStore.ts';
+import { Projector } from '../../src/projections/sqlite/projector.ts';
+import { SqliteMonitorReads } from '../../src/projections/sqlite/reads.ts';
+import { headPosition } from '../../src/log/read.ts';
 import { isAppError } from '../../src/errors.ts';
 import { GAP_STREAM, type NewEvent } from '../../src/log/catalogue.ts';
-import { getConnection, getSummary } from '../../src/projections/queries.ts';
-import { freshStore, type TestStore } from '../helpers/db.ts';
+import { freshStore, openTestStore, type TestStore } from '../helpers/db.ts';
 import { fillDatabase, holdWriteLock } from '../helpers/storage.ts';
 import { waitFor } from '../helpers/webrtc.ts';
 
@@ -15,10 +15,10 @@ const created = (id: string): NewEvent => ({ type: 'connection.created', data: {
 const err = (code: string): NewEvent => ({ type: 'connection.error', data: { code, message: 'm' } });
 const count = (store: TestStore) => store.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
 
-const Append = suite('EventLog.append');
+const Append = suite('EventStore.append (SQLite)');
 let store: TestStore;
-Append.before.each(() => {
-  store = freshStore();
+Append.before.each(async () => {
+  store = await freshStore();
 });
 Append.after.each(() => store.cleanup());
 
@@ -28,7 +28,7 @@ Append('appends events and reads them back with versions, positions and meta', a
   assert.is(r.firstPosition, 1);
   assert.is(r.lastPosition, 2);
   assert.is(r.nextVersion, 2);
-  const events = readStream(store.db, 'connection:a');
+  const events = await store.log.readStream('connection:a');
   assert.equal(events.map((e) => [e.position, e.version, e.type]), [[1, 1, 'connection.created'], [2, 2, 'connection.error']]);
   assert.equal(events[0].data, { connection_id: 'a', role: 'server' }, 'defaults are applied before storing');
   assert.equal(events[1].meta, { schema: 2, request_id: 'req-1' });
@@ -44,8 +44,8 @@ Append('stores the events table as STRICT with the frozen envelope', () => {
 
 Append('makes the read model visible as soon as the append resolves', async () => {
   await store.log.append('connection:a', [created('a')]);
-  assert.is(getConnection(store.db, 'a')?.category, 'new');
-  assert.is(getSummary(store.db).event_count, 1);
+  assert.is((await store.reads.connection('a'))?.category, 'new');
+  assert.is((await store.reads.summary()).event_count, 1);
 });
 
 Append('checks expected versions: any, no_stream, stream_exists and exact', async () => {
@@ -58,7 +58,7 @@ Append('checks expected versions: any, no_stream, stream_exists and exact', asyn
   assert.equal(await log.append('connection:a', [err('z')], { expectedVersion: 2 }), { ok: false, reason: 'conflict', expected: 2, current: 3 });
   assert.ok((await log.append('connection:a', [err('z')], { expectedVersion: 'any' })).ok);
   assert.is(count(store), 4, 'conflicts wrote nothing');
-  assert.equal(readStream(store.db, 'connection:a').map((e) => e.version), [1, 2, 3, 4]);
+  assert.equal((await store.log.readStream('connection:a')).map((e) => e.version), [1, 2, 3, 4]);
 });
 
 Append('fails only the conflicting append while the rest of the same batch commits', async () => {
@@ -74,9 +74,9 @@ Append('fails only the conflicting append while the rest of the same batch commi
   ]);
   assert.is(store.log.stats.batches, batchesBefore + 1, 'one transaction');
   assert.equal(results.map((r) => r.ok), [true, false, true, true, false]);
-  assert.equal(readStream(store.db, 'connection:a').map((e) => (e.data as { code?: string }).code ?? e.type), ['connection.created', 'fresh', 'next']);
-  assert.is(readStream(store.db, 'connection:b').length, 1);
-  assert.is(getConnection(store.db, 'a')?.error_count, 2, 'the projection saw only the committed appends');
+  assert.equal((await store.log.readStream('connection:a')).map((e) => (e.data as { code?: string }).code ?? e.type), ['connection.created', 'fresh', 'next']);
+  assert.is((await store.log.readStream('connection:b')).length, 1);
+  assert.is((await store.reads.connection('a'))?.error_count, 2, 'the projection saw only the committed appends');
 });
 
 Append('group-commits appends made in the same tick into one transaction', async () => {
@@ -127,7 +127,7 @@ Append('rejects events that are not in the catalogue with INVALID_EVENT and writ
   }
   await new Promise((r) => setImmediate(r));
   assert.is(count(store), 0);
-  assert.is(getSummary(store.db).event_count, 0);
+  assert.is((await store.reads.summary()).event_count, 0);
 });
 
 Append('rejects a payload that is not JSON (a cycle) instead of throwing', async () => {
@@ -146,7 +146,6 @@ Append('rejects a payload that is not JSON (a cycle) instead of throwing', async
 
 Append('rolls back only the append whose projection throws, keeping the batch', async () => {
   const { dir } = store;
-  const db = openDatabase(`${dir}/throwing.db`);
   const inner = new Projector();
   const throwing: InlineProjector = {
     apply(d, events) {
@@ -156,76 +155,70 @@ Append('rolls back only the append whose projection throws, keeping the batch', 
     flush: (d) => inner.flush(d),
     discard: () => inner.discard(),
   };
-  const log = new EventLog(db, throwing);
+  const log = SqliteEventStore.open(`${dir}/throwing.db`, { projector: throwing });
+  const reads = new SqliteMonitorReads(log);
   const results = await Promise.allSettled([
     log.append('connection:ok1', [created('ok1')]),
     log.append('connection:bad', [created('bad'), err('e')]),
     log.append('connection:ok2', [created('ok2')]),
   ]);
   assert.equal(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
-  assert.equal(readAll(db, { limit: 10 }).map((e) => e.stream), ['connection:ok1', 'connection:ok2']);
-  assert.ok(getConnection(db, 'ok2'));
-  assert.is(getConnection(db, 'bad'), null);
-  assert.is(getSummary(db).event_count, 2);
-  log.close();
-  db.close();
+  assert.equal((await log.readLog({ limit: 10 })).map((e) => e.stream), ['connection:ok1', 'connection:ok2']);
+  assert.ok(await reads.connection('ok2'));
+  assert.is(await reads.connection('bad'), null);
+  assert.is((await reads.summary()).event_count, 2);
+  await log.close();
 });
 
 Append('never lets recorded_at go backwards, even when the clock does', async () => {
   let now = 10_000;
-  const s = freshStore({ clock: () => now });
+  const s = await freshStore({ clock: () => now });
   try {
     await s.log.append('connection:a', [created('a')]);
     now = 5_000;
     await s.log.append('connection:a', [err('x')]);
     now = 20_000;
     await s.log.append('connection:a', [err('y')]);
-    assert.equal(readStream(s.db, 'connection:a').map((e) => e.recordedAt), [10_000, 10_000, 20_000]);
+    assert.equal((await s.log.readStream('connection:a')).map((e) => e.recordedAt), [10_000, 10_000, 20_000]);
   } finally {
-    s.cleanup();
+    await s.cleanup();
   }
 });
 
 Append('keeps recorded_at from going backwards across a reopen with a clock that went back', async () => {
   let now = 50_000;
   const path = `${store.dir}/reopen-clock.db`;
-  const db1 = openDatabase(path);
-  const log1 = new EventLog(db1, new Projector(), () => now);
-  await log1.append('connection:a', [created('a')]);
-  log1.close();
-  db1.close();
+  const first = await openTestStore(path, { clock: () => now });
+  await first.log.append('connection:a', [created('a')]);
+  await first.close();
   now = 40_000;
-  const db2 = openDatabase(path);
-  const log2 = new EventLog(db2, new Projector(), () => now);
-  await log2.append('connection:a', [err('x')]);
-  assert.equal(readStream(db2, 'connection:a').map((e) => e.recordedAt), [50_000, 50_000]);
-  log2.close();
-  db2.close();
+  const second = await openTestStore(path, { clock: () => now });
+  await second.log.append('connection:a', [err('x')]);
+  assert.equal((await second.log.readStream('connection:a')).map((e) => e.recordedAt), [50_000, 50_000]);
+  await second.close();
 });
 
 Append('keeps everything after closing and reopening the file, and continues the versions', async () => {
-  const { path, log, db } = store;
+  const { path, log } = store;
   await Promise.all([log.append('connection:a', [created('a'), err('1')]), log.append('operation:o', [{ type: 'operation.started', data: { operation_id: 'o', type: 't' } }])]);
-  const before = readAll(db, { limit: 100 });
-  log.close();
-  db.close();
-  const db2 = openDatabase(path);
-  assert.equal(readAll(db2, { limit: 100 }), before);
-  const log2 = new EventLog(db2, new Projector());
-  const r = await log2.append('connection:a', [err('2')], { expectedVersion: 2 });
+  const before = await log.readLog({ limit: 100 });
+  await log.close();
+  const again = await openTestStore(path);
+  assert.equal(await again.log.readLog({ limit: 100 }), before);
+  const r = await again.log.append('connection:a', [err('2')], { expectedVersion: 2 });
   assert.ok(r.ok);
   assert.is(r.nextVersion, 3);
   assert.is(r.firstPosition, 4);
-  assert.is(getConnection(db2, 'a')?.error_count, 2);
-  assert.is(getSummary(db2).event_count, 4);
-  log2.close();
-  db2.close();
+  assert.is((await again.reads.connection('a'))?.error_count, 2);
+  assert.is((await again.reads.summary()).event_count, 4);
+  await again.close();
 });
 
 Append('refuses appends after close with SHUTTING_DOWN, having committed what was queued', async () => {
   const p = store.log.append('connection:a', [created('a')]);
-  store.log.close();
+  const closing = store.log.close();
   assert.ok((await p).ok);
+  await closing;
   try {
     await store.log.append('connection:a', [err('late')]);
     assert.unreachable('append after close');
@@ -233,14 +226,16 @@ Append('refuses appends after close with SHUTTING_DOWN, having committed what wa
     assert.ok(isAppError(error));
     assert.is(error.code, 'SHUTTING_DOWN');
   }
-  assert.is(count(store), 1);
+  const reopened = await openTestStore(store.path);
+  assert.is((await reopened.log.head()), 1);
+  await reopened.close();
 });
 
 Append.run();
 
-const Storage = suite('EventLog.append when storage fails');
-Storage.before.each(() => {
-  store = freshStore();
+const Storage = suite('EventStore.append (SQLite) when storage fails');
+Storage.before.each(async () => {
+  store = await freshStore();
 });
 Storage.after.each(() => store.cleanup());
 
@@ -273,7 +268,7 @@ Storage('marks what was lost with a counted log.gap event as soon as storage tak
   assert.equal(lost.map((r) => r.status), ['rejected', 'rejected']);
   full.release();
   assert.ok((await store.log.append('connection:a', [err('3')])).ok);
-  const gaps = readStream(store.db, GAP_STREAM);
+  const gaps = await store.log.readStream(GAP_STREAM);
   assert.is(gaps.length, 1);
   const gap = gaps[0];
   assert.is(gap.type, 'log.gap');
@@ -284,7 +279,7 @@ Storage('marks what was lost with a counted log.gap event as soon as storage tak
   assert.equal(gap.data.streams.sort(), ['connection:a', 'operation:o']);
   assert.is(gap.data.error.code, 'STORAGE_FULL');
   assert.ok(gap.data.first_failed_at <= gap.data.last_failed_at);
-  assert.ok(gap.position < readStream(store.db, 'connection:a').at(-1)!.position, 'the marker comes before what followed it');
+  assert.ok(gap.position < (await store.log.readStream('connection:a')).at(-1)!.position, 'the marker comes before what followed it');
   assert.is(store.log.pendingGap, null);
   assert.equal([store.log.stats.unrecordedEvents, store.log.stats.gapsRecorded, store.log.stats.gapEventsRecorded], [3, 1, 3]);
 });
@@ -294,7 +289,7 @@ Storage('records the gap by itself when nothing else is appended after storage r
   const full = fillDatabase(store.db);
   await store.log.append('connection:a', [err('lost')]).catch(() => {});
   full.release();
-  await waitFor(() => readStream(store.db, GAP_STREAM).length === 1, GAP_RETRY_MS + 5000, 'the gap marker');
+  await waitFor(async () => (await store.log.readStream(GAP_STREAM)).length === 1, GAP_RETRY_MS + 5000, 'the gap marker');
   assert.is(store.log.pendingGap, null);
 });
 
@@ -305,16 +300,16 @@ Storage('keeps counting while storage stays full, and writes one marker for all 
   assert.is(store.log.pendingGap?.events, 3);
   full.release();
   await store.log.append('connection:a', [err('back')]);
-  const gaps = readStream(store.db, GAP_STREAM);
+  const gaps = await store.log.readStream(GAP_STREAM);
   assert.is(gaps.length, 1);
   assert.is((gaps[0].data as { events: number }).events, 3);
 });
 
 Storage.run();
 
-const Concurrent = suite('EventLog.append beside another writer');
-Concurrent.before.each(() => {
-  store = freshStore();
+const Concurrent = suite('EventStore.append (SQLite) beside another writer');
+Concurrent.before.each(async () => {
+  store = await freshStore();
 });
 Concurrent.after.each(() => store.cleanup());
 

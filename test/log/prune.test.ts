@@ -1,151 +1,73 @@
+// Pruning the SQLite store as an operator does, with the real CLI. What prune
+// keeps and deletes is the store's contract (test/log/contract.ts); here, the
+// large prune in chunks, and the refusal beside a running server.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lastPositionBefore, planPrune, prune, prunedThrough } from '../../src/log/prune.ts';
-import { writeCheckpoint } from '../../src/log/checkpoint.ts';
-import { readAll, headPosition } from '../../src/log/read.ts';
-import { isAppError } from '../../src/errors.ts';
-import { bulkEvents, freshStore, type TestStore } from '../helpers/db.ts';
-import { runCli } from '../helpers/cli.ts';
-import { startWebRtcServer, WEBRTC } from '../helpers/webrtc.ts';
-import { GAP_STREAM } from '../../src/log/catalogue.ts';
-import type { Viewer } from '../../src/webrtc/viewer.ts';
+import { bulkEvents, openTestStore, tempDir } from '../helpers/db.ts';
+import { runCli, startCliServer } from '../helpers/cli.ts';
+import { MONITOR } from '../helpers/webrtc.ts';
+import { openReadOnly } from '../../src/log/open.ts';
 
-let store: TestStore;
-const Prune = suite('prune');
-Prune.before.each(async () => {
-  store = freshStore();
-  await store.log.append('connection:a', Array.from({ length: 30 }, (_, i) => ({ type: 'connection.error', data: { code: `e${i}`, message: 'm' } }) as const));
-});
-Prune.after.each(() => store.cleanup());
-
-Prune('deletes events through a position, archiving them first as JSON lines', async () => {
-  const archive = join(store.dir, 'archive.jsonl');
-  const report = await prune(store.db, { throughPosition: 12, archivePath: archive });
-  assert.equal(report, { deleted: 12, throughPosition: 12, archived: archive });
-  const lines = readFileSync(archive, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.equal(lines.map((e) => e.position), Array.from({ length: 12 }, (_, i) => i + 1));
-  assert.is(readAll(store.db, { limit: 100 })[0].position, 13);
-  assert.is(prunedThrough(store.db), 12);
-  assert.is(headPosition(store.db), 30);
-});
-
-Prune('never deletes past the lowest consumer checkpoint', async () => {
-  writeCheckpoint(store.db, 'log-dir', 5);
-  writeCheckpoint(store.db, 'other', 20);
-  const report = await prune(store.db, { throughPosition: 25 });
-  assert.is(report.throughPosition, 5);
-  assert.is(report.deleted, 5);
-});
-
-Prune('refuses position 0 and keeps positions growing after a prune of everything', async () => {
+const count = (path: string) => {
+  const db = openReadOnly(path);
   try {
-    await prune(store.db, { throughPosition: 0 });
-    assert.unreachable();
-  } catch (err) {
-    assert.ok(isAppError(err));
-    assert.is(err.status, 400);
-  }
-  await prune(store.db, { throughPosition: 30 });
-  assert.is(prunedThrough(store.db), 30);
-  const r = await store.log.append('connection:b', [{ type: 'connection.created', data: { connection_id: 'b' } }]);
-  assert.ok(r.ok);
-  assert.is(r.firstPosition, 31, 'AUTOINCREMENT never reuses a pruned position');
-});
-
-Prune('says nothing was pruned on a fresh log', () => {
-  assert.is(prunedThrough(store.db), null);
-});
-
-Prune('a stream whose events were all pruned keeps counting its versions, and no_stream does not hold for it', async () => {
-  await prune(store.db, { throughPosition: 30 });
-  const again = await store.log.append('connection:a', [{ type: 'connection.error', data: { code: 'late', message: 'm' } }], {
-    expectedVersion: 'no_stream',
-  });
-  assert.equal(again.ok, false, 'the stream existed: no_stream must not hold');
-  const next = await store.log.append('connection:a', [{ type: 'connection.error', data: { code: 'late', message: 'm' } }], {
-    expectedVersion: 30,
-  });
-  assert.ok(next.ok && next.nextVersion === 31, JSON.stringify(next));
-});
-
-Prune.run();
-
-const Plan = suite('planPrune and lastPositionBefore');
-Plan.before.each(async () => {
-  let now = 1_000;
-  store = freshStore({ clock: () => (now += 1_000) });
-  // One append each: events of one append share its time.
-  for (let i = 0; i < 10; i++) await store.log.append(`connection:${i}`, [{ type: 'connection.error', data: { code: `e${i}`, message: 'm' } }]);
-});
-Plan.after.each(() => store.cleanup());
-
-Plan('says what a prune would delete, held back by a checkpoint, and deletes nothing', () => {
-  writeCheckpoint(store.db, 'log-dir', 4);
-  const plan = planPrune(store.db, 8);
-  const recorded = readAll(store.db, { limit: 10 }).map((e) => e.recordedAt);
-  assert.equal(plan, { requested: 8, throughPosition: 4, heldBy: 'log-dir', events: 4, firstRecordedAt: recorded[0], lastRecordedAt: recorded[3] });
-  assert.is(headPosition(store.db), 10);
-  assert.is(prunedThrough(store.db), null);
-  assert.equal(planPrune(store.db, 0).events, 0);
-});
-
-Plan('finds the last position recorded before a time', () => {
-  const recorded = readAll(store.db, { limit: 10 }).map((e) => e.recordedAt);
-  assert.is(lastPositionBefore(store.db, recorded[0]), 0);
-  assert.is(lastPositionBefore(store.db, recorded[5]), 5);
-  assert.is(lastPositionBefore(store.db, recorded[9] + 1), 10);
-});
-
-Plan.run();
-
-const Live = suite('prune beside a live server');
-
-Live('makes no write of the server fail: no 5xx, no event lost, while prune runs again and again', async () => {
-  const server = await startWebRtcServer({ statsIntervalMs: 100 });
-  const viewers: Viewer[] = [];
-  const statuses: number[] = [];
-  let pruning = true;
-  try {
-    // Connection events every 100 ms per viewer, and operations from requests.
-    const data = await server.stream({ mode: 'data', quality: 'low' });
-    for (let i = 0; i < 3; i++) viewers.push(await server.viewer(data.whep_url, 'data'));
-    // Old events for each prune to delete in several chunks.
-    bulkEvents(server.services.db, 60_000, 20);
-    let through = 0;
-    const prunes = (async () => {
-      let runs = 0;
-      while (pruning || runs < 3) {
-        through = Math.min(headPosition(server.services.db) - 50, through + 15_000);
-        const r = await runCli(['prune', '--through', String(through), '--yes', '--persistence-path', join(server.dir, 'monitor.db')]);
-        assert.is(r.code, 0, r.stderr);
-        runs++;
-      }
-      return runs;
-    })();
-    const until = Date.now() + 3000;
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        while (Date.now() < until) {
-          const created = await server.json(`${WEBRTC}/stream`, { method: 'POST', json: { content: 'sample.webm', mode: 'data' } });
-          statuses.push(created.status);
-          if (created.status === 200) statuses.push((await server.json(`${WEBRTC}/stream/stop/${created.body.server_id}`, { method: 'POST' })).status);
-        }
-      }),
-    );
-    pruning = false;
-    const runs = await prunes;
-    assert.ok(runs >= 3, `${runs} prunes`);
-    assert.ok(statuses.length > 10, `${statuses.length} requests`);
-    assert.equal(statuses.filter((s) => s !== 200), [], 'every request answered 200');
-    assert.is(server.services.log.stats.unrecordedEvents, 0, 'no event failed to be recorded');
-    assert.is(readAll(server.services.db, { limit: 10, stream: GAP_STREAM }).length, 0, 'no gap in the log');
-    assert.ok(prunedThrough(server.services.db)! > 0, 'the prunes deleted events');
+    return db.prepare('SELECT count(*) FROM events').pluck().get() as number;
   } finally {
-    pruning = false;
-    await Promise.all(viewers.map((v) => v.leave().catch(() => {})));
-    await server.stop();
+    db.close();
+  }
+};
+
+const Chunks = suite('prune in chunks');
+
+Chunks('deletes a large range statement by statement, every event of it', async () => {
+  const { dir, cleanup } = tempDir('wrm-prune-');
+  try {
+    const path = join(dir, 'monitor.db');
+    const s = await openTestStore(path);
+    bulkEvents(s.db, 23_456, 20);
+    const report = await s.log.prune({ throughPosition: 23_000 });
+    assert.equal(report, { deleted: 23_000, throughPosition: 23_000, archived: null });
+    assert.is((await s.log.readLog({ limit: 1 }))[0].position, 23_001);
+    await s.close();
+  } finally {
+    cleanup();
+  }
+});
+
+Chunks.run();
+
+const Live = suite('prune beside a running server');
+
+Live('is refused while a server holds the database, deleting nothing and failing none of its writes; it prunes once the server stopped', async () => {
+  const { dir, cleanup } = tempDir('wrm-prune-live-');
+  const path = join(dir, 'monitor.db');
+  const server = startCliServer(['--port', '0', '--persistence-path', path]);
+  try {
+    const url = await server.url;
+    const exportNow = () => fetch(`${url}${MONITOR}/export`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.is((await exportNow()).status, 200);
+    const before = count(path);
+    assert.ok(before > 0, 'the server recorded an operation');
+    const refused = await runCli(['prune', '--through', String(before), '--yes', '--persistence-path', path]);
+    assert.is(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /CONFLICT: the database .*monitor\.db is held by a running server \(pid \d+/);
+    assert.is(refused.stdout, '');
+    const rebuild = await runCli(['rebuild', '--persistence-path', path]);
+    assert.is(rebuild.code, 2, rebuild.stderr);
+    assert.match(rebuild.stderr, /held by a running server/);
+    // The server goes on writing, and its answers are whole.
+    assert.is((await exportNow()).status, 200);
+    const summary = (await (await fetch(`${url}${MONITOR}/summary`)).json()) as { event_count: number };
+    assert.ok(summary.event_count > before, 'nothing was deleted and the server kept recording');
+    assert.is(await server.stop(), 0, server.output().stderr);
+    const head = count(path);
+    const pruned = await runCli(['prune', '--through', String(head), '--yes', '--persistence-path', path]);
+    assert.is(pruned.code, 0, pruned.stderr);
+    assert.match(pruned.stdout, `deleted ${head} events through position ${head}`);
+  } finally {
+    await server.kill('SIGKILL').catch(() => {});
+    cleanup();
   }
 });
 

@@ -9,7 +9,7 @@ import { freshStore, type TestStore } from '../helpers/db.ts';
 let store: TestStore;
 const RunQuery = suite('runQuery');
 RunQuery.before(async () => {
-  store = freshStore();
+  store = await freshStore();
   await store.log.append('connection:a', [{ type: 'connection.created', data: { connection_id: 'a' } }]);
 });
 RunQuery.after(() => store.cleanup());

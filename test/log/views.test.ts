@@ -11,7 +11,7 @@ const one = (sql: string, ...args: unknown[]) => store.db.prepare(sql).pluck().g
 const Views = suite('SQL views');
 Views.before(async () => {
   let now = 0;
-  store = freshStore({ clock: () => now });
+  store = await freshStore({ clock: () => now });
   await appendSteps(store.log, realisticSteps(21, { minEvents: 1500 }), { seed: 21, maxBatch: 5, setNow: (ms) => (now = ms) });
 });
 Views.after(() => store.cleanup());

@@ -3,19 +3,15 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { closeOrphans } from '../../src/operations/recover.ts';
 import { OperationRunner } from '../../src/operations/runner.ts';
-import { readAll, readStream } from '../../src/log/read.ts';
-import { getConnection, getOperation, getSummary } from '../../src/projections/queries.ts';
 import { MONITOR_PREFIX } from '../../src/http/routes/monitor.ts';
-import { freshStore, tempDir } from '../helpers/db.ts';
-import { openDatabase } from '../../src/log/open.ts';
-import { EventLog } from '../../src/log/append.ts';
-import { Projector } from '../../src/projections/projector.ts';
+import { freshStore, openTestStore, tempDir } from '../helpers/db.ts';
 import { startTestServer } from '../helpers/server.ts';
+import { latch } from '../helpers/wait.ts';
 
 const Close = suite('closeOrphans');
 
 Close('closes out open tasks, operations and connections with reason process_restart', async () => {
-  const store = freshStore();
+  const store = await freshStore();
   try {
     await store.log.append('connection:c1', [{ type: 'connection.created', data: { connection_id: 'c1' } }]);
     const report = await closeOrphans(
@@ -24,22 +20,21 @@ Close('closes out open tasks, operations and connections with reason process_res
       1000,
     );
     assert.equal(report, { connections: 1, operations: 1, tasks: 1, abandoned_tasks: 0, servers: 1 });
-    const events = readAll(store.db, { after: 1, limit: 10 });
+    const events = await store.log.readLog({ after: 1, limit: 10 });
     assert.equal(events.map((e) => [e.stream, e.type]).sort(), [
       ['connection:c1', 'connection.closed'], ['operation:o1', 'operation.cancelled'], ['server:s1', 'server.stopped'], ['task:t1', 'task.cancelled'],
     ]);
     assert.equal(events.find((e) => e.stream === 'server:s1')?.data, { server_id: 's1', reason: 'process_restart' });
     for (const e of events) assert.is(e.meta.recovery, 'process_restart');
-    assert.equal(getConnection(store.db, 'c1')?.close, { reason: 'process_restart', initiator: 'process_restart' });
+    assert.equal((await store.reads.connection('c1'))?.close, { reason: 'process_restart', initiator: 'process_restart' });
   } finally {
-    store.cleanup();
+    await store.cleanup();
   }
 });
 
 Close.run();
 
 const Restart = suite('recovery at server start');
-const sdb0 = (s: { services: { db: import('../../src/log/open.ts').Db } }) => s.services.db;
 
 Restart('records process_restart for what a crashed run left open, once, and the monitor shows it', async () => {
   const { dir, cleanup } = tempDir('wrm-recover-');
@@ -47,8 +42,8 @@ Restart('records process_restart for what a crashed run left open, once, and the
     // A "crashed" run: an operation mid-flight, a connection still up, and an
     // operation that finished (must be left alone). The process dies without shutdown.
     const path = join(dir, 'monitor.db');
-    const db = openDatabase(path);
-    const log = new EventLog(db, new Projector());
+    const crashed = await openTestStore(path);
+    const { log } = crashed;
     const runner = new OperationRunner(log, { defaultTimeoutMs: 300 });
     await log.append('connection:live', [
       { type: 'connection.created', data: { connection_id: 'live' } },
@@ -68,30 +63,34 @@ Restart('records process_restart for what a crashed run left open, once, and the
     // A task given up on (timed out) whose work never stopped: abandoned when the process died.
     const hung = await runner.run('hung', {}, () => new Promise(() => {}), { timeoutMs: 30 });
     assert.is(hung.status, 'failed');
-    assert.is(getSummary(db).tasks.abandoned, 1);
-    const { operationId, outcome: stuckOutcome } = await runner.start('stuck', {}, () => new Promise(() => {}));
-    await new Promise((r) => setTimeout(r, 20));
-    log.close();
-    db.close();
+    assert.is((await crashed.reads.summary()).tasks.abandoned, 1);
+    // Killed mid-task: the work runs once its task.started is committed.
+    const running = latch();
+    const { operationId, outcome: stuckOutcome } = await runner.start('stuck', {}, () => {
+      running.fire();
+      return new Promise(() => {});
+    });
+    await running.fired;
+    await crashed.close();
 
     const server = await startTestServer({}, { keepDir: dir });
     try {
       assert.equal(server.recovered, { connections: 1, operations: 1, tasks: 1, abandoned_tasks: 1, servers: 1 });
-      assert.equal(readStream(sdb0(server), 'server:live').at(-1)?.data, { server_id: 'live', reason: 'process_restart' });
-      assert.is(readStream(sdb0(server), 'server:stopped').length, 2, 'a stopped stream is left alone');
-      const sdb = server.services.db;
-      const hungTask = readAll(sdb, { limit: 1000 }).find((e) => e.type === 'task.settled_late');
+      const { store, reads } = server.services;
+      assert.equal((await store.readStream('server:live')).at(-1)?.data, { server_id: 'live', reason: 'process_restart' });
+      assert.is((await store.readStream('server:stopped')).length, 2, 'a stopped stream is left alone');
+      const hungTask = (await store.readLog({ limit: 1000 })).find((e) => e.type === 'task.settled_late');
       assert.ok(hungTask, 'the abandoned task is closed out');
       assert.is(hungTask.type === 'task.settled_late' && hungTask.data.outcome, 'process_restart');
-      assert.is(getSummary(sdb).tasks.abandoned, 0);
-      assert.is(getConnection(sdb, 'live')?.outcome, 'process_restart');
-      assert.is(getConnection(sdb, 'gone')?.outcome, 'clean');
-      assert.is(getOperation(sdb, operationId)?.status, 'cancelled');
-      assert.equal(getOperation(sdb, operationId)?.error, { code: 'CANCELLED', message: 'process_restart' });
-      assert.is(getOperation(sdb, done.operationId)?.status, 'completed');
-      assert.equal(readStream(sdb, 'connection:live').at(-1)?.data, { reason: 'process_restart', initiator: 'process_restart' });
-      assert.is(readStream(sdb, 'connection:gone').length, 2, 'a closed connection is left alone');
-      assert.is(getSummary(sdb).tasks.pending, 0);
+      assert.is((await reads.summary()).tasks.abandoned, 0);
+      assert.is((await reads.connection('live'))?.outcome, 'process_restart');
+      assert.is((await reads.connection('gone'))?.outcome, 'clean');
+      assert.is((await reads.operation(operationId))?.status, 'cancelled');
+      assert.equal((await reads.operation(operationId))?.error, { code: 'CANCELLED', message: 'process_restart' });
+      assert.is((await reads.operation(done.operationId))?.status, 'completed');
+      assert.equal((await store.readStream('connection:live')).at(-1)?.data, { reason: 'process_restart', initiator: 'process_restart' });
+      assert.is((await store.readStream('connection:gone')).length, 2, 'a closed connection is left alone');
+      assert.is((await reads.summary()).tasks.pending, 0);
       const summary = await (await server.api(`${MONITOR_PREFIX}/summary`)).json();
       assert.is(summary.operation_stats.started, 0);
       assert.is(summary.connection_states.closed, 2);

@@ -176,18 +176,6 @@ Reduce('marks a stall and its end, counting stalls; a close ends a stall', () =>
     .then((m) => assert.equal([m?.stalled, m?.stalled_since, m?.stall_count, m?.outcome], [false, null, 1, 'failed'], 'a repeated stalled is one stall'));
 });
 
-Reduce('keeps a model stored before outcomes and stalls were tracked working', () => {
-  const { on, created } = setup();
-  const old = reduceConnection(null, ID, created()) as Partial<ConnectionModel>;
-  delete old.stall_count;
-  delete old.stalled;
-  delete old.failure;
-  delete old.outcome;
-  const m = reduceConnection(old as ConnectionModel, ID, on('connection.stalled', { silent_ms: 1, stall_after_ms: 1, last_heard_ms: { stun: null, dtls: null, rtp: null, rtcp: null } }));
-  assert.equal([m.stalled, m.stall_count], [true, 1]);
-  assert.is(reduceConnection(m, ID, on('connection.closed', { reason: 'bye', initiator: 'remote' })).outcome, 'clean');
-});
-
 Reduce('counts candidates by origin and keeps the selected pair', () => {
   const { on, created } = setup();
   given(created())

@@ -1,9 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rebuild, snapshotReadModels } from '../../src/projections/rebuild.ts';
+import { rebuild, snapshotReadModels } from '../../src/projections/sqlite/rebuild.ts';
 import { EVENT_TYPES } from '../../src/log/catalogue.ts';
-import { headPosition } from '../../src/log/read.ts';
-import { getSummary } from '../../src/projections/queries.ts';
 import { freshStore } from '../helpers/db.ts';
 import { appendSteps, realisticSteps } from '../helpers/events.ts';
 
@@ -12,7 +10,7 @@ const Rebuild = suite('rebuild');
 for (const seed of [1, 2, 3]) {
   Rebuild(`replays a randomized log (seed ${seed}) into read models identical to the inline ones`, async () => {
     let now = 0;
-    const store = freshStore({ clock: () => now });
+    const store = await freshStore({ clock: () => now });
     try {
       const { appended, conflicts } = await appendSteps(store.log, realisticSteps(seed, { minEvents: 1200 }), {
         seed,
@@ -21,7 +19,7 @@ for (const seed of [1, 2, 3]) {
       });
       const { db } = store;
       assert.ok(appended >= 1000, `${appended} events`);
-      assert.is(headPosition(db), appended, 'every append landed; conflicting ones wrote nothing');
+      assert.is(await store.log.head(), appended, 'every append landed; conflicting ones wrote nothing');
       assert.ok(conflicts > 0 || seed !== 1, 'the generator produced stale writers');
       const streams = db.prepare('SELECT count(DISTINCT stream) FROM events').pluck().get() as number;
       assert.ok(streams >= 50, `${streams} streams`);
@@ -34,40 +32,41 @@ for (const seed of [1, 2, 3]) {
 
       const inline = snapshotReadModels(db);
       assert.ok(inline.connections.length > 20 && inline.operations.length > 20 && inline.tasks.length > 20);
-      assert.is(getSummary(db).event_count, appended);
+      assert.is((await store.reads.summary()).event_count, appended);
 
-      const report = rebuild(db, { chunkSize: 97 + seed * 100 });
+      const report = await rebuild(store.log, { chunkSize: 97 + seed * 100 });
       assert.is(report.events, appended);
       assert.equal(snapshotReadModels(db), inline);
     } finally {
-      store.cleanup();
+      await store.cleanup();
     }
   });
 }
 
 Rebuild('empties read models on an empty log', async () => {
-  const store = freshStore();
+  const store = await freshStore();
   try {
     await store.log.append('connection:a', [{ type: 'connection.created', data: { connection_id: 'a' } }]);
     store.db.prepare('DELETE FROM events').run();
-    rebuild(store.db);
+    // Every event gone looks like a pruned log: rebuilding it needs --force.
+    await rebuild(store.log, { force: true });
     const snap = snapshotReadModels(store.db);
     assert.equal([snap.connections, snap.operations, snap.tasks], [[], [], []]);
-    assert.is(getSummary(store.db).event_count, 0);
+    assert.is((await store.reads.summary()).event_count, 0);
   } finally {
-    store.cleanup();
+    await store.cleanup();
   }
 });
 
 Rebuild('reports progress chunk by chunk', async () => {
-  const store = freshStore();
+  const store = await freshStore();
   try {
     await store.log.append('connection:a', Array.from({ length: 25 }, () => ({ type: 'connection.error', data: { code: 'e', message: 'm' } }) as const));
     const calls: [number, number][] = [];
-    rebuild(store.db, { chunkSize: 10, onProgress: (done, total) => calls.push([done, total]) });
+    await rebuild(store.log, { chunkSize: 10, onProgress: (done, total) => calls.push([done, total]) });
     assert.equal(calls, [[10, 25], [20, 25]]);
   } finally {
-    store.cleanup();
+    await store.cleanup();
   }
 });
 

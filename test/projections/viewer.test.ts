@@ -3,7 +3,6 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freshStore, type TestStore } from '../helpers/db.ts';
 import { foldViewer } from '../../src/projections/viewer.ts';
-import { readStream } from '../../src/log/read.ts';
 import { TraceSession } from '../../src/telemetry/session.ts';
 import { chromeReport, deltaCompression } from '../helpers/rtcstats.ts';
 
@@ -13,7 +12,7 @@ const STREAM = 'client:s-1:PC_0';
 
 const Kpis = suite('foldViewer and viewer_quality');
 Kpis.before(async () => {
-  store = freshStore({ clock: () => now });
+  store = await freshStore({ clock: () => now });
   const session = new TraceSession('s-1', store.log, { source: 'rtcstats', meeting: null, userAgent: null, obfuscateIps: false }, { maxPeers: 4 }, () => null);
   await session.handleEntry({ method: 'create', pcId: 'PC_0', value: {}, clientTs: 1, seq: 1 });
   let prev = {};
@@ -27,8 +26,8 @@ Kpis.before(async () => {
 });
 Kpis.after(() => store.cleanup());
 
-Kpis('time to first frame, freezes, loss, jitter average and p95, decode rate and resolution changes', () => {
-  const v = foldViewer(STREAM, readStream(store.db, STREAM))!;
+Kpis('time to first frame, freezes, loss, jitter average and p95, decode rate and resolution changes', async () => {
+  const v = foldViewer(STREAM, await store.log.readStream(STREAM))!;
   const t = v.tracks[0];
   assert.is(t.time_to_first_frame_ms, 2000);
   assert.is(t.freeze_count, 1);
@@ -41,8 +40,8 @@ Kpis('time to first frame, freezes, loss, jitter average and p95, decode rate an
   assert.is(t.resolution_changes, 1);
 });
 
-Kpis('the viewer_quality view agrees with the read model', () => {
-  const v = foldViewer(STREAM, readStream(store.db, STREAM))!.tracks[0];
+Kpis('the viewer_quality view agrees with the read model', async () => {
+  const v = foldViewer(STREAM, await store.log.readStream(STREAM))!.tracks[0];
   const row = store.db.prepare('SELECT * FROM viewer_quality WHERE client_stream = ?').get(STREAM) as Record<string, number>;
   assert.is(row.samples, 5);
   for (const key of ['time_to_first_frame_ms', 'freeze_count', 'total_freezes_duration_ms', 'packets_lost', 'p95_jitter_ms', 'resolution_changes'] as const) {

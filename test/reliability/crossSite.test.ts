@@ -11,6 +11,7 @@ import type { Browser } from 'playwright-core';
 import { launchChromium, openPage } from '../helpers/browser.ts';
 import { MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
 import type { Viewer } from '../../src/webrtc/viewer.ts';
+import { dbOf } from '../helpers/db.ts';
 
 const TOKEN = 'player-secret-token';
 
@@ -41,20 +42,26 @@ let server: WebRtcTestServer;
 let viewer: Viewer;
 const posts: string[] = [];
 const operationsOf = (type: string) =>
-  server.services.db.prepare("SELECT count(*) FROM events WHERE type = 'operation.started' AND json_extract(data, '$.type') = ?").pluck().get(type) as number;
+  dbOf(server.services).prepare("SELECT count(*) FROM events WHERE type = 'operation.started' AND json_extract(data, '$.type') = ?").pluck().get(type) as number;
 
 const Cross = suite('requests from pages on other sites (Chromium)');
 Cross.before(async () => {
-  browser = await launchChromium(['--host-resolver-rules=MAP rebind.test 127.0.0.1']);
-  server = await startWebRtcServer();
-  server.server.on('request', (req) => req.method === 'POST' && posts.push(`${req.headers.origin ?? '-'} ${req.url}`));
-  const stream = await server.stream();
-  viewer = await server.viewer(stream.whep_url);
+  try {
+    browser = await launchChromium(['--host-resolver-rules=MAP rebind.test 127.0.0.1']);
+    server = await startWebRtcServer();
+    server.server.on('request', (req) => req.method === 'POST' && posts.push(`${req.headers.origin ?? '-'} ${req.url}`));
+    const stream = await server.stream();
+    viewer = await server.viewer(stream.whep_url);
+  } catch (err) {
+    // uvu does not print an error thrown here; the runner counts the suite as failed.
+    console.error('crossSite set-up failed:', err);
+    throw err;
+  }
 });
 Cross.after(async () => {
-  await viewer.leave().catch(() => {});
-  await server.stop();
-  await browser.close();
+  await viewer?.leave().catch(() => {});
+  await server?.stop();
+  await browser?.close();
 });
 
 Cross('a page on another origin cannot close connections or start an export (forms, no-cors fetches)', async () => {

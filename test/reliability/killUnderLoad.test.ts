@@ -6,12 +6,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { openDatabase } from '../../src/log/open.ts';
-import { rebuild, snapshotReadModels } from '../../src/projections/rebuild.ts';
+import { rebuild, snapshotReadModels } from '../../src/projections/sqlite/rebuild.ts';
 import { connectViewer, type Viewer } from '../../src/webrtc/viewer.ts';
 import { startCliServer } from '../helpers/cli.ts';
-import { tempDir } from '../helpers/db.ts';
+import { dbOf, openTestStore, tempDir } from '../helpers/db.ts';
 import { CONTENT_DIR, WEBRTC, offerSdp, startWebRtcServer } from '../helpers/webrtc.ts';
+import { latch, within } from '../helpers/wait.ts';
 
 const Kill = suite('kill -9 under load');
 
@@ -21,6 +21,12 @@ Kill('loses no acknowledged answer; recovery closes everything out; read models 
   const server = startCliServer(['--port', '0', '--persistence-path', db, '--content-dir', CONTENT_DIR, '--stats-interval', '100']);
   const viewers: Viewer[] = [];
   const acknowledged: string[] = [];
+  // Fired once real work has been acknowledged.
+  const enough = latch();
+  const acknowledge = (id: string) => {
+    acknowledged.push(id);
+    if (acknowledged.length >= 40) enough.fire();
+  };
   let loading = true;
   try {
     const base = await server.url;
@@ -38,11 +44,11 @@ Kill('loses no acknowledged answer; recovery closes everything out; read models 
           const made = await post(`${WEBRTC}/stream`, JSON.stringify({ content: 'sample.webm', mode: 'data' }));
           if (made.status !== 200) continue;
           const stream = JSON.parse(made.text);
-          acknowledged.push(stream.operation_id);
+          acknowledge(stream.operation_id);
           const answered = await post(`${WEBRTC}/whep/${stream.server_id}`, offer, 'application/sdp');
-          if (answered.status === 201 && answered.operationId) acknowledged.push(answered.operationId);
+          if (answered.status === 201 && answered.operationId) acknowledge(answered.operationId);
           const stopped = await post(`${WEBRTC}/stream/stop/${stream.server_id}`, '{}');
-          if (stopped.status === 200) acknowledged.push(JSON.parse(stopped.text).operation_id);
+          if (stopped.status === 200) acknowledge(JSON.parse(stopped.text).operation_id);
         } catch {
           // the server was killed mid-request: that answer was never given
         }
@@ -50,7 +56,7 @@ Kill('loses no acknowledged answer; recovery closes everything out; read models 
     };
     const loops = Array.from({ length: 4 }, loop);
     // Kill once real work has been acknowledged, with requests in flight.
-    while (acknowledged.length < 40) await new Promise((r) => setTimeout(r, 20));
+    await within(enough.fired, 120_000, '40 acknowledged answers');
     server.child.kill('SIGKILL');
     await server.exited;
     loading = false;
@@ -58,7 +64,7 @@ Kill('loses no acknowledged answer; recovery closes everything out; read models 
 
     const again = await startWebRtcServer({}, { keepDir: dir });
     try {
-      const { db: sdb } = again.services;
+      const sdb = dbOf(again.services);
       const status = sdb.prepare('SELECT status FROM operations WHERE id = ?').pluck();
       const lost = acknowledged.filter((id) => status.get(id) !== 'completed');
       assert.equal(lost, [], `${lost.length} of ${acknowledged.length} acknowledged answers are not completed in the log`);
@@ -74,13 +80,13 @@ Kill('loses no acknowledged answer; recovery closes everything out; read models 
     } finally {
       await again.stop();
     }
-    const file = openDatabase(db);
+    const file = await openTestStore(db);
     try {
-      const inline = snapshotReadModels(file);
-      rebuild(file);
-      assert.equal(snapshotReadModels(file), inline);
+      const inline = snapshotReadModels(file.db);
+      await rebuild(file.log);
+      assert.equal(snapshotReadModels(file.db), inline);
     } finally {
-      file.close();
+      await file.close();
     }
   } finally {
     loading = false;

@@ -1,9 +1,10 @@
 // 200 open/close cycles through the HTTP surface leave nothing behind: no
 // live peer, no pending task, and the process's UDP sockets back at their
-// baseline (werift opens one per address per peer; WERIFT.md).
+// baseline (werift opens one per address per peer; docs/werift.md).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MONITOR, WEBRTC, startWebRtcServer, udpSocketCount, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { dbOf } from '../helpers/db.ts';
 
 const CYCLES = 200;
 const IN_FLIGHT = 4;
@@ -61,7 +62,7 @@ test(`${CYCLES} cycles leave 0 open peers, 0 pending tasks and UDP sockets at ba
   assert.is(resources.webrtc.pending_tasks, 0);
   const sockets = await waitFor(() => (udpSocketCount() <= baseline ? udpSocketCount() : null), 5000, `UDP sockets back at ${baseline} (now ${udpSocketCount()})`).catch(() => udpSocketCount());
   assert.is(sockets, baseline, `UDP sockets: baseline ${baseline}, after ${sockets}`);
-  const closes = server.services.db
+  const closes = dbOf(server.services)
     .prepare("SELECT json_extract(data, '$.initiator') AS initiator, count(*) AS n FROM events WHERE type = 'connection.closed' GROUP BY 1")
     .all() as { initiator: string; n: number }[];
   assert.equal(Object.fromEntries(closes.map((c) => [c.initiator, c.n])), { local: CYCLES / 2, remote: CYCLES / 2 + 2 });

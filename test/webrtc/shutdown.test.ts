@@ -8,10 +8,11 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { openReadOnly } from '../../src/log/open.ts';
-import { readStream } from '../../src/log/read.ts';
 import { connectViewer, type Viewer } from '../../src/webrtc/viewer.ts';
 import { tempDir } from '../helpers/db.ts';
 import { CONTENT_DIR, MONITOR, WEBRTC, startWebRtcServer, waitFor } from '../helpers/webrtc.ts';
+import { openSse } from '../helpers/sse.ts';
+import { within } from '../helpers/wait.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -27,7 +28,7 @@ shutdown('closes every peer through the runner with initiator shutdown and leave
     // A long benchmark is running too: shutdown must cancel it, on the record.
     const bench = await server.json(`${WEBRTC}/benchmark`, { method: 'POST', json: { content: 'sample.webm', duration_s: 30, viewers: 1 }, headers: { prefer: 'respond-async' } });
     assert.is(bench.status, 202);
-    await waitFor(async () => (await server.json(`${WEBRTC}/connections`)).body.length === 4, 5000, 'the benchmark viewer');
+    await waitFor(async () => (await server.json(`${WEBRTC}/connections`)).body.length === 4, 15_000, 'the benchmark viewer');
     await server.close();
 
     const db = openReadOnly(join(dir, 'monitor.db'));
@@ -82,12 +83,18 @@ restart('closes out the connections, operations and tasks the killed process lef
   let viewer: Viewer | null = null;
   try {
     const lines = createInterface({ input: child.stdout! });
-    const [line] = (await once(lines, 'line')) as [string];
+    const [line] = (await within(once(lines, 'line'), 30_000, 'serve to say it is listening')) as [string];
     const url = /listening on (http:\/\/\S+)/.exec(line)![1];
     const res = await fetch(`${url}${WEBRTC}/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content: 'sample.webm' }) });
     const stream = await res.json();
     viewer = await connectViewer(stream.whep_url, { expect: 'media' });
-    await waitFor(async () => (await (await fetch(`${url}${MONITOR}/connections/${viewer!.connectionId}`)).json()).connection.category === 'connected', 5000, 'connected');
+    // Killed once the server's log holds `connected`: its live feed says when.
+    const feed = await openSse(`${url}${MONITOR}/events/stream?after=0&stream=connection:${viewer.connectionId}&type=connection.state_changed`);
+    try {
+      await feed.waitFor((frames) => frames.some((f) => f.data !== null && JSON.parse(f.data).data.kind === 'connection' && JSON.parse(f.data).data.to === 'connected'), 30_000);
+    } finally {
+      feed.close();
+    }
 
     child.kill('SIGKILL');
     await once(child, 'exit');
@@ -96,7 +103,7 @@ restart('closes out the connections, operations and tasks the killed process lef
     try {
       assert.ok(server.recovered.connections >= 1, JSON.stringify(server.recovered));
       assert.is(server.recovered.servers, 1, 'the stream the killed process served is closed out too');
-      const last = readStream(server.services.db, `server:${stream.server_id}`).at(-1);
+      const last = (await server.services.store.readStream(`server:${stream.server_id}`)).at(-1);
       assert.equal([last?.type, last?.data], ['server.stopped', { server_id: stream.server_id, reason: 'process_restart' }]);
       const c = (await server.json(`${MONITOR}/connections/${viewer.connectionId}`)).body.connection;
       assert.is(c.category, 'closed');

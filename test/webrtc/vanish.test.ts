@@ -44,7 +44,7 @@ test('is stalled while stopped, resumed when continued, then failed at the conse
   });
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
   const { connection_id: id } = JSON.parse(line);
-  await waitFor(async () => (await server.json(`${MONITOR}/connections/${id}`)).body.connection.category === 'connected', 5000, 'connected');
+  await waitFor(async () => (await server.json(`${MONITOR}/connections/${id}`)).body.connection.category === 'connected', 15_000, 'connected');
   // Streaming for real: the viewer's receiver reports are arriving (the live stats, not a sample).
   await waitFor(
     async () => ((await server.json(`${WEBRTC}/connections/${id}/stats`)).body.stats.tracks as { receiver_reports: number }[]).every((t) => t.receiver_reports > 0),

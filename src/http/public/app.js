@@ -381,6 +381,8 @@ function trackSummary(stats) {
 // ---- live feed -------------------------------------------------------------
 
 function onEvent(event) {
+  // How far the page has followed the log (read by the dashboard test).
+  byId('feed-status').dataset.position = String(event.position);
   if (selected && event.stream === `connection:${selected.id}`) {
     if (selected.loading) {
       if (selected.early.length < MAX_TIMELINE) selected.early.push(event);

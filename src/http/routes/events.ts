@@ -19,7 +19,7 @@ import { z } from 'zod';
 import type { Services } from '../app.ts';
 import { AppError } from '../../errors.ts';
 import { unavailable } from '../../errors.ts';
-import { headPosition, readAllRows, type ReadAllOptions } from '../../log/read.ts';
+import type { ReadLogOptions } from '../../log/store.ts';
 import { EVENT_TYPES, STREAM_KINDS, type StoredEvent } from '../../log/catalogue.ts';
 import { limitParam, parseQuery } from '../validate.ts';
 import { MONITOR_PREFIX, publicEvent, publicEventJson } from './monitor.ts';
@@ -68,7 +68,7 @@ const streamQuery = z.object({
   ...filterShape,
 });
 
-type Filter = Omit<ReadAllOptions, 'after' | 'limit'>;
+type Filter = Omit<ReadLogOptions, 'after' | 'limit'>;
 
 function toFilter(q: { stream?: string; stream_prefix?: string; kind?: string; type?: string[] }): Filter {
   const given = [q.stream, q.stream_prefix, q.kind].filter((x) => x !== undefined).length;
@@ -80,24 +80,31 @@ function toFilter(q: { stream?: string; stream_prefix?: string; kind?: string; t
   };
 }
 
-/** What the feed is doing, per server; read by /metrics and by tests. */
-export type FeedClient = { id: number; cursor: number; bufferedBytes: number; maxBufferedBytes: number; frames: number; turns: number };
+/**
+ * What the feed is doing, per server; read by /metrics and by tests.
+ * `waitingForDrain`: the client's socket is full and the feed holds nothing
+ * more until the client reads.
+ */
+export type FeedClient = { id: number; cursor: number; bufferedBytes: number; maxBufferedBytes: number; frames: number; turns: number; waitingForDrain: boolean };
 
 /**
- * Runs synchronous turns (read a page, write it) for every feed client of a
- * server, at most `budgetMs` of them per event-loop iteration: between
- * batches the loop polls I/O, so a request waits for one batch at most.
+ * Runs turns (read a page, write it) for every feed client of a server, one
+ * after the other, at most `budgetMs` of them per event-loop iteration:
+ * between batches the loop polls I/O, so a request waits for one batch at
+ * most. The SQLite store answers a read within the turn (its promise is
+ * already settled), so a whole batch runs in one iteration, as it must for
+ * the budget to mean anything.
  */
 export class FeedScheduler {
-  private queue: { turn: () => void; fail: (err: unknown) => void }[] = [];
+  private queue: { turn: () => Promise<void>; fail: (err: unknown) => void }[] = [];
   private scheduled = false;
 
   constructor(private readonly budgetMs = FEED_TURN_BUDGET_MS) {}
 
   /** Runs `turn` in a later batch; resolves with its result. A client queues its next turn only after this resolves. */
-  run<T>(turn: () => T): Promise<T> {
+  run<T>(turn: () => Promise<T>): Promise<T> {
     return new Promise<T>((done, fail) => {
-      this.queue.push({ turn: () => done(turn()), fail });
+      this.queue.push({ turn: async () => done(await turn()), fail });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(this.batch);
@@ -105,7 +112,7 @@ export class FeedScheduler {
     });
   }
 
-  private readonly batch = () => {
+  private readonly batch = async () => {
     this.scheduled = false;
     const until = performance.now() + this.budgetMs;
     // Only the turns queued before this batch: their next ones come in the next batch.
@@ -115,7 +122,7 @@ export class FeedScheduler {
     for (; i < now.length; i++) {
       const t = now[i];
       try {
-        t.turn();
+        await t.turn();
       } catch (err) {
         t.fail(err);
       }
@@ -134,21 +141,21 @@ export function feedClients(services: Services): readonly FeedClient[] {
 }
 
 export function eventsRouter(services: Services): Router {
-  const { db, log } = services;
+  const { store } = services;
   const router = new Router({ prefix: MONITOR_PREFIX });
   const clients = new Set<FeedClient>();
   feeds.set(services, clients);
   const scheduler = new FeedScheduler();
   let nextClientId = 1;
 
-  router.get('/events', (ctx) => {
+  router.get('/events', async (ctx) => {
     const q = parseQuery(ctx, pageQuery);
     const filter = toFilter(q);
     // Head first: everything up to it has been searched, even when no event matched.
-    const head = headPosition(db);
+    const head = await store.head();
     // One request scans a bounded window; a filter that matched nothing in it says so with has_more.
     const scannedTo = Math.min(head, q.after + PAGE_SCAN_WINDOW);
-    const rows = readAllRows(db, { ...filter, after: q.after, until: scannedTo, limit: q.limit });
+    const rows = await store.readLogRows({ ...filter, after: q.after, until: scannedTo, limit: q.limit });
     const full = rows.length === q.limit;
     const last = rows.length ? rows[rows.length - 1].position : q.after;
     // Where the next page starts. When this page was not full, nothing up to
@@ -174,7 +181,7 @@ export function eventsRouter(services: Services): Router {
       }
       after = parsed.data;
     } else {
-      after = q.after ?? headPosition(db);
+      after = q.after ?? (await store.head());
     }
     if (clients.size >= MAX_FEED_CLIENTS) {
       throw unavailable('UNAVAILABLE', `too many live feed clients (at most ${MAX_FEED_CLIENTS})`, 5);
@@ -186,7 +193,7 @@ export function eventsRouter(services: Services): Router {
       ctx.type = 'text/event-stream';
       return;
     }
-    const client: FeedClient = { id: nextClientId++, cursor: after, bufferedBytes: 0, maxBufferedBytes: 0, frames: 0, turns: 0 };
+    const client: FeedClient = { id: nextClientId++, cursor: after, bufferedBytes: 0, maxBufferedBytes: 0, frames: 0, turns: 0, waitingForDrain: false };
     clients.add(client);
     // Koa must not write a body; the response is ours from here.
     ctx.status = 200;
@@ -226,7 +233,7 @@ export function eventsRouter(services: Services): Router {
     };
     res.on('close', onClose);
     res.on('drain', poke);
-    const unsubscribe = log.onCommit(poke);
+    const unsubscribe = store.onCommit(poke);
     let idleSince = Date.now();
     const heartbeat = setInterval(() => {
       if (Date.now() - idleSince >= heartbeatMs) poke();
@@ -242,13 +249,13 @@ export function eventsRouter(services: Services): Router {
     };
 
     /** One turn: a bounded read and its frames. Returns whether to take another at once. */
-    const turn = (): 'more' | 'wait' => {
+    const turn = async (): Promise<'more' | 'wait'> => {
       client.turns++;
-      // Reads are synchronous, so nothing is committed between these two lines.
-      const head = headPosition(db);
+      // Head first: every position up to it is committed, so a read bounded by it sees all of them.
+      const head = await store.head();
       if (client.cursor >= head) return 'wait';
       const scanTo = Math.min(head, client.cursor + SCAN_WINDOW);
-      const rows = readAllRows(db, { ...filter, after: client.cursor, until: scanTo, limit: FEED_PAGE });
+      const rows = await store.readLogRows({ ...filter, after: client.cursor, until: scanTo, limit: FEED_PAGE });
       let stoppedEarly = false;
       for (const row of rows) {
         if (gone) return 'wait';
@@ -275,7 +282,9 @@ export function eventsRouter(services: Services): Router {
           // Last-Event-ID), so it does not keep a feed slot for ever.
           const stall = setTimeout(() => res.destroy(), FEED_STALL_DROP_MS);
           stall.unref();
+          client.waitingForDrain = true;
           await sleep();
+          client.waitingForDrain = false;
           clearTimeout(stall);
           client.bufferedBytes = res.writableLength;
           continue;
@@ -286,9 +295,14 @@ export function eventsRouter(services: Services): Router {
           idleSince = Date.now();
         }
         // Caught up: wait for a commit (or drain, close, heartbeat). A commit
-        // between the last read and here pokes nobody, so look once more.
-        if (headPosition(db) > client.cursor) continue;
-        await sleep();
+        // after the last read may have poked nobody, so look once more, with
+        // the wake-up already in place.
+        const asleep = sleep();
+        if ((await store.head()) > client.cursor) {
+          wake = null;
+          continue;
+        }
+        await asleep;
       }
     } finally {
       clearInterval(heartbeat);

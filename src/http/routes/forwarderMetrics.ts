@@ -3,31 +3,32 @@
 // centre failed it. Every series keeps its labels whatever the state: the
 // state is one 0/1 gauge per possible state.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { FORWARDER_STATES, type ForwarderStatusSource } from '../../fleet/status.ts';
+import { FORWARDER_STATES, type ForwarderStatus, type ForwarderStatusSource } from '../../fleet/status.ts';
 
 const PREFIX = 'webrtc_forwarder_';
 
 export function registerForwarderMetrics(registry: Registry, forwarder: ForwarderStatusSource): void {
   const registers = [registry];
   const status = () => forwarder.status();
-  const gauge = (name: string, help: string, value: (s: ReturnType<typeof status>) => number) =>
+  const gauge = (name: string, help: string, value: (s: ForwarderStatus) => number) =>
     new Gauge({
       name: `${PREFIX}${name}`,
       help,
       registers,
-      collect() {
-        this.set(value(status()));
+      async collect() {
+        this.set(value(await status()));
       },
     });
   // Counters mirror the forwarder's own totals for this process (monotonic; reset with the process).
-  const counter = (name: string, help: string, value: (s: ReturnType<typeof status>) => number) =>
+  const counter = (name: string, help: string, value: (s: ForwarderStatus) => number) =>
     new Counter({
       name: `${PREFIX}${name}`,
       help,
       registers,
-      collect() {
+      async collect() {
+        const s = await status();
         this.reset();
-        this.inc(value(status()));
+        this.inc(value(s));
       },
     });
 
@@ -36,8 +37,8 @@ export function registerForwarderMetrics(registry: Registry, forwarder: Forwarde
     help: 'Always 1; the node name this node forwards under.',
     labelNames: ['node'],
     registers,
-    collect() {
-      this.set({ node: status().node }, 1);
+    async collect() {
+      this.set({ node: (await status()).node }, 1);
     },
   });
   new Gauge({
@@ -45,8 +46,8 @@ export function registerForwarderMetrics(registry: Registry, forwarder: Forwarde
     help: `1 for the forwarder's current state, 0 for the others (${FORWARDER_STATES.join(', ')}).`,
     labelNames: ['state'],
     registers,
-    collect() {
-      const current = status().state;
+    async collect() {
+      const current = (await status()).state;
       for (const state of FORWARDER_STATES) this.set({ state }, state === current ? 1 : 0);
     },
   });

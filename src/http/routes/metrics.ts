@@ -25,11 +25,9 @@
 import Router from '@koa/router';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Services } from '../app.ts';
-import { headPosition, readAll } from '../../log/read.ts';
 import { CONNECTION_OUTCOMES, parseStream } from '../../log/catalogue.ts';
-import { getOperation, getSummary } from '../../projections/queries.ts';
 import { CONNECTION_CATEGORIES } from '../../projections/connection.ts';
-import { TASK_OUTCOMES, type SummaryModel } from '../../projections/summary.ts';
+import { emptySummary, TASK_OUTCOMES, type SummaryModel } from '../../projections/summary.ts';
 import { feedClients } from './events.ts';
 import { registerForwarderMetrics } from './forwarderMetrics.ts';
 import { registerReliabilityMetrics } from './reliabilityMetrics.ts';
@@ -46,13 +44,13 @@ const CATCH_UP_PAGES_PER_SCRAPE = 200;
 type Labels = Record<string, string>;
 
 export function metricsRouter(services: Services): Router {
-  const { db, log } = services;
+  const { store, reads } = services;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
   // The summary is read once per scrape (before collecting) and shared by every metric below.
-  let summary: SummaryModel = getSummary(db);
+  let summary: SummaryModel = emptySummary();
 
   /** A gauge whose values are read from the summary at scrape time. */
   const level = (name: string, help: string, labelNames: string[], read: (s: SummaryModel) => [Labels, number][]) =>
@@ -111,17 +109,21 @@ export function metricsRouter(services: Services): Router {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers,
   });
-  let operationCursor = headPosition(db);
+  /** Where the catch-up has read to: the head of the log when this server started. */
+  const operationCursorStart = store.head();
+  operationCursorStart.catch(() => {}); // a failure is met by the first scrape
+  let operationCursor: number | null = null;
   /** Observes every operation that ended between the cursor and the head (bounded per scrape). */
-  function catchUpOperations() {
+  async function catchUpOperations() {
+    operationCursor ??= await operationCursorStart;
     for (let pages = 0; pages < CATCH_UP_PAGES_PER_SCRAPE; pages++) {
-      const head = headPosition(db);
-      const page = readAll(db, { after: operationCursor, limit: CATCH_UP_PAGE, streamPrefix: 'operation:', types: [...OPERATION_ENDINGS] });
+      const head = await store.head();
+      const page = await store.readLog({ after: operationCursor, limit: CATCH_UP_PAGE, streamPrefix: 'operation:', types: OPERATION_ENDINGS });
       for (const event of page) {
         operationCursor = event.position;
         if (event.type !== 'operation.completed' && event.type !== 'operation.failed' && event.type !== 'operation.cancelled') continue;
         const id = parseStream(event.stream)?.id;
-        const type = (id && getOperation(db, id)?.type) || 'unknown';
+        const type = (id && (await reads.operation(id))?.type) || 'unknown';
         operationDuration.observe({ type, outcome: OUTCOME[event.type] }, event.data.duration_ms / 1000);
       }
       if (page.length < CATCH_UP_PAGE) {
@@ -156,7 +158,7 @@ export function metricsRouter(services: Services): Router {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers,
   });
-  log.onCommit(({ size, durationMs }) => {
+  store.onCommit(({ size, durationMs }) => {
     appended.inc(size);
     batchSize.observe(size);
     batchDuration.observe(durationMs / 1000);
@@ -178,8 +180,8 @@ export function metricsRouter(services: Services): Router {
   const router = new Router();
   router.get('/metrics', async (ctx) => {
     // Work that feeds several metrics runs once, before they are collected.
-    catchUpOperations();
-    summary = getSummary(db);
+    await catchUpOperations();
+    summary = await reads.summary();
     const text = await registry.metrics();
     ctx.set('Cache-Control', 'no-store');
     // Set as a header, not ctx.type, so Koa keeps the version parameter.

@@ -7,19 +7,10 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Services } from '../app.ts';
 import { AppError, notFound, unavailable } from '../../errors.ts';
-import { readStreamRows, type EventRow } from '../../log/read.ts';
-import { CONNECTION_OUTCOMES, streamName, TASK_STATUSES, type ConnectionOutcome, type TaskStatus } from '../../log/catalogue.ts';
-import {
-  connectionAt,
-  decodeCursor,
-  getConnectionJson,
-  getOperation,
-  getSummary,
-  listConnectionRows,
-  listOperationRows,
-  listTaskRows,
-  listTasks,
-} from '../../projections/queries.ts';
+import type { EventRow } from '../../log/store.ts';
+import { CONNECTION_OUTCOMES, TASK_STATUSES, type ConnectionOutcome, type TaskStatus } from '../../log/catalogue.ts';
+import { parsed } from '../../projections/reads.ts';
+import type { TaskModel } from '../../projections/task.ts';
 import { CONNECTION_CATEGORIES, type ConnectionCategory, type ConnectionModel } from '../../projections/connection.ts';
 import { bothEnds, viewerEventsBetween, viewersOf } from '../../projections/bothEnds.ts';
 import { OPERATION_STATUSES, type OperationStatus } from '../../projections/operation.ts';
@@ -59,16 +50,12 @@ function listOf<T extends string>(allowed: readonly T[], extra: string[] = []) {
     .pipe(z.array(z.enum([...allowed, ...extra] as [string, ...string[]])).min(1));
 }
 
+/** Opaque: the `next_cursor` of the previous page (the read models refuse one they did not issue with a 400). */
 const cursorParam = z
   .string()
   .max(100)
   .meta({ description: 'The `next_cursor` of the previous page.' })
-  .optional()
-  .transform((c, ctx) => {
-    const p = decodeCursor(c);
-    if (Number.isNaN(p)) ctx.addIssue({ code: 'custom', message: 'not a cursor this server issued' });
-    return p;
-  });
+  .optional();
 
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -154,11 +141,11 @@ function taskStatuses(words: string[] | undefined): { statuses: TaskStatus[]; ab
 }
 
 export function monitorRouter(services: Services): Router {
-  const { db, config } = services;
+  const { reads, config, store } = services;
   const router = new Router({ prefix: MONITOR_PREFIX });
 
-  router.get('/summary', (ctx) => {
-    const s = getSummary(db);
+  router.get('/summary', async (ctx) => {
+    const s = await reads.summary();
     ctx.body = {
       uptime_seconds: Math.round((Date.now() - services.startedAt) / 1000),
       timestamp: now(),
@@ -192,38 +179,38 @@ export function monitorRouter(services: Services): Router {
       event_count: s.event_count,
       log_position: s.log_position,
       // The fleet forwarder's state and lag, or null when this node does not forward.
-      forwarder: services.forwarder?.status() ?? null,
+      forwarder: services.forwarder ? await services.forwarder.status() : null,
     };
   });
 
-  router.get('/connections', (ctx) => {
+  router.get('/connections', async (ctx) => {
     const q = parseQuery(ctx, connectionsQuery);
-    const page = listConnectionRows(db, {
+    const page = await reads.connectionRows({
       categories: q.state as ConnectionCategory[] | undefined,
       outcomes: q.outcome as ConnectionOutcome[] | undefined,
       stalled: q.stalled,
       includeClosed: q.include_closed,
       serverId: q.server_id,
       limit: q.limit,
-      before: q.cursor,
+      cursor: q.cursor,
     });
     // The add-on's shape: a map keyed by connection id.
     const entries = page.items.map((r) => `${JSON.stringify(r.id)}:${r.json}`).join(',');
     sendJson(ctx, `{"connections":{${entries}},"count":${page.items.length},${tail(page.nextCursor)}}`);
   });
 
-  router.get('/connections/:id', (ctx) => {
+  router.get('/connections/:id', async (ctx) => {
     const id = ctx.params.id;
     const q = parseQuery(ctx, connectionQuery);
-    const currentJson = getConnectionJson(db, id);
+    const currentJson = await reads.connectionJson(id);
     if (currentJson === null) throw notFound('connection', id);
     let connectionJson = currentJson;
     if (q.at) {
-      const then = connectionAt(db, id, q.at);
+      const then = await reads.connectionAt(id, q.at);
       if (!then) throw new AppError('NOT_FOUND', `connection "${id}" did not exist yet at ${JSON.stringify(q.at)}`);
       connectionJson = JSON.stringify(then);
     }
-    const rows = readStreamRows(db, streamName('connection', id), {
+    const rows = await reads.connectionEvents(id, {
       afterVersion: q.events_after,
       untilPosition: q.at?.position,
       untilTime: q.at?.time,
@@ -231,11 +218,11 @@ export function monitorRouter(services: Services): Router {
     });
     const more = rows.length > q.events_limit;
     const shown = more ? rows.slice(0, q.events_limit) : rows;
-    const tasks = listTaskRows(db, { statuses: [], connectionId: id, limit: 100 });
+    const tasks = await reads.taskRows({ statuses: [], connectionId: id, limit: 100 });
     const asOf = q.at ? (q.at.time !== undefined ? new Date(q.at.time).toISOString() : { position: q.at.position }) : null;
     // The viewer's end, folded to the same point of the log.
     const at: { time?: number; position?: number } = q.at ?? {};
-    const viewers = viewersOf(db, id, at);
+    const viewers = await viewersOf(store, id, at);
     const ends = bothEnds(JSON.parse(connectionJson) as ConnectionModel, viewers);
     // One timeline of both ends: the server's page, and the viewers' events
     // from its first event up to where the page ends, merged by position.
@@ -243,7 +230,7 @@ export function monitorRouter(services: Services): Router {
     const from = q.events_after === 0 || !shown.length ? 0 : shown[0].position - 1;
     const to = more ? shown[shown.length - 1].position : at.position;
     const viewerRows = viewers.length
-      ? viewerEventsBetween(db, viewers.map((v) => v.stream), from, { position: to, time: at.time }, q.events_limit)
+      ? await viewerEventsBetween(store, viewers.map((v) => v.stream), from, { position: to, time: at.time }, q.events_limit)
       : [];
     const joined = [...shown, ...viewerRows].sort((a, b) => a.position - b.position);
     sendJson(
@@ -257,30 +244,30 @@ export function monitorRouter(services: Services): Router {
     );
   });
 
-  router.get('/operations', (ctx) => {
+  router.get('/operations', async (ctx) => {
     const q = parseQuery(ctx, operationsQuery);
-    const page = listOperationRows(db, { statuses: operationStatuses(q.status), type: q.type, limit: q.limit, before: q.cursor });
+    const page = await reads.operationRows({ statuses: operationStatuses(q.status), type: q.type, limit: q.limit, cursor: q.cursor });
     const items = page.items.map((r) => r.json).join(',');
     sendJson(ctx, `{"operations":[${items}],"count":${page.items.length},${tail(page.nextCursor)}}`);
   });
 
-  router.get('/operations/:id', (ctx) => {
-    const op = getOperation(db, ctx.params.id);
+  router.get('/operations/:id', async (ctx) => {
+    const op = await reads.operation(ctx.params.id);
     if (!op) throw notFound('operation', ctx.params.id);
-    const tasks = listTasks(db, { statuses: [], operationId: op.id, limit: 1000 });
+    const tasks = parsed<TaskModel>(await reads.taskRows({ statuses: [], operationId: op.id, limit: 1000 }));
     ctx.body = { operation: op, tasks: tasks.items, timestamp: now() };
   });
 
-  router.get('/tasks', (ctx) => {
+  router.get('/tasks', async (ctx) => {
     const q = parseQuery(ctx, tasksQuery);
     const { statuses, abandoned } = taskStatuses(q.status);
-    const page = listTaskRows(db, {
+    const page = await reads.taskRows({
       statuses,
       abandoned,
       connectionId: q.connection_id,
       operationId: q.operation_id,
       limit: q.limit,
-      before: q.cursor,
+      cursor: q.cursor,
     });
     // The add-on's shape: tasks grouped by the connection they belong to.
     const grouped = new Map<string, string[]>();
@@ -312,7 +299,7 @@ export function monitorRouter(services: Services): Router {
       started = await services.runner.start(
         'export',
         { out, since: body.since ?? null, connection_id: body.connection_id ?? null },
-        (op) => exportLogs(db, { out, since, connectionId: body.connection_id, signal: op.signal }),
+        (op) => exportLogs(services.store, reads, { out, since, connectionId: body.connection_id, signal: op.signal }),
         { requestId: ctx.state.requestId, connectionId: body.connection_id ?? null, timeoutMs: EXPORT_TIMEOUT_MS },
       );
     } catch (err) {
@@ -332,7 +319,7 @@ export function monitorRouter(services: Services): Router {
 export function publicEventJson(r: EventRow): string {
   return (
     `{"position":${r.position},"stream":${JSON.stringify(r.stream)},"version":${r.version},"type":${JSON.stringify(r.type)},` +
-    `"recorded_at":"${new Date(r.recorded_at).toISOString()}","data":${r.data},"meta":${r.meta}}`
+    `"recorded_at":"${new Date(r.recordedAt).toISOString()}","data":${r.data},"meta":${r.meta}}`
   );
 }
 

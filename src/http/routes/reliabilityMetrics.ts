@@ -25,7 +25,7 @@ function followingCounter(registry: Registry, name: string, help: string, read: 
 
 export function registerReliabilityMetrics(registry: Registry, services: Services) {
   const health = healthOf(services);
-  const { log } = services;
+  const { store: log } = services;
   registry.registerMetric(health.loopDelay);
   new Gauge({
     name: 'webrtc_event_loop_delay_max_seconds',

@@ -6,12 +6,11 @@ import { z } from 'zod';
 import type { Services } from '../app.ts';
 import { AppError } from '../../errors.ts';
 import { appendDump, parseRtcstatsDump, translateRtcstatsDump } from '../../telemetry/dump.ts';
-import { connectionNegotiatedWith } from '../../log/telemetry.ts';
 import { RTCSTATS_PATH } from '../rtcstatsSocket.ts';
 import type { ApiSpec } from '../openapi/spec.ts';
 
 export function telemetryRouter(services: Services): Router {
-  const { config, db, log } = services;
+  const { config, store } = services;
   const router = new Router({ prefix: RTCSTATS_PATH });
   router.post('/dump', async (ctx) => {
     if (!ctx.is('application/x-ndjson', 'application/jsonl')) {
@@ -20,12 +19,12 @@ export function telemetryRouter(services: Services): Router {
     const body = (ctx.request as { body?: unknown }).body;
     if (typeof body !== 'string' || body.length === 0) throw new AppError('BAD_REQUEST', 'the body must be an rtcstats dump');
     const parsed = parseRtcstatsDump(body);
-    const imported = translateRtcstatsDump(
+    const imported = await translateRtcstatsDump(
       parsed,
       { source: 'rtcstats_dump', meeting: null, userAgent: ctx.get('user-agent').slice(0, 500) || null, obfuscateIps: config.obfuscateIps, maxPeers: config.telemetryMaxPeers },
-      (key) => connectionNegotiatedWith(db, key.field, key.key),
+      (key) => store.connectionNegotiatedWith(key.field, key.key),
     );
-    const result = await appendDump(log, imported);
+    const result = await appendDump(store, imported);
     ctx.status = 201;
     ctx.body = { session_id: imported.sessionId, streams: result.streams, events: result.events };
   });

@@ -8,7 +8,6 @@ import { z } from 'zod';
 import type { Services } from '../app.ts';
 import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
-import { getConnection } from '../../projections/queries.ts';
 import { parseBody } from '../validate.ts';
 import { answerAccepted, origin, respondWithOutcome } from '../respond.ts';
 import { MONITOR_PREFIX } from './monitor.ts';
@@ -83,15 +82,15 @@ function connectionView(peer: ServerPeer) {
 }
 
 export function webrtcRouter(services: Services, webrtc: WebRtcService): Router {
-  const { config, db } = services;
+  const { config, reads } = services;
   const bound = config.operationTimeoutMs;
   const router = new Router({ prefix: WEBRTC_PREFIX });
 
   /** 404 for ids never seen, 409 for connections the log says are closed. */
-  const livePeer = (connectionId: string) => {
+  const livePeer = async (connectionId: string) => {
     const peer = webrtc.registry.peers.get(connectionId);
     if (peer) return peer;
-    const known = getConnection(db, connectionId);
+    const known = await reads.connection(connectionId);
     if (known?.category === 'closed') {
       throw new AppError('CONFLICT', `connection "${connectionId}" is already closed (${known.close?.initiator ?? 'unknown'}: ${known.close?.reason ?? 'unknown'})`);
     }
@@ -130,7 +129,7 @@ export function webrtcRouter(services: Services, webrtc: WebRtcService): Router 
   });
 
   router.get('/connections/:id/stats', async (ctx) => {
-    const peer = livePeer(ctx.params.id);
+    const peer = await livePeer(ctx.params.id);
     const stats = await peer.liveStats();
     ctx.body = { connection: connectionView(peer), stats, timestamp: new Date().toISOString() };
   });
@@ -143,14 +142,14 @@ export function webrtcRouter(services: Services, webrtc: WebRtcService): Router 
 
   router.post('/connections/quality', async (ctx) => {
     const body = parseBody(ctx, qualityBody);
-    livePeer(body.connection_id);
+    await livePeer(body.connection_id);
     const started = await webrtc.setQuality(body.connection_id, body.quality, origin(ctx));
     await respondWithOutcome(ctx, started, bound, (result) => result);
   });
 
   router.post('/connections/:id/close', async (ctx) => {
     parseBody(ctx, emptyBody);
-    livePeer(ctx.params.id);
+    await livePeer(ctx.params.id);
     const started = await webrtc.closeConnection(ctx.params.id, 'local', 'close_requested', origin(ctx));
     await respondWithOutcome(ctx, started, bound, (result) => result);
   });

@@ -8,18 +8,17 @@ import { appendSteps, realisticSteps } from '../../helpers/events.ts';
 import { connect, forwarderFor, postgresFor, shippedThrough, silent } from '../../helpers/fleet.ts';
 import { waitFor } from '../../helpers/webrtc.ts';
 import { catchUp, FleetProjector, rebuildFleet, type ProjectorRole } from '../../../src/fleet/projector.ts';
-import { snapshotFleetReadModels } from '../../../src/fleet/readModels.ts';
+import { completeSummary, snapshotFleetReadModels } from '../../../src/fleet/readModels.ts';
 import { shipBatch } from '../../../src/fleet/ship.ts';
 import { migrateCentre } from '../../../src/fleet/migrate.ts';
-import { readRowsAfter } from '../../../src/log/readRows.ts';
 import { rowToEvent } from '../../../src/log/read.ts';
-import { Projector } from '../../../src/projections/projector.ts';
+import { Projector } from '../../../src/projections/sqlite/projector.ts';
 import type { CentreClient } from '../../../src/fleet/pg.ts';
 import type { Forwarder } from '../../../src/fleet/forwarder.ts';
 
 async function generatedLog(seed: number, events: number): Promise<TestStore> {
   let now = 0;
-  const store = freshStore({ clock: () => now || Date.now() });
+  const store = await freshStore({ clock: () => now || Date.now() });
   await appendSteps(store.log, realisticSteps(seed, { minEvents: events }), { seed, maxBatch: 20, setNow: (ms) => (now = ms) });
   now = 0;
   return store;
@@ -64,13 +63,13 @@ Same.before(async () => {
 });
 Same.after(async () => {
   await client.end();
-  for (const s of stores.values()) s.cleanup();
+  for (const s of stores.values()) await s.cleanup();
 });
 
 Same("gives each node's read models exactly as the node's own projector wrote them, row for row", async () => {
   // Forward all three concurrently while projecting in small pages: the
   // incremental path sees events arrive in many small steps.
-  const forwarders: Forwarder[] = NODES.map((node) => forwarderFor(stores.get(node)!.db, stores.get(node)!.log, url, node, { batchSize: 150 }));
+  const forwarders: Forwarder[] = NODES.map((node) => forwarderFor(stores.get(node)!.log, url, node, { batchSize: 150 }));
   for (const f of forwarders) f.start();
   let shipping = true;
   const done = Promise.all(forwarders.map((f) => shippedThrough(f))).then(() => (shipping = false));
@@ -108,8 +107,8 @@ Pages('does not skip a batch that commits after a later-positioned batch of anot
   try {
     // Node x's batch takes the lower central positions but commits last.
     await x.query('BEGIN');
-    await shipBatch(x, 'node-x', readRowsAfter(nodeX.db, 0, 300));
-    await shipBatch(y, 'node-y', readRowsAfter(nodeY.db, 0, 300));
+    await shipBatch(x, 'node-x', await nodeX.log.readLogRows({ after: 0, limit: 300 }));
+    await shipBatch(y, 'node-y', await nodeY.log.readLogRows({ after: 0, limit: 300 }));
     const applied = await catchUp(projector, 100);
     assert.is(applied, 300, "only node y's batch is visible yet");
     await x.query('COMMIT');
@@ -123,8 +122,8 @@ Pages('does not skip a batch that commits after a later-positioned batch of anot
     assert.equal(cursors.rows, [{ node: 'node-x', position: 300 }, { node: 'node-y', position: 300 }]);
   } finally {
     await Promise.all([x.end(), y.end(), projector.end()]);
-    nodeX.cleanup();
-    nodeY.cleanup();
+    await nodeX.cleanup();
+    await nodeY.cleanup();
   }
 });
 
@@ -146,13 +145,18 @@ function olderSummary(state: string): string {
   });
 }
 
-Upgrade("goes on from a summary stored before the newer counters existed exactly as the node's own projector does", async () => {
+// A node never goes on from such a summary: its read models carry a version
+// and are rebuilt at start when it changes. The fleet's carry none yet, so it
+// completes the old summary as it loads it (src/fleet/readModels.ts), and
+// goes on from there exactly as the node's projector goes on from the same
+// completed summary.
+Upgrade("goes on from a summary stored before the newer counters existed as the node's projector goes on from it completed", async () => {
   const client = await connect(await cluster.pg.createDatabase());
   const source = await generatedLog(61, 600);
-  const twin = freshStore();
+  const twin = await freshStore();
   try {
     await migrateCentre(client);
-    const rows = readRowsAfter(source.db, 0, 10_000);
+    const rows = await source.log.readLogRows({ after: 0, limit: 10_000 });
     const half = Math.floor(rows.length / 2);
 
     // The centre projects the first half, then its summary row is what an older version wrote.
@@ -167,7 +171,7 @@ Upgrade("goes on from a summary stored before the newer counters existed exactly
     first.apply(twin.db, events.slice(0, half));
     first.flush(twin.db);
     assert.is(twin.db.prepare('SELECT state FROM summary').pluck().get(), stored, "the node's projector wrote the same summary");
-    twin.db.prepare('UPDATE summary SET state = ?').run(olderSummary(stored));
+    twin.db.prepare('UPDATE summary SET state = ?').run(JSON.stringify(completeSummary(JSON.parse(olderSummary(stored)))));
     const second = new Projector();
     second.apply(twin.db, events.slice(half));
     second.flush(twin.db);
@@ -180,8 +184,8 @@ Upgrade("goes on from a summary stored before the newer counters existed exactly
     assert.is(JSON.parse(fleet).event_count, rows.length, 'every event counted');
   } finally {
     await client.end();
-    source.cleanup();
-    twin.cleanup();
+    await source.cleanup();
+    await twin.cleanup();
   }
 });
 
@@ -189,14 +193,14 @@ Upgrade.run();
 
 Lock('a standby waits while another projects, and takes over from the cursors when that session ends', async () => {
   const db = await cluster.pg.createDatabase();
-  const store = freshStore();
+  const store = await freshStore();
   const assertions = await connect(db);
   const roles = { a: [] as ProjectorRole[], b: [] as ProjectorRole[] };
   const make = (name: 'a' | 'b') =>
     new FleetProjector({ url: db, pageSize: 50, pollMs: 1000, takeoverPollMs: 50, logger: silent, onRole: (r) => roles[name].push(r) });
   const a = make('a');
   const b = make('b');
-  const forwarder = forwarderFor(store.db, store.log, db, 'edge-l', { batchSize: 40 });
+  const forwarder = forwarderFor(store.log, db, 'edge-l', { batchSize: 40 });
   const append = async (n: number) => {
     for (let i = 0; i < n; i++) await store.log.append(`connection:l${i % 4}`, [{ type: 'connection.error', data: { code: 'E', message: String(i) } }]);
   };
@@ -209,7 +213,7 @@ Lock('a standby waits while another projects, and takes over from the cursors wh
     await waitFor(() => b.role === 'standby', 10_000, 'b to stand by');
     await append(120);
     await shippedThrough(forwarder);
-    const head = forwarder.status().shipped_position;
+    const head = (await forwarder.status()).shipped_position;
     await waitFor(async () => (await projected()) >= head, 10_000, 'a to project everything');
     assert.ok(a.eventsApplied >= head);
     assert.is(b.eventsApplied, 0, 'the standby applied nothing');
@@ -218,7 +222,7 @@ Lock('a standby waits while another projects, and takes over from the cursors wh
     await waitFor(() => b.role === 'projecting', 10_000, 'b to take over');
     await append(120);
     await shippedThrough(forwarder);
-    const head2 = forwarder.status().shipped_position;
+    const head2 = (await forwarder.status()).shipped_position;
     await waitFor(async () => (await projected()) >= head2, 10_000, 'b to project the rest');
     assert.is(b.eventsApplied, head2 - head, 'b went on from the cursor: nothing applied twice, nothing skipped');
     assert.equal(roles.a, ['projecting', 'stopped']);
@@ -233,7 +237,7 @@ Lock('a standby waits while another projects, and takes over from the cursors wh
     await a.stop();
     await b.stop();
     await assertions.end();
-    store.cleanup();
+    await store.cleanup();
   }
 });
 

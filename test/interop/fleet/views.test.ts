@@ -23,7 +23,7 @@ Views.before(async () => {
   const url = await cluster.pg.createDatabase();
   for (const [i, node] of NODES.entries()) {
     let now = 0;
-    const store = freshStore({ clock: () => now || Date.now() });
+    const store = await freshStore({ clock: () => now || Date.now() });
     await appendSteps(store.log, realisticSteps(31 + i, { minEvents: 1500 }), { seed: 31 + i, maxBatch: 5, setNow: (ms) => (now = ms) });
     // A viewer-side trace, for the viewer views.
     const session = new TraceSession(`s-${node}`, store.log, { source: 'rtcstats', meeting: null, userAgent: null, obfuscateIps: false }, { maxPeers: 2 }, () => null);
@@ -36,7 +36,7 @@ Views.before(async () => {
       prev = report;
     }
     now = 0;
-    const forwarder = forwarderFor(store.db, store.log, url, node, { batchSize: 500 });
+    const forwarder = forwarderFor(store.log, url, node, { batchSize: 500 });
     forwarder.start();
     await shippedThrough(forwarder);
     await forwarder.stop();
@@ -47,7 +47,7 @@ Views.before(async () => {
 });
 Views.after(async () => {
   await client.end();
-  for (const s of stores.values()) s.cleanup();
+  for (const s of stores.values()) await s.cleanup();
 });
 
 /** Each view of the node's database and its columns, in order. */

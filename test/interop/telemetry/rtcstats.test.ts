@@ -4,6 +4,7 @@
 // page passes no connection id: the server joins the trace by the ICE
 // username fragment / DTLS fingerprint of its own answer.
 import { suite } from 'uvu';
+import { dbOf } from '../../helpers/db.ts';
 import * as assert from 'uvu/assert';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -27,7 +28,7 @@ Both.after(async () => {
 
 /** The video frames_decoded of every sample of a client stream, in log order. */
 function loggedFrames(stream: string): { position: number; frames: number }[] {
-  const rows = server.services.db
+  const rows = dbOf(server.services.store)
     .prepare("SELECT position, data FROM events WHERE stream = ? AND type = 'client.stats_sampled' ORDER BY position")
     .all(stream) as { position: number; data: string }[];
   return rows.flatMap((r) => {
@@ -53,7 +54,7 @@ Both('joins the viewer trace to its connection without any id from the page; fra
     assert.is(viewer.connection_id, id);
     assert.ok(['ice_ufrag', 'dtls_fingerprint'].includes(viewer.correlated_by), viewer.correlated_by);
     assert.is(viewer.meeting, stream.server_id, 'the page names its stream, never the connection');
-    const states = server.services.db
+    const states = dbOf(server.services.store)
       .prepare("SELECT json_extract(data, '$.to') FROM events WHERE stream = ? AND type = 'client.state_changed' AND json_extract(data, '$.kind') = 'connection'")
       .pluck()
       .all(viewer.stream);

@@ -6,6 +6,7 @@
 // the server connection (by the SDP in its update log), with IP addresses
 // masked on request, and answers the README's viewer_quality query.
 import { suite } from 'uvu';
+import { dbOf } from '../../helpers/db.ts';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -65,7 +66,7 @@ Import('imports the webrtc-internals dump and the rtcstats dump, joined to the c
     const joined = detail.viewers.map((v: { stream: string; source: string }) => v.source).sort();
     assert.equal(joined, ['rtcstats', 'rtcstats_dump', 'webrtc_internals'], 'the live trace and both imports are joined to the connection');
     // Masked: no loopback address in the imported candidates and SDP.
-    const imported = server.services.db
+    const imported = dbOf(server.services.store)
       .prepare("SELECT data FROM events WHERE stream IN (?, ?) AND type = 'client.trace'")
       .pluck()
       .all(streams.internals, streams.rtcstats) as string[];

@@ -3,7 +3,7 @@
 // data-channel file transfer, hangs up with DELETE and prints what it saw.
 // Asserted: the Python side's result and what the monitor recorded.
 //
-// WERIFT.md names two aiortc 1.4 hazards; measured against this server:
+// docs/werift.md names two aiortc 1.4 hazards; measured against this server:
 // - per-section ICE credentials: a full-ICE werift peer without
 //   unifyBundleCredentials left aiortc in `checking` until the timeout, and
 //   connected with it. The server peers are ICE-lite (they send no checks, so
@@ -23,6 +23,7 @@ import { CONTENT_DIR, MONITOR, startWebRtcServer, type WebRtcTestServer } from '
 import { requireAiortc } from '../../helpers/prerequisites.ts';
 import { waitFor } from '../../helpers/webrtc.ts';
 import type { TrackSample } from '../../../src/log/catalogue.ts';
+import { dbOf } from '../../helpers/db.ts';
 
 /** Debian's Python: the only one that sees python3-aiortc (a pyenv python on the PATH would not). */
 const PYTHON = requireAiortc();
@@ -155,7 +156,7 @@ viewer('receives the clip as decoded VP8 video and Opus audio, and the monitor r
   assert.equal(tracks.map((t) => t.kind).sort(), ['audio', 'video']);
   for (const t of tracks) assert.ok(t.receiver_reports > 0 && t.jitter_ms! >= 0 && t.fraction_lost! >= 0 && t.rtt_ms! >= 0, JSON.stringify(t));
   assert.is(c.outcome, 'clean');
-  const flat = server.services.db.prepare('SELECT count(*) FROM stats_samples WHERE connection_id = ? AND jitter_ms IS NOT NULL AND fraction_lost IS NOT NULL').pluck().get(r.connection_id) as number;
+  const flat = dbOf(server.services).prepare('SELECT count(*) FROM stats_samples WHERE connection_id = ? AND jitter_ms IS NOT NULL AND fraction_lost IS NOT NULL').pluck().get(r.connection_id) as number;
   assert.ok(flat > 0, 'stats_samples.jitter_ms and fraction_lost are filled for aiortc');
   process.stdout.write(`  (aiortc media: connected in ${r.connected_ms} ms, ${r.video_frames} video / ${r.audio_frames} audio frames, whole run ${r.elapsed_ms} ms)\n`);
 });

@@ -6,10 +6,10 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
-import { openReadOnly } from '../../src/log/open.ts';
-import { tempDir } from '../helpers/db.ts';
+import { openReadOnly } from '../src/log/open.ts';
+import { tempDir } from './helpers/db.ts';
 
-const root = resolve(import.meta.dirname, '../..');
+const root = resolve(import.meta.dirname, '..');
 
 const test = suite('runSelfTests (serve --run-tests)');
 
