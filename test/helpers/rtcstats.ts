@@ -5,8 +5,22 @@
 // (`deltaCompression`, which the package does not export; copied here).
 import WebSocket from 'ws';
 
+/**
+ * trace-ws reconnects (for up to 10 minutes) whenever a socket closes with
+ * a code other than its own leave codes, e.g. when a test's server shuts
+ * down (1001). A browser's WebSocket reports a refused reconnect as an event;
+ * the `ws` package emits 'error', which would throw with no listener and end
+ * whatever suite runs next in the process. Listen, as a browser would.
+ */
+class QuietWebSocket extends WebSocket {
+  constructor(...args: ConstructorParameters<typeof WebSocket>) {
+    super(...args);
+    this.on('error', () => {});
+  }
+}
+
 const g = globalThis as Record<string, unknown>;
-g.WebSocket ??= WebSocket;
+g.WebSocket ??= QuietWebSocket;
 g.navigator ??= { userAgent: 'Mozilla/5.0 (X11; Linux x86_64) node-test' };
 
 export type Trace = {
