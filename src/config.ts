@@ -25,6 +25,13 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 /** `auto`: human-readable lines on a terminal, JSON lines otherwise. */
 export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
 
+/** `scheme://host[:port]` with nothing after it, as browsers send it in Origin. */
+function isOrigin(text: string): boolean {
+  if (!URL.canParse(text)) return false;
+  const url = new URL(text);
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === text.replace(/\/$/, '').toLowerCase();
+}
+
 const configSchema = z.object({
   port: z.number().int().min(0).max(65535).default(9999),
   host: z.string().min(1).default('127.0.0.1'),
@@ -39,6 +46,19 @@ const configSchema = z.object({
   allowedHosts: z.array(z.string().min(1).max(253)).default([]),
   /** Origins (scheme://host[:port]) other than the server's own whose pages may send mutating requests. */
   allowedOrigins: z.array(z.string().min(1).max(300)).default([]),
+  /**
+   * Origins (scheme://host[:port], or `*` for any) whose pages may use the
+   * WHEP routes and read routes across origins (CORS): a WHEP player on
+   * another site. Empty: no CORS headers, so browsers keep other sites out.
+   */
+  corsOrigins: z
+    .array(
+      z
+        .string()
+        .max(300)
+        .refine((o) => o === '*' || isOrigin(o), 'must be * or an origin: scheme://host[:port], no path'),
+    )
+    .default([]),
   contentDir: z.string().min(1).default(BUNDLED_CONTENT_DIR),
   statsIntervalMs: z.number().int().min(50).default(1000),
   /** Nothing received from a viewer for this long records `connection.stalled` (the liveness watchdog). */
@@ -56,8 +76,14 @@ const configSchema = z.object({
   bodyLimitBytes: z.number().int().min(1024).default(1024 * 1024),
   /** STUN/TURN URLs handed to werift; empty means host candidates only (docs/werift.md, "STUN fallback"). */
   iceServers: z.array(z.string()).default([]),
-  /** Extra host addresses werift gathers candidates on; loopback by default so local viewers work. */
-  iceAdditionalHostAddresses: z.array(z.string()).default(['127.0.0.1']),
+  /**
+   * The host addresses the server peers offer candidates on. By default
+   * loopback and every interface werift finds (`all`): aiortc, for one,
+   * gathers no loopback candidate and reaches a local server only through
+   * an interface address (docs/werift.md). `127.0.0.1` alone keeps them on
+   * loopback (local browsers and werift viewers only).
+   */
+  iceAdditionalHostAddresses: z.array(z.string()).default(['127.0.0.1', 'all']),
   /** Peers admitted at once; null derives it from `ulimit -n` and the sockets each peer binds. */
   maxPeers: z.number().int().min(0).nullable().default(null),
   /** HTTP connections open at once (more are answered 503); null derives it from `ulimit -n`. */
@@ -164,6 +190,12 @@ export const SETTINGS: Partial<Record<Setting, SettingSource>> = {
     help: 'host names clients may use besides IP addresses and localhost (DNS-rebinding protection; the variable is comma-separated)',
     read: 'list',
   },
+  corsOrigins: {
+    flag: '--cors-origin <origin...>',
+    env: 'WEBRTC_MONITOR_CORS_ORIGINS',
+    help: 'origins (scheme://host:port, or * for any) whose pages may use the WHEP and read routes across origins (CORS); the variable is comma-separated',
+    read: 'list',
+  },
   allowedOrigins: { flag: '--allowed-origin <origin...>', help: "origins (scheme://host:port) whose pages may send mutating requests besides the server's own", read: 'list' },
   maxPeers: { flag: '--max-peers <n>', help: 'peers admitted at once', read: 'int', defaultText: 'derived from ulimit -n and the sockets per peer' },
   maxConnections: { flag: '--max-connections <n>', help: 'HTTP connections open at once', read: 'int', defaultText: 'derived from ulimit -n' },
@@ -174,7 +206,12 @@ export const SETTINGS: Partial<Record<Setting, SettingSource>> = {
   consentTimeoutMs: { flag: '--consent-timeout <ms>', help: 'fail a connection when nothing has arrived for this long (RFC 7675 consent)', read: 'int' },
   operationTimeoutMs: { flag: '--operation-timeout <ms>', help: 'how long a request waits for an operation before answering 202', read: 'int' },
   shutdownGraceMs: { flag: '--shutdown-grace <ms>', help: 'how long shutdown waits for running operations', read: 'int' },
-  iceServers: { flag: '--ice-server <url...>', help: 'STUN/TURN server URLs for the server peers', read: 'list' },
+  iceServers: { flag: '--ice-server <url...>', help: 'STUN/TURN server URLs for the server peers (WHEP answers name them in Link headers)', read: 'list' },
+  iceAdditionalHostAddresses: {
+    flag: '--ice-host-address <addr...>',
+    help: 'addresses the server peers offer host candidates on; "all" for every interface werift finds; 127.0.0.1 alone: loopback only',
+    read: 'list',
+  },
   enableTestRoutes: { flag: '--enable-test-routes', help: 'enable POST .../test/async_close without --debug', read: 'boolean' },
   logLevel: { flag: '--log-level <level>', env: 'WEBRTC_MONITOR_LOG_LEVEL', help: `log level: ${LOG_LEVELS.join(', ')}` },
   logFormat: { flag: '--log-format <format>', env: 'WEBRTC_MONITOR_LOG_FORMAT', help: 'log lines: pretty (for people), json, or auto (pretty on a terminal, else json)' },
@@ -198,9 +235,9 @@ export const FLEET_SETTINGS: Partial<Record<FleetSetting, SettingSource>> = {
 /** The settings each command reads; a command never reads (or fails on) a variable it has no use for. */
 export const COMMAND_SETTINGS = {
   serve: [
-    'port', 'host', 'debug', 'persistencePath', 'logDir', 'authToken', 'readToken', 'allowedHosts', 'allowedOrigins', 'maxPeers',
+    'port', 'host', 'debug', 'persistencePath', 'logDir', 'authToken', 'readToken', 'allowedHosts', 'allowedOrigins', 'corsOrigins', 'maxPeers',
     'maxConnections', 'requestTimeoutMs', 'contentDir', 'statsIntervalMs', 'stallAfterMs', 'consentTimeoutMs', 'operationTimeoutMs',
-    'shutdownGraceMs', 'iceServers', 'enableTestRoutes', 'logLevel', 'logFormat', 'forwardTo', 'nodeId', 'forwardBackoffMaxMs',
+    'shutdownGraceMs', 'iceServers', 'iceAdditionalHostAddresses', 'enableTestRoutes', 'logLevel', 'logFormat', 'forwardTo', 'nodeId', 'forwardBackoffMaxMs',
     'telemetryMaxMessageBytes', 'telemetryMessagesPerSecond', 'telemetryMaxSessions', 'telemetryIdleTimeoutMs', 'obfuscateIps',
   ],
   'export-logs': ['persistencePath'],

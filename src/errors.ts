@@ -18,21 +18,29 @@ export const ERROR_STATUS = {
   SQL_ERROR: 400,
   UNAUTHORIZED: 401,
   CROSS_SITE_REQUEST: 403,
+  /** A valid token presented where its scope does not reach (a read token on a write, a viewer token outside its stream's WHEP routes). */
+  INSUFFICIENT_SCOPE: 403,
   /** A write attempted through a read-only door (`query`). */
   READ_ONLY: 403,
   NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   CONTENT_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  /** A WHEP offer this stream cannot serve: none of its codecs is in the offer for a kind the stream plays. */
+  CODEC_NOT_SUPPORTED: 406,
   /** A statement ran past the caller's `--timeout` (`query`). */
   QUERY_TIMEOUT: 408,
   CONFLICT: 409,
   /** Work stopped on request before it finished. */
   CANCELLED: 409,
+  /** If-Match names an entity-tag that is no longer current (a WHEP session after an ICE restart). */
+  PRECONDITION_FAILED: 412,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   HOST_NOT_ALLOWED: 421,
   VALIDATION_FAILED: 422,
+  /** A conditional request sent without its condition (a WHEP PATCH without If-Match). */
+  PRECONDITION_REQUIRED: 428,
   /** An event whose payload the catalogue refuses. */
   INVALID_EVENT: 422,
   /** A file given as the database that is not one of ours (not SQLite, or SQLite without our tables). */

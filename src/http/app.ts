@@ -1,5 +1,7 @@
 // The Koa application: middleware order matters. Problems wrap everything;
-// the Host and cross-site checks, the connection cap and auth run before the
+// the Host and cross-site checks, CORS (preflights are answered there, before
+// auth: browsers send them without credentials; its headers are set first so
+// a refusal is readable by the page), the connection cap and auth run before the
 // body is read, so a refused client cannot make the server parse (or record)
 // anything; the shutdown check runs after it, right before the routes.
 import Koa from 'koa';
@@ -13,8 +15,9 @@ import type { MonitorReads } from '../projections/reads.ts';
 import type { OperationRunner } from '../operations/runner.ts';
 import type { ForwarderStatusSource } from '../fleet/status.ts';
 import { problemMiddleware } from './errors.ts';
-import { requireTokens } from './auth.ts';
+import { requireTokens, type ViewerTokens } from './auth.ts';
 import { sameSiteGuard } from './sameSite.ts';
+import { cors } from './cors.ts';
 import { connectionLimit, refuseWhileDraining } from './limits.ts';
 import { healthOf } from './health.ts';
 import { monitorRouter } from './routes/monitor.ts';
@@ -43,9 +46,10 @@ export type RouterFactory = (services: Services) => Router;
 
 /**
  * `extraRouters` and `extraApi`: what the plugins bring (their routers, and
- * the tables the OpenAPI document describes them from).
+ * the tables the OpenAPI document describes them from); `viewerTokens`: where
+ * the streams' viewer tokens are known (the WebRTC plugin).
  */
-export function createApp(services: Services, extraRouters: RouterFactory[] = [], extraApi: ApiSpec[] = []) {
+export function createApp(services: Services, extraRouters: RouterFactory[] = [], extraApi: ApiSpec[] = [], viewerTokens: ViewerTokens | null = null) {
   const app = new Koa();
   app.proxy = false;
   // Koa's default handler would log and answer on its own; ours already did.
@@ -59,8 +63,9 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
   const health = healthOf(services);
   app.use(problemMiddleware(services.logger, (code) => health.countRefusal(code)));
   app.use(sameSiteGuard(services.config));
+  app.use(cors(services.config));
   app.use(connectionLimit(services));
-  app.use(requireTokens(services.config));
+  app.use(requireTokens(services.config, viewerTokens));
   const limit = services.config.bodyLimitBytes;
   app.use(
     bodyParser({
@@ -73,7 +78,7 @@ export function createApp(services: Services, extraRouters: RouterFactory[] = []
       textLimit: limit,
       // lodash-merged over the defaults by index: this list replaces
       // ['text/plain'], so text/plain stays unparsed as before.
-      extendTypes: { text: ['application/sdp', 'application/x-ndjson', 'application/jsonl'] },
+      extendTypes: { text: ['application/sdp', 'application/trickle-ice-sdpfrag', 'application/x-ndjson', 'application/jsonl'] },
       // Koa's bodyparser would map parse errors to 500 without this.
       onError: (err, ctx) => {
         const e = err as Error & { status?: number; type?: string };

@@ -18,12 +18,15 @@ export const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  406: 'Not Acceptable',
   408: 'Request Timeout',
   409: 'Conflict',
+  412: 'Precondition Failed',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   421: 'Misdirected Request',
   422: 'Unprocessable Content',
+  428: 'Precondition Required',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
@@ -94,6 +97,7 @@ export function problemMiddleware(logger: Logger, onRefused?: (code: string) => 
       ctx.type = 'application/problem+json';
       ctx.body = problem;
       if (err.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
+      if (err.code === 'INSUFFICIENT_SCOPE') ctx.set('WWW-Authenticate', 'Bearer error="insufficient_scope"');
     }
   };
 }

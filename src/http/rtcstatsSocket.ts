@@ -21,7 +21,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Services } from './app.ts';
 import { isAppError } from '../errors.ts';
-import { authorizeTelemetry } from './auth.ts';
+import { authorizeTelemetry, type ViewerTokens } from './auth.ts';
 import { splitHost } from './sameSite.ts';
 import { isIP } from 'node:net';
 import { TraceSession } from '../telemetry/session.ts';
@@ -64,7 +64,7 @@ export function parseRtcstatsPath(pathname: string): { token: string | null; mee
   return { token, meeting };
 }
 
-export function attachRtcstatsSocket(server: Server, services: Services) {
+export function attachRtcstatsSocket(server: Server, services: Services, viewerTokens: ViewerTokens | null = null) {
   const { config, store, logger } = services;
   const wss = new WebSocketServer({
     noServer: true,
@@ -105,8 +105,12 @@ export function attachRtcstatsSocket(server: Server, services: Services) {
       if (!own) return refuse(socket, 403, 'CROSS_SITE_REQUEST', 'telemetry is accepted from this server\'s pages or an --allowed-origin');
     }
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim() ?? null;
-    if (!authorizeTelemetry(config, path.token ?? bearer, path.meeting)) {
-      return refuse(socket, 401, 'UNAUTHORIZED', 'telemetry needs a token: …/rtcstats/t/<token>/… or Authorization: Bearer <token>');
+    // The meeting names the stream: its viewer token (or the admin token) reports on it.
+    const allowed = authorizeTelemetry(config, viewerTokens, path.token ?? bearer, path.meeting);
+    if (!allowed.ok) {
+      return allowed.code === 'INSUFFICIENT_SCOPE'
+        ? refuse(socket, 403, 'INSUFFICIENT_SCOPE', allowed.message)
+        : refuse(socket, 401, 'UNAUTHORIZED', 'telemetry needs a token: …/rtcstats/t/<the stream\'s viewer token or the admin token>/<stream id> or Authorization: Bearer');
     }
     const sessionId = url.searchParams.get('statsSessionId') ?? '';
     if (!/^[\w-]{1,100}$/.test(sessionId)) return refuse(socket, 400, 'BAD_REQUEST', 'statsSessionId (letters, digits, "_", "-") is required');

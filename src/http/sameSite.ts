@@ -11,11 +11,13 @@
 //   mutating request whose Origin is not this server (or an --allowed-origin),
 //   or that the browser marks Sec-Fetch-Site cross-site or same-site, gets
 //   403. Clients that send neither header (curl, the CLI, werift, aiortc)
-//   are not browsers and are served.
+//   are not browsers and are served. A --cors-origin page may use the WHEP
+//   routes (src/http/cors.ts), and nothing else that writes.
 import { isIP } from 'node:net';
 import type { Context, Next } from 'koa';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
+import { corsOriginAllowed, isCorsRoute } from './cors.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -35,6 +37,8 @@ export function sameSiteGuard(config: Config) {
   const names = new Set(['localhost', ...config.allowedHosts.map((h) => h.toLowerCase().replace(/\.$/, ''))]);
   if (!isIP(config.host)) names.add(config.host.toLowerCase());
   const origins = new Set(config.allowedOrigins.map((o) => o.toLowerCase().replace(/\/$/, '')));
+  // A --cors-origin page may use the WHEP routes (and only those) across origins.
+  const corsAllowed = corsOriginAllowed(config);
 
   const hostAllowed = (hostname: string) => isIP(hostname) !== 0 || names.has(hostname.replace(/\.$/, ''));
 
@@ -65,7 +69,7 @@ export function sameSiteGuard(config: Config) {
       const origin = ctx.get('origin');
       const site = ctx.get('sec-fetch-site').toLowerCase();
       const allowed = origin
-        ? origin !== 'null' && (isOwnOrigin(origin, host) || origins.has(origin.toLowerCase()))
+        ? origin !== 'null' && (isOwnOrigin(origin, host) || origins.has(origin.toLowerCase()) || (isCorsRoute(ctx.method, ctx.path) && corsAllowed(origin)))
         : site === '' || site === 'same-origin' || site === 'none';
       if (!allowed) {
         throw new AppError('CROSS_SITE_REQUEST', 'mutating requests from pages on other sites are refused (send them from this server\'s own pages, or add the page\'s origin with --allowed-origin)');

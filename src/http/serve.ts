@@ -19,6 +19,7 @@ import { LogDirWriter } from '../export/logDirWriter.ts';
 import type { Forwarder } from '../fleet/forwarder.ts';
 import { createApp, type RouterFactory, type Services } from './app.ts';
 import type { ApiSpec } from './openapi/spec.ts';
+import type { ViewerTokens } from './auth.ts';
 import { countConnections, serverState } from './limits.ts';
 import { guardProcess } from './processGuard.ts';
 import { healthOf } from './health.ts';
@@ -30,6 +31,8 @@ export type Plugin = {
   routers?: RouterFactory[];
   /** Its routes' tables for the OpenAPI document (src/http/openapi/spec.ts). */
   api?: ApiSpec[];
+  /** Where the viewer tokens of its streams are known (src/http/auth.ts). */
+  viewerTokens?: ViewerTokens;
   /** Runs after the database is ready, before the server listens. */
   start?(): Promise<void>;
   /** Runs first at shutdown, while the runner still accepts work (to close peers through it). */
@@ -98,6 +101,7 @@ export async function startServer(
       services,
       plugins.flatMap((p) => p.routers ?? []),
       plugins.flatMap((p) => p.api ?? []),
+      plugins.find((p) => p.viewerTokens)?.viewerTokens ?? null,
     );
     server = createServer(
       {
@@ -111,7 +115,7 @@ export async function startServer(
     );
     server.keepAliveTimeout = 5_000;
     countConnections(services, server);
-    telemetry = attachRtcstatsSocket(server, services);
+    telemetry = attachRtcstatsSocket(server, services, plugins.find((p) => p.viewerTokens)?.viewerTokens ?? null);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {

@@ -27,6 +27,7 @@ export const webrtcPlugin: PluginFactory = (services) => {
       (s) => playerRouter(s, webrtc),
       (s) => webrtcTestRouter(s, webrtc),
     ],
+    viewerTokens: { streamWithToken: (sha256) => webrtc.registry.streamWithViewerToken(sha256) },
     // The test route exists (and is described) only when enabled.
     api: [webrtcApi(services.config), whepApi, playerApi, ...(services.config.debug || services.config.enableTestRoutes ? [webrtcTestApi] : [])],
     async start() {

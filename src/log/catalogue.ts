@@ -140,6 +140,8 @@ const eventSchemas = {
     content: z.string(),
     mode: z.enum(['media', 'data']),
     quality: z.string(),
+    /** SHA-256 (hex) of the stream's viewer token; the token itself is never recorded. Absent for streams without one. */
+    viewer_token_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   }),
   'server.stopped': z.object({ server_id: id, reason: z.string() }),
 

@@ -9,6 +9,7 @@
 // HTTP connections and the rest.
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import { ALL_INTERFACES, gathersAllInterfaces } from './peerConfig.ts';
 
 /** The most peers one process admits, whatever the descriptor limit. */
 export const MAX_PEERS = 1000;
@@ -43,7 +44,9 @@ const SKIPPED_INTERFACE_PREFIXES = ['ipsec', 'tun', 'utun', 'tap', 'vmnet', 'vet
  * plus the configured additional host addresses.
  */
 export function socketsPerPeer(additionalHostAddresses: readonly string[], interfaces = networkInterfaces()): number {
-  const addresses = new Set(additionalHostAddresses);
+  const addresses = new Set(additionalHostAddresses.filter((a) => a !== ALL_INTERFACES));
+  // Only the listed addresses, unless every interface was asked for (peerConfig.ts).
+  if (!gathersAllInterfaces(additionalHostAddresses)) return Math.max(1, addresses.size);
   for (const [name, infos] of Object.entries(interfaces)) {
     if (SKIPPED_INTERFACE_PREFIXES.some((p) => name.startsWith(p))) continue;
     for (const info of infos ?? []) {

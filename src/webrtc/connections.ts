@@ -12,6 +12,7 @@ import { ServerPeer } from './serverPeer.ts';
 import { livenessSettings } from './liveness.ts';
 import { mediaKinds } from './sdpFixes.ts';
 import { checkOfferLimits } from './offerLimits.ts';
+import { checkOfferCodecs } from './offerCodecs.ts';
 import type { Exchange } from './viewer.ts';
 import type { Quality } from './quality.ts';
 
@@ -52,6 +53,7 @@ export class Connections {
     if (stream.mode === 'data' && !kinds.includes('application')) {
       throw new AppError('VALIDATION_FAILED', 'a data stream needs an offer with a data channel (m=application)');
     }
+    if (stream.mode === 'media' && stream.codecs) checkOfferCodecs(sdp, stream.codecs);
   }
 
   /**
@@ -126,6 +128,27 @@ export class Connections {
       },
       { connectionId, serverId: peer.serverId, requestId: origin.requestId },
     );
+  }
+
+  /**
+   * An ICE restart the viewer asked for (WHEP PATCH): an operation, like
+   * every action on a peer. The new local description is handed back through
+   * `local()` (it is the viewer's to have, not the log's).
+   */
+  async restartIce(connectionId: string, ice: { ufrag: string; pwd: string }, candidates: string[], origin: Origin = {}) {
+    this.ctx.gate.check();
+    const peer = this.ctx.registry.requirePeer(connectionId);
+    let local: string | null = null;
+    const started = await this.ctx.runner.start(
+      'ice_restart',
+      { connection_id: connectionId, candidates: candidates.length },
+      async (op) => {
+        local = await op.task('restart ice', (signal) => peer.restartIce(ice, candidates, signal), { connectionId });
+        return { connection_id: connectionId, restarted: true };
+      },
+      { connectionId, serverId: peer.serverId, requestId: origin.requestId },
+    );
+    return { started, local: () => local };
   }
 
   async closeAll(origin: Origin = {}) {

@@ -6,6 +6,7 @@
 // awaited: a connect that is still being recorded holds its slot, so N + k
 // concurrent offers against a cap of N admit exactly N (the slot turns into
 // the peer, or is released when the connect fails).
+import { timingSafeEqual } from 'node:crypto';
 import { AppError, notFound, unavailable } from '../errors.ts';
 import type { ServerPeer, StreamSpec } from './serverPeer.ts';
 import { MAX_PEERS } from './admission.ts';
@@ -56,6 +57,19 @@ export class Registry {
       throw new AppError('UNAVAILABLE', `at most ${MAX_STREAMS} streams may be open; stop one first`);
     }
     this.streams.set(stream.serverId, stream);
+  }
+
+  /**
+   * The stream whose viewer token has this SHA-256 (hex), or null. At most
+   * MAX_STREAMS comparisons, each constant-time.
+   */
+  streamWithViewerToken(sha256: Buffer): string | null {
+    for (const stream of this.streams.values()) {
+      if (!stream.viewerTokenSha256) continue;
+      const known = Buffer.from(stream.viewerTokenSha256, 'hex');
+      if (known.length === sha256.length && timingSafeEqual(known, sha256)) return stream.serverId;
+    }
+    return null;
   }
 
   /** Takes a slot for a peer about to be created; 503 with Retry-After at the cap. */

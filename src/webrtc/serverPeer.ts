@@ -27,6 +27,7 @@ import { MediaSource } from './mediaSource.ts';
 import { DataSource } from './dataSource.ts';
 import { peerStats, type StatsTotals } from './statsSummary.ts';
 import { candidateLines, mediaKinds, parseCandidate, transportKeys, unifyBundleCredentials } from './sdpFixes.ts';
+import { iceCredentials } from './sdpFrag.ts';
 import type { Quality } from './quality.ts';
 import type { ContentItem } from './content.ts';
 import type { LivenessSettings } from './liveness.ts';
@@ -44,7 +45,14 @@ export type StreamSpec = {
   mode: StreamMode;
   quality: Quality;
   iceServers: readonly string[];
+  /** SHA-256 (hex) of the stream's viewer token (src/http/auth.ts); null: no viewer token. */
+  viewerTokenSha256?: string | null;
+  /** The codec of each track of a media stream's file (vp8, opus, ...); null: not probed. */
+  codecs?: StreamCodecs | null;
 };
+
+/** A media file's codec per kind, lower case, as werift names them (`vp8`, `h264`, `opus`). */
+export type StreamCodecs = { video?: string; audio?: string };
 
 export type PeerDeps = {
   log: EventStore;
@@ -87,6 +95,8 @@ export class ServerPeer {
   private readonly sampling: PeerSampling;
   /** Data channels the viewer opened, for their counters in the samples (a viewer opens one). */
   private readonly channels = new Set<RTCDataChannel>();
+  /** The viewer's offer as applied (credentials updated by an ICE restart). */
+  private remoteOffer: string | null = null;
 
   constructor(
     readonly spec: StreamSpec,
@@ -181,6 +191,7 @@ export class ServerPeer {
   }
 
   private async negotiate(sdp: string, kinds: string[], abort: AbortSignal): Promise<string> {
+    this.remoteOffer = sdp;
     try {
       await raceAbort(this.pc.setRemoteDescription({ type: 'offer', sdp }), abort);
     } catch (err) {
@@ -204,6 +215,81 @@ export class ServerPeer {
     const local = this.pc.localDescription?.sdp;
     if (!local) throw new AppError('WEBRTC_ERROR', 'werift produced no local description');
     this.recordNegotiated(local, sdp);
+    return local;
+  }
+
+  // ---- trickle ICE and ICE restart (WHEP PATCH) -------------------------
+
+  /** The ICE credentials of the session now: the entity-tag of the WHEP session follows them. */
+  get localIce(): { ufrag: string; pwd: string } | null {
+    return iceCredentials(this.pc.localDescription?.sdp ?? '');
+  }
+
+  /** The viewer's ICE credentials now. */
+  get remoteIce(): { ufrag: string; pwd: string } | null {
+    return iceCredentials(this.remoteOffer ?? '');
+  }
+
+  /**
+   * Candidates the viewer trickled. The server peer is ICE-lite: it answers
+   * the viewer's checks from wherever they come (peer-reflexive), so these
+   * complete the record and werift's view of the remote side rather than
+   * open a path; they are recorded like the offer's.
+   */
+  async addRemoteCandidates(candidates: { mid: string | null; candidate: string }[], endOfCandidates: boolean): Promise<void> {
+    if (this.closing) throw new AppError('CONFLICT', 'the session is closing');
+    const firstMid = /^a=mid:(\S+)/m.exec(this.remoteOffer ?? '')?.[1];
+    for (const { mid, candidate } of candidates) {
+      try {
+        await this.pc.addIceCandidate({ candidate, sdpMid: mid ?? firstMid });
+      } catch (err) {
+        throw new AppError('VALIDATION_FAILED', `a candidate was refused: ${(err as Error).message}`);
+      }
+    }
+    if (endOfCandidates) await this.pc.addIceCandidate({ candidate: '', sdpMid: firstMid }).catch(() => {});
+    this.recordRemoteCandidates(candidates.map((c) => `a=${c.candidate}`).join('\n'));
+  }
+
+  /**
+   * An ICE restart asked by the viewer (RFC 9725 section 4.3.2): its new
+   * credentials (and candidates) replace the old in its offer, which is
+   * applied again; werift restarts the ICE agent with new local credentials.
+   * Returns the new local description, whose credentials and candidates the
+   * viewer needs.
+   */
+  async restartIce(ice: { ufrag: string; pwd: string }, candidates: string[], signal: AbortSignal): Promise<string> {
+    if (this.closing) throw new AppError('CONFLICT', 'the session is closing');
+    if (!this.remoteOffer) throw new AppError('CONFLICT', 'the session has not been negotiated');
+    const eol = this.remoteOffer.includes('\r\n') ? '\r\n' : '\n';
+    const lines = this.remoteOffer
+      .split(/\r?\n/)
+      .filter((l) => !l.startsWith('a=candidate:') && !l.startsWith('a=end-of-candidates'))
+      .map((l) => (l.startsWith('a=ice-ufrag:') ? `a=ice-ufrag:${ice.ufrag}` : l.startsWith('a=ice-pwd:') ? `a=ice-pwd:${ice.pwd}` : l));
+    // The candidates go in the first media section (the bundle's transport).
+    const firstMedia = lines.findIndex((l) => l.startsWith('m='));
+    const at = firstMedia < 0 ? lines.length : lines.findIndex((l, i) => i > firstMedia && (l.startsWith('m=') || l === ''));
+    lines.splice(at < 0 ? lines.length : at, 0, ...candidates.map((c) => `a=${c}`));
+    const offer = lines.join(eol);
+    this.remoteOffer = offer;
+    try {
+      await raceAbort(this.pc.setRemoteDescription({ type: 'offer', sdp: offer }), signal);
+      await raceAbort(this.pc.createAnswer().then((answer) => this.pc.setLocalDescription(answer)), signal);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw new AppError('VALIDATION_FAILED', `the ICE restart was refused: ${(err as Error).message}`);
+    }
+    await this.gatheringComplete(signal);
+    // werift 0.24.4's connect() returns early while DTLS is connected, so
+    // after an ICE restart on a live connection nothing starts the ICE agent
+    // again and the viewer's checks (with the new credentials) wait unanswered
+    // as "early checks" forever. Start it ourselves; DTLS and SCTP carry on
+    // over the pair the new checks nominate (docs/werift.md, "ICE restart").
+    for (const dtls of this.pc.dtlsTransports) {
+      void dtls.iceTransport.start().catch((err: Error) => this.recordError('ICE_RESTART_FAILED', err.message, false));
+    }
+    this.recordRemoteCandidates(offer);
+    const local = this.pc.localDescription?.sdp;
+    if (!local) throw new AppError('WEBRTC_ERROR', 'werift produced no local description');
     return local;
   }
 

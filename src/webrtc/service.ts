@@ -123,6 +123,10 @@ export class WebRtcService {
     return this.connections.close(connectionId, initiator, reason, origin);
   }
 
+  restartIce(connectionId: string, ice: { ufrag: string; pwd: string }, candidates: string[], origin: Origin = {}) {
+    return this.connections.restartIce(connectionId, ice, candidates, origin);
+  }
+
   closeAll(origin: Origin = {}) {
     return this.connections.closeAll(origin);
   }

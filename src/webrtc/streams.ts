@@ -14,10 +14,10 @@ import type { Connections } from './connections.ts';
 import { resolveContent, type ContentItem } from './content.ts';
 import { loadFilePlayer } from './filePlayer.ts';
 import type { LiveStream } from './registry.ts';
-import type { StreamMode } from './serverPeer.ts';
+import type { StreamCodecs, StreamMode } from './serverPeer.ts';
 import type { Quality } from './quality.ts';
 
-export type StreamRequest = { content: string; quality: Quality; mode: StreamMode; iceServers?: string[] };
+export type StreamRequest = { content: string; quality: Quality; mode: StreamMode; iceServers?: string[]; viewerTokenSha256?: string | null };
 export type StreamResult = { server_id: string; content: string; sha256: string; mode: StreamMode; quality: Quality };
 /** Why a stream ended, as `server.stopped` records it. */
 export type StopReason = 'stopped' | 'benchmark_finished' | 'async_close_test' | 'shutdown';
@@ -37,13 +37,15 @@ export class Streams {
       'stream',
       { ...params, ice_servers: request.iceServers ?? null },
       async (op) => {
-        if (request.mode === 'media') await op.task('probe media', () => probeMedia(content.path));
+        const probed = request.mode === 'media' ? await op.task('probe media', () => probeMedia(content.path)) : null;
         await this.open(op, {
           serverId,
           content,
           mode: request.mode,
           quality: request.quality,
           iceServers: request.iceServers ?? this.ctx.config.iceServers,
+          viewerTokenSha256: request.viewerTokenSha256 ?? null,
+          codecs: probed?.codecs ?? null,
           createdAt: Date.now(),
         });
         return { server_id: serverId, ...params };
@@ -85,7 +87,18 @@ export class Streams {
     this.ctx.registry.addStream(stream);
     await this.ctx.log.append(
       streamName('server', stream.serverId),
-      [{ type: 'server.created', data: { server_id: stream.serverId, content: stream.content.name, mode: stream.mode, quality: stream.quality } }],
+      [
+        {
+          type: 'server.created',
+          data: {
+            server_id: stream.serverId,
+            content: stream.content.name,
+            mode: stream.mode,
+            quality: stream.quality,
+            ...(stream.viewerTokenSha256 ? { viewer_token_sha256: stream.viewerTokenSha256 } : {}),
+          },
+        },
+      ],
       { expectedVersion: 'no_stream', meta: { operation_id: op.operationId } },
     );
   }
@@ -133,7 +146,16 @@ async function probeMedia(path: string) {
     throw new AppError('VALIDATION_FAILED', `the file cannot be played: ${message}`);
   }
   const tracks = { video: Boolean(player.video), audio: Boolean(player.audio) };
+  // The codec of each track as the file holds it (werift plays it as it is,
+  // never transcoding): an offer without it cannot be served (406,
+  // offerCodecs.ts). The player's session is werift internals; werift 0.24.4
+  // is pinned.
+  const session = (player as unknown as { session?: { playbackTracks?: { track: { kind: string }; sourceCodec: string }[] } }).session;
+  const codecs: StreamCodecs = {};
+  for (const t of session?.playbackTracks ?? []) {
+    if (t.track.kind === 'video' || t.track.kind === 'audio') codecs[t.track.kind] = String(t.sourceCodec).toLowerCase();
+  }
   player.stop();
   if (!tracks.video && !tracks.audio) throw new AppError('VALIDATION_FAILED', 'the file has no audio or video track');
-  return tracks;
+  return { ...tracks, codecs };
 }

@@ -15,7 +15,7 @@ export const WEBRTC = '/api/v0/mcp/webrtc';
 export const MONITOR = '/api/v0/mcp/monitor/webrtc';
 
 export type WebRtcTestServer = TestServer & {
-  stream(body?: Record<string, unknown>): Promise<{ server_id: string; whep_url: string; url: string; operation_id: string }>;
+  stream(body?: Record<string, unknown>): Promise<{ server_id: string; whep_url: string; url: string; operation_id: string; viewer_token: string; viewer_url: string }>;
   viewer(whepUrl: string, expect?: 'media' | 'data'): Promise<Viewer>;
   json(path: string, init?: RequestInit & { json?: unknown; token?: string }): Promise<{ status: number; body: any; headers: Headers }>;
 };

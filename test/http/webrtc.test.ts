@@ -38,7 +38,7 @@ check('reports the real werift version, its codecs and the content directory', a
   // Read from the installed werift's file player, which plays the sample clip's VP8 and Opus.
   assert.equal(r.body.webrtc.playable_source_codecs, ['video/h264', 'video/vp8', 'video/vp9', 'video/av1x', 'audio/opus']);
   // From the configuration a server peer is built with, and the running config.
-  assert.equal(r.body.webrtc.ice, { lite: true, bundle_policy: 'max-bundle', servers: [], additional_host_addresses: ['127.0.0.1'] });
+  assert.equal(r.body.webrtc.ice, { lite: true, bundle_policy: 'max-bundle', servers: [], additional_host_addresses: ['127.0.0.1', 'all'] });
   assert.equal(r.body.webrtc.liveness, { stall_after_ms: 5000, consent_timeout_ms: 30_000, watchdog_tick_ms: 250 });
   assert.is(r.body.webrtc.stats_interval_ms, 250);
   const mimes = [...r.body.webrtc.codecs.video, ...r.body.webrtc.codecs.audio].map((c: { mime_type: string }) => c.mime_type.toLowerCase());

@@ -65,8 +65,9 @@ whep('answers 404 for an unknown stream or session', async () => {
 });
 
 whep('records an offer werift refuses as a failed connect operation and a closed connection', async () => {
-  const stream = await server.stream();
-  const bogus = 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=recvonly\r\n';
+  const stream = await server.stream({ mode: 'data' });
+  // Passes the checks made before the operation; werift refuses it (no ICE credentials, no fingerprint).
+  const bogus = 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\n';
   const r = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: bogus });
   const body = await r.json();
   assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}: ${JSON.stringify(body)}`);
@@ -223,3 +224,229 @@ limits('never answers a WHEP offer with 202 (a viewer needs the answer): past th
 });
 
 limits.run();
+
+// ---- trickle ICE and ICE restart over PATCH (RFC 9725 section 4.3) ------------
+
+const SDPFRAG = 'application/trickle-ice-sdpfrag';
+/** The fragment a client sends for its local description: credentials, the first section's m-line, mid and candidates. */
+function fragOf(sdp: string, options: { candidates?: boolean } = {}) {
+  const section = sdp.split(/\r\n(?=m=)/)[1];
+  return [
+    `a=ice-ufrag:${/a=ice-ufrag:(\S+)/.exec(sdp)![1]}`,
+    `a=ice-pwd:${/a=ice-pwd:(\S+)/.exec(sdp)![1]}`,
+    /^m=.*$/m.exec(section)![0],
+    `a=mid:${/a=mid:(\S+)/.exec(section)![1]}`,
+    ...(options.candidates === false ? [] : [...section.matchAll(/^a=candidate:[^\r\n]+/gm)].map((m) => m[0])),
+    'a=end-of-candidates',
+  ].join('\r\n') + '\r\n';
+}
+
+const ice = suite('WHEP PATCH: trickle ICE and ICE restart');
+let iceServer: WebRtcTestServer;
+ice.before(async () => {
+  iceServer = await startWebRtcServer();
+});
+ice.after(() => iceServer.stop());
+
+/** A werift viewer that offers without candidates (a trickling client), connected; its session URL and ETag. */
+async function tricklingViewer(whepUrl: string) {
+  const pc = new RTCPeerConnection(await viewerPeerConfig());
+  let rtp = 0;
+  pc.onTrack.subscribe((track) => track.onReceiveRtp.subscribe(() => rtp++));
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  await waitFor(() => pc.iceGatheringState === 'complete', 3000, 'gathering');
+  const offer = pc.localDescription!.sdp.replace(/^a=(candidate|end-of-candidates).*\r\n/gm, '');
+  const res = await fetch(whepUrl, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer });
+  assert.is(res.status, 201);
+  const session = new URL(res.headers.get('location')!, whepUrl).toString();
+  const etag = res.headers.get('etag')!;
+  assert.is(res.headers.get('accept-patch'), SDPFRAG);
+  const answer = await res.text();
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  return { pc, session, etag, answer, rtp: () => rtp };
+}
+const patch = (url: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(url, { method: 'PATCH', headers: { 'content-type': SDPFRAG, ...headers }, body });
+
+ice('answers the 201 with an ETag; PATCHed candidates are taken with 204 (same ETag) and recorded, and the viewer plays', async () => {
+  const stream = await iceServer.stream();
+  const viewer = await tricklingViewer(stream.whep_url);
+  try {
+    assert.match(viewer.etag, /^"[A-Za-z0-9_-]+"$/);
+    const res = await patch(viewer.session, fragOf(viewer.pc.localDescription!.sdp), { 'if-match': viewer.etag });
+    assert.is(res.status, 204, await res.clone().text());
+    assert.is(res.headers.get('etag'), viewer.etag, 'trickle does not change the ICE session');
+    await waitFor(() => viewer.pc.connectionState === 'connected', 5000, 'connected');
+    await waitFor(() => viewer.rtp() > 0, 5000, 'media');
+    const id = viewer.session.split('/').pop()!;
+    const remote = dbOf(iceServer.services)
+      .prepare("SELECT count(*) FROM events WHERE stream = ? AND type = 'connection.candidate' AND json_extract(data, '$.origin') = 'remote'")
+      .pluck()
+      .get(`connection:${id}`) as number;
+    assert.ok(remote >= 1, 'the trickled candidates are on the record');
+  } finally {
+    await viewer.pc.close();
+  }
+});
+
+ice('refuses an ICE restart without If-Match (428), a stale If-Match (412), another type (415), not SDP (400), a bad candidate (422); never 405; a trickle without If-Match is taken', async () => {
+  const stream = await iceServer.stream();
+  const viewer = await tricklingViewer(stream.whep_url);
+  try {
+    const frag = fragOf(viewer.pc.localDescription!.sdp);
+    const restart = 'a=ice-ufrag:NeWu\r\na=ice-pwd:aaaaaaaaaaaaaaaaaaaaaaaa\r\n';
+    const cases: [Response, number, string][] = [
+      [await patch(viewer.session, restart), 428, 'PRECONDITION_REQUIRED'],
+      [await patch(viewer.session, frag, { 'if-match': '"stale"' }), 412, 'PRECONDITION_FAILED'],
+      [await patch(viewer.session, frag, { 'if-match': `W/${viewer.etag}` }), 412, 'PRECONDITION_FAILED'],
+      [await fetch(viewer.session, { method: 'PATCH', headers: { 'content-type': 'application/sdp', 'if-match': viewer.etag }, body: frag }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [await patch(viewer.session, 'hello there', { 'if-match': viewer.etag }), 400, 'BAD_REQUEST'],
+      [await patch(viewer.session, 'm=audio 9 RTP/AVP 0\r\na=mid:0\r\na=candidate:x 1 udp nope 1.2.3.4 1 typ host\r\n', { 'if-match': viewer.etag }), 422, 'VALIDATION_FAILED'],
+      [await patch(`${stream.whep_url}/sessions/nope`, frag, { 'if-match': viewer.etag }), 404, 'NOT_FOUND'],
+    ];
+    for (const [res, status, code] of cases) {
+      const body = (await res.json()) as { code: string };
+      assert.is(res.status, status, `${status} ${code}: ${JSON.stringify(body)}`);
+      assert.is(body.code, code);
+    }
+    // What medooze's whip-whep sends: candidates under the session's own credentials, no If-Match.
+    const bare = await patch(viewer.session, frag);
+    assert.is(bare.status, 204);
+    assert.is(bare.headers.get('etag'), viewer.etag);
+  } finally {
+    await viewer.pc.close();
+  }
+});
+
+ice('restarts ICE: new credentials in, 200 with the server\'s new credentials and candidates and a new ETag out; media flows again; the old ETag is then stale', async () => {
+  const stream = await iceServer.stream();
+  const viewer = await tricklingViewer(stream.whep_url);
+  try {
+    const trickled = await patch(viewer.session, fragOf(viewer.pc.localDescription!.sdp), { 'if-match': viewer.etag });
+    assert.is(trickled.status, 204);
+    await waitFor(() => viewer.pc.connectionState === 'connected', 5000, 'connected');
+    const oldServerUfrag = /a=ice-ufrag:(\S+)/.exec(viewer.answer)![1];
+    await viewer.pc.setLocalDescription(await viewer.pc.createOffer({ iceRestart: true }));
+    await waitFor(() => viewer.pc.iceGatheringState === 'complete', 3000, 'gathering again');
+    const res = await patch(viewer.session, fragOf(viewer.pc.localDescription!.sdp), { 'if-match': '*' });
+    const text = await res.text();
+    assert.is(res.status, 200, text);
+    assert.is(res.headers.get('content-type'), SDPFRAG);
+    const etag = res.headers.get('etag')!;
+    assert.ok(etag && etag !== viewer.etag, 'a new entity-tag for the new ICE session');
+    const ufrag = /a=ice-ufrag:(\S+)/.exec(text)![1];
+    const pwd = /a=ice-pwd:(\S+)/.exec(text)![1];
+    assert.is.not(ufrag, oldServerUfrag);
+    assert.match(text, /a=candidate:.* 127\.0\.0\.1 /);
+    // The client applies them to the answer it holds.
+    const candidates = [...text.matchAll(/^a=candidate:[^\r\n]+\r\n/gm)].map((m) => m[0]).join('');
+    const answer = viewer.answer
+      .replace(/^a=candidate:.*\r\n/gm, '')
+      .replace(/^a=end-of-candidates\r\n/gm, '')
+      .replace(/^a=ice-ufrag:.*$/gm, `a=ice-ufrag:${ufrag}`)
+      .replace(/^a=ice-pwd:.*$/gm, `a=ice-pwd:${pwd}`)
+      .replace(/(a=mid:[^\r\n]+\r\n)/, `$1${candidates}`);
+    await viewer.pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    // The werift viewer needs the same nudge as the server (docs/werift.md,
+    // "ICE restart"): its connect() skips ICE while DTLS is up. Browsers do not.
+    for (const dtls of viewer.pc.dtlsTransports) void dtls.iceTransport.start();
+    const before = viewer.rtp();
+    try {
+      await waitFor(() => viewer.pc.connectionState === 'connected' && viewer.rtp() > before + 10, 10_000, 'media after the restart');
+    } catch (err) {
+      const id = viewer.session.split('/').pop()!;
+      console.log(viewer.pc.connectionState, viewer.pc.iceConnectionState, viewer.rtp(), before, JSON.stringify(dbOf(iceServer.services).prepare('SELECT type, data FROM events WHERE stream = ? ORDER BY position').all(`connection:${id}`).slice(-15)));
+      console.log(answer);
+      throw err;
+    }
+    const ops = await iceServer.json(`${MONITOR}/operations?status=all&type=ice_restart`);
+    assert.is(ops.body.operations.length, 1);
+    assert.is(ops.body.operations[0].status, 'completed');
+    const stale = await patch(viewer.session, fragOf(viewer.pc.localDescription!.sdp, { candidates: false }), { 'if-match': viewer.etag });
+    assert.is(stale.status, 412);
+    await stale.body?.cancel();
+    const fresh = await patch(viewer.session, fragOf(viewer.pc.localDescription!.sdp, { candidates: false }), { 'if-match': etag });
+    assert.is(fresh.status, 204);
+  } finally {
+    await viewer.pc.close();
+  }
+});
+
+ice.run();
+
+// ---- what a WHEP client reads from the answer, and offers we cannot serve ----
+
+const answers = suite('WHEP answers: ICE servers, candidates, OPTIONS, codecs');
+let linked: WebRtcTestServer;
+answers.before(async () => {
+  linked = await startWebRtcServer({ iceServers: ['stun:127.0.0.1:3478', 'turn:127.0.0.1:3478?transport=udp'] });
+});
+answers.after(() => linked.stop());
+
+answers('names the configured ICE servers in Link headers (rel="ice-server") on the 201', async () => {
+  const stream = await linked.stream();
+  const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: await offerSdp('media') });
+  assert.is(res.status, 201);
+  assert.is(res.headers.get('link'), '<stun:127.0.0.1:3478>; rel="ice-server", <turn:127.0.0.1:3478?transport=udp>; rel="ice-server"');
+  await fetch(new URL(res.headers.get('location')!, stream.whep_url), { method: 'DELETE' }).then((r) => r.body?.cancel());
+});
+
+answers('offers host candidates on loopback only with --ice-host-address 127.0.0.1, and on loopback among others by default', async () => {
+  const byDefault = await linked.stream();
+  const usual = await fetch(byDefault.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: await offerSdp('media') });
+  assert.match(await usual.text(), /^a=candidate:\S+ \d+ \S+ \d+ 127\.0\.0\.1 \d+ typ host/m);
+  await fetch(new URL(usual.headers.get('location')!, byDefault.whep_url), { method: 'DELETE' }).then((r) => r.body?.cancel());
+  const loopback = await startWebRtcServer({ iceAdditionalHostAddresses: ['127.0.0.1'] });
+  try {
+  const stream = await loopback.stream();
+  const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: await offerSdp('media') });
+  const answer = await res.text();
+  const addresses = [...answer.matchAll(/^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ (\w+)/gm)].map((m) => `${m[1]} ${m[2]}`);
+  assert.equal([...new Set(addresses)], ['127.0.0.1 host']);
+  await fetch(new URL(res.headers.get('location')!, stream.whep_url), { method: 'DELETE' }).then((r) => r.body?.cancel());
+  } finally {
+    await loopback.stop();
+  }
+});
+
+answers('answers OPTIONS with what the endpoint and a session take (Accept-Post, Accept-Patch)', async () => {
+  const stream = await linked.stream();
+  const endpoint = await fetch(stream.whep_url, { method: 'OPTIONS' });
+  assert.is(endpoint.status, 204);
+  assert.is(endpoint.headers.get('accept-post'), 'application/sdp');
+  assert.match(endpoint.headers.get('allow')!, 'POST');
+  const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: await offerSdp('media') });
+  await res.text();
+  const session = new URL(res.headers.get('location')!, stream.whep_url);
+  const options = await fetch(session, { method: 'OPTIONS' });
+  assert.is(options.status, 204);
+  assert.is(options.headers.get('accept-patch'), 'application/trickle-ice-sdpfrag');
+  assert.is(options.headers.get('allow'), 'OPTIONS, PATCH, DELETE');
+  await fetch(session, { method: 'DELETE' }).then((r) => r.body?.cancel());
+});
+
+answers('refuses an H.264-only offer to a VP8 stream with 406 CODEC_NOT_SUPPORTED naming both, and a wrong type with 415, recording nothing', async () => {
+  const stream = await linked.stream();
+  const vp8 = await offerSdp('media');
+  // The same offer with its video codecs renamed: only H.264 on offer (werift's rtx lines stay, and are not codecs a stream plays).
+  const h264Only = vp8.replace(/^a=rtpmap:(\d+) VP8\/90000/gim, 'a=rtpmap:$1 H264/90000');
+  assert.not.match(h264Only, /VP8/i);
+  const count = () => dbOf(linked.services).prepare('SELECT count(*) FROM events').pluck().get() as number;
+  const before = count();
+  const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: h264Only });
+  assert.is(res.status, 406);
+  assert.match(res.headers.get('content-type')!, 'application/problem+json');
+  const problem = (await res.json()) as { code: string; detail: string; errors: unknown };
+  assert.is(problem.code, 'CODEC_NOT_SUPPORTED');
+  assert.match(problem.detail, /VP8/);
+  assert.match(problem.detail, /H264/);
+  assert.equal(problem.errors, { kind: 'video', stream_codec: 'vp8', offered: ['h264'] });
+  const text = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: vp8 });
+  assert.is(text.status, 415);
+  assert.is(((await text.json()) as { code: string }).code, 'UNSUPPORTED_MEDIA_TYPE');
+  assert.is(count(), before);
+});
+
+answers.run();

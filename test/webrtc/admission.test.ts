@@ -26,16 +26,18 @@ const info = (address: string, family: 'IPv4' | 'IPv6', internal = false) =>
   ({ address, family, internal, netmask: '', mac: '', cidr: null, ...(family === 'IPv6' ? { scopeid: 0 } : {}) }) as NetworkInterfaceInfo;
 
 const Sockets = suite('socketsPerPeer');
-Sockets('counts the addresses werift gathers on, plus the additional ones, once each', () => {
+Sockets('counts the listed addresses only, unless every interface is asked for (all): then what werift gathers on as well, once each', () => {
   const interfaces = {
     lo: [info('127.0.0.1', 'IPv4', true), info('::1', 'IPv6', true)],
     eth0: [info('192.0.2.2', 'IPv4'), info('fd00::2', 'IPv6'), info('fe80::1', 'IPv6')],
     veth12: [info('10.1.0.1', 'IPv4')],
     tun0: [info('10.8.0.1', 'IPv4')],
   };
+  assert.is(socketsPerPeer(['127.0.0.1'], interfaces), 1, 'loopback only (the default)');
+  assert.is(socketsPerPeer(['127.0.0.1', '192.0.2.2'], interfaces), 2);
   // eth0's v4 and v6 (not link-local), loopback added by configuration; veth and tun are skipped.
-  assert.is(socketsPerPeer(['127.0.0.1'], interfaces), 3);
-  assert.is(socketsPerPeer(['127.0.0.1', '192.0.2.2'], interfaces), 3, 'an address gathered anyway is not counted twice');
+  assert.is(socketsPerPeer(['127.0.0.1', 'all'], interfaces), 3);
+  assert.is(socketsPerPeer(['127.0.0.1', '192.0.2.2', 'all'], interfaces), 3, 'an address gathered anyway is not counted twice');
   assert.is(socketsPerPeer([], { lo: interfaces.lo }), 1, 'at least one');
 });
 Sockets.run();

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { statusOf, type ErrorCode } from '../../errors.ts';
-import { isPublicPage } from '../auth.ts';
+import { isPublicPage, viewerRouteStream } from '../auth.ts';
 import { TITLES } from '../errors.ts';
 import { namedSchemas, problemSchema } from './components.ts';
 import { eventDiscriminator, eventSchema } from './events.ts';
@@ -114,7 +114,11 @@ export function buildOpenApiDocument(specs: ApiSpec[], options: DocumentOptions)
 
   const security = (method: string, path: string) => {
     const schemes: Json[] = [];
-    if (method !== 'get') {
+    // OPTIONS needs no token (src/http/auth.ts): it says only what a route takes.
+    if (method === 'options') return schemes;
+    if (viewerRouteStream(method.toUpperCase(), path.replace(/\{[^}]+\}/g, 'x')) !== null) {
+      if (options.authToken) schemes.push({ adminToken: [] }, { viewerToken: [] });
+    } else if (method !== 'get') {
       if (options.authToken) schemes.push({ adminToken: [] });
     } else if (options.readToken && !isPublicPage(path.replace(/\{[^}]+\}/g, 'x'))) {
       schemes.push({ readToken: [] });
@@ -156,10 +160,12 @@ export function buildOpenApiDocument(specs: ApiSpec[], options: DocumentOptions)
     // route checks the Host (src/http/sameSite.ts); mutating ones, the origin.
     const errors = new Set<ErrorCode>(spec.errors ?? []);
     errors.add('HOST_NOT_ALLOWED');
-    if (method !== 'get') errors.add('CROSS_SITE_REQUEST');
+    if (method !== 'get' && method !== 'options') errors.add('CROSS_SITE_REQUEST');
     const sec = security(method, path);
     if (method !== 'get' && options.authToken) errors.add('UNAUTHORIZED');
     if (method === 'get' && sec.length) errors.add('UNAUTHORIZED');
+    // A token of another scope (read, or a viewer token elsewhere than its stream's WHEP routes).
+    if (sec.length) errors.add('INSUFFICIENT_SCOPE');
     const byStatus = new Map<number, ErrorCode[]>();
     for (const code of errors) byStatus.set(statusOf(code), [...(byStatus.get(statusOf(code)) ?? []), code]);
     for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
@@ -201,6 +207,13 @@ export function buildOpenApiDocument(specs: ApiSpec[], options: DocumentOptions)
   const securitySchemes: Json = {};
   if (options.authToken) {
     securitySchemes.adminToken = { type: 'http', scheme: 'bearer', description: 'The admin token (--auth-token-file): every route, mutating ones included.' };
+  }
+  if (options.authToken) {
+    securitySchemes.viewerToken = {
+      type: 'http',
+      scheme: 'bearer',
+      description: "A stream's viewer token (answered once by POST stream): that stream's WHEP routes only.",
+    };
   }
   if (options.readToken) {
     securitySchemes.readToken = { type: 'http', scheme: 'bearer', description: 'The read token (--read-token-file): reads only.' };

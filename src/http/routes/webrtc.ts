@@ -9,6 +9,8 @@ import type { Services } from '../app.ts';
 import type { Config } from '../../config.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { parseBody } from '../validate.ts';
+import { randomBytes } from 'node:crypto';
+import { tokenSha256 } from '../auth.ts';
 import { answerAccepted, origin, respondWithOutcome } from '../respond.ts';
 import { MONITOR_PREFIX } from './monitor.ts';
 import { WHEP_PREFIX } from './whep.ts';
@@ -105,15 +107,19 @@ export function webrtcRouter(services: Services, webrtc: WebRtcService): Router 
 
   router.post('/stream', async (ctx) => {
     const body = parseBody(ctx, streamBody);
+    // The stream's viewer token: answered here once, kept (and recorded) only
+    // as its SHA-256, so neither the log nor an export can hand it out again.
+    const viewerToken = randomBytes(32).toString('base64url');
     const started = await webrtc.startStream(
-      { content: body.content, quality: body.quality, mode: body.mode, iceServers: body.ice_servers },
+      { content: body.content, quality: body.quality, mode: body.mode, iceServers: body.ice_servers, viewerTokenSha256: tokenSha256(viewerToken) },
       origin(ctx),
     );
     // The server id is fixed before the work runs, so even a 202 can name it.
     const serverId = started.serverId;
-    const urls = streamUrls(ctx, serverId);
-    await respondWithOutcome(ctx, started, bound, (result) => ({ ...result, ...urls }), {
-      acceptedExtra: { server_id: serverId, ...urls },
+    const urls = { ...streamUrls(ctx, serverId), viewer_token: viewerToken };
+    const viewer = { ...urls, viewer_url: `${urls.url}#token=${viewerToken}` };
+    await respondWithOutcome(ctx, started, bound, (result) => ({ ...result, ...viewer }), {
+      acceptedExtra: { server_id: serverId, ...viewer },
     });
   });
 
@@ -190,6 +196,10 @@ const stringOrNull = z.string().nullable();
 const streamUrlsShape = {
   url: z.string().meta({ description: 'Absolute URL of the player page' }),
   whep_url: z.string().meta({ description: 'Absolute URL of the WHEP endpoint' }),
+  viewer_token: z.string().meta({
+    description: "The stream's viewer token: it opens this stream's WHEP routes and nothing else. Answered only here, once; the server keeps only its SHA-256.",
+  }),
+  viewer_url: z.string().meta({ description: 'The player page with the viewer token in the fragment (`#token=...`, never sent to the server)' }),
 };
 const liveConnection = named(
   'LiveConnection',
@@ -288,7 +298,7 @@ export const webrtcApi = (config: Config): ApiSpec => ({
         description: 'The stream exists',
         json: completed({ server_id: z.string(), content: z.string(), sha256: z.string(), mode: z.enum(['media', 'data']), quality, ...streamUrlsShape }),
       },
-      202: acceptedWithLocation,
+      202: { ...acceptedWithLocation, json: acceptedSchema.extend({ server_id: z.string(), ...streamUrlsShape }) },
     },
     errors: [...bodyErrors, 'CONTENT_NOT_FOUND', 'UNAVAILABLE', ...operationErrors],
   },
