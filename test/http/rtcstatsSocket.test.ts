@@ -5,6 +5,7 @@ import { dbOf } from '../helpers/db.ts';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startWebRtcServer, type WebRtcTestServer } from '../helpers/webrtc.ts';
 import { chromeReport, deltaCompression, rtcstatsTrace } from '../helpers/rtcstats.ts';
 import { RTCSTATS_PATH } from '../../src/http/rtcstatsSocket.ts';
 import { MONITOR_PREFIX } from '../../src/http/paths.ts';
@@ -201,6 +202,27 @@ Auth('refuses a client without the token (401 problem) and serves one with it in
   trace.close();
 });
 
+const Viewer = suite('rtcstats ingest with viewer tokens');
+let webrtcServer: WebRtcTestServer;
+Viewer.before(async () => {
+  webrtcServer = await startWebRtcServer({ authToken: 'admin-secret' });
+  server = webrtcServer;
+});
+Viewer.after(() => webrtcServer.stop());
+
+Viewer("takes a stream's viewer token for that stream only (403 INSUFFICIENT_SCOPE for another)", async () => {
+  const a = await webrtcServer.stream({ content: 'sample.webm', mode: 'media' });
+  const b = await webrtcServer.stream({ content: 'sample.webm', mode: 'media' });
+  const other = await bare(`/t/${a.viewer_token}/${b.server_id}?statsSessionId=v2`, []);
+  assert.is(other.code, 403);
+  assert.match(other.reason, /INSUFFICIENT_SCOPE/);
+  const trace = await rtcstatsTrace({ endpoint: wsUrl(`/t/${a.viewer_token}`), meetingFqn: a.server_id });
+  trace.connect();
+  trace.statsEntry('create', 'PC_0', {});
+  await until(() => streamsOf('%').length === 1, 'the stream');
+  trace.close();
+});
+
 const Limits = suite('rtcstats ingest limits');
 Limits.before(async () => {
   server = await startTestServer({ telemetryMaxSessions: 1, telemetryIdleTimeoutMs: 300 });
@@ -256,5 +278,6 @@ Dump('refuses a dump with a bad line anywhere (422 problem naming it) and writes
 
 Ingest.run();
 Auth.run();
+Viewer.run();
 Limits.run();
 Dump.run();
