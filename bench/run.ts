@@ -34,7 +34,7 @@ const { values } = parseArgs({
 
 const quick = values.quick;
 const sizes = quick
-  ? { append: 5_000, emmett: 1_000, emmettApi: 100, perProducer: 10, log: 20_000, restSeconds: 1, startupRuns: 1, viewers: 5, peerSeconds: 4, peerRounds: 1, fleetEvents: 5_000, fleetRounds: 1, outageMs: 1_500, loopWindowMs: 1500, telemetryViewers: 20, telemetryEntries: 50 }
+  ? { append: 5_000, emmett: 1_000, emmettApi: 100, perProducer: 10, log: 20_000, restSeconds: 1, startupRuns: 1, viewers: 5, peerSeconds: 4, peerRounds: 1, fleetEvents: 5_000, fleetRounds: 1, outageMs: 1_500, loopWindowMs: 1500, telemetryViewers: 10, telemetryEntries: 20 }
   : { append: 50_000, emmett: 5_000, emmettApi: 500, perProducer: 100, log: 1_000_000, restSeconds: 5, startupRuns: 5, viewers: 100, peerSeconds: 10, peerRounds: 3, fleetEvents: 50_000, fleetRounds: 3, outageMs: 4_000, loopWindowMs: 5000, telemetryViewers: 200, telemetryEntries: 100 };
 if (values.viewers) sizes.viewers = Number(values.viewers);
 const only = values.only ? new Set(values.only.split(',').map(Number)) : null;
