@@ -25,8 +25,6 @@ import {
 import { openExistingStore, openReadOnlyStore, openStore } from './projections/sqlite/open.ts';
 import { rebuild } from './projections/sqlite/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
-import { readDumpText, translateDumpText } from './telemetry/importFile.ts';
-import { appendDump } from './telemetry/dump.ts';
 import { formatTable, RECENT_CONNECTIONS_SQL, runQueryWithTimeout } from './log/query.ts';
 import type { PluginFactory } from './http/serve.ts';
 import { AppError, exitCodeOf, isAppError } from './errors.ts';
@@ -238,6 +236,9 @@ export function buildCli(): Command {
     .argument('<file>', 'the dump');
   addSettings(importCommand, COMMAND_SETTINGS.import, SETTINGS, nodeDefaults).action(async (file: string, opts: Flags) => {
     const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS.import });
+    // Loaded only for this command: the dump readers are no cost to every other start.
+    const { readDumpText, translateDumpText } = await import('./telemetry/importFile.ts');
+    const { appendDump } = await import('./telemetry/dump.ts');
     const text = readDumpText(file);
     // No hold: an import appends beside a running server as the server's own
     // producers do (one transaction, WAL, busy_timeout).
