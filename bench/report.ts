@@ -30,6 +30,7 @@ export const GROUPS: Record<number, string> = {
   8: 'Fleet (forwarding to PostgreSQL)',
   9: 'Event loop under load (no client may hold it)',
   10: 'Webhooks (signed delivery from the log)',
+  11: 'Viewer telemetry (rtcstats ingest)',
 };
 
 export function percentile(sorted: number[], p: number): number {

@@ -1,6 +1,6 @@
 // npm run bench [-- --quick] [-- --json] [-- --only 1,3]
 //
-// Ten figure groups, each measured beside its anchor in the same run (see
+// Eleven figure groups, each measured beside its anchor in the same run (see
 // bench/RESULTS.md). The benchmark reports; it never fails on speed. It exits
 // non-zero only when something it measures did not work.
 //
@@ -21,6 +21,7 @@ import { peerFigures } from './peers.ts';
 import { fleetFigures } from './fleet.ts';
 import { loopFigures } from './loop.ts';
 import { webhookFigures } from './webhooks.ts';
+import { telemetryFigures } from './telemetry.ts';
 import { machine, table, type Figure } from './report.ts';
 
 const { values } = parseArgs({
@@ -34,8 +35,8 @@ const { values } = parseArgs({
 
 const quick = values.quick;
 const sizes = quick
-  ? { append: 5_000, emmett: 1_000, emmettApi: 100, perProducer: 10, log: 20_000, restSeconds: 1, startupRuns: 1, viewers: 5, baseViewers: 0, floorViewers: 50, heldViewers: 5, peerSeconds: 3, peerRounds: 1, fleetEvents: 5_000, fleetRounds: 1, outageMs: 1_500, loopWindowMs: 1500, webhookLatency: 100, webhookBacklog: 200 }
-  : { append: 50_000, emmett: 5_000, emmettApi: 500, perProducer: 100, log: 1_000_000, restSeconds: 5, startupRuns: 5, viewers: 100, baseViewers: 20, floorViewers: 100, heldViewers: 200, peerSeconds: 10, peerRounds: 3, fleetEvents: 50_000, fleetRounds: 3, outageMs: 4_000, loopWindowMs: 5000, webhookLatency: 2_000, webhookBacklog: 5_000 };
+  ? { append: 5_000, emmett: 1_000, emmettApi: 100, perProducer: 10, log: 20_000, restSeconds: 1, startupRuns: 1, viewers: 5, baseViewers: 0, floorViewers: 50, heldViewers: 5, peerSeconds: 3, peerRounds: 1, fleetEvents: 5_000, fleetRounds: 1, outageMs: 1_500, loopWindowMs: 1500, webhookLatency: 100, webhookBacklog: 200, telemetryViewers: 10, telemetryEntries: 20 }
+  : { append: 50_000, emmett: 5_000, emmettApi: 500, perProducer: 100, log: 1_000_000, restSeconds: 5, startupRuns: 5, viewers: 100, baseViewers: 20, floorViewers: 100, heldViewers: 200, peerSeconds: 10, peerRounds: 3, fleetEvents: 50_000, fleetRounds: 3, outageMs: 4_000, loopWindowMs: 5000, webhookLatency: 2_000, webhookBacklog: 5_000, telemetryViewers: 200, telemetryEntries: 100 };
 if (values.viewers) sizes.viewers = Number(values.viewers);
 const only = values.only ? new Set(values.only.split(',').map(Number)) : null;
 const FLEET = 8;
@@ -85,6 +86,10 @@ try {
   if (wanted(5)) {
     progress(`5. peers: ${sizes.baseViewers} and ${sizes.viewers} viewers, ${sizes.peerRounds} x ${sizes.peerSeconds} s, recording on and off, the SRTP + send floor; then ${sizes.heldViewers} viewers held`);
     figures.push(...(await peerFigures(scratch, sizes.viewers, sizes.peerSeconds, sizes.peerRounds, { base: sizes.baseViewers, held: sizes.heldViewers, floorViewers: sizes.floorViewers })));
+  }
+  if (wanted(11)) {
+    progress(`11. viewer telemetry: ${sizes.telemetryViewers} rtcstats viewers x ${sizes.telemetryEntries} getstats entries`);
+    figures.push(...(await telemetryFigures(scratch, sizes.telemetryViewers, sizes.telemetryEntries)));
   }
   if (wanted(FLEET)) {
     progress(`8. fleet: forwarding ${sizes.fleetEvents} events x ${sizes.fleetRounds}, a ${sizes.outageMs / 1000} s outage with 3 nodes appending`);

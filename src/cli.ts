@@ -23,7 +23,7 @@ import {
   type Flags,
   type SettingSource,
 } from './config.ts';
-import { openExistingStore, openReadOnlyStore } from './projections/sqlite/open.ts';
+import { openExistingStore, openReadOnlyStore, openStore } from './projections/sqlite/open.ts';
 import { rebuild } from './projections/sqlite/rebuild.ts';
 import { exportLogs } from './export/exporter.ts';
 import { formatTable, RECENT_CONNECTIONS_SQL, runQueryWithTimeout } from './log/query.ts';
@@ -206,9 +206,10 @@ export function buildCli(): Command {
     .description('write connections/ and operations/ JSON logs from the database')
     .requiredOption('--out <dir>', 'directory to write into')
     .option('--since <time>', 'only what was active at or after this ISO-8601 time', time)
-    .option('--connection <id>', 'only this connection (and operations naming it); an id the log does not have is an error');
+    .option('--connection <id>', 'only this connection (and operations naming it); an id the log does not have is an error')
+    .addOption(new Option('--format <format>', 'json: connections/ and operations/ JSON logs; rtcstats: rtcstats/, one rtcstats dump per connection with both ends').choices(['json', 'rtcstats']));
   addSettings(exportCommand, COMMAND_SETTINGS['export-logs'], SETTINGS, nodeDefaults).action(
-    async (opts: Flags & { out: string; since?: number; connection?: string }) => {
+    async (opts: Flags & { out: string; since?: number; connection?: string; format?: 'json' | 'rtcstats' }) => {
       const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS['export-logs'] });
       const { store, reads } = openReadOnlyStore(config.persistencePath);
       const tty = process.stderr.isTTY;
@@ -218,6 +219,7 @@ export function buildCli(): Command {
           out: resolve(opts.out),
           since: opts.since,
           connectionId: opts.connection,
+          format: opts.format,
           onProgress: tty
             ? (p) => process.stderr.write(`\rexported ${p.connections} connections, ${p.operations} operations, ${p.events} events`)
             : undefined,
@@ -239,6 +241,32 @@ export function buildCli(): Command {
       );
     },
   );
+
+  const importCommand = program
+    .command('import')
+    .description('append a chrome://webrtc-internals dump (JSON, gzipped or not) or an rtcstats dump as client streams, joined to the server connections they talked to')
+    .argument('<file>', 'the dump');
+  addSettings(importCommand, COMMAND_SETTINGS.import, SETTINGS, nodeDefaults).action(async (file: string, opts: Flags) => {
+    const config = loadConfig({ env: process.env, flags: opts, only: COMMAND_SETTINGS.import });
+    // Loaded only for this command: the dump readers are no cost to every other start.
+    const { readDumpText, translateDumpText } = await import('./telemetry/importFile.ts');
+    const { appendDump } = await import('./telemetry/dump.ts');
+    const text = readDumpText(file);
+    // No hold: an import appends beside a running server as the server's own
+    // producers do (one transaction, WAL, busy_timeout).
+    const { store, close } = await openStore(config.persistencePath, { rebuildStale: false });
+    try {
+      const { kind, imported } = await translateDumpText(
+        text,
+        { obfuscateIps: config.obfuscateIps, maxPeers: config.telemetryMaxPeers },
+        (key) => store.connectionNegotiatedWith(key.field, key.key),
+      );
+      const result = await appendDump(store, imported);
+      process.stdout.write(`imported a ${kind.replace('_', '-')} dump: ${result.events} events in ${result.streams.length} client streams (${result.streams.join(', ')})\n`);
+    } finally {
+      await close();
+    }
+  });
 
   const queryCommand = program
     .command('query')

@@ -115,6 +115,19 @@ const configSchema = z.object({
   synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
   /** How long `query` lets a statement run before stopping it. */
   queryTimeoutMs: z.number().int().min(1).default(30_000),
+  /** Viewer-side telemetry (the rtcstats WebSocket): largest message, in bytes (a whole first getStats() of a video call is ~20 KB). */
+  telemetryMaxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
+  /** Messages per second one reporting session may sustain (token bucket), and the burst it may send at once (rtcstats resends up to 1000 buffered messages on connecting). */
+  telemetryMessagesPerSecond: z.number().int().min(1).default(50),
+  telemetryBurst: z.number().int().min(1).default(1200),
+  /** Reporting sessions connected at once (more are refused with 503). */
+  telemetryMaxSessions: z.number().int().min(1).default(500),
+  /** A session that sends nothing (not even its keepalive, every 30 s) for this long is closed. */
+  telemetryIdleTimeoutMs: z.number().int().min(100).default(65_000),
+  /** Traced peer connections per session. */
+  telemetryMaxPeers: z.number().int().min(1).max(1000).default(16),
+  /** Mask IP addresses in viewer traces (candidates, SDP, address fields) before they are recorded. */
+  obfuscateIps: z.boolean().default(false),
   /** The central PostgreSQL the forwarder ships this node's log to; null: no forwarding. */
   forwardTo: postgresUrl.nullable().default(null),
   nodeId: z.string().regex(NODE_ID_PATTERN, 'letters, digits, ".", "_" and "-", up to 128, starting with a letter or digit').default(() => hostname()),
@@ -233,6 +246,11 @@ export const SETTINGS: Partial<Record<Setting, SettingSource>> = {
   logLevel: { flag: '--log-level <level>', env: 'WEBRTC_MONITOR_LOG_LEVEL', help: `log level: ${LOG_LEVELS.join(', ')}` },
   logFormat: { flag: '--log-format <format>', env: 'WEBRTC_MONITOR_LOG_FORMAT', help: 'log lines: pretty (for people), json, or auto (pretty on a terminal, else json)' },
   queryTimeoutMs: { flag: '--timeout <ms>', help: 'stop a query that runs longer than this', read: 'int' },
+  telemetryMaxMessageBytes: { flag: '--telemetry-max-message <bytes>', help: 'largest viewer telemetry message (rtcstats WebSocket)', read: 'int' },
+  telemetryMessagesPerSecond: { flag: '--telemetry-rate <n>', help: 'messages per second one reporting viewer may sustain', read: 'int' },
+  telemetryMaxSessions: { flag: '--telemetry-max-sessions <n>', help: 'reporting viewers connected at once', read: 'int' },
+  telemetryIdleTimeoutMs: { flag: '--telemetry-idle-timeout <ms>', help: 'close a reporting viewer silent for this long', read: 'int' },
+  obfuscateIps: { flag: '--obfuscate-ips', help: 'mask IP addresses in viewer traces and imported dumps', read: 'boolean' },
   forwardTo: { flag: '--forward-to <url>', env: 'WEBRTC_MONITOR_FORWARD_TO', help: 'ship the log to this central PostgreSQL, postgres://…' },
   nodeId: { flag: '--node-id <name>', env: 'WEBRTC_MONITOR_NODE_ID', help: "this node's name in the fleet", defaultText: 'the host name' },
   forwardBackoffMaxMs: { flag: '--forward-backoff-max <ms>', help: 'longest wait between attempts while the centre is unreachable', read: 'int' },
@@ -268,8 +286,10 @@ export const COMMAND_SETTINGS = {
     'maxConnections', 'requestTimeoutMs', 'contentDir', 'statsIntervalMs', 'stallAfterMs', 'consentTimeoutMs', 'operationTimeoutMs',
     'shutdownGraceMs', 'iceServers', 'iceAdditionalHostAddresses', 'enableTestRoutes', 'logLevel', 'logFormat', 'forwardTo', 'nodeId', 'forwardBackoffMaxMs',
     'rulesPath', 'webhooks', 'webhookSecret', 'webhookTimeoutMs', 'webhookBackoffMaxMs', 'webhookMaxAttempts',
+    'telemetryMaxMessageBytes', 'telemetryMessagesPerSecond', 'telemetryMaxSessions', 'telemetryIdleTimeoutMs', 'obfuscateIps',
   ],
   'export-logs': ['persistencePath'],
+  import: ['persistencePath', 'obfuscateIps'],
   query: ['persistencePath', 'queryTimeoutMs'],
   rebuild: ['persistencePath'],
   prune: ['persistencePath'],

@@ -15,9 +15,11 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { EventStore } from '../log/store.ts';
 import type { EventRow } from '../log/store.ts';
-import { streamName } from '../log/catalogue.ts';
+import { streamName, type StoredEvent } from '../log/catalogue.ts';
 import { parsed, type MonitorReads } from '../projections/reads.ts';
 import type { ConnectionModel } from '../projections/connection.ts';
+import { bothEnds, viewersOf } from '../projections/bothEnds.ts';
+import { dumpEntry, dumpHead } from './rtcstatsDump.ts';
 import type { OperationModel } from '../projections/operation.ts';
 import type { TaskModel } from '../projections/task.ts';
 import { connectionFileName, operationFileName } from './paths.ts';
@@ -37,6 +39,8 @@ export type ExportOptions = {
   onProgress?: (progress: ExportProgress) => void;
   /** Stops between files when aborted (the file in progress is finished or not written at all). */
   signal?: AbortSignal;
+  /** `json` (the default): connections/ and operations/; `rtcstats`: rtcstats/, one dump per connection with both ends. */
+  format?: 'json' | 'rtcstats';
 };
 
 export type ExportProgress = { connections: number; operations: number; events: number };
@@ -105,13 +109,49 @@ function isoOf(): (ms: number) => string {
   };
 }
 
+/** An event as the exported files show it (the HTTP API's field names). */
+function publicEvent(e: StoredEvent) {
+  return { position: e.position, version: e.version, type: e.type, recorded_at: new Date(e.recordedAt).toISOString(), data: e.data, meta: e.meta };
+}
+
 /** One exported event as one line of JSON, spliced from the stored row (data and meta as stored). */
 function eventLine(e: EventRow, iso: (ms: number) => string): string {
   return `{"position":${e.position},"version":${e.version},"type":${JSON.stringify(e.type)},"recorded_at":"${iso(e.recordedAt)}","data":${e.data},"meta":${e.meta}}`;
 }
 
+/**
+ * Every event of a few streams in log order, read a page per stream at a
+ * time (memory stays a page per stream), yielding the loop between pages.
+ */
+export async function* inLogOrder(store: EventStore, streams: string[]): AsyncGenerator<StoredEvent> {
+  const after = new Map(streams.map((s) => [s, 0]));
+  const pages = new Map<string, StoredEvent[]>();
+  let n = 0;
+  for (;;) {
+    for (const s of streams) {
+      if ((pages.get(s)?.length ?? 0) === 0 && after.get(s)! >= 0) {
+        const page = await store.readStream(s, { afterVersion: after.get(s), limit: PAGE });
+        pages.set(s, page);
+        after.set(s, page.length < PAGE ? -1 : page[page.length - 1].version);
+      }
+    }
+    let next: string | null = null;
+    for (const [s, page] of pages) if (page.length && (next === null || page[0].position < pages.get(next)![0].position)) next = s;
+    if (next === null) return;
+    yield pages.get(next)!.shift()!;
+    if (++n % PAGE === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /** Writes `{ head..., "events": [ ...every event of the stream, one per line... ] }` page by page. */
-async function writeStreamFile(store: EventStore, path: string, head: Record<string, unknown>, stream: string): Promise<number> {
+async function writeStreamFile(
+  store: EventStore,
+  path: string,
+  head: Record<string, unknown>,
+  stream: string,
+  /** More streams, written after `events` as `key` (each event naming its stream), in log order. */
+  extra?: { key: string; streams: string[] },
+): Promise<number> {
   const file = JsonFile.create(path);
   const iso = isoOf();
   let events = 0;
@@ -131,7 +171,19 @@ async function writeStreamFile(store: EventStore, path: string, head: Record<str
       // Let the server answer requests between pages of a long stream.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    file.write(events ? '\n  ]\n}\n' : ']\n}\n');
+    file.write(events ? '\n  ]' : ']');
+    if (extra) {
+      // The viewers' events: a handful of streams, merged by log position.
+      file.write(`,\n  ${JSON.stringify(extra.key)}: [`);
+      let written = 0;
+      for await (const e of inLogOrder(store, extra.streams)) {
+        file.write(`${written === 0 ? '\n' : ',\n'}    ${JSON.stringify({ stream: e.stream, ...publicEvent(e) })}`);
+        written++;
+        events++;
+      }
+      file.write(written ? '\n  ]' : ']');
+    }
+    file.write('\n}\n');
     file.close();
   } catch (err) {
     file.abandon();
@@ -143,7 +195,36 @@ async function writeStreamFile(store: EventStore, path: string, head: Record<str
 export async function writeConnectionFile(store: EventStore, reads: MonitorReads, dir: string, c: ConnectionModel): Promise<{ path: string; events: number }> {
   const tasks = parsed<TaskModel>(await reads.taskRows({ statuses: [], connectionId: c.id, limit: 1000 })).items.reverse();
   const path = join(dir, 'connections', connectionFileName(c.created_at, c.id));
-  const events = await writeStreamFile(store, path, { format: CONNECTION_FORMAT, connection: c, tasks }, streamName('connection', c.id));
+  // The viewer's end beside the server's (viewer-side telemetry joined to this connection).
+  const viewers = await viewersOf(store, c.id);
+  const head = viewers.length ? { format: CONNECTION_FORMAT, connection: c, tasks, viewers, both_ends: bothEnds(c, viewers) } : { format: CONNECTION_FORMAT, connection: c, tasks };
+  const extra = viewers.length ? { key: 'viewer_events', streams: viewers.map((v) => v.stream) } : undefined;
+  const events = await writeStreamFile(store, path, head, streamName('connection', c.id), extra);
+  return { path, events };
+}
+
+/** One connection, both ends, as an rtcstats dump (src/export/rtcstatsDump.ts). */
+export async function writeRtcstatsFile(store: EventStore, _reads: MonitorReads, dir: string, c: ConnectionModel): Promise<{ path: string; events: number }> {
+  const viewers = await viewersOf(store, c.id);
+  const path = join(dir, 'rtcstats', connectionFileName(c.created_at, c.id).replace(/\.json$/, '.rtcstats'));
+  const file = await JsonFile.create(path);
+  let events = 0;
+  try {
+    await file.write(dumpHead({ statsSessionId: c.id, connection_id: c.id, server_id: c.server_id, viewers: viewers.map((v) => v.stream) }));
+    let last: number | null = null;
+    for await (const e of inLogOrder(store, [streamName('connection', c.id), ...viewers.map((v) => v.stream)])) {
+      const entry = dumpEntry(e);
+      if (!entry) continue;
+      const time: number = last === null ? e.recordedAt : e.recordedAt - last;
+      last = e.recordedAt;
+      await file.write(`${JSON.stringify([...entry, time])}\n`);
+      events++;
+    }
+    await file.close();
+  } catch (err) {
+    await file.abandon();
+    throw err;
+  }
   return { path, events };
 }
 
@@ -159,15 +240,20 @@ const MODELS_PAGE = 500;
 
 /** Exports every matching connection and operation, one file each. */
 export async function exportLogs(store: EventStore, reads: MonitorReads, options: ExportOptions): Promise<ExportReport> {
-  await mkdir(join(options.out, 'connections'), { recursive: true });
-  await mkdir(join(options.out, 'operations'), { recursive: true });
+  const rtcstats = options.format === 'rtcstats';
+  const writeConnection = rtcstats ? writeRtcstatsFile : writeConnectionFile;
+  if (rtcstats) await mkdir(join(options.out, 'rtcstats'), { recursive: true });
+  else {
+    await mkdir(join(options.out, 'connections'), { recursive: true });
+    await mkdir(join(options.out, 'operations'), { recursive: true });
+  }
   const progress: ExportProgress = { connections: 0, operations: 0, events: 0 };
   const since = options.since ?? 0;
 
   if (options.connectionId) {
     const c = await reads.connection(options.connectionId);
     if (c) {
-      progress.events += (await writeConnectionFile(store, reads, options.out, c)).events;
+      progress.events += (await writeConnection(store, reads, options.out, c)).events;
       progress.connections++;
     }
   } else {
@@ -175,13 +261,17 @@ export async function exportLogs(store: EventStore, reads: MonitorReads, options
       (after) => reads.connectionsForExport({ after, limit: MODELS_PAGE, activeSince: since }),
       async (c) => {
         options.signal?.throwIfAborted();
-        progress.events += (await writeConnectionFile(store, reads, options.out, c)).events;
+        progress.events += (await writeConnection(store, reads, options.out, c)).events;
         progress.connections++;
         options.onProgress?.(progress);
       },
     );
   }
 
+  if (rtcstats) {
+    options.onProgress?.(progress);
+    return { out: options.out, files: progress.connections, ...progress };
+  }
   await eachPage(
     (after) => reads.operationsForExport({ after, limit: MODELS_PAGE, activeSince: since, connectionId: options.connectionId }),
     async (o) => {

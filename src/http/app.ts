@@ -32,6 +32,7 @@ import { openapiRouter } from './routes/openapi.ts';
 import type { ApiSpec } from './openapi/spec.ts';
 import { dashboardRouter } from './routes/dashboard.ts';
 import { issuesRouter } from './routes/issues.ts';
+import { telemetryRouter } from './routes/telemetry.ts';
 
 /** What every server answering the monitor API has: a node, or the fleet monitor over PostgreSQL. */
 export type HttpServices = {
@@ -71,7 +72,7 @@ export type RouterFactory = (services: Services) => Router;
  */
 export function createApp(services: Services, extraRouters: RouterFactory[] = [], extraApi: ApiSpec[] = [], viewerTokens: ViewerTokens | null = null) {
   const app = baseApp(services, viewerTokens);
-  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter, issuesRouter];
+  const ownRouters: RouterFactory[] = [monitorRouter, eventsRouter, metricsRouter, (s) => openapiRouter(s, extraApi), dashboardRouter, issuesRouter, telemetryRouter];
   const routers = [...ownRouters, ...extraRouters].map((make) => make(services));
   mount(app, routers);
   return { app, routers };
@@ -115,7 +116,9 @@ export function baseApp(services: HttpServices, viewerTokens: ViewerTokens | nul
       // "not valid JSON" (400).
       jsonStrict: false,
       textLimit: limit,
-      extendTypes: { text: ['application/sdp', 'application/trickle-ice-sdpfrag'] },
+      // lodash-merged over the defaults by index: this list replaces
+      // ['text/plain'], so text/plain stays unparsed as before.
+      extendTypes: { text: ['application/sdp', 'application/trickle-ice-sdpfrag', 'application/x-ndjson', 'application/jsonl'] },
       // Koa's bodyparser would map parse errors to 500 without this.
       onError: (err, ctx) => {
         const e = err as Error & { status?: number; type?: string };

@@ -145,3 +145,36 @@ export function authorizeStreamViewer(ctx: Pick<Context, 'state'>, streamId: str
   if (bearer.scope === 'read') throw outOfScope('the read token only reads; this route needs the stream\'s viewer token or the admin token');
   throw new AppError('UNAUTHORIZED', 'this route needs Authorization: Bearer <the stream\'s viewer token or the admin token>');
 }
+
+/**
+ * Who may send viewer-side telemetry (the rtcstats WebSocket, which is no
+ * Koa request) for `streamId`, the stream the page names as its meeting:
+ * decided by `authorizeStreamViewer`, as for the stream's WHEP routes. The
+ * admin token or that stream's viewer token; anyone when no admin token is
+ * configured (a viewer token of another stream is still refused).
+ */
+export function authorizeTelemetry(
+  tokens: { authToken: string | null; readToken: string | null },
+  viewers: ViewerTokens | null,
+  presented: string | null,
+  streamId: string | null,
+): { ok: true } | { ok: false; code: 'UNAUTHORIZED' | 'INSUFFICIENT_SCOPE'; message: string } {
+  let bearer: Bearer = { scope: 'none' };
+  if (presented !== null) {
+    const given = digest(presented);
+    const same = (t: string | null) => t !== null && timingSafeEqual(given, digest(t));
+    if (same(tokens.authToken)) bearer = { scope: 'admin' };
+    else if (same(tokens.readToken)) bearer = { scope: 'read' };
+    else {
+      const stream = viewers?.streamWithToken(given) ?? null;
+      bearer = stream !== null ? { scope: 'viewer', streamId: stream } : { scope: 'unknown' };
+    }
+  }
+  try {
+    authorizeStreamViewer({ state: { auth: { bearer, adminRequired: tokens.authToken !== null } } }, streamId ?? '');
+    return { ok: true };
+  } catch (err) {
+    const e = err as AppError;
+    return { ok: false, code: e.code === 'INSUFFICIENT_SCOPE' ? 'INSUFFICIENT_SCOPE' : 'UNAUTHORIZED', message: e.message };
+  }
+}

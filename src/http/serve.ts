@@ -30,6 +30,7 @@ import { RulesHolder } from '../detect/rulesHolder.ts';
 import { DetectorConsumer } from '../detect/consumer.ts';
 import { loadRulesFile } from '../detect/rules.ts';
 import { AppError } from '../errors.ts';
+import { attachRtcstatsSocket } from './rtcstatsSocket.ts';
 
 /** A part of the server that brings routes and takes part in start-up and shutdown. */
 export type Plugin = {
@@ -56,6 +57,8 @@ export type RunningServer = {
   /** One per `--webhook` endpoint. */
   webhooks: WebhookDeliverer[];
   server: Server;
+  /** The rtcstats WebSocket (viewer-side telemetry). */
+  telemetry: ReturnType<typeof attachRtcstatsSocket>;
   close(): Promise<void>;
 };
 
@@ -83,6 +86,7 @@ export async function startServer(
   let forwarder: Forwarder | null = null;
   let webhooks: WebhookDeliverer[] = [];
   let server: Server;
+  let telemetry!: ReturnType<typeof attachRtcstatsSocket>;
   let services: Services;
   let plugins: Plugin[];
   let runner: OperationRunner;
@@ -133,6 +137,7 @@ export async function startServer(
     );
     server.keepAliveTimeout = 5_000;
     countConnections(services, server);
+    telemetry = attachRtcstatsSocket(server, services, plugins.find((p) => p.viewerTokens)?.viewerTokens ?? null);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {
@@ -171,6 +176,7 @@ export async function startServer(
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       // Long-lived responses (the SSE feed) would hold close() open forever.
       server.closeIdleConnections();
+      await telemetry.close();
       for (const plugin of [...plugins].reverse()) {
         try {
           await plugin.shutdown?.();
@@ -200,7 +206,7 @@ export async function startServer(
       unguard();
     })());
 
-  return { url, port, services, recovered, logDirWriter, forwarder, webhooks, server, close };
+  return { url, port, services, recovered, logDirWriter, forwarder, webhooks, server, telemetry, close };
 }
 
 /** Loaded only when forwarding: node-postgres is no cost to a node that does not. */

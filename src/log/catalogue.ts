@@ -9,7 +9,9 @@
 //      bitrates and interval_ms on a first sample), with per-track and
 //      per-data-channel detail; connection.stalled / resumed; task.settled_late;
 //      later additions, all optional or new types: the quality score in
-//      connection.stats_sampled, issue.raised / updated / resolved, rules.reloaded
+//      connection.stats_sampled, issue.raised / updated / resolved, rules.reloaded,
+//      connection.negotiated, the client.* events of viewer-side traces on
+//      `client:<session>:<pc>`
 import { z } from 'zod';
 
 export const EVENT_SCHEMA_VERSION = 2;
@@ -110,6 +112,72 @@ const webhookAttempt = z.object({
   attempt: z.number().int().positive(),
   duration_ms: ms,
 });
+
+/**
+ * One inbound RTP stream as the viewer's browser reports it (getStats()
+ * `inbound-rtp`), cumulative as the browser counts. Durations in
+ * milliseconds; null: the browser did not report it.
+ */
+const inboundSample = z.object({
+  ssrc: z.number().int().nonnegative(),
+  kind: z.string().max(20),
+  track_id: z.string().max(200).nullable(),
+  mid: z.string().max(64).nullable(),
+  codec: z.string().max(100).nullable(),
+  packets_received: count.nullable(),
+  bytes_received: count.nullable(),
+  packets_lost: z.number().int().nullable(),
+  jitter_ms: z.number().nonnegative().nullable(),
+  jitter_buffer_delay_ms: z.number().nonnegative().nullable(),
+  jitter_buffer_emitted_count: count.nullable(),
+  frames_received: count.nullable(),
+  frames_decoded: count.nullable(),
+  frames_dropped: count.nullable(),
+  key_frames_decoded: count.nullable(),
+  freeze_count: count.nullable(),
+  total_freezes_duration_ms: z.number().nonnegative().nullable(),
+  concealed_samples: count.nullable(),
+  concealment_events: count.nullable(),
+  total_samples_received: count.nullable(),
+  total_decode_time_ms: z.number().nonnegative().nullable(),
+  frame_width: count.nullable(),
+  frame_height: count.nullable(),
+  frames_per_second: z.number().nonnegative().nullable(),
+  nack_count: count.nullable(),
+  pli_count: count.nullable(),
+});
+
+/** The viewer's selected ICE candidate pair. */
+const clientPairSample = z.object({
+  state: z.string().max(40).nullable(),
+  rtt_ms: z.number().nonnegative().nullable(),
+  bytes_sent: count.nullable(),
+  bytes_received: count.nullable(),
+  available_incoming_bitrate_bps: count.nullable(),
+});
+
+const clientChannelSample = z.object({
+  label: z.string().max(200),
+  channel_id: z.number().int().nullable(),
+  state: z.string().max(40).nullable(),
+  messages_sent: count.nullable(),
+  bytes_sent: count.nullable(),
+  messages_received: count.nullable(),
+  bytes_received: count.nullable(),
+});
+
+export const CLIENT_STATE_KINDS = ['connection', 'ice', 'signaling', 'gathering', 'dtls'] as const;
+/** How a viewer-side trace was joined to the server connection it talks to. */
+export const CORRELATION_KEYS = ['ice_ufrag', 'dtls_fingerprint'] as const;
+export type CorrelationKey = (typeof CORRELATION_KEYS)[number];
+/** Where a viewer-side trace came from. */
+export const CLIENT_SOURCES = ['rtcstats', 'rtcstats_dump', 'webrtc_internals'] as const;
+/** Client clocks are kept as data, never used for ordering: epoch ms as the client said it. */
+const clientTs = z.number().finite().nullable();
+
+export type InboundSample = z.output<typeof inboundSample>;
+export type ClientPairSample = z.output<typeof clientPairSample>;
+export type ClientChannelSample = z.output<typeof clientChannelSample>;
 
 export type TrackSample = z.output<typeof trackSample>;
 export type ChannelSample = z.output<typeof channelSample>;
@@ -214,11 +282,73 @@ const eventSchemas = {
     /** What arrived to end the stall. */
     via: z.array(z.enum(ACTIVITY_KINDS)),
   }),
+  /**
+   * What the server's answer committed to: its own ICE username fragment and
+   * DTLS fingerprint, and the viewer's from the offer. Viewer-side traces are
+   * joined to the connection by these (no application changes needed).
+   */
+  'connection.negotiated': z.object({
+    local_ice_ufrag: z.string().max(256).nullable(),
+    remote_ice_ufrag: z.string().max(256).nullable(),
+    /** Upper-case hex pairs, without the hash name. */
+    local_fingerprint: z.string().max(200).nullable(),
+    remote_fingerprint: z.string().max(200).nullable(),
+  }),
   'connection.quality_changed': z.object({ from: z.string(), to: z.string() }),
   'connection.error': errorInfo.extend({ fatal: z.boolean().default(false) }),
   'connection.closed': z.object({
     reason: z.string(),
     initiator: z.enum(CLOSE_INITIATORS),
+  }),
+
+  // Viewer-side traces, one stream per traced peer connection:
+  // `client:<session>:<pc>` (src/telemetry). The order is the server's
+  // (log position); the client's clock is kept as `client_ts`.
+  'client.created': z.object({
+    session_id: id,
+    pc_id: z.string().min(1).max(100),
+    source: z.enum(CLIENT_SOURCES),
+    /** The path the client connected with (rtcstats' meeting name), if any. */
+    meeting: z.string().max(500).nullable(),
+    user_agent: z.string().max(500).nullable(),
+    /** The application's identity message, as sent (bounded). */
+    identity: z.record(z.string(), z.unknown()).nullable(),
+    /** The RTCConfiguration, TURN credentials removed. */
+    configuration: z.record(z.string(), z.unknown()).nullable(),
+    client_ts: clientTs,
+  }),
+  /** An API call or event the client traced (createOffer, setRemoteDescription, ontrack, ...). */
+  'client.trace': z.object({
+    method: z.string().min(1).max(100),
+    value: z.unknown(),
+    client_ts: clientTs,
+    client_seq: z.number().int().nullable(),
+  }),
+  'client.state_changed': z.object({
+    kind: z.enum(CLIENT_STATE_KINDS),
+    from: z.string().max(40).nullable(),
+    to: z.string().max(40),
+    client_ts: clientTs,
+  }),
+  /** One getStats() sample, decompressed: inbound RTP per track, the selected pair, data channels. */
+  'client.stats_sampled': z.object({
+    client_ts: clientTs,
+    /** Client milliseconds since the previous sample of this peer connection; null on the first. */
+    interval_ms: z.number().nonnegative().nullable(),
+    inbound: z.array(inboundSample).max(50),
+    candidate_pair: clientPairSample.nullable(),
+    data_channels: z.array(clientChannelSample).max(50),
+  }),
+  /** This trace is the far end of a server connection. */
+  'client.correlated': z.object({
+    connection_id: id,
+    by: z.enum(CORRELATION_KEYS),
+    key: z.string().max(256),
+  }),
+  'client.closed': z.object({
+    /** `pc_closed` (close() traced), `session_ended` (the report socket closed), `imported` (end of a dump). */
+    reason: z.string().max(200),
+    client_ts: clientTs,
   }),
 
   'operation.started': z.object({
@@ -421,7 +551,7 @@ export function isEventType(type: string): type is EventType {
 }
 
 /** Stream names: `<kind>:<id>`. */
-export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder', 'log', 'issue', 'detector', 'webhook'] as const;
+export const STREAM_KINDS = ['connection', 'operation', 'task', 'server', 'forwarder', 'log', 'issue', 'detector', 'webhook', 'client'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 export const streamName = (kind: StreamKind, entityId: string) => `${kind}:${entityId}`;
 /** Where `log.gap` markers go. */

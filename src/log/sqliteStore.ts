@@ -12,6 +12,7 @@ import { openDatabase, openReadOnly, type Db, type OpenOptions } from './open.ts
 import { firstAfter, headPosition, readLogRows, readStreamRows, rowToEvent } from './read.ts';
 import { openStreams } from './openStreams.ts';
 import { dropCheckpointsExcept, readCheckpoint, readConsumerState, writeCheckpoint } from './checkpoint.ts';
+import { clientStreamsOf, connectionNegotiatedWith, type NegotiatedField } from './telemetry.ts';
 import { lastPositionBefore, planPrune, prune, prunedThrough } from './prune.ts';
 import { takeHold, type Hold, type HoldRole } from './hold.ts';
 import type {
@@ -142,6 +143,14 @@ export class SqliteEventStore implements EventStore {
 
   async openStreams(kind: StreamKind, opened: string, closed: string): Promise<OpenStream[]> {
     return openStreams(this.db, kind, opened, closed);
+  }
+
+  async connectionNegotiatedWith(field: NegotiatedField, key: string): Promise<string | null> {
+    return connectionNegotiatedWith(this.db, field, key);
+  }
+
+  async clientStreamsOf(connectionId: string, untilPosition?: number): Promise<{ stream: string; position: number }[]> {
+    return clientStreamsOf(this.db, connectionId, untilPosition);
   }
 
   // ---- consumers ------------------------------------------------------------

@@ -8,6 +8,7 @@
 // in call order (producers rely on it) and settle after commit.
 import type { EventMeta, EventType, NewEvent, StoredEvent, StreamKind } from './catalogue.ts';
 import type { events } from './schema.ts';
+import type { NegotiatedField } from './telemetry.ts';
 
 /** What the stream must look like for an append to go ahead. */
 export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | number;
@@ -157,6 +158,10 @@ export interface EventStore {
   firstAfter(position: number): Promise<{ position: number; recordedAt: number } | null>;
   /** Streams of `kind` with an `opened` event and no `closed` event (costs the number of such streams, not the log). */
   openStreams(kind: StreamKind, opened: EventType, closed: EventType): Promise<OpenStream[]>;
+  /** Viewer telemetry: the newest connection whose `connection.negotiated` has `key` in `field` (an ICE ufrag or DTLS fingerprint), or null. */
+  connectionNegotiatedWith(field: NegotiatedField, key: string): Promise<string | null>;
+  /** Viewer telemetry: the client streams joined to a connection (`client.correlated`) up to a position, oldest first. */
+  clientStreamsOf(connectionId: string, untilPosition?: number): Promise<{ stream: string; position: number }[]>;
 
   // ---- consumers ------------------------------------------------------------
   /** The checkpoint that covers every event up to and including `position` (0: none yet). */

@@ -211,6 +211,9 @@ export function reduceConnection(state: ConnectionModel | null, id: string, even
       m.quality_score = event.data.score?.score ?? null;
       m.stats_samples++;
       break;
+    case 'connection.negotiated':
+      // The keys live in the log (viewer traces are joined by them); the model only counts it.
+      break;
     case 'connection.quality_changed':
       m.quality = event.data.to;
       break;

@@ -62,3 +62,15 @@ export function parseCandidate(line: string): { protocol?: string; address?: str
     type: typAt >= 0 ? parts[typAt + 1] : undefined,
   };
 }
+
+/**
+ * The ICE username fragment and DTLS fingerprint a description commits to
+ * (the first of each: bundled sections share them). The fingerprint is kept
+ * as upper-case hex pairs without its hash name, the form browsers report in
+ * getStats() `certificate` entries.
+ */
+export function transportKeys(sdp: string): { ufrag: string | null; fingerprint: string | null } {
+  const ufrag = /^a=ice-ufrag:(\S{1,256})\s*$/m.exec(sdp)?.[1] ?? null;
+  const fp = /^a=fingerprint:\S+ ([0-9A-Fa-f:]{2,200})\s*$/m.exec(sdp)?.[1] ?? null;
+  return { ufrag, fingerprint: fp ? fp.toUpperCase() : null };
+}

@@ -26,7 +26,7 @@ import { serverPeerConfig } from './peerConfig.ts';
 import type { StreamMedia, ViewerMedia } from './streamMedia.ts';
 import { DataSource } from './dataSource.ts';
 import { peerStats, type StatsTotals } from './statsSummary.ts';
-import { candidateLines, mediaKinds, parseCandidate, unifyBundleCredentials } from './sdpFixes.ts';
+import { candidateLines, mediaKinds, parseCandidate, transportKeys, unifyBundleCredentials } from './sdpFixes.ts';
 import { iceCredentials } from './sdpFrag.ts';
 import type { Quality } from './quality.ts';
 import type { ContentItem } from './content.ts';
@@ -216,6 +216,7 @@ export class ServerPeer {
     this.recordTracks();
     const local = this.pc.localDescription?.sdp;
     if (!local) throw new AppError('WEBRTC_ERROR', 'werift produced no local description');
+    this.recordNegotiated(local, sdp);
     return local;
   }
 
@@ -419,6 +420,23 @@ export class ServerPeer {
       .slice(0, MAX_RECORDED_CANDIDATES)
       .map((candidate) => ({ type: 'connection.candidate', data: { origin: 'remote', candidate, ...parseCandidate(candidate) } }));
     if (events.length) void this.recorder.record(events);
+  }
+
+  /** The keys a viewer-side trace of this connection is joined by (src/telemetry/correlate.ts). */
+  private recordNegotiated(localSdp: string, remoteSdp: string) {
+    const local = transportKeys(localSdp);
+    const remote = transportKeys(remoteSdp);
+    void this.recorder.record([
+      {
+        type: 'connection.negotiated',
+        data: {
+          local_ice_ufrag: local.ufrag,
+          remote_ice_ufrag: remote.ufrag,
+          local_fingerprint: local.fingerprint,
+          remote_fingerprint: remote.fingerprint,
+        },
+      },
+    ]);
   }
 
   private recordTracks() {

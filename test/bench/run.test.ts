@@ -19,7 +19,7 @@ Run('prints every figure of the quick benchmark as a finite number, each beside 
   assert.is(r.status, 0, `bench exited ${r.status}: ${r.stderr.slice(-3000)}`);
   const { run, figures } = JSON.parse(r.stdout) as { run: { mode: string; machine: { load_average: number[] } }; figures: Figure[] };
   assert.is(run.mode, 'quick');
-  assert.equal([...new Set(figures.map((f) => f.group))].sort(), [1, 10, 2, 3, 4, 5, 6, 7, 9]);
+  assert.equal([...new Set(figures.map((f) => f.group))].sort(), [1, 10, 11, 2, 3, 4, 5, 6, 7, 9]);
   for (const id of ['append.eventlog_vs_raw', 'append.eventlog_vs_emmett', 'group_commit.latency_p99', 'rest.summary.rps', 'rest.tasks.p99', 'startup.first_summary', 'peers.cpu', 'peers.per_viewer', 'peers.held', 'export.events_per_s', 'export.peak_rss', 'rebuild.events_per_s', 'loop.sse_1.summary_wait', 'loop.sse_20.summary_wait', 'loop.sse_200.summary_wait', 'loop.sse_200.delay_p99', 'loop.offers.summary_wait', 'loop.offers.delay_p99', 'webhooks.latency_p50', 'webhooks.latency_p99', 'webhooks.backlog_per_s']) {
     assert.ok(figures.some((f) => f.id === id), `figure ${id} is missing`);
   }

@@ -146,6 +146,39 @@ function stats(r: Rand, i: number) {
   };
 }
 
+/** The viewer's own trace of a connection (rtcstats telemetry, src/telemetry), joined to it. */
+function* viewerTrace(r: Rand, id: string): Generator<Step> {
+  const s = `client:sess-${id}:PC_0`;
+  const one = (...events: NewEvent[]): Step => ({ stream: s, events });
+  yield one({ type: 'client.created', data: { session_id: `sess-${id}`, pc_id: 'PC_0', source: 'rtcstats', meeting: null, user_agent: 'test', identity: null, configuration: {}, client_ts: 1 } });
+  yield one(
+    { type: 'client.trace', data: { method: 'setRemoteDescription', value: { type: 'answer', sdp: `v=0\r\na=ice-ufrag:s${id}\r\n` }, client_ts: 2, client_seq: 2 } },
+    { type: 'client.state_changed', data: { kind: 'connection', from: null, to: 'connected', client_ts: 3 } },
+  );
+  yield one({ type: 'client.correlated', data: { connection_id: id, by: 'ice_ufrag', key: `s${id}`.slice(0, 40) } });
+  for (let i = 1; i <= between(r, 1, 3); i++) {
+    yield one({
+      type: 'client.stats_sampled',
+      data: {
+        client_ts: 1000 * i,
+        interval_ms: i === 1 ? null : 1000,
+        inbound: [
+          {
+            ssrc: 1000, kind: 'video', track_id: `v-${id}`, mid: '0', codec: 'video/VP8', packets_received: 100 * i, bytes_received: 90_000 * i,
+            packets_lost: between(r, 0, 3), jitter_ms: between(r, 1, 30), jitter_buffer_delay_ms: 40 * i, jitter_buffer_emitted_count: 30 * i,
+            frames_received: 30 * i, frames_decoded: 30 * i - between(r, 0, 2), frames_dropped: 0, key_frames_decoded: 1, freeze_count: between(r, 0, 1),
+            total_freezes_duration_ms: between(r, 0, 800), concealed_samples: null, concealment_events: null, total_samples_received: null,
+            total_decode_time_ms: 2 * i, frame_width: 640, frame_height: 360, frames_per_second: 30, nack_count: 0, pli_count: 0,
+          },
+        ],
+        candidate_pair: { state: 'succeeded', rtt_ms: between(r, 1, 40), bytes_sent: 100 * i, bytes_received: 90_000 * i, available_incoming_bitrate_bps: null },
+        data_channels: [],
+      },
+    });
+  }
+  yield one({ type: 'client.closed', data: { reason: 'pc_closed', client_ts: 9000 } });
+}
+
 /** A viewer connection from creation to (usually) close, possibly with errors and oddities. */
 function* connectionActor(r: Rand, id: string, serverId: string | null): Generator<Step> {
   const s = `connection:${id}`;
@@ -174,6 +207,7 @@ function* connectionActor(r: Rand, id: string, serverId: string | null): Generat
   yield one(
     { type: 'connection.state_changed', data: { kind: 'ice', from: 'checking', to: pick(r, ['connected', 'completed']) } },
     { type: 'connection.candidate_pair_selected', data: { local: '127.0.0.1:40001', remote: '127.0.0.1:50001' } },
+    { type: 'connection.negotiated', data: { local_ice_ufrag: `s${id}`.slice(0, 40), remote_ice_ufrag: `v${id}`.slice(0, 40), local_fingerprint: 'AA:BB', remote_fingerprint: null } },
   );
   yield one({ type: 'connection.state_changed', data: { kind: 'connection', from: 'connecting', to: 'connected' } });
   yield one({ type: 'connection.state_changed', data: { kind: 'gathering', from: 'gathering', to: 'complete' } });
@@ -334,6 +368,9 @@ export function* realisticSteps(seed: number, options: { minEvents: number; conc
       { type: 'webhook.failed', data: { ...attempt, position: 2, webhook_id: `msg_node-${seed}_2`, attempt: 30, status: null, error: { code: 'TIMEOUT', message: 'no answer within 15000 ms' } } },
     ],
   };
+  // A viewer's own trace (rtcstats telemetry), from its own generator so the
+  // rest of the log stays what each seed always gave.
+  yield* viewerTrace(prng(seed + 1000), `c-viewer-${seed}`);
   // Last, a gap marker: what a log shows after storage refused some appends.
   yield {
     stream: 'log:gaps',

@@ -93,7 +93,7 @@ player('serves a page that connects through WHEP, takes the token from the fragm
   }
   assert.not.ok(html.includes('location.search'), 'the query string (sent to the server, kept in logs) carries no token');
   const config = JSON.parse(/<script type="application\/json" id="config">([^<]*)<\/script>/.exec(html)![1]);
-  assert.equal(config, { server_id: stream.server_id, mode: 'media', content: 'sample.webm', whep_url: `${WEBRTC}/whep/${stream.server_id}` });
+  assert.equal(config, { server_id: stream.server_id, mode: 'media', content: 'sample.webm', whep_url: `${WEBRTC}/whep/${stream.server_id}`, telemetry_path: '/api/v0/mcp/telemetry/rtcstats' });
 });
 player('escapes server text so it cannot break out of the page', async () => {
   // Content names are file names of the content directory; the escaping must hold for any text.

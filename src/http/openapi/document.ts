@@ -31,6 +31,7 @@ const TAGS: Record<string, string> = {
   monitor: 'Read models of the log, under /api/v0/mcp/monitor/webrtc',
   events: 'The log itself, paged or live (SSE)',
   webrtc: 'The WebRTC controller, under /api/v0/mcp/webrtc, WHEP signaling and the player page',
+  telemetry: 'Viewer-side telemetry (rtcstats protocol; the live WebSocket is ws://…/api/v0/mcp/telemetry/rtcstats)',
   metrics: 'Prometheus',
   dashboard: 'The operator page and its static files',
   issues: "Issues the detectors raised on the live log, and the detectors' rules",

@@ -7,6 +7,8 @@ import { CLOSE_INITIATORS, CONNECTION_OUTCOMES, EVENT_SCHEMAS, TASK_STATUSES } f
 import { CONNECTION_CATEGORIES, type ConnectionModel } from '../../projections/connection.ts';
 import { OPERATION_STATUSES, type OperationModel } from '../../projections/operation.ts';
 import type { TaskModel } from '../../projections/task.ts';
+import type { ViewerModel } from '../../projections/viewer.ts';
+import type { BothEnds } from '../../projections/bothEnds.ts';
 import { FORWARDER_STATES, type ForwarderStatus } from '../../fleet/status.ts';
 import { errorInfo, isoTime, named } from './components.ts';
 
@@ -161,6 +163,84 @@ export const summarySchema = named(
   }),
 );
 
+
+const num = z.number().nullable();
+const viewerTrackSchema = z.object({
+  ssrc: count,
+  kind: z.string(),
+  track_id: z.string().nullable(),
+  codec: z.string().nullable(),
+  samples: count,
+  packets_received: num,
+  bytes_received: num,
+  packets_lost: num,
+  loss_pct: num,
+  avg_jitter_ms: num,
+  p95_jitter_ms: num,
+  frames_received: num,
+  frames_decoded: num,
+  frames_dropped: num,
+  freeze_count: num,
+  total_freezes_duration_ms: num,
+  concealment_events: num,
+  decode_fps: num,
+  frame_width: num,
+  frame_height: num,
+  frames_per_second: num,
+  resolution_changes: count,
+  first_frame_at: isoTime.nullable(),
+  time_to_first_frame_ms: num.meta({ description: 'From the trace starting to the first sample with a decoded frame (server clock).' }),
+});
+
+export const viewerSchema = named(
+  'Viewer',
+  z
+    .object({
+      stream: z.string().meta({ description: 'The client stream, `client:<session>:<pc>`.' }),
+      session_id: z.string().nullable(),
+      pc_id: z.string().nullable(),
+      source: z.string().nullable(),
+      meeting: z.string().nullable(),
+      user_agent: z.string().nullable(),
+      created_at: isoTime,
+      closed_at: isoTime.nullable(),
+      close_reason: z.string().nullable(),
+      connection_id: z.string().nullable(),
+      correlated_by: z.string().nullable().meta({ description: 'ice_ufrag or dtls_fingerprint' }),
+      states: z.record(z.string(), z.string()),
+      samples: count,
+      rtt_ms: num,
+      data_channels: z.array(
+        z.object({ label: z.string(), channel_id: z.number().int().nullable(), state: z.string().nullable(), bytes_received: num, messages_received: num }),
+      ),
+      tracks: z.array(viewerTrackSchema),
+      event_count: count,
+      created_position: position,
+      last_position: position,
+    })
+    .meta({ description: 'A viewer-side trace (what the browser received, decoded and froze): a fold of its client stream.' }),
+);
+
+export const bothEndsSchema = named(
+  'BothEnds',
+  z
+    .object({
+      server: z.object({ packets_sent: num, bytes_sent: num, frames_sent: num, packets_lost_reported: num, at: isoTime.nullable() }),
+      viewers: z.array(
+        z.object({
+          stream: z.string(),
+          packets_received: num,
+          bytes_received: num,
+          packets_lost: num,
+          frames_decoded: num,
+          freeze_count: num,
+          total_freezes_duration_ms: num,
+        }),
+      ),
+    })
+    .meta({ description: 'Server sent X; each viewer received Y, lost Z, froze N times.' }),
+);
+
 // ---- the types and the schemas describe the same objects ---------------------
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const same = <T extends true>(_proof?: T) => undefined;
@@ -168,3 +248,5 @@ same<Same<z.output<typeof operationSchema>, OperationModel>>();
 same<Same<z.output<typeof taskSchema>, TaskModel>>();
 same<Same<z.output<typeof forwarderSchema>, ForwarderStatus>>();
 same<Same<Omit<z.output<typeof connectionSchema>, 'latest_stats'>, Omit<ConnectionModel, 'latest_stats'>>>();
+same<Same<z.output<typeof viewerSchema>, ViewerModel>>();
+same<Same<z.output<typeof bothEndsSchema>, BothEnds>>();

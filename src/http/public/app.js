@@ -334,7 +334,7 @@ function renderCharts() {
 
 async function refreshDetails() {
   const mine = selected;
-  const { connection: c } = await getJson(`${MONITOR}/connections/${encodeURIComponent(mine.id)}?events_limit=1`);
+  const { connection: c, viewers = [], both_ends: ends = null } = await getJson(`${MONITOR}/connections/${encodeURIComponent(mine.id)}?events_limit=1`);
   if (selected !== mine) return;
   const row = (label, ...value) => [h('dt', {}, label), h('dd', {}, ...value)];
   fill(
@@ -354,6 +354,29 @@ async function refreshDetails() {
     row('errors', c.errors.map((e) => `${e.code}: ${e.message}`).join('; ') || '—'),
     row('stats samples', String(c.stats_samples)),
     row('tracks (latest sample)', trackSummary(c.latest_stats)),
+    row('both ends', bothEndsSummary(ends, viewers)),
+  );
+}
+
+/** Server sent X; each viewer (rtcstats telemetry joined to this connection) received Y, lost Z, froze N times. */
+function bothEndsSummary(ends, viewers) {
+  if (!ends || viewers.length === 0) return 'no viewer telemetry joined';
+  const n = (v) => (v === null || v === undefined ? '—' : String(v));
+  return h(
+    'ul',
+    { class: 'tracks' },
+    h('li', {}, `server sent ${n(ends.server.packets_sent)} packets, ${n(ends.server.frames_sent)} frames`),
+    ends.viewers.map((v, i) => {
+      const viewer = viewers[i];
+      const video = viewer?.tracks.find((t) => t.kind === 'video');
+      return h(
+        'li',
+        {},
+        `viewer (${viewer?.correlated_by ?? '?'}, ${viewer?.samples ?? 0} samples): received ${n(v.packets_received)} packets, lost ${n(v.packets_lost)}, ` +
+          `decoded ${n(v.frames_decoded)} frames, froze ${n(v.freeze_count)} times (${ms(v.total_freezes_duration_ms)})` +
+          (video ? `, first frame after ${ms(video.time_to_first_frame_ms)}, p95 jitter ${ms(video.p95_jitter_ms)}` : ''),
+      );
+    }),
   );
 }
 

@@ -13,7 +13,8 @@ import type { EventRow } from '../../log/store.ts';
 import { CONNECTION_OUTCOMES, TASK_STATUSES, type ConnectionOutcome, type TaskStatus } from '../../log/catalogue.ts';
 import { parsed } from '../../projections/reads.ts';
 import type { TaskModel } from '../../projections/task.ts';
-import { CONNECTION_CATEGORIES, type ConnectionCategory } from '../../projections/connection.ts';
+import { CONNECTION_CATEGORIES, type ConnectionCategory, type ConnectionModel } from '../../projections/connection.ts';
+import { bothEnds, viewerEventsBetween, viewersOf } from '../../projections/bothEnds.ts';
 import { OPERATION_STATUSES, type OperationStatus } from '../../projections/operation.ts';
 import { PENDING_TASK_STATUSES } from '../../projections/task.ts';
 import { boolParam, limitParam, parseBody, parseQuery } from '../validate.ts';
@@ -24,7 +25,7 @@ import { ResponseCache } from '../responseCache.ts';
 import { connectionIssues, issueSchema } from './issues.ts';
 import { MONITOR_PREFIX } from '../paths.ts';
 import { acceptedSchema, completed, isoTime as isoTimeOut } from '../openapi/components.ts';
-import { connectionSchema, operationSchema, summarySchema, taskSchema } from '../openapi/readModels.ts';
+import { bothEndsSchema, connectionSchema, operationSchema, summarySchema, taskSchema, viewerSchema } from '../openapi/readModels.ts';
 import { eventSchema } from '../openapi/events.ts';
 import { PREFER_HEADER, type ApiSpec } from '../openapi/spec.ts';
 
@@ -282,10 +283,36 @@ export function monitorRouter(services: MonitorServices): Router {
       // The fleet does not project issues: its detail has no issue fields rather than empty ones.
       const issues = fleet ? null : await connectionIssues(services as Services, id);
       const asOf = q.at ? (q.at.time !== undefined ? new Date(q.at.time).toISOString() : { position: q.at.position }) : null;
+      // The viewer's end, folded to the same point of the log (a node's own
+      // traces: the fleet does not carry them, and its detail leaves them out).
+      let viewerParts = '';
+      let bothEndsTimeline = '';
+      if (services.store) {
+        const store = services.store;
+        const at: { time?: number; position?: number } = q.at ?? {};
+        const viewers = await viewersOf(store, id, at);
+        const ends = bothEnds(JSON.parse(connectionJson) as ConnectionModel, viewers);
+        // One timeline of both ends: the server's page, and the viewers' events
+        // over the same span, merged by position. A page that holds the
+        // connection's first event starts at the viewer's beginning (its page
+        // loads before it offers).
+        const positions = shown.map((e) => e.position);
+        const fromStart = q.events_after === 0 || !shown.length || (newest && rows.length < q.events_limit);
+        const from = fromStart ? 0 : Math.min(...positions) - 1;
+        const to = more ? Math.max(...positions) : at.position;
+        const viewerRows = viewers.length
+          ? await viewerEventsBetween(store, viewers.map((v) => v.stream), from, { position: to, time: at.time }, q.events_limit)
+          : [];
+        const joined = [...shown, ...viewerRows].sort((a, b) => a.position - b.position);
+        viewerParts = `"viewers":${JSON.stringify(viewers)},"both_ends":${JSON.stringify(ends)},`;
+        bothEndsTimeline = `"both_ends":[${joined.map(publicEventJson).join(',')}],`;
+      }
       return (
         `{"connection":${connectionJson},"as_of":${JSON.stringify(asOf)},` +
         `"tasks":[${tasks.items.map((t) => t.json).join(',')}],${issues ? `"issues":[${issues.issues.join(',')}],` : ''}` +
+        viewerParts +
         `"timeline":{"events":[${shown.map(publicEventJson).join(',')}],${issues ? `"issue_events":[${issues.events.join(',')}],` : ''}` +
+        bothEndsTimeline +
         `"next_after":${more ? shown[shown.length - 1].version : null}},`
       );
     }),
@@ -434,8 +461,17 @@ export const monitorApi: ApiSpec = {
           as_of: z.union([isoTimeOut, z.object({ position: count }), z.null()]).meta({ description: 'The `?at=` answered, or null for now.' }),
           tasks: z.array(taskSchema),
           issues: z.array(issueSchema).optional().meta({ description: 'Issues raised about this connection, newest first (at most 50); absent on the fleet monitor, which does not project issues.' }),
+          viewers: z
+            .array(viewerSchema)
+            .optional()
+            .meta({ description: 'The viewer-side traces joined to this connection (rtcstats telemetry), folded to the same point of the log; absent on the fleet monitor.' }),
+          both_ends: bothEndsSchema.optional(),
           timeline: z.object({
             events: z.array(eventSchema),
+            both_ends: z
+              .array(eventSchema)
+              .optional()
+              .meta({ description: "This page of the server's events merged by log position with the viewers' events of the same span." }),
             issue_events: z.array(eventSchema).optional().meta({ description: 'The events of those issues (raised, updated, resolved), in log order.' }),
             next_after: z.number().int().nullable().meta({ description: 'Pass as `events_after` for the next page; null on the last.' }),
           }),

@@ -13,6 +13,7 @@ import { eventsApi } from './events.ts';
 import { metricsApi } from './metrics.ts';
 import { dashboardApi } from './dashboard.ts';
 import { issuesApi } from './issues.ts';
+import { telemetryApi } from './telemetry.ts';
 
 export const openapiApi: ApiSpec = {
   'GET /openapi.json': {
@@ -24,7 +25,7 @@ export const openapiApi: ApiSpec = {
 };
 
 /** The core routers' tables; plugins bring their own (Plugin.api). */
-export const CORE_API: ApiSpec[] = [monitorApi, eventsApi, metricsApi, dashboardApi, issuesApi, openapiApi];
+export const CORE_API: ApiSpec[] = [monitorApi, eventsApi, metricsApi, dashboardApi, issuesApi, openapiApi, telemetryApi];
 
 export function openapiRouter(services: HttpServices, pluginApi: ApiSpec[] = [], api: ApiSpec[] = CORE_API): Router {
   const { authToken, readToken } = services.config;

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { Services } from '../app.ts';
 import type { WebRtcService } from '../../webrtc/service.ts';
 import { WHEP_PREFIX } from './whep.ts';
+import { RTCSTATS_PATH } from '../rtcstatsSocket.ts';
 import type { ApiSpec } from '../openapi/spec.ts';
 
 /** JSON safe inside a <script> element. */
@@ -35,7 +36,7 @@ export function playerRouter(_services: Services, webrtc: WebRtcService): Router
   router.get('/player/:server_id', (ctx) => {
     const stream = webrtc.getStream(ctx.params.server_id);
     const nonce = randomBytes(16).toString('base64');
-    const config = { server_id: stream.serverId, mode: stream.mode, content: stream.content.name, whep_url: `${WHEP_PREFIX}/${stream.serverId}` };
+    const config = { server_id: stream.serverId, mode: stream.mode, content: stream.content.name, whep_url: `${WHEP_PREFIX}/${stream.serverId}`, telemetry_path: RTCSTATS_PATH };
     ctx.set(
       'Content-Security-Policy',
       `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; media-src 'self' blob:; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
@@ -77,6 +78,7 @@ function page(nonce: string, configJson: string): string {
   <dt>data</dt><dd id="data">–</dd>
 </dl>
 <script type="application/json" id="config">${configJson}</script>
+<script nonce="${nonce}" src="/assets/rtcstats.bundle.js"></script>
 <script nonce="${nonce}">
 (async () => {
   const cfg = JSON.parse(document.getElementById('config').textContent);
@@ -105,6 +107,19 @@ function page(nonce: string, configJson: string): string {
       resolve();
     }, { once: true });
   });
+  // The page reports itself over the rtcstats protocol (the real client,
+  // bundled): started before the peer connection exists, since rtcstats
+  // wraps the constructor. The server joins the trace to this connection by
+  // its ICE username fragment; the page passes no id.
+  if (window.webrtcMonitorRtcstats) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const base = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + cfg.telemetry_path;
+    window.rtcstatsTrace = window.webrtcMonitorRtcstats.start({
+      endpoint: token ? base + '/t/' + encodeURIComponent(token) : base,
+      meeting: cfg.server_id,
+      identity: { applicationName: 'webrtc-monitor player' },
+    });
+  }
   const pc = new RTCPeerConnection();
   window.pc = pc;
   let session = null;

@@ -9,6 +9,9 @@ import { connect, forwarderFor, postgresFor, shippedThrough } from '../../helper
 import { catchUp } from '../../../src/fleet/projector.ts';
 import type { CentreClient } from '../../../src/fleet/pg.ts';
 
+import { TraceSession } from '../../../src/telemetry/session.ts';
+import { chromeReport, deltaCompression } from '../../helpers/rtcstats.ts';
+
 const Views = suite('fleet SQL views');
 const cluster = postgresFor(Views);
 
@@ -22,6 +25,16 @@ Views.before(async () => {
     let now = 0;
     const store = await freshStore({ clock: () => now || Date.now() });
     await appendSteps(store.log, realisticSteps(31 + i, { minEvents: 1500 }), { seed: 31 + i, maxBatch: 5, setNow: (ms) => (now = ms) });
+    // A viewer-side trace, for the viewer views.
+    const session = new TraceSession(`s-${node}`, store.log, { source: 'rtcstats', meeting: null, userAgent: null, obfuscateIps: false }, { maxPeers: 2 }, () => null);
+    await session.handleEntry({ method: 'create', pcId: 'PC_0', value: {}, clientTs: 1, seq: 1 });
+    let prev = {};
+    for (let t = 0; t < 5; t++) {
+      now += 1000;
+      const report = chromeReport(t + i);
+      await session.handleEntry({ method: 'getstats', pcId: 'PC_0', value: deltaCompression(prev, report), clientTs: null, seq: t + 2 });
+      prev = report;
+    }
     now = 0;
     const forwarder = forwarderFor(store.log, url, node, { batchSize: 500 });
     forwarder.start();
