@@ -37,6 +37,17 @@ function latestStatsJson(stats: ConnectionModel['latest_stats']): string | null 
 }
 
 /**
+ * The latest sample's score: it moves with every sample, so it is a hot
+ * field, kept inside the sample rather than in the state a sample does not
+ * rewrite (a state reloaded between batches would otherwise carry an old one).
+ */
+function qualityScoreOf(latestStats: string | null): number | null {
+  if (latestStats === null) return null;
+  const score = (JSON.parse(latestStats) as { score?: { score?: number | null } | null }).score?.score;
+  return typeof score === 'number' ? score : null;
+}
+
+/**
  * The model's JSON from its two rows: the state (every field but the hot
  * ones) with the hot fields spliced in after it, as text: a read never parses
  * the state or the sample.
@@ -44,14 +55,16 @@ function latestStatsJson(stats: ConnectionModel['latest_stats']): string | null 
 export function connectionJson(state: string, hot: ConnectionHotRow): string {
   return (
     `${state.slice(0, -1)},"updated_at":"${new Date(hot.updatedAt).toISOString()}","latest_stats":${hot.latestStats ?? 'null'},` +
+    `"quality_score":${qualityScoreOf(hot.latestStats)},` +
     `"stats_samples":${hot.statsSamples},"event_count":${hot.eventCount},"version":${hot.version},"last_position":${hot.lastPosition}}`
   );
 }
 
 export const connectionsModel = {
   name: tableName(connections),
-  // 2: the hot fields moved to connection_stats; 3: the latest sample's quality score.
-  version: 3,
+  // 2: the hot fields moved to connection_stats; 3: the latest sample's quality score;
+  // 4: that score read from the hot row's sample, never from the state.
+  version: 4,
   table: connections,
   fixed: ['createdAt', 'createdPosition'],
   targets(event) {
@@ -60,7 +73,7 @@ export const connectionsModel = {
   },
   reduce: reduceConnection,
   toRow: (m) => {
-    const { updated_at, latest_stats, stats_samples, event_count, version, last_position, ...state } = m;
+    const { updated_at, latest_stats, quality_score, stats_samples, event_count, version, last_position, ...state } = m;
     return {
       id: m.id,
       serverId: m.server_id,

@@ -20,7 +20,16 @@ Bench('prints the fleet figures of the quick benchmark, each beside its anchor',
   });
   assert.is(r.status, 0, `bench exited ${r.status}: ${r.stderr.slice(-3000)}`);
   const { figures } = JSON.parse(r.stdout) as { figures: Figure[] };
-  assert.equal(figures.map((f) => f.id), ['fleet.forward_rate', 'fleet.catch_up_rate', 'fleet.append_p99_centre_down', 'fleet.appends_committed_centre_down']);
+  assert.equal(figures.map((f) => f.id), [
+    'fleet.forward_rate',
+    'fleet.catch_up_rate',
+    'fleet.append_p99_centre_down',
+    'fleet.appends_committed_centre_down',
+    'fleet.end_to_end_lag_p50',
+    'fleet.read.summary',
+    'fleet.read.connections',
+    'fleet.read.connection_detail',
+  ]);
   for (const f of figures) {
     assert.is(f.group, 8);
     assert.ok(Number.isFinite(f.value) && f.value > 0, `${f.id}: value ${f.value}`);

@@ -22,7 +22,7 @@ Migrate('creates the events, node, cursor and read-model tables and the views on
     );
     assert.equal(rows.map((r) => r.name), [
       'connection_stats', 'connection_timeline', 'connections', 'data_channel_samples', 'events', 'fleet_cursors', 'nodes', 'operation_durations',
-      'operations', 'stall_periods', 'state_transitions', 'stats_samples', 'summary', 'task_outcomes', 'tasks', 'track_samples', 'viewer_quality', 'viewer_samples',
+      'operations', 'quality_samples', 'stall_periods', 'state_transitions', 'stats_samples', 'summary', 'task_outcomes', 'tasks', 'track_samples', 'viewer_quality', 'viewer_samples',
     ]);
     const key = await client.query<{ def: string }>("SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'events_pkey'");
     assert.is(key.rows[0].def, 'PRIMARY KEY (node, node_position)');
