@@ -16,6 +16,11 @@ export const ERROR_STATUS = {
   INVALID_JSON: 400,
   /** An SQL statement SQLite refused (`query`). */
   SQL_ERROR: 400,
+  /**
+   * A log position (Last-Event-ID, `after`) past the head of this log: one
+   * from another database, or from before a restore. Refused, never waited on.
+   */
+  POSITION_BEYOND_LOG: 400,
   UNAUTHORIZED: 401,
   CROSS_SITE_REQUEST: 403,
   /** A valid token presented where its scope does not reach (a read token on a write, a viewer token outside its stream's WHEP routes). */

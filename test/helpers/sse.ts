@@ -1,6 +1,6 @@
 // A Server-Sent Events client for tests: reads frames from a real HTTP
 // response and keeps them in order, with a way to wait for the nth.
-export type SseFrame = { id: string | null; data: string | null; comment: string | null; retry: number | null };
+export type SseFrame = { id: string | null; event: string | null; data: string | null; comment: string | null; retry: number | null };
 
 export type SseClient = {
   status: number;
@@ -17,10 +17,11 @@ export type SseClient = {
 };
 
 export function parseFrame(block: string): SseFrame {
-  const frame: SseFrame = { id: null, data: null, comment: null, retry: null };
+  const frame: SseFrame = { id: null, event: null, data: null, comment: null, retry: null };
   for (const line of block.split('\n')) {
     if (line.startsWith(':')) frame.comment = (frame.comment ? `${frame.comment}\n` : '') + line.slice(1).trim();
     else if (line.startsWith('id: ')) frame.id = line.slice(4);
+    else if (line.startsWith('event: ')) frame.event = line.slice(7);
     else if (line.startsWith('data: ')) frame.data = (frame.data === null ? '' : `${frame.data}\n`) + line.slice(6);
     else if (line.startsWith('retry: ')) frame.retry = Number(line.slice(7));
   }

@@ -151,6 +151,60 @@ stream('resumes after Last-Event-ID with no gap and no duplicate', async () => {
   }
 });
 
+stream('names each frame by its event type, with the data line as before', async () => {
+  const server = await startTestServer();
+  const feed = await openSse(server.url + `${EVENTS}/stream?after=0`);
+  try {
+    await server.services.store.append('connection:n', [created('n'), changed('new', 'connecting'), failed('boom')]);
+    await feed.waitForEvents(3);
+    const frames = feed.frames.filter((f) => f.data !== null);
+    assert.equal(frames.map((f) => f.event), ['connection.created', 'connection.state_changed', 'connection.error']);
+    assert.equal(frames.map((f) => JSON.parse(f.data!).type), frames.map((f) => f.event));
+    assert.equal(frames.map((f) => Number(f.id)), [1, 2, 3]);
+    // Comments and the retry line are not events: they carry no name.
+    assert.ok(feed.frames.filter((f) => f.data === null).every((f) => f.event === null));
+  } finally {
+    feed.close();
+    await server.stop();
+  }
+});
+
+stream('refuses a Last-Event-ID or an after past the end of the log with 400 before the stream starts', async () => {
+  const server = await startTestServer();
+  try {
+    await server.services.store.append('connection:p', [created('p'), changed('new', 'connecting')]);
+    for (const [path, headers] of [
+      [`${EVENTS}/stream`, { 'Last-Event-ID': '3' }],
+      [`${EVENTS}/stream?after=0`, { 'Last-Event-ID': '900' }],
+      [`${EVENTS}/stream?after=3`, {}],
+      [`${EVENTS}?after=3`, {}],
+    ] as const) {
+      const res = await server.api(path, { headers });
+      assert.is(res.status, 400, path);
+      assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      const problem = await res.json();
+      assert.is(problem.code, 'POSITION_BEYOND_LOG');
+      assert.equal(problem.errors, { head_position: 2 });
+      assert.match(problem.detail, /past the end of this log \(its head is 2\)/);
+    }
+    assert.is(feedClients(server.services).length, 0);
+    // The head itself is a position of this log: the page is empty, the feed waits there for what comes next.
+    const atHead = await (await server.api(`${EVENTS}?after=2`)).json();
+    assert.equal([atHead.count, atHead.head_position], [0, 2]);
+    const feed = await openSse(server.url + `${EVENTS}/stream`, { 'Last-Event-ID': '2' });
+    try {
+      assert.is(feed.status, 200);
+      await server.services.store.append('connection:p', [failed('next')]);
+      await feed.waitForEvents(1);
+      assert.equal(feed.events().map((e) => e.position), [3]);
+    } finally {
+      feed.close();
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
 stream('follows only the events a filter selects', async () => {
   const server = await startTestServer();
   const feed = await openSse(server.url + `${EVENTS}/stream?after=0&stream=connection:x&type=connection.state_changed`);

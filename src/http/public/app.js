@@ -480,7 +480,7 @@ let stopFeed = null;
 
 function restartFeed() {
   stopFeed?.();
-  stopFeed = followLog(null, { onEvent, onStatus: setFeedStatus });
+  stopFeed = followLog(null, { onEvent, onStatus: setFeedStatus, onReset: () => scheduleRefresh(0) });
 }
 
 async function start() {
@@ -494,7 +494,12 @@ async function start() {
   }
   // Follow from the position the first snapshot showed, so nothing falls between.
   // (The fleet monitor's positions are per node: its feed starts live.)
-  stopFeed = followLog(summary?.nodes ? null : (summary?.log_position ?? null), { onEvent, onStatus: setFeedStatus });
+  stopFeed = followLog(summary?.nodes ? null : (summary?.log_position ?? null), {
+    onEvent,
+    onStatus: setFeedStatus,
+    // The server's log is not the one the page was loaded from: reload the snapshot.
+    onReset: () => scheduleRefresh(0),
+  });
   // A slow safety net for uptime-like values and for when the feed is down.
   setInterval(() => scheduleRefresh(0), 15_000);
   document.body.dataset.ready = 'true';

@@ -2,7 +2,11 @@
 // EventSource so the request can carry the bearer token (EventSource cannot
 // send headers, and a token in the URL would end up in logs and history).
 // It resumes where it stopped with Last-Event-ID, after a dropped connection
-// or a refusal (a 503 when the server has too many feed clients).
+// or a refusal (a 503 when the server has too many feed clients). A position
+// the server's log has not reached (its database was replaced) is refused
+// with POSITION_BEYOND_LOG: the reader then follows from the head instead.
+// Frames carry their type as `event:`; this reader takes the type from the
+// data, which holds it too.
 import { MONITOR, authorized } from './api.js';
 
 const RETRY_MS = 2000;
@@ -24,7 +28,7 @@ function frames(buffer, onData) {
   return buffer;
 }
 
-export function followLog(after, { onEvent, onStatus }) {
+export function followLog(after, { onEvent, onStatus, onReset }) {
   let last = after;
   let stopped = false;
   let controller = null;
@@ -36,6 +40,18 @@ export function followLog(after, { onEvent, onStatus }) {
     if (last !== null) headers['last-event-id'] = String(last);
     try {
       const res = await fetch(`${MONITOR}/events/stream`, { headers, signal: controller.signal, cache: 'no-store' });
+      if (res.status === 400 && last !== null) {
+        const problem = await res.json().catch(() => null);
+        if (problem?.code === 'POSITION_BEYOND_LOG') {
+          // Our position belongs to another log: follow this one from its
+          // head, and let the page reload what it shows from this log.
+          last = null;
+          onStatus('reconnecting');
+          onReset?.();
+          if (!stopped) retry = setTimeout(open, 0);
+          return;
+        }
+      }
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       onStatus('live');
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -154,6 +154,7 @@ export function eventsRouter(services: Services): Router {
     // Head first: everything up to it has been searched, even when no event matched.
     const head = await store.head();
     // One request scans a bounded window; a filter that matched nothing in it says so with has_more.
+    if (q.after > head) throw beyondLog(q.after, head);
     const scannedTo = Math.min(head, q.after + PAGE_SCAN_WINDOW);
     const rows = await store.readLogRows({ ...filter, after: q.after, until: scannedTo, limit: q.limit });
     const full = rows.length === q.limit;
@@ -183,6 +184,12 @@ export function eventsRouter(services: Services): Router {
     } else {
       after = q.after ?? (await store.head());
     }
+    // A position past the head cannot be waited for: it comes from another
+    // database (or one restored from an older copy), and positions there mean
+    // other events. Refused before the stream starts: EventSource does not
+    // reconnect after a 4xx, which is what its owner needs to notice.
+    const head = await store.head();
+    if (after > head) throw beyondLog(after, head);
     if (clients.size >= MAX_FEED_CLIENTS) {
       throw unavailable('UNAVAILABLE', `too many live feed clients (at most ${MAX_FEED_CLIENTS})`, 5);
     }
@@ -262,7 +269,7 @@ export function eventsRouter(services: Services): Router {
         client.cursor = row.position;
         client.frames++;
         // Stop at the first full write: the rest of this page is read again later.
-        if (!write(`id: ${row.position}\ndata: ${publicEventJson(row)}\n\n`)) {
+        if (!write(`id: ${row.position}\nevent: ${row.type}\ndata: ${publicEventJson(row)}\n\n`)) {
           stoppedEarly = true;
           break;
         }
@@ -315,10 +322,23 @@ export function eventsRouter(services: Services): Router {
   return router;
 }
 
-/** One SSE frame: the id is the log position, the data one line of JSON (the feed builds the same from stored rows). */
+/**
+ * One SSE frame: the id is the log position, the event name its type, the
+ * data one line of JSON (the feed builds the same from stored rows). Type
+ * names come from the catalogue, so they never hold a line break.
+ */
 export function frame(event: StoredEvent): string {
   // JSON.stringify escapes newlines inside strings, so the data is one line.
-  return `id: ${event.position}\ndata: ${JSON.stringify(publicEvent(event))}\n\n`;
+  return `id: ${event.position}\nevent: ${event.type}\ndata: ${JSON.stringify(publicEvent(event))}\n\n`;
+}
+
+/** A position this log has not reached: refused with the head to start again from. */
+function beyondLog(after: number, head: number): AppError {
+  return new AppError(
+    'POSITION_BEYOND_LOG',
+    `position ${after} is past the end of this log (its head is ${head}): it belongs to another database; start again from a position of this one (or none, for live events)`,
+    { head_position: head },
+  );
 }
 
 // ---- OpenAPI ----------------------------------------------------------------
@@ -342,16 +362,19 @@ export const eventsApi: ApiSpec = {
         }),
       },
     },
-    errors: ['BAD_REQUEST'],
+    errors: ['BAD_REQUEST', 'POSITION_BEYOND_LOG'],
   },
   [`GET ${MONITOR_PREFIX}/events/stream`]: {
     operationId: 'streamEvents',
     tag: 'events',
     summary: 'The event log as Server-Sent Events, live',
     description:
-      'Each event is one `data:` line of JSON (an Event) with `id:` = its log position. Reconnect with ' +
+      'Each event is one `data:` line of JSON (an Event) with `id:` = its log position and `event:` = its type ' +
+      "(EventSource clients listen with `addEventListener('connection.state_changed', …)`; `onmessage` sees only unnamed events, so none). Reconnect with " +
       '`Last-Event-ID` (EventSource does) to resume with no gap and no duplicate. Without it, the feed starts ' +
-      'at `after`, or at the head of the log. Idle streams get a comment line as heartbeat.',
+      'at `after`, or at the head of the log. A position past the head of this log (one from another database) ' +
+      'is refused with 400 `POSITION_BEYOND_LOG` (its `errors.head_position` says where the log ends) before the stream starts, ' +
+      'which stops EventSource from reconnecting. Idle streams get a comment line as heartbeat.',
     query: streamQuery,
     headers: [
       { name: 'Last-Event-ID', description: 'Resume after this position; wins over `after`.', schema: z.string().regex(/^\d+$/) },
@@ -359,6 +382,6 @@ export const eventsApi: ApiSpec = {
     responses: {
       200: { description: 'An endless text/event-stream; each data line is an Event', media: { type: 'text/event-stream' } },
     },
-    errors: ['BAD_REQUEST', 'UNAVAILABLE'],
+    errors: ['BAD_REQUEST', 'POSITION_BEYOND_LOG', 'UNAVAILABLE'],
   },
 };

@@ -198,7 +198,7 @@ export function fleetEventsRouter(services: HttpServices & { fleet: FleetSource 
         for (const r of rows) {
           if (gone) break;
           sent.set(r.node, r.position);
-          res.write(`id: ${encodeNodeCursor(sent)}\ndata: ${publicEventJson(r)}\n\n`);
+          res.write(`id: ${encodeNodeCursor(sent)}\nevent: ${r.type}\ndata: ${publicEventJson(r)}\n\n`);
         }
         if (rows.length) {
           idleSince = Date.now();
@@ -255,7 +255,7 @@ export const fleetEventsApi: ApiSpec = {
     tag: 'events',
     summary: "The nodes' events as Server-Sent Events, live",
     description:
-      'Each event is one `data:` line of JSON (a FleetEvent) with `id:` = the per-node cursor after it (`node:position,…`). ' +
+      'Each event is one `data:` line of JSON (a FleetEvent) with `id:` = the per-node cursor after it (`node:position,…`) and `event:` = its type. ' +
       'Reconnect with `Last-Event-ID` to resume with no gap and no duplicate.',
     query: streamQuery,
     headers: [{ name: 'Last-Event-ID', description: 'Resume after these node positions; wins over `after`.', schema: z.string().max(20_000) }],

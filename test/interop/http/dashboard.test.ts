@@ -184,6 +184,47 @@ page('shows a connection once its events are recorded, brought by the live feed,
   }
 });
 
+page("follows from the head when the server refuses its position as past the end of the log", async () => {
+  const server = await startTestServer();
+  const { page, problems, close } = await openPage(browser);
+  try {
+    await load(page, server);
+    const { store: log } = server.services;
+    await log.append('connection:reset-1', [{ type: 'connection.created', data: { connection_id: 'reset-1', mode: 'media', content: 'sample.webm' } }]);
+    const head = await log.head();
+    // The page's own reader, resuming from a position this log has not reached (as after the server's database was replaced).
+    // Plain JavaScript, as the page would run it (a module URL TypeScript cannot see).
+    await page.evaluate(`(async () => {
+      const { followLog } = await import('/assets/live.js');
+      const seen = { statuses: [], resets: 0, events: [] };
+      window.resetFeed = seen;
+      followLog(${head + 1000}, {
+        onEvent: (e) => seen.events.push({ position: e.position, type: e.type }),
+        onStatus: (s) => seen.statuses.push(s),
+        onReset: () => seen.resets++,
+      });
+    })()`);
+    await page.waitForFunction(() => (window as unknown as { resetFeed: { statuses: string[] } }).resetFeed.statuses.includes('live'), null, { timeout: 15_000, polling: 50 });
+    const next = await log.append('connection:reset-1', [toConnected[0]]);
+    assert.ok(next.ok);
+    const position = next.ok ? next.lastPosition : -1;
+    await page.waitForFunction((p) => (window as unknown as { resetFeed: { events: { position: number }[] } }).resetFeed.events.some((e) => e.position === p), position, {
+      timeout: 15_000,
+      polling: 50,
+    });
+    const seen = await page.evaluate(() => (window as unknown as { resetFeed: { statuses: string[]; resets: number; events: { position: number; type: string }[] } }).resetFeed);
+    assert.is(seen.resets, 1);
+    assert.equal(seen.statuses.slice(0, 2), ['reconnecting', 'live']);
+    // From the head: only what was appended after the reset, nothing older.
+    assert.equal(seen.events, [{ position, type: 'connection.state_changed' }]);
+    // Chromium reports the refused request itself; nothing else went wrong.
+    assert.equal(problems, ['console: Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+  } finally {
+    await close();
+    await server.stop();
+  }
+});
+
 page('shows a failure that was closed in the same millisecond as failed, in red with its reason, and a stalled connection as stalled', async () => {
   const server = await startTestServer();
   const { page, problems, close } = await openPage(browser);
