@@ -94,8 +94,8 @@ const CONNECTION_COLUMNS = {
 const CONNECTION_HOT_COLUMNS = {
   id: 'text', latestStats: 'json', statsSamples: 'integer', eventCount: 'integer', version: 'integer', updatedAt: 'bigint', lastPosition: 'bigint',
 } as const satisfies Columns<ReturnType<typeof connectionsModel.hot.toRow>>;
-/** The hot row's columns keyed as the node's row mapping keys them. */
-const HOT_SELECT = Object.keys(CONNECTION_HOT_COLUMNS)
+/** The hot row's columns keyed as the node's row mapping keys them (a `h` alias of connection_stats). */
+export const HOT_SELECT = Object.keys(CONNECTION_HOT_COLUMNS)
   .filter((k) => k !== 'id')
   .map((k) => `h.${(central.connectionStats as unknown as Record<string, { name: string }>)[k].name} AS "${k}"`)
   .join(', ');

@@ -29,7 +29,19 @@ import type {
   StoredRow,
   TaskListOptions,
 } from '../projections/reads.ts';
-import { completeConnection, completeSummary } from './readModels.ts';
+import { completeConnection, completeSummary, HOT_SELECT } from './readModels.ts';
+import { connectionsModel } from '../projections/models/index.ts';
+
+/**
+ * Connections with their hot row (connection_stats) beside them, under the
+ * table's own name, so the filters and the ordering read as on the table: a
+ * connection's JSON is its state with the hot fields spliced in, as on the node.
+ */
+const CONNECTIONS_WITH_STATS = `(SELECT c.*, ${HOT_SELECT} FROM connections c JOIN connection_stats h ON h.node = c.node AND h.id = c.id) connections`;
+const source = (table: string) => (table === 'connections' ? CONNECTIONS_WITH_STATS : table);
+/** A row's model JSON: a connection's is put together from its two rows. */
+const stateOf = (table: string, row: { state: string } & Record<string, unknown>) =>
+  table === 'connections' ? connectionsModel.hot.json(row.state, row) : row.state;
 
 /** An event row as the fleet stores it: the node's row, and the node it came from. */
 export type FleetEventRow = EventRow & { node: string };
@@ -186,8 +198,8 @@ export class FleetReads implements MonitorReads {
   /** The node a connection belongs to (the first by name, should two nodes have used one id). */
   private async nodeOf(table: 'connections' | 'operations', id: string): Promise<{ node: string; state: string } | null> {
     const w = new Where().equals('id', id).equals('node', this.node);
-    const rows = await this.query<{ node: string; state: string }>(`SELECT node, state FROM ${table} ${w.sql} ORDER BY node LIMIT 1`, w.args);
-    return rows[0] ?? null;
+    const rows = await this.query<{ node: string; state: string }>(`SELECT * FROM ${source(table)} ${w.sql} ORDER BY node LIMIT 1`, w.args);
+    return rows[0] ? { node: rows[0].node, state: stateOf(table, rows[0]) } : null;
   }
 
   async connection(id: string): Promise<ConnectionModel | null> {
@@ -222,11 +234,14 @@ export class FleetReads implements MonitorReads {
     if (options.afterVersion) w.add(`e.version > ${w.arg(options.afterVersion)}`);
     if (options.untilPosition !== undefined) w.add(`e.node_position <= ${w.arg(options.untilPosition)}`);
     if (options.untilTime !== undefined) w.add(`e.recorded_at <= ${w.arg(options.untilTime)}`);
+    if (options.excludeTypes?.length) w.add(`NOT (e.type = ANY(${w.arg([...options.excludeTypes])}::text[]))`);
     const limit = options.limit === undefined ? '' : `LIMIT ${w.arg(options.limit)}`;
+    // `newest`: the last `limit` events, handed back oldest first, as the node's store does.
     const rows = await this.query<EventRecord>(
-      `SELECT e.node, e.node_position, e.stream, e.version, e.type, e.data, e.meta, e.recorded_at FROM events e ${w.sql} ORDER BY e.version ${limit}`,
+      `SELECT e.node, e.node_position, e.stream, e.version, e.type, e.data, e.meta, e.recorded_at FROM events e ${w.sql} ORDER BY e.version${options.newest ? ' DESC' : ''} ${limit}`,
       w.args,
     );
+    if (options.newest) rows.reverse();
     return rows.map(eventRow);
   }
 
@@ -266,7 +281,7 @@ export class FleetReads implements MonitorReads {
     const before = decodeCursor(cursor);
     if (before) w.add(`(${at}, node, created_position) < (${w.arg(before[0])}, ${w.arg(before[1])}, ${w.arg(before[2])})`);
     const rows = await this.query<ListRow>(
-      `SELECT node, id, ${connectionId} AS connection_id, state, ${at} AS at, created_position FROM ${table} ${w.sql}
+      `SELECT *, ${connectionId} AS connection_id, ${at} AS at FROM ${source(table)} ${w.sql}
        ORDER BY ${at} DESC, node DESC, created_position DESC LIMIT ${w.arg(limit + 1)}`,
       w.args,
     );
@@ -274,7 +289,7 @@ export class FleetReads implements MonitorReads {
     const shown = more ? rows.slice(0, limit) : rows;
     const last = shown[shown.length - 1];
     return {
-      items: shown.map((r) => ({ id: r.id, connectionId: r.connection_id, json: withNode(r.node, r.state) })),
+      items: shown.map((r) => ({ id: r.id, connectionId: r.connection_id, json: withNode(r.node, stateOf(table, r)) })),
       nextCursor: more ? encodeCursor(last.at, last.node, last.created_position) : null,
     };
   }
