@@ -37,11 +37,13 @@ Import('imports the webrtc-internals dump and the rtcstats dump, joined to the c
     await page.goto(stream.url);
     await page.waitForFunction(() => document.getElementById('connection')!.textContent !== '', null, { timeout: 10_000, polling: 50 });
     const id = await page.$eval('#connection', (el) => el.textContent!);
-    // The live trace has three samples with decoded frames: so has the internals page's history.
+    // The live trace (a sample each 500 ms) has eight samples with decoded
+    // frames: the internals page, polling each second, then has a history of
+    // several (the view below needs two to give a decode rate).
     await waitFor(async () => {
       const v = (await server.json(`${MONITOR}/connections/${id}`)).body.viewers?.[0];
-      return v && v.samples >= 3 && v.tracks.some((t: { frames_decoded: number | null }) => (t.frames_decoded ?? 0) > 0) ? true : null;
-    }, 15_000, 'decoded frames');
+      return v && v.samples >= 8 && v.tracks.some((t: { frames_decoded: number | null }) => (t.frames_decoded ?? 0) > 0) ? true : null;
+    }, 30_000, 'decoded frames');
     await internals.bringToFront();
     await internals.click('text=Create a WebRTC-Internals dump');
     const saved: Record<string, string> = {};
