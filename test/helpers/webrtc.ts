@@ -96,13 +96,13 @@ export function videoFrames(viewer: Viewer) {
 /** Frames among `stamps` whose timestamps lie in [from, from + ticks). */
 export const framesWithin = (stamps: number[], from: number, ticks: number) => new Set(stamps.filter((ts) => mediaTicks(from, ts) < ticks)).size;
 
-export async function waitFor<T>(probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 5000, what = 'condition', everyMs = 50): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value) return value;
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
