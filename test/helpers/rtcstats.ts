@@ -38,21 +38,8 @@ export async function rtcstatsTrace(options: { endpoint: string; meetingFqn: str
   return traceWs({ endpoint: options.endpoint, meetingFqn: options.meetingFqn, onCloseCallback: options.onClose ?? (() => {}), obfuscate: false });
 }
 
-/** rtcstats.js deltaCompression: what the page sends for `now` after `prev`. */
-export function deltaCompression(oldStats: Record<string, Record<string, unknown>>, newStatsArg: Record<string, Record<string, unknown>>) {
-  const newStats = JSON.parse(JSON.stringify(newStatsArg)) as Record<string, any>;
-  for (const id of Object.keys(newStats)) {
-    const report = newStats[id];
-    delete report.id;
-    if (!oldStats[id]) continue;
-    for (const name of Object.keys(report)) if (report[name] === oldStats[id][name]) delete newStats[id][name];
-  }
-  let timestamp = -Infinity;
-  for (const id of Object.keys(newStats)) if (newStats[id].timestamp > timestamp) timestamp = newStats[id].timestamp;
-  for (const id of Object.keys(newStats)) if (newStats[id].timestamp === timestamp) newStats[id].timestamp = 0;
-  newStats.timestamp = timestamp;
-  return newStats;
-}
+/** rtcstats.js deltaCompression: what the page sends for `now` after `prev` (one copy, shared with the benchmark's clients). */
+export { deltaCompression } from '../../bench/telemetry-report.ts';
 
 /** A Chrome-shaped getStats() report of one video receiver at time `t` (seconds of play). */
 export function chromeReport(t: number, over: Record<string, unknown> = {}) {
