@@ -15,6 +15,7 @@
 // one page into a scan of the whole log.
 import Router from '@koa/router';
 import type { ServerResponse } from 'node:http';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Services } from '../app.ts';
 import { AppError } from '../../errors.ts';
@@ -202,18 +203,7 @@ export function eventsRouter(services: Services): Router {
     }
     const client: FeedClient = { id: nextClientId++, cursor: after, bufferedBytes: 0, maxBufferedBytes: 0, frames: 0, turns: 0, waitingForDrain: false };
     clients.add(client);
-    // Koa must not write a body; the response is ours from here.
-    ctx.status = 200;
-    ctx.respond = false;
-    const res = ctx.res;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      // Proxies such as nginx would otherwise buffer the stream.
-      'X-Accel-Buffering': 'no',
-    });
-    ctx.req.socket.setNoDelay(true);
+    const res = openEventStream(ctx);
     try {
       await follow(res, client, filter, q.heartbeat_ms);
     } catch (err) {
@@ -385,3 +375,20 @@ export const eventsApi: ApiSpec = {
     errors: ['BAD_REQUEST', 'POSITION_BEYOND_LOG', 'UNAVAILABLE'],
   },
 };
+
+/** Takes the response over from Koa and starts an event stream on it (the node's feed and the fleet's). */
+export function openEventStream(ctx: Context) {
+  // Koa must not write a body; the response is ours from here.
+  ctx.status = 200;
+  ctx.respond = false;
+  const res = ctx.res;
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    Connection: 'keep-alive',
+    // Proxies such as nginx would otherwise buffer the stream.
+    'X-Accel-Buffering': 'no',
+  });
+  ctx.req.socket.setNoDelay(true);
+  return res;
+}

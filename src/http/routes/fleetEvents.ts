@@ -24,7 +24,7 @@ import { readNodeEvents, type FleetEventRow } from '../../fleet/reads.ts';
 import type { FleetSource } from '../../fleet/source.ts';
 import { limitParam, parseQuery } from '../validate.ts';
 import { MONITOR_PREFIX, nodeQuery, publicEventJson } from './monitor.ts';
-import { FEED_PAGE, MAX_FEED_CLIENTS, FEED_STALL_DROP_MS, PAGE_SCAN_WINDOW, SCAN_WINDOW } from './events.ts';
+import { FEED_PAGE, MAX_FEED_CLIENTS, FEED_STALL_DROP_MS, PAGE_SCAN_WINDOW, SCAN_WINDOW, openEventStream } from './events.ts';
 import { isoTime, named } from '../openapi/components.ts';
 import { eventSchema } from '../openapi/events.ts';
 import type { ApiSpec } from '../openapi/spec.ts';
@@ -126,16 +126,7 @@ export function fleetEventsRouter(services: HttpServices & { fleet: FleetSource 
       return;
     }
     clients++;
-    ctx.status = 200;
-    ctx.respond = false;
-    const res = ctx.res;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    ctx.req.socket.setNoDelay(true);
+    const res = openEventStream(ctx);
     try {
       await follow(res, cursor, filter, q.heartbeat_ms);
     } catch (err) {
