@@ -16,10 +16,13 @@
 // closes). A condition that is a moment rather than a state (a failure, a
 // set-up that completed late) raises and starts clearing at once.
 //
-// Not done: viewer-side freezes and frame-rate drops. They need the viewer's
-// own samples (freeze count, frames decoded), which the catalogue does not
-// carry yet (the both-ends issue); the quality score already takes freezes
-// when given (score.ts `video_freezes`).
+// Viewer-side freezes and frame-rate drops come from the viewer's own
+// reports: `client.stats_sampled` on a client stream (`client:<session>:<pc>`,
+// src/telemetry), joined to the server connection by `client.correlated`.
+// Their issues are about that connection (its subject), so they list, close
+// and deliver with the server-side ones; a viewer that stops reporting
+// decides nothing (its condition clears), and the issue ends with the
+// connection or with the last report stream joined to it.
 import type { EventType, IssueSeverity, IssueType, NewEvent, StoredEvent } from '../log/catalogue.ts';
 import { parseStream } from '../log/catalogue.ts';
 import type { Rules } from './rules.ts';
@@ -38,6 +41,13 @@ type ConnTrack = {
   samples: Sample[];
   baseline: number | null;
 };
+
+/** One video track's counters in a viewer's sample: frames decoded, and the freeze time its own stack counted. */
+type ViewerVideo = { decoded: number; freezeMs: number | null };
+type ViewerSample = { at: number; ts: number | null; video: Record<string, ViewerVideo> };
+/** Since when a video track's decoded-frame count has not moved: the first sample that had its current value. */
+type StillSince = { decoded: number; at: number; ts: number | null };
+type ViewerTrack = { connection_id: string | null; closed: boolean; lastAt: number; samples: ViewerSample[]; still: Record<string, StillSince> };
 
 type OpTrack = { startedAt: number; deadlineAt: number | null; type: string; connection_id: string | null };
 type TaskTrack = { name: string; operation_id: string | null; connection_id: string | null; since: number };
@@ -66,9 +76,11 @@ export type DetectorState = {
   ops: Record<string, OpTrack>;
   tasks: Record<string, TaskTrack>;
   forwarders: Record<string, ForwarderTrack>;
+  /** Viewer report streams by client stream id (`<session>:<pc>`); absent in states saved before they existed. */
+  viewers?: Record<string, ViewerTrack>;
 };
 
-export const emptyDetectorState = (): DetectorState => ({ now: 0, issues: {}, conns: {}, ops: {}, tasks: {}, forwarders: {} });
+export const emptyDetectorState = (): DetectorState => ({ now: 0, issues: {}, conns: {}, ops: {}, tasks: {}, forwarders: {}, viewers: {} });
 
 /** The event types the detectors fold; the consumer reads no others. */
 export const DETECTED_TYPES: readonly EventType[] = [
@@ -91,6 +103,9 @@ export const DETECTED_TYPES: readonly EventType[] = [
   'forwarder.failing',
   'forwarder.caught_up',
   'forwarder.connected',
+  'client.correlated',
+  'client.stats_sampled',
+  'client.closed',
 ];
 
 export type DetectorInput = StoredEvent | { type: 'tick'; at: number };
@@ -111,6 +126,12 @@ type Condition = {
 const MAX_SAMPLES = 120;
 /** Issue types about a measured connection that end when it closes. */
 const ENDS_WITH_CONNECTION: ReadonlySet<IssueType> = new Set(['slow_setup', 'stalled', 'high_rtt', 'high_jitter', 'high_loss', 'bitrate_collapse']);
+/** Issue types from the viewer's own reports: they end with the connection or with the last report stream joined to it. */
+const FROM_VIEWER: ReadonlySet<IssueType> = new Set(['viewer_freeze', 'viewer_low_fps']);
+/** Issue types whose worst value is the lowest one. */
+const LOWER_IS_WORSE: ReadonlySet<IssueType> = new Set(['viewer_low_fps']);
+/** Video tracks kept per viewer sample at most. */
+const MAX_VIEWER_TRACKS = 4;
 
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 const noSubject: Subject = { connection_id: null, operation_id: null, task_id: null, node: null };
@@ -130,12 +151,13 @@ export function detect(state: DetectorState, input: DetectorInput, ctx: DetectCo
 export function detectInPlace(s: DetectorState, input: DetectorInput, ctx: DetectContext): Emit[] {
   const at = input.type === 'tick' ? input.at : input.recordedAt;
   s.now = Math.max(s.now, at);
+  s.viewers ??= {};
   const cause = input.type === 'tick' ? null : input.position;
   const emits: Emit[] = [];
   const touched = input.type === 'tick' ? allSubjects(s) : fold(s, input, ctx.rules);
   for (const subjectKey of touched) evaluate(s, subjectKey, ctx, cause, emits);
   // Tidying walks every subject: only when something can have ended or been added.
-  if (input.type === 'tick' || input.type === 'connection.closed' || input.type === 'connection.created' || emits.length > 0) forget(s, ctx.rules);
+  if (input.type === 'tick' || input.type === 'connection.closed' || input.type === 'connection.created' || input.type === 'client.closed' || emits.length > 0) forget(s, ctx.rules);
   return emits;
 }
 
@@ -219,6 +241,7 @@ function fold(s: DetectorState, e: StoredEvent, rules: Rules): string[] {
     } else return [];
     return [key];
   }
+  if (target.kind === 'client') return foldViewer(s, target.id, e, rules);
   if (target.kind === 'forwarder') {
     const node = (e.data as { node?: string }).node ?? target.id;
     const f = (s.forwarders[node] ??= { behind: false, failing: false, lag_ms: null });
@@ -246,12 +269,131 @@ function fold(s: DetectorState, e: StoredEvent, rules: Rules): string[] {
   return [];
 }
 
+/** Folds a viewer's report; returns the connection it is joined to, if any. */
+function foldViewer(s: DetectorState, id: string, e: StoredEvent, rules: Rules): string[] {
+  const viewers = (s.viewers ??= {});
+  let v = viewers[id];
+  if (!v) {
+    if (e.type !== 'client.correlated' && e.type !== 'client.stats_sampled') return [];
+    v = viewers[id] = { connection_id: null, closed: false, lastAt: e.recordedAt, samples: [], still: {} };
+  }
+  switch (e.type) {
+    case 'client.correlated':
+      v.connection_id ??= e.data.connection_id;
+      break;
+    case 'client.closed':
+      v.closed = true;
+      break;
+    case 'client.stats_sampled': {
+      if (v.closed) return [];
+      const at = e.recordedAt;
+      const ts = e.data.client_ts;
+      const video: Record<string, ViewerVideo> = {};
+      for (const t of e.data.inbound) {
+        if (t.kind !== 'video' || t.frames_decoded === null || Object.keys(video).length >= MAX_VIEWER_TRACKS) continue;
+        const key = String(t.ssrc);
+        video[key] = { decoded: t.frames_decoded, freezeMs: t.total_freezes_duration_ms };
+        const still = v.still[key];
+        if (!still || still.decoded !== t.frames_decoded) v.still[key] = { decoded: t.frames_decoded, at, ts };
+      }
+      for (const key of Object.keys(v.still)) if (!(key in video)) delete v.still[key];
+      const keepFrom = at - Math.max(rules.viewer_freeze.window_ms, rules.viewer_low_fps.window_ms);
+      v.samples = [...v.samples.filter((x) => x.at >= keepFrom), { at, ts, video }].slice(-MAX_SAMPLES);
+      v.lastAt = at;
+      break;
+    }
+    default:
+      return [];
+  }
+  return v.connection_id === null ? [] : [`connection:${v.connection_id}`];
+}
+
+/** The time between two viewer samples: by the viewer's clock when both have it (reports can arrive in bursts), else by the log's. */
+const span = (from: { at: number; ts: number | null }, to: { at: number; ts: number | null }) =>
+  from.ts !== null && to.ts !== null ? to.ts - from.ts : to.at - from.at;
+
+/** The viewers still reporting about a connection (joined to it and not closed). */
+const liveViewers = (s: DetectorState, connectionId: string) =>
+  Object.entries(s.viewers ?? {}).filter(([, v]) => v.connection_id === connectionId && !v.closed);
+
+/**
+ * viewer_freeze: the longest a video track's decoded-frame count has stood
+ * still up to the latest report, or the freeze time the viewer's own stack
+ * counted over the window (totalFreezesDuration), whichever is more.
+ * viewer_low_fps: the lowest decode rate of a video track over the window,
+ * among tracks that decoded at all in it (one that decoded nothing is frozen,
+ * the other detector's business). A viewer whose latest report is older than
+ * the window decides nothing.
+ */
+function viewerConditions(s: DetectorState, connectionId: string, rules: Rules): Condition[] {
+  const now = s.now;
+  const out: Condition[] = [];
+  const viewers = liveViewers(s, connectionId);
+  if (viewers.length === 0) return out;
+  const fr = rules.viewer_freeze;
+  if (fr.enabled) {
+    let worst: { ms: number; who: string } | null = null;
+    for (const [who, v] of viewers) {
+      const last = v.samples[v.samples.length - 1];
+      if (!last || now - last.at > fr.window_ms) continue;
+      const first = v.samples.find((x) => x.at > now - fr.window_ms) ?? last;
+      for (const [key, track] of Object.entries(last.video)) {
+        const still = v.still[key];
+        // A track that has not decoded its first frame has not frozen: it has not started.
+        const stood = still && track.decoded > 0 ? Math.max(0, span(still, last)) : 0;
+        const before = first.video[key]?.freezeMs ?? null;
+        const counted = track.freezeMs !== null && before !== null ? Math.max(0, track.freezeMs - before) : 0;
+        const ms = Math.max(stood, counted);
+        if (!worst || ms > worst.ms) worst = { ms, who };
+      }
+    }
+    if (worst) {
+      out.push({
+        type: 'viewer_freeze',
+        active: worst.ms >= fr.threshold_ms,
+        value: round(worst.ms, 0),
+        threshold: fr.threshold_ms,
+        message: `the viewer's video froze for ${round(worst.ms, 0)} ms within ${fr.window_ms} ms (client ${worst.who})`,
+      });
+    }
+  }
+  const lf = rules.viewer_low_fps;
+  if (lf.enabled) {
+    let worst: { fps: number; who: string } | null = null;
+    for (const [who, v] of viewers) {
+      const inWindow = v.samples.filter((x) => x.at > now - lf.window_ms);
+      if (inWindow.length < lf.min_samples) continue;
+      const first = inWindow[0];
+      const last = inWindow[inWindow.length - 1];
+      const ms = span(first, last);
+      if (ms <= 0) continue;
+      for (const [key, track] of Object.entries(last.video)) {
+        const from = first.video[key];
+        if (!from || track.decoded <= from.decoded) continue;
+        const fps = ((track.decoded - from.decoded) * 1000) / ms;
+        if (!worst || fps < worst.fps) worst = { fps, who };
+      }
+    }
+    if (worst) {
+      out.push({
+        type: 'viewer_low_fps',
+        active: worst.fps < lf.threshold,
+        value: round(worst.fps, 1),
+        threshold: lf.threshold,
+        message: `the viewer decodes ${round(worst.fps, 1)} frames/s over ${lf.window_ms} ms (threshold ${lf.threshold}, client ${worst.who})`,
+      });
+    }
+  }
+  return out;
+}
+
 function allSubjects(s: DetectorState): string[] {
   const keys = new Set<string>();
   for (const id of Object.keys(s.conns)) keys.add(`connection:${id}`);
   for (const id of Object.keys(s.ops)) keys.add(`operation:${id}`);
   for (const id of Object.keys(s.tasks)) keys.add(`task:${id}`);
   for (const node of Object.keys(s.forwarders)) keys.add(`node:${node}`);
+  for (const v of Object.values(s.viewers ?? {})) if (v.connection_id !== null) keys.add(`connection:${v.connection_id}`);
   for (const issue of Object.values(s.issues)) keys.add(issue.subjectKey);
   return [...keys];
 }
@@ -281,6 +423,8 @@ function conditions(s: DetectorState, subjectKey: string, rules: Rules): Conditi
   const out: Condition[] = [];
   if (kind === 'connection') {
     const c = s.conns[id];
+    // The viewer's reports count only while the connection is open (or was never seen: detectors started after it).
+    if (!c?.closed) out.push(...viewerConditions(s, id, rules));
     if (!c) return out;
     if (rules.connection_failed.enabled && c.failedAt !== null && c.failedAt === now) {
       out.push({ type: 'connection_failed', active: true, pulse: true, value: null, threshold: null, message: 'the connection failed (ICE or DTLS)' });
@@ -381,7 +525,7 @@ function evaluate(s: DetectorState, subjectKey: string, ctx: DetectContext, caus
         continue;
       }
       open.value = c.value;
-      open.worst = worse(open.worst, c.value);
+      open.worst = LOWER_IS_WORSE.has(open.type) ? lower(open.worst, c.value) : worse(open.worst, c.value);
       open.clearSince = c.pulse ? (open.clearSince ?? now) : null;
       if (now - open.lastUpdateAt >= rules.update_interval_ms && moved(open.reported, c.value)) {
         open.lastUpdateAt = now;
@@ -395,11 +539,13 @@ function evaluate(s: DetectorState, subjectKey: string, ctx: DetectContext, caus
       open.clearSince = now;
     }
   }
-  const subjectEnded = subjectKey.startsWith('connection:') && (s.conns[subjectKey.slice(11)]?.closed ?? true);
+  const isConnection = subjectKey.startsWith('connection:');
+  const subjectEnded = isConnection && (s.conns[subjectKey.slice(11)]?.closed ?? true);
+  const viewersEnded = isConnection && ((s.conns[subjectKey.slice(11)]?.closed ?? false) || liveViewers(s, subjectKey.slice(11)).length === 0);
   for (const [key, open] of Object.entries(s.issues)) {
     if (open.subjectKey !== subjectKey) continue;
     if (!seen.has(key) && open.clearSince === null) {
-      if (subjectEnded && ENDS_WITH_CONNECTION.has(open.type)) {
+      if ((subjectEnded && ENDS_WITH_CONNECTION.has(open.type)) || (viewersEnded && FROM_VIEWER.has(open.type))) {
         resolve(s, key, 'subject_ended', cause, emits);
         continue;
       }
@@ -422,6 +568,7 @@ function resolve(s: DetectorState, key: string, resolution: 'cleared' | 'subject
 }
 
 const worse = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+const lower = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 /** Worth an update: a value that appeared, vanished, or moved by a tenth or more. */
 const moved = (before: number | null, after: number | null) =>
   before === null || after === null ? before !== after : Math.abs(after - before) >= Math.max(Math.abs(before) * 0.1, 1e-9);
@@ -429,6 +576,20 @@ const moved = (before: number | null, after: number | null) =>
 /** Keeps the state bounded: ended subjects with no open issue go, and at most max_tracked connections stay. */
 function forget(s: DetectorState, rules: Rules) {
   const withIssues = new Set(Object.values(s.issues).map((i) => i.subjectKey));
+  // Viewer report streams first (their connection's close is still known): closed
+  // ones, those of a closed connection, and those silent for longer than any window
+  // (a report socket that vanished without its close) go; then at most
+  // max_tracked stay, the longest silent going first.
+  const viewers = s.viewers ?? {};
+  const silentFor = 2 * Math.max(rules.viewer_freeze.window_ms, rules.viewer_low_fps.window_ms);
+  for (const [id, v] of Object.entries(viewers)) {
+    if (v.closed || s.now - v.lastAt > silentFor || (v.connection_id !== null && s.conns[v.connection_id]?.closed)) delete viewers[id];
+  }
+  const viewerIds = Object.keys(viewers);
+  if (viewerIds.length > rules.max_tracked) {
+    viewerIds.sort((a, b) => viewers[a].lastAt - viewers[b].lastAt);
+    for (const id of viewerIds.slice(0, viewerIds.length - rules.max_tracked)) delete viewers[id];
+  }
   for (const [id, c] of Object.entries(s.conns)) if (c.closed && !withIssues.has(`connection:${id}`)) delete s.conns[id];
   for (const [node, f] of Object.entries(s.forwarders)) if (!f.behind && !f.failing && !withIssues.has(`node:${node}`)) delete s.forwarders[node];
   const ids = Object.keys(s.conns);

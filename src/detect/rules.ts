@@ -70,6 +70,25 @@ export const rulesSchema = z
       .prefault({}),
     /** A task given up on whose work still runs (until task.settled_late). */
     task_abandoned: z.object(base({ severity: 'warning', hold_ms: 0 })).strict().prefault({}),
+    /**
+     * The viewer's video frozen (from its own reports, client.stats_sampled joined by
+     * client.correlated): its decoded-frame count standing still for threshold_ms, or
+     * the freeze time its stack counted within window_ms reaching threshold_ms.
+     */
+    viewer_freeze: z
+      .object({ ...base({ severity: 'warning', hold_ms: 5_000 }), threshold_ms: ms.min(1).default(1_000), window_ms: ms.min(1).default(10_000) })
+      .strict()
+      .prefault({}),
+    /** The viewer's decode frame rate over window_ms below threshold (frames/s), from min_samples reports or more. */
+    viewer_low_fps: z
+      .object({
+        ...base({ severity: 'warning', hold_ms: 10_000 }),
+        threshold: z.number().min(0).default(10),
+        window_ms: ms.min(1).default(10_000),
+        min_samples: z.number().int().min(2).max(1000).default(3),
+      })
+      .strict()
+      .prefault({}),
     /** The fleet forwarder behind or failing (forwarder.* events). */
     forwarder_behind: z.object(base({ severity: 'warning', hold_ms: 5_000 })).strict().prefault({}),
   })

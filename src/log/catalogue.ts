@@ -43,6 +43,8 @@ export const ISSUE_TYPES = [
   'operation_overdue',
   'task_abandoned',
   'forwarder_behind',
+  'viewer_freeze',
+  'viewer_low_fps',
 ] as const;
 export type IssueType = (typeof ISSUE_TYPES)[number];
 export const ISSUE_SEVERITIES = ['info', 'warning', 'critical'] as const;

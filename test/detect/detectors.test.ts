@@ -251,6 +251,140 @@ Forwarder('behind or failing raises for the node; caught up resolves after the h
   assert.ok(raised.type === 'issue.raised' && raised.data.node === 'n1');
 });
 
+
+/** A viewer's report stream (`client:<session>:<pc>`), with one video track whose counters the test sets. */
+function viewer(f: EventFactory, stream = 'client:s1:PC_0') {
+  const on = f.on(stream);
+  let ts = 1_700_000_000_000;
+  return {
+    correlated: (connectionId = 'c1') => on('client.correlated', { connection_id: connectionId, by: 'ice_ufrag', key: 'VIEW' }),
+    closed: () => on('client.closed', { reason: 'session_ended', client_ts: ts }),
+    /** One report `advanceMs` after the last, by both clocks. */
+    sample: (video: { decoded: number; freezeMs?: number | null; kind?: string }, advanceMs = 1000) => {
+      ts += advanceMs;
+      return on(
+        'client.stats_sampled',
+        {
+          client_ts: ts,
+          interval_ms: advanceMs,
+          inbound: [
+            {
+              ssrc: 1234, kind: video.kind ?? 'video', track_id: 't', mid: '0', codec: 'video/VP8', packets_received: null, bytes_received: null, packets_lost: null,
+              jitter_ms: null, jitter_buffer_delay_ms: null, jitter_buffer_emitted_count: null, frames_received: null, frames_decoded: video.decoded, frames_dropped: null,
+              key_frames_decoded: null, freeze_count: null, total_freezes_duration_ms: video.freezeMs ?? null, concealed_samples: null, concealment_events: null,
+              total_samples_received: null, total_decode_time_ms: null, frame_width: null, frame_height: null, frames_per_second: null, nack_count: null, pli_count: null,
+            },
+          ],
+          candidate_pair: null,
+          data_channels: [],
+        },
+        { advanceMs },
+      );
+    },
+  };
+}
+
+const Viewer = suite('viewer_freeze and viewer_low_fps detectors');
+
+Viewer('frames that stop advancing in the viewer\'s reports raise a freeze on the joined connection; frames moving again resolve it after the hold', () => {
+  const f = new EventFactory();
+  const c = connection(f);
+  const v = viewer(f);
+  const rules = rulesOf({ viewer_freeze: { threshold_ms: 1500, hold_ms: 1000 }, viewer_low_fps: { enabled: false } });
+  const inputs: DetectorInput[] = [c.created(), c.connected(), v.correlated(), v.sample({ decoded: 30 }), v.sample({ decoded: 60 }), v.sample({ decoded: 90 })];
+  // Standing still: 90, 90 (1 s), 90 (2 s).
+  inputs.push(v.sample({ decoded: 90 }), v.sample({ decoded: 90 }));
+  const raised = run(inputs, rules);
+  assert.equal(raised.types, ['issue.raised:viewer_freeze']);
+  const data = raised.emits[0].event.data as { connection_id: string; subject: string; value: number; cause_position: number };
+  assert.is(data.connection_id, 'c1');
+  assert.is(data.subject, 'connection:c1');
+  assert.is(data.value, 2000);
+  assert.is(data.cause_position, (inputs[inputs.length - 1] as { position: number }).position, 'decided by the report');
+  // Frames again: clear from here, resolved once the hold has passed.
+  inputs.push(v.sample({ decoded: 120 }), v.sample({ decoded: 150 }, 500), v.sample({ decoded: 165 }, 500));
+  const out = run(inputs, rules);
+  assert.equal(out.types, ['issue.raised:viewer_freeze', 'issue.resolved:issue:i1']);
+  assert.ok(out.emits[1].event.type === 'issue.resolved' && out.emits[1].event.data.resolution === 'cleared');
+});
+
+Viewer('the freeze time the viewer\'s own stack counted within the window raises too', () => {
+  const f = new EventFactory();
+  const c = connection(f);
+  const v = viewer(f);
+  const rules = rulesOf({ viewer_freeze: { threshold_ms: 500, window_ms: 5000 }, viewer_low_fps: { enabled: false } });
+  const out = run([c.created(), c.connected(), v.correlated(), v.sample({ decoded: 30, freezeMs: 0 }), v.sample({ decoded: 50, freezeMs: 700 })], rules);
+  assert.equal(out.types, ['issue.raised:viewer_freeze']);
+  assert.is((out.emits[0].event.data as { value: number }).value, 700);
+});
+
+Viewer('reports before the join, audio tracks and a video not yet started decide nothing', () => {
+  const f = new EventFactory();
+  const c = connection(f);
+  const v = viewer(f);
+  const rules = rulesOf({ viewer_freeze: { threshold_ms: 500 } });
+  assert.equal(run([c.created(), c.connected(), v.sample({ decoded: 0 }), v.sample({ decoded: 0 }), v.sample({ decoded: 0 }), v.correlated(), v.sample({ decoded: 0 })], rules).types, []);
+  assert.equal(run([c.created(), c.connected(), v.correlated(), v.sample({ decoded: 5, kind: 'audio' }), v.sample({ decoded: 5, kind: 'audio' }), v.sample({ decoded: 5, kind: 'audio' })], rules).types, []);
+  // Not joined: the stream's reports are about no connection.
+  assert.equal(run([c.created(), c.connected(), v.sample({ decoded: 30 }), v.sample({ decoded: 30 }), v.sample({ decoded: 30 })], rules).types, []);
+});
+
+Viewer('a freeze ends with the report stream or the connection (subject_ended), and a viewer that stops reporting decides nothing', () => {
+  const rules = rulesOf({ viewer_freeze: { threshold_ms: 500, window_ms: 3000, hold_ms: 10_000 }, viewer_low_fps: { enabled: false } });
+  for (const end of ['client', 'connection'] as const) {
+    const f = new EventFactory();
+    const c = connection(f);
+    const v = viewer(f);
+    const out = run([c.created(), c.connected(), v.correlated(), v.sample({ decoded: 30 }), v.sample({ decoded: 30 }), end === 'client' ? v.closed() : c.closed()], rules);
+    assert.equal(out.types, ['issue.raised:viewer_freeze', 'issue.resolved:issue:i1'], end);
+    assert.ok(out.emits[1].event.type === 'issue.resolved' && out.emits[1].event.data.resolution === 'subject_ended');
+    assert.equal(out.state.viewers, {}, 'the ended stream is forgotten');
+  }
+  const f = new EventFactory();
+  const c = connection(f);
+  const v = viewer(f);
+  const reports = [c.created(), c.connected(), v.correlated(), v.sample({ decoded: 30 }), v.sample({ decoded: 30 })];
+  const last = reports[reports.length - 1];
+  const out = run([...reports, tick(last.recordedAt + 3001), tick(last.recordedAt + 13_002)], rules);
+  assert.equal(out.types, ['issue.raised:viewer_freeze', 'issue.resolved:issue:i1']);
+  assert.ok(out.emits[1].event.type === 'issue.resolved' && out.emits[1].event.data.resolution === 'cleared');
+});
+
+Viewer('a decode rate below the threshold over the window raises viewer_low_fps with its lowest value; recovering resolves', () => {
+  const f = new EventFactory();
+  const c = connection(f);
+  const v = viewer(f);
+  const rules = rulesOf({ viewer_low_fps: { threshold: 10, window_ms: 3000, min_samples: 3, hold_ms: 0 }, viewer_freeze: { enabled: false }, update_interval_ms: 0 });
+  const inputs: DetectorInput[] = [c.created(), c.connected(), v.correlated()];
+  let decoded = 0;
+  for (let i = 0; i < 4; i++) inputs.push(v.sample({ decoded: (decoded += 30) }));
+  assert.equal(run(inputs, rules).types, []);
+  for (let i = 0; i < 4; i++) inputs.push(v.sample({ decoded: (decoded += 4) }));
+  const low = run(inputs, rules);
+  assert.equal(low.types.filter((t) => !t.startsWith('issue.updated')), ['issue.raised:viewer_low_fps']);
+  assert.is(low.state.issues['viewer_low_fps|connection:c1'].worst, 4);
+  for (let i = 0; i < 4; i++) inputs.push(v.sample({ decoded: (decoded += 30) }));
+  const out = run(inputs, rules);
+  assert.equal(out.types.filter((t) => !t.startsWith('issue.updated')), ['issue.raised:viewer_low_fps', 'issue.resolved:issue:i1']);
+  assert.is((out.emits[out.emits.length - 1].event.data as { worst: number }).worst, 4);
+});
+
+Viewer('a state saved before viewer tracking existed loads and goes on', () => {
+  const f = new EventFactory();
+  const c = connection(f);
+  const v = viewer(f);
+  const old = { now: 0, issues: {}, conns: {}, ops: {}, tasks: {}, forwarders: {} } as DetectorState;
+  const rules = rulesOf({ viewer_freeze: { threshold_ms: 500 } });
+  let state = old;
+  const emits: Emit[] = [];
+  for (const e of [c.created(), c.connected(), v.correlated(), v.sample({ decoded: 30 }), v.sample({ decoded: 30 })]) {
+    const out = detect(state, e, { rules, newId: () => 'i1' });
+    state = out.state;
+    emits.push(...out.emits);
+  }
+  assert.equal(emits.map((e) => e.event.type), ['issue.raised']);
+});
+
 const Rules = suite('rules in detection');
 
 Rules('a disabled detector raises nothing, and disabling it resolves what it had open', () => {
@@ -278,4 +412,5 @@ Windowed.run();
 Collapse.run();
 Ops.run();
 Forwarder.run();
+Viewer.run();
 Rules.run();

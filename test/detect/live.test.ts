@@ -9,9 +9,9 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoredEvent } from '../../src/log/catalogue.ts';
-import { MONITOR, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
+import { MONITOR, WEBRTC, startWebRtcServer, waitFor, type WebRtcTestServer } from '../helpers/webrtc.ts';
 import { tempDir } from '../helpers/db.ts';
-import { connectViewer } from '../../src/webrtc/viewer.ts';
+import { connectViewer, openViewer } from '../../src/webrtc/viewer.ts';
 
 async function serverWithRules(rules: object, config: Parameters<typeof startWebRtcServer>[0] = {}) {
   const { dir, cleanup } = tempDir();
@@ -28,8 +28,16 @@ const resolvedOf = async (s: WebRtcTestServer, raised: StoredEvent) => (await is
 const readAll = (s: WebRtcTestServer, options: Parameters<WebRtcTestServer['services']['store']['readLog']>[0]) => s.services.store.readLog(options);
 
 function report(what: string, ms: number) {
-  console.log(`    [detect timing] ${what}: ${ms} ms`);
+  console.log(`    [measure] ${what}: ${ms} ms`);
 }
+
+/** Every detector off but those named (the faults below move more than the one under test). */
+const only = (...keep: string[]) =>
+  Object.fromEntries(
+    ['connection_failed', 'slow_setup', 'stalled', 'high_rtt', 'high_jitter', 'high_loss', 'bitrate_collapse', 'operation_overdue', 'task_abandoned', 'viewer_freeze', 'viewer_low_fps']
+      .filter((d) => !keep.includes(d))
+      .map((d) => [d, { enabled: false }]),
+  );
 
 /** werift 0.24 drops an inbound packet when inboundPacketLoss / 100 < Math.random(); 0 (falsy) drops nothing. */
 function setInboundLoss(pc: unknown, keepPercent: number) {
@@ -121,6 +129,102 @@ Live('a task whose work ignores its deadline raises task_abandoned, resolved whe
     release('late');
     const resolved = await waitFor(() => resolvedOf(server, raised), 10_000, 'task_abandoned resolved');
     report('task_abandoned: work settles -> issue.resolved', resolved.recordedAt - releasedAt);
+  } finally {
+    await server.stop();
+    cleanup();
+  }
+});
+
+Live('a viewer that holds back the answer (so ICE cannot start) raises slow_setup, resolved after it connects and the hold passes', async () => {
+  const { server, cleanup } = await serverWithRules({ tick_ms: 100, ...only('slow_setup'), slow_setup: { threshold_ms: 1000, hold_ms: 300 } });
+  try {
+    const stream = await server.stream();
+    let appliedAt = 0;
+    let created = null as StoredEvent | null;
+    let raisedWhileWaiting = null as StoredEvent | null;
+    // The real WHEP exchange, except that the viewer sits on the answer until the monitor has raised the issue.
+    const viewer = await openViewer(async (offer) => {
+      const res = await fetch(stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer });
+      assert.is(res.status, 201);
+      const answerSdp = await res.text();
+      const connectionId = decodeURIComponent(new URL(res.headers.get('location')!, stream.whep_url).pathname.split('/').pop()!);
+      created = (await readAll(server, { after: 0, limit: 10, stream: `connection:${connectionId}`, types: ['connection.created'] }))[0];
+      raisedWhileWaiting = await waitFor(() => raisedOf(server, 'slow_setup', connectionId), 20_000, 'slow_setup raised while the answer is held');
+      appliedAt = Date.now();
+      return { answerSdp, connectionId };
+    }, { expect: 'media', timeoutMs: 30_000 });
+    try {
+      const raised = raisedWhileWaiting!;
+      assert.ok(raised.type === 'issue.raised' && raised.data.value! > 1000 && raised.data.connection_id === viewer.connectionId);
+      report('slow_setup: connection.created (answer held) -> issue.raised, threshold 1000 ms', raised.recordedAt - created!.recordedAt);
+      const resolved = await waitFor(() => resolvedOf(server, raised), 20_000, 'slow_setup resolved');
+      assert.ok(resolved.type === 'issue.resolved' && resolved.data.resolution === 'cleared');
+      const connected = (await readAll(server, { after: 0, limit: 100, stream: `connection:${viewer.connectionId}`, types: ['connection.state_changed'] })).find(
+        (e) => e.type === 'connection.state_changed' && e.data.kind === 'connection' && e.data.to === 'connected',
+      )!;
+      assert.ok(resolved.recordedAt - connected.recordedAt >= 300, 'not before the hold');
+      report('slow_setup: answer applied -> issue.resolved, hold 300 ms', resolved.recordedAt - appliedAt);
+      report('slow_setup: (answer applied -> connection connected)', connected.recordedAt - appliedAt);
+    } finally {
+      await viewer.close();
+    }
+  } finally {
+    await server.stop();
+    cleanup();
+  }
+});
+
+Live('an operation held past its deadline (work that ignores its signal, kept through the runner\'s abandon grace) raises operation_overdue, resolved when it ends', async () => {
+  const { server, cleanup } = await serverWithRules({ tick_ms: 10, ...only('operation_overdue'), operation_overdue: { grace_ms: 0, hold_ms: 0 } });
+  try {
+    let release!: (v: string) => void;
+    const outcome = await server.services.runner.run('held', {}, () => new Promise<string>((r) => (release = r)), { timeoutMs: 200 });
+    assert.is(outcome.status, 'failed');
+    const [started] = await readAll(server, { after: 0, limit: 10, stream: `operation:${outcome.operationId}`, types: ['operation.started'] });
+    const [ended] = await readAll(server, { after: 0, limit: 10, stream: `operation:${outcome.operationId}`, types: ['operation.failed'] });
+    const deadlineAt = started.recordedAt + 200;
+    const raised = await waitFor(() => raisedOf(server, 'operation_overdue'), 10_000, 'operation_overdue raised');
+    assert.ok(raised.type === 'issue.raised' && raised.data.operation_id === outcome.operationId && raised.recordedAt < ended.recordedAt);
+    report('operation_overdue: deadline -> issue.raised (grace 0)', raised.recordedAt - deadlineAt);
+    report('operation_overdue: (deadline -> operation.failed, how long it was held)', ended.recordedAt - deadlineAt);
+    const resolved = await waitFor(() => resolvedOf(server, raised), 10_000, 'operation_overdue resolved');
+    assert.ok(resolved.type === 'issue.resolved' && resolved.data.resolution === 'cleared');
+    report('operation_overdue: operation.failed -> issue.resolved (hold 0)', resolved.recordedAt - ended.recordedAt);
+    release('late');
+  } finally {
+    await server.stop();
+    cleanup();
+  }
+});
+
+Live('a viewer switched to keyframes only (quality low) raises bitrate_collapse; every frame again resolves it', async () => {
+  const { server, cleanup } = await serverWithRules(
+    { tick_ms: 100, ...only('bitrate_collapse'), bitrate_collapse: { ratio: 0.6, min_baseline_bps: 50_000, min_samples: 3, hold_ms: 500 } },
+    { statsIntervalMs: 250 },
+  );
+  try {
+    const stream = await server.stream();
+    const viewer = await connectViewer(stream.whep_url, { expect: 'media', timeoutMs: 30_000 });
+    const quality = (q: string) => server.json(`${WEBRTC}/connections/quality`, { method: 'POST', json: { connection_id: viewer.connectionId, quality: q } });
+    const samples = () => readAll(server, { after: 0, limit: 10_000, stream: `connection:${viewer.connectionId}`, types: ['connection.stats_sampled'] });
+    try {
+      // A recent level first: a few samples of every frame.
+      await waitFor(async () => (await samples()).filter((e) => e.type === 'connection.stats_sampled' && (e.data.bitrate_out_bps ?? 0) > 50_000).length >= 6, 20_000, 'samples at full rate');
+      const faultAt = Date.now();
+      assert.is((await quality('low')).status, 200);
+      const raised = await waitFor(() => raisedOf(server, 'bitrate_collapse', viewer.connectionId), 20_000, 'bitrate_collapse raised');
+      assert.ok(raised.type === 'issue.raised' && raised.data.value! < raised.data.threshold!);
+      report('bitrate_collapse: quality low -> issue.raised', raised.recordedAt - faultAt);
+      const recoveredAt = Date.now();
+      assert.is((await quality('high')).status, 200);
+      const resolved = await waitFor(() => resolvedOf(server, raised), 20_000, 'bitrate_collapse resolved');
+      assert.ok(resolved.type === 'issue.resolved' && resolved.data.resolution === 'cleared');
+      report('bitrate_collapse: quality high -> issue.resolved (hold 500 ms)', resolved.recordedAt - recoveredAt);
+      const rates = (await samples()).map((e) => (e.type === 'connection.stats_sampled' ? e.data.bitrate_out_bps : null));
+      console.log(`    [measure] bitrate_collapse: outbound bps samples ${rates.join(' ')}`);
+    } finally {
+      await viewer.close();
+    }
   } finally {
     await server.stop();
     cleanup();

@@ -35,8 +35,9 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
  * and waits for the exit code. `nofile` lowers its open-file limit (`ulimit
  * -n`) first, as an operator's shell or unit file would.
  */
-export function startCliServer(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; nofile?: number; startTimeoutMs?: number } = {}) {
-  const command = [process.execPath, ...NODE_ARGS, CLI, 'serve', ...args];
+export function startCliServer(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; nofile?: number; startTimeoutMs?: number; netns?: string } = {}) {
+  // `netns`: run it inside that network namespace (`ip netns exec` execs the command, so the child is the server itself).
+  const command = [...(options.netns ? ['ip', 'netns', 'exec', options.netns] : []), process.execPath, ...NODE_ARGS, CLI, 'serve', ...args];
   const [file, argv] = options.nofile
     ? ['/bin/sh', ['-c', `ulimit -n ${options.nofile} && exec "$@"`, 'sh', ...command]]
     : [command[0], command.slice(1)];
