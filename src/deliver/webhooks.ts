@@ -335,10 +335,18 @@ export class WebhookDeliverer implements WebhookStatusSource {
     }
   }
 
-  /** Appends an attempt's event, with the checkpoint when it ends the event's delivery. A failure stops this drain (it is retried). */
+  /**
+   * Appends an attempt's event; when it ends the event's delivery, with the
+   * checkpoint in the same transaction (the record of the delivery and the
+   * place after it commit together). A failure stops this drain (it is retried).
+   */
   private async record(event: NewEvent, checkpoint: number | null) {
     const { store } = this;
-    const result = await store.append(this.stream, [event], checkpoint === null ? {} : { checkpoint: { consumer: this.consumer, at: store.checkpointAt(checkpoint) } });
+    if (checkpoint !== null) {
+      await store.appendWithCheckpoint([{ stream: this.stream, events: [event] }], { consumer: this.consumer, checkpoint: store.checkpointAt(checkpoint) });
+      return;
+    }
+    const result = await store.append(this.stream, [event]);
     if (!result.ok) throw new Error('webhook: unexpected version conflict');
   }
 }

@@ -19,7 +19,7 @@
 import type { Db } from './open.ts';
 import { AppError, unavailable } from '../errors.ts';
 import { storageError } from './storage.ts';
-import { writeCheckpoint, writeConsumerState } from './checkpoint.ts';
+import { writeConsumerState } from './checkpoint.ts';
 import {
   EVENT_SCHEMA_VERSION,
   GAP_STREAM,
@@ -92,7 +92,6 @@ type Pending = {
   expectedVersion: ExpectedVersion;
   meta: string;
   metaObject: EventMeta;
-  checkpoint?: { consumer: string; position: number };
   resolve: (result: AppendResult) => void;
   reject: (err: unknown) => void;
   /** Set on the log's own gap marker: its failure is not itself a gap. */
@@ -175,8 +174,6 @@ export class GroupCommit {
     stream: string,
     events: NewEvent[],
     options: AppendOptions = {},
-    /** A consumer's checkpoint stored in the same transaction (not on a conflict). */
-    checkpoint?: { consumer: string; position: number },
   ): Promise<AppendResult> {
     if (this.closed) return Promise.reject(unavailable('SHUTTING_DOWN', 'the event log is closed', 10));
     if (!stream || events.length === 0) {
@@ -204,7 +201,6 @@ export class GroupCommit {
         expectedVersion: options.expectedVersion ?? 'any',
         meta: JSON.stringify(metaObject),
         metaObject,
-        checkpoint,
         resolve,
         reject,
       });
@@ -296,15 +292,16 @@ export class GroupCommit {
 
   /**
    * Appends to several streams and moves a consumer's checkpoint (with its
-   * state) in one transaction: a consumer that writes its output back to the
-   * log (the detectors) neither loses nor repeats it across a crash. Runs at
+   * state, or none) in one transaction: a consumer that writes its output
+   * back to the log (the detectors, webhooks) neither loses nor repeats it
+   * across a crash. The only way a checkpoint commits with events. Runs at
    * once, after committing whatever is queued, so log order stays call
    * order; returns after the commit, or throws (a storage error, counted
    * for the next `log.gap`). `entries` may be empty (only the checkpoint moves).
    */
   appendWithCheckpoint(
     entries: { stream: string; events: NewEvent[] }[],
-    checkpoint: { consumer: string; position: number; state: string },
+    checkpoint: { consumer: string; position: number; state: string | null },
   ): { positions: number[] } {
     if (this.closed) throw unavailable('SHUTTING_DOWN', 'the event log is closed', 10);
     const pending: Pending[] = [];
@@ -325,6 +322,7 @@ export class GroupCommit {
     try {
       results = this.runWithCheckpoint(pending, checkpoint, recordedAt);
     } catch (err) {
+      this.versions.clear();
       this.projector?.discard();
       const storage = storageError(err);
       for (const p of pending) this.noteLost(p, storage ?? (err as Error));
@@ -344,11 +342,11 @@ export class GroupCommit {
     return { positions };
   }
 
-  private runWithCheckpoint(pending: Pending[], checkpoint: { consumer: string; position: number; state: string }, recordedAt: number): AppendResult[] {
+  private runWithCheckpoint(pending: Pending[], checkpoint: { consumer: string; position: number; state: string | null }, recordedAt: number): AppendResult[] {
     return this.db.transaction(() => {
-      const versions = new Map<string, number>();
-      const results = pending.map((p) => this.appendOne(p, versions, recordedAt));
-      this.projector?.flush(this.db);
+      // As a group-commit batch (so the cache of stream versions learns these
+      // appends: a stream written both ways must not be given a version twice).
+      const results = this.appendBatch(pending, recordedAt);
       writeConsumerState(this.db, checkpoint.consumer, checkpoint.position, checkpoint.state);
       return results;
     }).immediate();
@@ -466,7 +464,6 @@ export class GroupCommit {
     }
     // A throw here rolls back the transaction; the projector is told to discard.
     if (this.projector) this.projector.apply(this.db, stored);
-    if (p.checkpoint) writeCheckpoint(this.db, p.checkpoint.consumer, p.checkpoint.position);
     versions.set(p.stream, version);
     return {
       ok: true,

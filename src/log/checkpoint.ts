@@ -45,8 +45,8 @@ export function readConsumerState(db: Db, consumer: string): { position: number;
   return orm(db).select({ position: checkpoints.position, state: checkpoints.state }).from(checkpoints).where(eq(checkpoints.consumer, consumer)).get() ?? null;
 }
 
-/** Writes a checkpoint and its state together; inside an append (GroupCommit.appendWithCheckpoint) they commit with its events. */
-export function writeConsumerState(db: Db, consumer: string, position: number, state: string): void {
+/** Writes a checkpoint and its state (null: none) together; inside an append (GroupCommit.appendWithCheckpoint) they commit with its events. */
+export function writeConsumerState(db: Db, consumer: string, position: number, state: string | null): void {
   const updatedAt = Date.now();
   orm(db)
     .insert(checkpoints)

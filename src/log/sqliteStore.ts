@@ -94,13 +94,7 @@ export class SqliteEventStore implements EventStore {
 
   append(stream: string, events: NewEvent[], options?: AppendOptions): Promise<AppendResult> {
     if (!this.appender) return Promise.reject(new AppError('READ_ONLY', 'this store was opened read-only'));
-    let checkpoint: { consumer: string; position: number } | undefined;
-    try {
-      if (options?.checkpoint) checkpoint = { consumer: options.checkpoint.consumer, position: this.positionOf(options.checkpoint.at) };
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.appender.append(stream, events, options, checkpoint);
+    return this.appender.append(stream, events, options);
   }
 
   onCommit(listener: CommitListener): () => void {
@@ -178,10 +172,10 @@ export class SqliteEventStore implements EventStore {
 
   async appendWithCheckpoint(
     entries: { stream: string; events: NewEvent[] }[],
-    checkpoint: { consumer: string; checkpoint: Checkpoint; state: string },
+    checkpoint: { consumer: string; checkpoint: Checkpoint; state?: string | null },
   ): Promise<{ positions: number[] }> {
     if (!this.appender) throw new AppError('READ_ONLY', 'this store was opened read-only');
-    return this.appender.appendWithCheckpoint(entries, { consumer: checkpoint.consumer, position: this.positionOf(checkpoint.checkpoint), state: checkpoint.state });
+    return this.appender.appendWithCheckpoint(entries, { consumer: checkpoint.consumer, position: this.positionOf(checkpoint.checkpoint), state: checkpoint.state ?? null });
   }
 
   async writeCheckpoint(consumer: string, checkpoint: Checkpoint): Promise<void> {

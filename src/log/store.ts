@@ -23,12 +23,6 @@ export type AppendOptions = {
   /** Correlation ids (operation, request) stored with every event of this append. */
   meta?: Omit<EventMeta, 'schema'>;
   /**
-   * A consumer's checkpoint to store in the same transaction as these events
-   * (a consumer that records what it did: the record and its place in the
-   * log commit together or not at all). Not written on a version conflict.
-   */
-  checkpoint?: { consumer: string; at: Checkpoint };
-  /**
    * The events were built by this process from typed values (TrustedEvent:
    * the catalogue's output types), so the catalogue's run-time check is
    * skipped. Input from outside (HTTP, telemetry, imports) is never trusted.
@@ -173,16 +167,20 @@ export interface EventStore {
   /** A consumer's checkpoint with the state it saved beside it (appendWithCheckpoint), or null before its first write. */
   readConsumerState(consumer: string): Promise<{ checkpoint: Checkpoint; state: string | null } | null>;
   /**
-   * Appends to several streams and moves a consumer's checkpoint, with its
-   * state, in one transaction: a consumer that writes its output back to the
-   * log (the detectors) neither loses nor repeats it across a crash. Commits
-   * whatever is queued first, so log order stays call order. `entries` may be
-   * empty (only the checkpoint moves). Rejects like append (a storage error
-   * is counted for the next `log.gap`).
+   * The one way a consumer records what it did together with its place in
+   * the log: appends to several streams and moves its checkpoint, with the
+   * state it keeps beside it (`state`, the detectors'; null or left out:
+   * none, as for webhooks), in one transaction, so the record and the
+   * checkpoint commit together or not at all and the consumer neither loses
+   * nor repeats its output across a crash. Commits whatever is queued first,
+   * so log order stays call order. `entries` may be empty (only the
+   * checkpoint moves). Rejects like append (an invalid event or a checkpoint
+   * the store did not make before anything is written; a storage error is
+   * counted for the next `log.gap`).
    */
   appendWithCheckpoint(
     entries: { stream: string; events: NewEvent[] }[],
-    checkpoint: { consumer: string; checkpoint: Checkpoint; state: string },
+    checkpoint: { consumer: string; checkpoint: Checkpoint; state?: string | null },
   ): Promise<{ positions: number[] }>;
   writeCheckpoint(consumer: string, checkpoint: Checkpoint): Promise<void>;
   /**

@@ -376,19 +376,30 @@ function checkpoints(name: string, factory: StoreFactory) {
     assert.equal(read, Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
-  Checkpoints('stored with an append commit with its events, and not at all when the append is refused', async () => {
+  Checkpoints('stored with their events commit together, with the state or none, and not at all when the append is refused', async () => {
     const { store } = t;
-    const first = await store.append('connection:b', [err('x')], { checkpoint: { consumer: 'webhook:k', at: store.checkpointAt(21) } });
-    assert.ok(first.ok);
+    const first = await store.appendWithCheckpoint([{ stream: 'connection:b', events: [err('x')] }], { consumer: 'webhook:k', checkpoint: store.checkpointAt(21) });
+    assert.is(first.positions.length, 1);
     assert.is(store.positionOf((await store.readCheckpoint('webhook:k'))!), 21);
-    const conflict = await store.append('connection:b', [err('y')], { expectedVersion: 'no_stream', checkpoint: { consumer: 'webhook:k', at: store.checkpointAt(99) } });
-    assert.not.ok(conflict.ok);
-    assert.is(store.positionOf((await store.readCheckpoint('webhook:k'))!), 21, 'a conflict moves no checkpoint');
-    await rejection(store.append('connection:b', [{ type: 'connection.error', data: {} } as never], { checkpoint: { consumer: 'webhook:k', at: store.checkpointAt(98) } }));
+    assert.is((await store.readConsumerState('webhook:k'))!.state, null, 'no state given, none kept');
+    const two = await store.appendWithCheckpoint(
+      [{ stream: 'connection:b', events: [err('y')] }, { stream: 'connection:c', events: [err('z')] }],
+      { consumer: 'detectors', checkpoint: store.checkpointAt(22), state: '{"n":1}' },
+    );
+    assert.is(two.positions.length, 2);
+    assert.equal(await store.readConsumerState('detectors'), { checkpoint: store.checkpointAt(22), state: '{"n":1}' });
+    const head = await store.head();
+    await rejection(store.appendWithCheckpoint([{ stream: 'connection:b', events: [{ type: 'connection.error', data: {} } as never] }], { consumer: 'webhook:k', checkpoint: store.checkpointAt(98) }));
     assert.is(store.positionOf((await store.readCheckpoint('webhook:k'))!), 21, 'an invalid event moves no checkpoint');
-    const forged = await rejection(store.append('connection:b', [err('z')], { checkpoint: { consumer: 'webhook:k', at: 'x' as Checkpoint } }));
+    const forged = await rejection(store.appendWithCheckpoint([{ stream: 'connection:b', events: [err('z')] }], { consumer: 'webhook:k', checkpoint: 'x' as Checkpoint }));
     assert.ok(isAppError(forged) && forged.status === 400, 'a checkpoint the store did not make is refused before anything is written');
-    assert.is(await store.head(), 21);
+    assert.is(await store.head(), head);
+    // A stream written both ways (a webhook's attempts) counts its versions on, with no repeat.
+    assert.ok((await store.append('connection:d', [err('1')])).ok);
+    await store.appendWithCheckpoint([{ stream: 'connection:d', events: [err('2')] }], { consumer: 'webhook:k', checkpoint: store.checkpointAt(head + 2) });
+    const third = await store.append('connection:d', [err('3')]);
+    assert.ok(third.ok && third.nextVersion === 3, JSON.stringify(third));
+    assert.equal((await store.readStream('connection:d')).map((e) => e.version), [1, 2, 3]);
   });
 
   Checkpoints('are dropped by prefix, keeping the ones named, and only those', async () => {
