@@ -38,6 +38,8 @@ const TIMELINE_PAGE = 50;
 const MAX_TIMELINE = 500;
 const MAX_ISSUES = 200;
 const MAX_SAMPLES = 300;
+/** Requests one read back through the log may make (each scans a bounded window of positions). */
+const READ_BACK_REQUESTS = 5;
 /** Streams started from this page whose player links carry their viewer token (answered once, by POST stream). */
 const MAX_VIEWER_URLS = 50;
 
@@ -376,10 +378,10 @@ async function refresh() {
 /**
  * The inspected connection: its timeline (newest first, `olderBefore` where
  * the next older page starts, null when there is none), the issue events
- * about it, its stats samples, and the last position folded into them.
+ * about it, its stats samples, and the last position folded into each.
  */
 function emptySelection(id) {
-  return { id, timeline: [], olderBefore: null, issues: [], samples: [], seen: 0, loading: true, early: [] };
+  return { id, timeline: [], olderBefore: null, issues: [], samples: [], seen: { timeline: 0, samples: 0 }, loading: true, early: [] };
 }
 
 const connectionStream = (id) => encodeURIComponent(`connection:${id}`);
@@ -396,14 +398,15 @@ async function openDrilldown(id) {
   try {
     // Both read backwards from the head: the newest page of the timeline, and the newest samples.
     const [timeline, samples] = await Promise.all([
-      getJson(`${MONITOR}/events?stream=${stream}&type=${TIMELINE_TYPES.join(',')}&before=${Number.MAX_SAFE_INTEGER}&limit=${TIMELINE_PAGE}`),
-      getJson(`${MONITOR}/events?stream=${stream}&type=connection.stats_sampled&before=${Number.MAX_SAFE_INTEGER}&limit=${MAX_SAMPLES}`),
+      readBack(`${MONITOR}/events?stream=${stream}&type=${TIMELINE_TYPES.join(',')}`, Number.MAX_SAFE_INTEGER, TIMELINE_PAGE),
+      readBack(`${MONITOR}/events?stream=${stream}&type=connection.stats_sampled`, Number.MAX_SAFE_INTEGER, MAX_SAMPLES),
     ]);
     if (selected !== mine) return;
     mine.timeline = timeline.events;
-    mine.olderBefore = timeline.has_more ? timeline.next_before : null;
+    mine.olderBefore = timeline.olderBefore;
     mine.samples = samples.events.slice().reverse();
-    mine.seen = Math.max(timeline.head_position, samples.head_position);
+    // Each read has its own head (they ran side by side): live events past it are new to that read.
+    mine.seen = { timeline: timeline.head, samples: samples.head };
     mine.loading = false;
     // Events that arrived live while the history loaded, minus those it already had.
     for (const event of mine.early) {
@@ -430,21 +433,43 @@ function addIssue(sel, event) {
   return true;
 }
 
+/**
+ * Up to `want` events before `before`, newest first. Each request scans a
+ * bounded window of the log, so a connection whose events lie further back
+ * takes a few (at most READ_BACK_REQUESTS); `olderBefore` is where the next
+ * older page starts, null when the log has nothing older.
+ */
+async function readBack(path, before, want) {
+  const events = [];
+  let olderBefore = before;
+  let head = 0;
+  for (let i = 0; i < READ_BACK_REQUESTS && olderBefore !== null && events.length < want; i++) {
+    const page = await getJson(`${path}&before=${olderBefore}&limit=${want - events.length}`);
+    // The log's head when the first page was read: everything after it comes by the live feed.
+    if (i === 0) head = page.head_position;
+    events.push(...page.events);
+    olderBefore = page.has_more ? page.next_before : null;
+  }
+  return { events, olderBefore, head };
+}
+
 async function loadOlder() {
   const mine = selected;
   if (!mine || mine.olderBefore === null) return;
-  const page = await getJson(`${MONITOR}/events?stream=${connectionStream(mine.id)}&type=${TIMELINE_TYPES.join(',')}&before=${mine.olderBefore}&limit=${TIMELINE_PAGE}`);
+  const page = await readBack(`${MONITOR}/events?stream=${connectionStream(mine.id)}&type=${TIMELINE_TYPES.join(',')}`, mine.olderBefore, TIMELINE_PAGE);
   if (selected !== mine) return;
   mine.timeline.push(...page.events);
-  mine.olderBefore = page.has_more ? page.next_before : null;
+  mine.olderBefore = page.olderBefore;
   renderTimeline();
   renderCharts();
 }
 
 function addLive(event) {
-  if (!selected || event.position <= selected.seen) return;
-  selected.seen = event.position;
-  if (event.type === 'connection.stats_sampled') {
+  if (!selected) return;
+  const kind = event.type === 'connection.stats_sampled' ? 'samples' : 'timeline';
+  if (event.position <= selected.seen[kind]) return;
+  selected.seen[kind] = event.position;
+  if (kind === 'samples') {
     selected.samples.push(event);
     if (selected.samples.length > MAX_SAMPLES) selected.samples.shift();
   } else if (TIMELINE_TYPES.includes(event.type)) {
@@ -483,20 +508,25 @@ function renderTimeline() {
 
 function renderCharts() {
   const samples = selected.samples;
-  const points = (pick) => samples.map((e, i) => ({ t: Date.parse(e.recorded_at), v: pick(e.data, samples[i - 1]?.data) }));
+  const points = (pick) => samples.map((e, i) => ({ t: Date.parse(e.recorded_at), v: pick(e.data, i) }));
   const marks = markers([...selected.timeline, ...selected.issues]);
+  // One time axis for the five charts, so a marker sits at the same place on each: from the first
+  // sample to the last, or on to the last event after it (a failure is often recorded after the last sample).
+  const times = samples.map((e) => Date.parse(e.recorded_at));
+  const t0 = Math.min(...times);
+  const range = times.length ? { t0, t1: Math.max(...times, ...marks.filter((m) => m.t >= t0).map((m) => m.t)) } : null;
   lineChart(
     byId('chart-bitrate'),
     [
       { name: 'sent', className: 's-out', points: points((d) => scaled(d.bitrate_out_bps, 1000)) },
       { name: 'received', className: 's-in', points: points((d) => scaled(d.bitrate_in_bps, 1000)) },
     ],
-    { format: (v) => v.toFixed(0), markers: marks },
+    { format: (v) => v.toFixed(0), markers: marks, range },
   );
-  lineChart(byId('chart-rtt'), [{ name: 'RTT', className: 's-rtt', points: points((d) => scaled(d.rtt_ms)) }], { format: (v) => v.toFixed(1), markers: marks });
-  lineChart(byId('chart-loss'), [{ name: 'fraction lost', className: 's-loss', points: points((d) => scaled(d.fraction_lost, 0.01)) }], { format: (v) => v.toFixed(1), markers: marks });
-  lineChart(byId('chart-jitter'), [{ name: 'jitter', className: 's-jitter', points: points((d) => scaled(d.jitter_ms)) }], { format: (v) => v.toFixed(1), markers: marks });
-  lineChart(byId('chart-fps'), [{ name: 'frames/s', className: 's-fps', points: points(framesPerSecond) }], { format: (v) => v.toFixed(0), markers: marks });
+  lineChart(byId('chart-rtt'), [{ name: 'RTT', className: 's-rtt', points: points((d) => scaled(d.rtt_ms)) }], { format: (v) => v.toFixed(1), markers: marks, range });
+  lineChart(byId('chart-loss'), [{ name: 'fraction lost', className: 's-loss', points: points((d) => scaled(d.fraction_lost, 0.01)) }], { format: (v) => v.toFixed(1), markers: marks, range });
+  lineChart(byId('chart-jitter'), [{ name: 'jitter', className: 's-jitter', points: points((d) => scaled(d.jitter_ms)) }], { format: (v) => v.toFixed(1), markers: marks, range });
+  lineChart(byId('chart-fps'), [{ name: 'frames/s', className: 's-fps', points: points((_d, i) => framesPerSecond(samples, i)) }], { format: (v) => v.toFixed(0), markers: marks, range });
 }
 
 async function refreshDetails() {
@@ -523,7 +553,7 @@ async function refreshDetails() {
     row('connected', time(c.connected_at), c.setup_ms !== null ? ` after ${duration(c.setup_ms)}` : ''),
     row('closed', time(c.closed_at), c.close ? ` by ${c.close.initiator}: ${c.close.reason}` : ''),
     row('outcome', c.outcome ? h('span', { class: c.outcome === 'failed' ? 'bad' : '' }, c.outcome) : '—', c.failure ? ` (${c.failure.code}: ${c.failure.message})` : ''),
-    row('liveness', c.stalled ? h('span', { class: 'warn' }, `stalled since ${localTime(c.stalled_since)}`) : 'receiving', ` · ${c.stall_count ?? 0} stalls`),
+    row('liveness', c.stalled ? h('span', { class: 'warn' }, `stalled since ${localTime(c.stalled_since)}`) : c.category === 'closed' ? 'ended' : 'receiving', ` · ${c.stall_count ?? 0} stalls`),
     row('quality score', scoreCell(c)),
     row('candidate pair', c.selected_pair ? `${c.selected_pair.local} ⇄ ${c.selected_pair.remote}` : '—'),
     row('tracks', c.tracks.map((t) => `${t.kind}${t.codec ? ` ${t.codec}` : ''}`).join(', ') || '—'),

@@ -8,23 +8,27 @@ import { localTime } from './format.js';
 const W = 520;
 const H = 130;
 const PAD = { left: 48, right: 8, top: 8, bottom: 20 };
+/** Marker glyphs nearer than this (in chart units) go to the next lane down; at most this many lanes. */
+const GLYPH_GAP = 9;
+const MAX_LANES = 8;
 
 /**
  * series: [{ name, className, points: [{ t: epochMs, v: number|null }] }]
  * markers: [{ t: epochMs, kind, label }] (kind: state | quality | stall | error | issue | resolved)
- * Gaps (null values) break the line; markers before the first sample are left out.
+ * range: { t0, t1 }, the time axis (charts drawn side by side share one, so
+ * their markers line up); by default the samples' span.
+ * floor: the least top of the y axis (all zeros still get a scale).
+ * Gaps (null values) break the line; markers outside the time axis are left out.
  */
-export function lineChart(container, series, { format = (v) => String(Math.round(v)), markers = [] } = {}) {
+export function lineChart(container, series, { format = (v) => String(Math.round(v)), markers = [], range = null, floor = 1 } = {}) {
   const all = series.flatMap((s) => s.points).filter((p) => p.v !== null && Number.isFinite(p.v));
   if (all.length === 0) {
     fill(container, h('p', { class: 'muted' }, 'No samples yet.'));
     return;
   }
-  const t0 = Math.min(...all.map((p) => p.t));
-  // The time axis runs on to the last marker after the samples: a failure is
-  // often the connection's last event, recorded after its last sample.
-  const t1 = Math.max(...all.map((p) => p.t), ...markers.filter((m) => m.t >= t0).map((m) => m.t));
-  const vMax = Math.max(...all.map((p) => p.v), 1e-9) * 1.1;
+  const t0 = range?.t0 ?? Math.min(...all.map((p) => p.t));
+  const t1 = range?.t1 ?? Math.max(...all.map((p) => p.t));
+  const vMax = Math.max(...all.map((p) => p.v), floor) * 1.1;
   const x = (t) => PAD.left + (t1 === t0 ? 0 : ((t - t0) / (t1 - t0)) * (W - PAD.left - PAD.right));
   const y = (v) => H - PAD.bottom - (v / vMax) * (H - PAD.top - PAD.bottom);
 
@@ -45,15 +49,22 @@ export function lineChart(container, series, { format = (v) => String(Math.round
     );
   });
 
-  const shown = markers.filter((m) => m.t >= t0);
+  const shown = markers.filter((m) => m.t >= t0 && m.t <= t1).sort((a, b) => a.t - b.t);
+  // Markers closer than a glyph's width stack their glyphs downwards
+  // (a failure brings an error, state changes and an issue in one millisecond).
+  const lastX = [];
   const marks = shown.map((m) => {
-    const mx = x(m.t).toFixed(1);
+    const at = x(m.t);
+    let lane = lastX.findIndex((lx) => at - lx >= GLYPH_GAP);
+    if (lane < 0) lane = Math.min(lastX.length, MAX_LANES - 1);
+    lastX[lane] = at;
+    const mx = at.toFixed(1);
     return svg(
       'g',
       { class: `marker m-${m.kind}`, 'data-kind': m.kind },
       svg('title', {}, `${localTime(new Date(m.t).toISOString())} ${m.label}`),
       svg('line', { x1: mx, y1: PAD.top, x2: mx, y2: H - PAD.bottom }),
-      svg('text', { x: mx, y: PAD.top + 8, 'text-anchor': 'middle', class: 'marker-glyph' }, MARKER_GLYPHS[m.kind] ?? '•'),
+      svg('text', { x: mx, y: PAD.top + 8 + lane * 10, 'text-anchor': 'middle', class: 'marker-glyph' }, MARKER_GLYPHS[m.kind] ?? '•'),
     );
   });
 

@@ -110,8 +110,21 @@ export function markers(events) {
   return out;
 }
 
-/** Frames sent per second between two samples; unknown (null) without both counts and the interval. */
-export function framesPerSecond(d, previous) {
-  if (d.frames_sent == null || previous?.frames_sent == null || !d.interval_ms) return null;
-  return Math.max(0, d.frames_sent - previous.frames_sent) / (d.interval_ms / 1000);
+/**
+ * Frames sent per second at sample `i` of `samples` (stats events, oldest
+ * first), over the window since the sample at least `windowMs` before it (or
+ * the first): between two samples a quarter-second apart a 5 frames/s clip
+ * sends 1 or 2 frames, which would draw a saw. Unknown (null) without both
+ * counts or the time between them.
+ */
+export function framesPerSecond(samples, i, windowMs = 1000) {
+  const now = samples[i];
+  if (now?.data.frames_sent == null || i === 0) return null;
+  const t = Date.parse(now.recorded_at);
+  let j = i - 1;
+  while (j > 0 && t - Date.parse(samples[j].recorded_at) < windowMs) j--;
+  const then = samples[j];
+  const seconds = (t - Date.parse(then.recorded_at)) / 1000;
+  if (then.data.frames_sent == null || !(seconds > 0)) return null;
+  return Math.max(0, now.data.frames_sent - then.data.frames_sent) / seconds;
 }

@@ -14,7 +14,7 @@ type Triage = {
   describe(e: Event): string;
   severity(e: Event): string;
   markers(events: Event[]): { t: number; kind: string; label: string }[];
-  framesPerSecond(d: Record<string, unknown>, previous?: Record<string, unknown>): number | null;
+  framesPerSecond(samples: Event[], i: number, windowMs?: number): number | null;
 };
 // A path TypeScript does not resolve: the module has no types of its own.
 const triage = (await import(pathToFileURL(resolve(import.meta.dirname, '../../../src/http/public/triage.js')).href)) as Triage;
@@ -104,12 +104,18 @@ markers('marks connection state changes, quality changes, stalls, resumes, error
 markers.run();
 
 const fps = suite('framesPerSecond');
-fps('is the frames sent between two samples over the interval, and unknown without both counts', () => {
-  assert.is(triage.framesPerSecond({ frames_sent: 130, interval_ms: 500 }, { frames_sent: 115 }), 30);
-  assert.is(triage.framesPerSecond({ frames_sent: 130, interval_ms: 500 }, undefined), null);
-  assert.is(triage.framesPerSecond({ frames_sent: null, interval_ms: 500 }, { frames_sent: 1 }), null);
-  assert.is(triage.framesPerSecond({ frames_sent: 10, interval_ms: null }, { frames_sent: 1 }), null);
+fps('is the frames sent over the last second of samples, and unknown without both counts', () => {
+  const sample = (ms: number, frames: number | null) => event('connection.stats_sampled', { frames_sent: frames }, new Date(Date.UTC(2026, 0, 31, 12, 0, 0, ms)).toISOString());
+  // A quarter-second apart, 1 or 2 frames each: 6 frames over the last second.
+  const samples = [sample(0, 100), sample(250, 101), sample(500, 103), sample(750, 104), sample(1000, 106), sample(1250, 107)];
+  assert.is(triage.framesPerSecond(samples, 5), 6);
+  assert.is(triage.framesPerSecond(samples, 4), 6);
+  // Less than a second of history: over what there is.
+  assert.is(triage.framesPerSecond(samples, 2), 6);
+  assert.is(triage.framesPerSecond(samples, 0), null);
+  assert.is(triage.framesPerSecond([sample(0, null), sample(1000, 10)], 1), null);
+  assert.is(triage.framesPerSecond([sample(0, 10), sample(1000, null)], 1), null);
   // A counter that went back (a new sender) is no negative rate.
-  assert.is(triage.framesPerSecond({ frames_sent: 5, interval_ms: 1000 }, { frames_sent: 50 }), 0);
+  assert.is(triage.framesPerSecond([sample(0, 50), sample(1000, 5)], 1), 0);
 });
 fps.run();
