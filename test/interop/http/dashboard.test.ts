@@ -317,6 +317,33 @@ page('drills down into a connection: its transitions in local time and a chart o
   }
 });
 
+page('shows the newest page of a long timeline first and pages back to its first event with "Older events", nothing skipped', async () => {
+  const server = await startTestServer();
+  const { page, problems, close } = await openPage(browser);
+  try {
+    const { store: log } = server.services;
+    // 1 + 64 + 1 events: more than one page (50) of the drill-down's timeline.
+    const flips: NewEvent[] = Array.from({ length: 64 }, (_, i) => state('ice', i % 2 ? 'disconnected' : 'connected', i % 2 ? 'connected' : 'disconnected'));
+    await log.append('connection:long', [{ type: 'connection.created', data: { connection_id: 'long', mode: 'media' } }, ...flips]);
+    await log.append('connection:long', [{ type: 'connection.error', data: { code: 'LATE', message: 'the newest event', fatal: false } }]);
+    await load(page, server);
+    await openDrilldown(page, 'long');
+    await page.waitForFunction(() => document.querySelectorAll('#timeline li').length === 50 && !document.querySelector<HTMLElement>('#timeline-older')!.hidden, undefined, { timeout: 10_000 });
+    assert.is(await page.$eval('#timeline li:first-child', (li) => (li as HTMLElement).dataset.severity), 'bad', 'the newest event, an error, on top');
+    await page.click('#timeline-older');
+    await page.waitForFunction(() => document.querySelectorAll('#timeline li').length === 66, undefined, { timeout: 10_000 });
+    const shown = await page.$$eval('#timeline li', (items) => items.map((li) => Number((li as HTMLElement).dataset.position)));
+    const logged = (await log.readStream('connection:long')).map((e) => e.position).reverse();
+    assert.equal(shown, logged, 'every event once, newest first');
+    assert.is(await page.$eval('#timeline li:last-child .what', (e) => e.textContent), 'created (media)');
+    assert.ok(await page.$eval('#timeline-older', (b) => (b as HTMLElement).hidden), 'nothing older');
+    assert.equal(problems, []);
+  } finally {
+    await close();
+    await server.stop();
+  }
+});
+
 page('renders a hostile connection id and payloads as text, never as markup', async () => {
   const server = await startTestServer();
   const { page, problems, close } = await openPage(browser);
