@@ -236,9 +236,17 @@ Streams.before(start);
 Streams.after(() => server.stop());
 
 Streams('lists streams newest first with their viewers, filters by state and pages with a cursor', async () => {
+  // More streams than one default page.
+  for (let i = 0; i < 10; i++) {
+    await server.services.store.append(`server:extra-${i}`, [{ type: 'server.created', data: { server_id: `extra-${i}`, content: 'sample.webm', mode: 'data', quality: 'low' } }]);
+  }
   const body = await ok('/streams?limit=1000');
   assert.equal(body.streams.map((s: any) => s.id), ids('SELECT id FROM streams ORDER BY created_position DESC'));
   assert.ok(body.count > 3);
+  // 20 by default, like every list.
+  const first = await ok('/streams');
+  assert.equal(first.streams.map((s: any) => s.id), body.streams.slice(0, 20).map((s: any) => s.id));
+  assert.ok(body.count > 20 && first.count === 20 && first.next_cursor !== null);
   const live = await ok('/streams?state=live&limit=1000');
   assert.ok(live.count > 0 && live.streams.every((s: any) => s.state === 'live' && s.stopped_at === null));
   const stopped = await ok('/streams?state=stopped&limit=1000');

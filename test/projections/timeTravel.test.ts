@@ -94,3 +94,21 @@ TimeTravel('pages through the candidates with a cursor, shorter pages when the e
 });
 
 TimeTravel.run();
+
+const Pruned = suite('summaryAt on a pruned log');
+Pruned('is refused with TIME_TRAVEL_TOO_FAR: the start of the log is gone', async () => {
+  const small = await freshStore();
+  try {
+    await small.log.append('connection:a', [
+      { type: 'connection.created', data: { connection_id: 'a' } },
+      ...Array.from({ length: 5 }, (_, i) => ({ type: 'connection.error' as const, data: { code: 'E', message: `e${i}` } })),
+    ]);
+    assert.is((await summaryAt(small.log, { position: 6 }, 100)).event_count, 6);
+    await small.log.prune({ throughPosition: 2 });
+    const err = await summaryAt(small.log, { position: 6 }, 100).catch((e) => e);
+    assert.equal([err.code, err.details], ['TIME_TRAVEL_TOO_FAR', { pruned_through: 2 }]);
+  } finally {
+    await small.cleanup();
+  }
+});
+Pruned.run();
