@@ -20,7 +20,7 @@ const SHOTS = { wide: resolve(ARTIFACTS, 'dashboard-triage-1280.png'), narrow: r
 // werift viewers send receiver reports about once a second: 2 s of silence means it went away.
 const STALL_AFTER_MS = 2000;
 // Long enough that the later one is still only stalled while both screenshots are taken.
-const CONSENT_TIMEOUT_MS = 12_000;
+const CONSENT_TIMEOUT_MS = 15_000;
 const WAIT = { timeout: 20_000, polling: 50 };
 const RANK = ['failed', 'stalled', 'disconnected', 'connecting', 'healthy', 'ended'];
 
@@ -107,7 +107,7 @@ triage('tells failed, stalled and healthy connections apart at a glance, filters
     await page.waitForSelector('#feed-status.feed-live');
     // Tasks are folded away until asked for; the issues list and banner are still there.
     assert.is(await page.$eval('#tasks-panel', (d) => (d as HTMLDetailsElement).open), false);
-    assert.ok(await page.$('#issues-banner'));
+    assert.ok(await page.$('#issues-banner'), 'the issues banner');
 
     // A stream from the streams panel, with its content and quality.
     await page.fill('#stream-content', 'sample.webm');
@@ -251,7 +251,8 @@ triage('tells failed, stalled and healthy connections apart at a glance, filters
     await page.waitForFunction(() => document.documentElement.clientWidth <= 700, undefined, WAIT);
     assert.equal(await widthProblems(page), [], 'at 700 px');
     // The health words survive the narrow layout.
-    assert.ok(await page.$eval(`#connections tbody tr[data-id="${quiet.connectionId}"] .health`, (b) => (b as HTMLElement).offsetWidth > 0 && /stalled/.test(b.textContent!)));
+    const word = await page.$eval(`#connections tbody tr[data-id="${quiet.connectionId}"] .health`, (b) => ({ shown: (b as HTMLElement).offsetWidth > 0, text: b.textContent }));
+    assert.equal(word, { shown: true, text: '⚠ stalled' });
     await page.screenshot({ path: SHOTS.narrow, fullPage: true });
     // Guards the pictures: on a machine too slow for the consent window they would not show a stalled row.
     assert.is(await page.$eval(`#connections tbody tr[data-id="${quiet.connectionId}"]`, (r) => (r as HTMLElement).dataset.health), 'stalled', 'still stalled after both screenshots');
