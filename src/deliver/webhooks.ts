@@ -27,7 +27,7 @@
 // with a single number of state. A payload the receiver keeps refusing
 // blocks it for at most the attempts allowed.
 //
-// Backoff: exponential with equal jitter and a cap (src/fleet/backoff.ts),
+// Backoff: exponential with equal jitter and a cap (src/backoff.ts),
 // at least what a `Retry-After` asks, up to the cap. Attempts are counted
 // from this process's start: a restart begins the count of the event in hand
 // again (the log keeps every earlier attempt).
@@ -37,7 +37,8 @@ import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import type { EventRow, EventStore } from '../log/store.ts';
 import type { NewEvent } from '../log/catalogue.ts';
-import { backoffDelay, type Backoff } from '../fleet/backoff.ts';
+import { backoffDelay, type Backoff } from '../backoff.ts';
+import { Pump } from '../pump.ts';
 import type { Endpoint } from './endpoint.ts';
 import { DELIVERED_TYPES, closeOutcome, isDelivered, webhookBody, webhookId } from './payload.ts';
 
@@ -101,13 +102,11 @@ export class WebhookDeliverer implements WebhookStatusSource {
   /** The log's last position, as the last commit told it. */
   private head = 0;
   private inHand: { position: number; recordedAt: number; attempts: number } | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly pump = new Pump(() => this.drain());
   private stopped = false;
   /** Once stopped: no attempt starts after this (performance.now()). */
   private deadline = Number.POSITIVE_INFINITY;
   private stopping: Promise<void> | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
   private request: AbortController | null = null;
   private unsubscribe: (() => void) | null = null;
   private readonly counts: Record<WebhookOutcome, number> = { delivered: 0, retrying: 0, failed: 0 };
@@ -138,9 +137,9 @@ export class WebhookDeliverer implements WebhookStatusSource {
     await store.writeCheckpoint(this.consumer, store.checkpointAt(this.position));
     this.unsubscribe = store.onCommit(({ lastPosition }) => {
       this.head = Math.max(this.head, lastPosition);
-      this.kick();
+      this.pump.kick();
     });
-    this.kick();
+    this.pump.kick();
   }
 
   /**
@@ -152,18 +151,13 @@ export class WebhookDeliverer implements WebhookStatusSource {
   stop(options: { drainMs?: number } = {}): Promise<void> {
     return (this.stopping ??= (async () => {
       this.unsubscribe?.();
-      const drainMs = this.retryTimer ? 0 : (options.drainMs ?? 0);
-      this.deadline = performance.now() + drainMs;
       this.stopped = true;
-      if (this.retryTimer) clearTimeout(this.retryTimer);
-      this.retryTimer = null;
+      const failing = this.pump.close();
+      const drainMs = failing ? 0 : (options.drainMs ?? 0);
+      this.deadline = performance.now() + drainMs;
       const timer = setTimeout(() => this.request?.abort(new ShutdownError()), drainMs);
       // A drain under way goes on until the deadline; otherwise one starts for what is committed.
-      if (!this.running && drainMs > 0) {
-        this.running = this.drain().finally(() => {
-          this.running = null;
-        });
-      }
+      if (drainMs > 0) this.pump.finalPass(() => this.drain());
       await this.idle();
       clearTimeout(timer);
       await this.saveSkips(true);
@@ -171,7 +165,7 @@ export class WebhookDeliverer implements WebhookStatusSource {
   }
 
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    await this.pump.idle();
   }
 
   status(): WebhookStatus {
@@ -179,26 +173,13 @@ export class WebhookDeliverer implements WebhookStatusSource {
     return {
       endpoint: this.options.endpoint.shown,
       key: this.key,
-      state: this.stopped ? 'stopped' : this.retryTimer ? 'retrying' : this.running ? 'delivering' : 'idle',
+      state: this.stopped ? 'stopped' : this.pump.retrying ? 'retrying' : this.pump.busy ? 'delivering' : 'idle',
       position: this.position,
       head_position: head,
       lag_events: Math.max(0, head - this.position),
       lag_seconds: this.inHand ? Math.max(0, this.clock() - this.inHand.recordedAt) / 1000 : 0,
       attempts: { ...this.counts },
     };
-  }
-
-  private kick() {
-    if (this.stopped || this.retryTimer) return; // a retry is scheduled: it will deliver what this commit added
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.again = false;
-    this.running = this.drain().finally(() => {
-      this.running = null;
-      if (this.again) this.kick();
-    });
   }
 
   /** Delivers until nothing committed is left, an attempt fails, or it is stopped (past `deadline`). */
@@ -223,7 +204,7 @@ export class WebhookDeliverer implements WebhookStatusSource {
     } catch (err) {
       // Not a delivery failure (those are values): the log could not be read or written. Try again later.
       this.logger.warn({ err, endpoint: this.options.endpoint.shown }, 'webhook: delivery stopped by an error; retrying');
-      this.scheduleRetry(backoffDelay(1, this.options.backoff, this.options.random));
+      this.pump.retryIn(backoffDelay(1, this.options.backoff, this.options.random));
     }
   }
 
@@ -262,7 +243,7 @@ export class WebhookDeliverer implements WebhookStatusSource {
     this.counts.retrying++;
     const log = inHand.attempts === 1 ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
     log({ endpoint, webhookId: id, attempt: inHand.attempts, status: result.status, err: result.error, retryInMs: delay }, 'webhook: delivery failed; retrying');
-    this.scheduleRetry(delay);
+    this.pump.retryIn(delay);
     return false;
   }
 
@@ -279,14 +260,6 @@ export class WebhookDeliverer implements WebhookStatusSource {
     this.position = position;
     this.savedPosition = position;
     this.inHand = null;
-  }
-
-  private scheduleRetry(delay: number) {
-    if (this.stopped) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.kick();
-    }, delay);
   }
 
   /** Positions passed without a delivery (other events) are saved now and then, so a restart need not scan them again. */

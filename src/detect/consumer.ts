@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EventStore } from '../log/store.ts';
+import { Pump } from '../pump.ts';
 import { DETECTED_TYPES, detectInPlace, emptyDetectorState, type DetectorState, type Emit } from './detectors.ts';
 import type { RulesHolder } from './rulesHolder.ts';
 
@@ -36,9 +37,7 @@ export class DetectorConsumer {
   private unsubscribe: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private tickMs = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly pump = new Pump(() => this.pass());
   private tickWanted = false;
   private stopped = false;
   private started = false;
@@ -61,9 +60,9 @@ export class DetectorConsumer {
   async start(): Promise<void> {
     await this.load();
     this.started = true;
-    this.unsubscribe = this.store.onCommit(() => this.kick());
+    this.unsubscribe = this.store.onCommit(() => this.pump.kick());
     this.armTimer();
-    this.kick();
+    this.pump.kick();
   }
 
   /** Stops following the log once the pass in flight ends; what it read is saved with its state. */
@@ -72,10 +71,10 @@ export class DetectorConsumer {
     this.stopped = true;
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.timer = null;
-    while (this.running) await this.running;
-    if (this.started && !this.retryTimer) {
+    const failing = this.pump.close();
+    await this.pump.idle();
+    if (this.started && !failing) {
       try {
         await this.save([], this.position);
       } catch (err) {
@@ -86,7 +85,7 @@ export class DetectorConsumer {
 
   /** Resolves when no pass is in flight (tests). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    await this.pump.idle();
   }
 
   /** Where it has read up to. */
@@ -97,7 +96,7 @@ export class DetectorConsumer {
   /** Re-arms the tick after the rules changed. */
   rulesChanged(): void {
     this.armTimer();
-    this.kick();
+    this.pump.kick();
   }
 
   private async load() {
@@ -117,22 +116,9 @@ export class DetectorConsumer {
     this.tickMs = tickMs;
     this.timer = setInterval(() => {
       this.tickWanted = true;
-      this.kick();
+      this.pump.kick();
     }, tickMs);
     this.timer.unref();
-  }
-
-  private kick() {
-    if (this.stopped || this.retryTimer) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.again = false;
-    this.running = this.pass().finally(() => {
-      this.running = null;
-      if (this.again) this.kick();
-    });
   }
 
   /**
@@ -162,13 +148,7 @@ export class DetectorConsumer {
       } catch {
         // storage still away: the retry loads again
       }
-      if (!this.stopped) {
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = null;
-          this.kick();
-        }, RETRY_MS);
-        this.retryTimer.unref();
-      }
+      this.pump.retryIn(RETRY_MS, { unref: true });
     }
   }
 

@@ -16,7 +16,7 @@
 import type { Logger } from 'pino';
 import { NODE_ID_PATTERN } from '../config.ts';
 import { AppError } from '../errors.ts';
-import { backoffDelay } from './backoff.ts';
+import { backoffDelay } from '../backoff.ts';
 import { EVENTS_CHANNEL, PROJECTED_PREFIX } from './coordination.ts';
 import { centreClient, describeError, endQuietly, type CentreClient } from './pg.ts';
 

@@ -19,7 +19,8 @@
 import type { Logger } from 'pino';
 import type { EventStore } from '../log/store.ts';
 import { streamName, type NewEvent } from '../log/catalogue.ts';
-import { backoffDelay, type Backoff } from './backoff.ts';
+import { backoffDelay, type Backoff } from '../backoff.ts';
+import { Pump } from '../pump.ts';
 import { centreClient, describeError, endQuietly, redactUrl, type CentreClient } from './pg.ts';
 import { migrateCentre } from './migrate.ts';
 import { centreHead, shipBatch } from './ship.ts';
@@ -50,12 +51,10 @@ export class Forwarder implements ForwarderStatusSource {
   private client: CentreClient | null = null;
   private state: ForwarderState = 'starting';
   private shipped = 0;
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly pump = new Pump(() => this.drain());
   private stopped = false;
   private stopping: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
   private failuresInARow = 0;
   private failingSince: number | null = null;
   private behindSince: number | null = null;
@@ -83,8 +82,8 @@ export class Forwarder implements ForwarderStatusSource {
     this.shipped = saved === null ? 0 : store.positionOf(saved);
     // The checkpoint exists from the start, so prune keeps every event not yet shipped.
     await store.writeCheckpoint(FORWARDER_CONSUMER, store.checkpointAt(this.shipped));
-    this.unsubscribe = store.onCommit(() => this.kick());
-    this.kick();
+    this.unsubscribe = store.onCommit(() => this.pump.kick());
+    this.pump.kick();
   }
 
   /** Where it ships to: known from the start, whatever the centre does. */
@@ -101,14 +100,11 @@ export class Forwarder implements ForwarderStatusSource {
     return (this.stopping ??= (async () => {
       this.stopped = true;
       this.unsubscribe?.();
-      if (this.retryTimer) clearTimeout(this.retryTimer);
-      this.retryTimer = null;
+      this.pump.close();
       await this.idle();
-      if ((options.drainMs ?? 0) > 0 && this.client) {
-        // Reset when done, as kick() does: idle() waits while `running` is set.
-        this.running = this.drain(performance.now() + options.drainMs!).finally(() => {
-          this.running = null;
-        });
+      const drainMs = options.drainMs ?? 0;
+      if (drainMs > 0 && this.client) {
+        this.pump.finalPass(() => this.drain(performance.now() + drainMs));
         await this.idle();
       }
       await endQuietly(this.client);
@@ -119,7 +115,7 @@ export class Forwarder implements ForwarderStatusSource {
 
   /** Resolves when no batch is in flight. */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    await this.pump.idle();
   }
 
   async status(): Promise<ForwarderStatus> {
@@ -146,19 +142,6 @@ export class Forwarder implements ForwarderStatusSource {
     const next = await this.store.firstAfter(this.shipped);
     // Positions are consecutive (AUTOINCREMENT; a rolled-back batch gives its positions back), so this counts events.
     return { head, events: Math.max(0, head - this.shipped), ms: next ? Math.max(0, this.clock() - next.recordedAt) : 0 };
-  }
-
-  private kick() {
-    if (this.stopped || this.retryTimer) return; // a retry is scheduled: it will ship what this commit added
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.again = false;
-    this.running = this.drain().finally(() => {
-      this.running = null;
-      if (this.again) this.kick();
-    });
   }
 
   /** Ships batches until a page comes back short (everything committed when it was read is in the centre). */
@@ -276,10 +259,7 @@ export class Forwarder implements ForwarderStatusSource {
     this.lastError = { ...error, at: iso(this.clock()) };
     if (this.stopped) return;
     const delay = backoffDelay(this.failuresInARow, this.options.backoff, this.options.random);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.kick();
-    }, delay);
+    this.pump.retryIn(delay);
     if (this.state === 'failing') {
       this.logger.debug({ err: error, retryInMs: delay }, 'forwarder: still failing');
       return;

@@ -24,7 +24,7 @@ import { EVENTS_CHANNEL, PROJECTED_PREFIX, PROJECTOR_LOCK } from './coordination
 import type { ConnectionModel } from '../projections/connection.ts';
 import { connectionsModel } from '../projections/models/index.ts';
 import { loadModels, loadSummary, saveModels, saveSummary, type ChangedModels } from './readModels.ts';
-import { backoffDelay } from './backoff.ts';
+import { backoffDelay } from '../backoff.ts';
 
 type EventRecord = { node_position: number; stream: string; version: number; type: string; data: string; meta: string; recorded_at: number };
 

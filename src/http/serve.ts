@@ -107,7 +107,7 @@ export async function startServer(
     };
 
     recovered = await closeOrphans(store, await findOrphans(store, reads));
-    if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks + recovered.servers > 0) {
+    if (recovered.connections + recovered.operations + recovered.tasks + recovered.abandoned_tasks + recovered.servers + recovered.clients > 0) {
       logger.warn(recovered, 'closed out what the previous run left open (reason: process_restart)');
     }
 
@@ -257,11 +257,13 @@ async function findOrphans(store: EventStore, reads: MonitorReads) {
   const tasks = await allOf<TaskModel>((cursor) => reads.taskRows({ statuses: [...PENDING_TASK_STATUSES], limit: page, cursor }));
   const abandoned = await allOf<TaskModel>((cursor) => reads.taskRows({ statuses: [], abandoned: true, limit: page, cursor }));
   const servers = await store.openStreams('server', 'server.created', 'server.stopped');
+  const clients = await store.openStreams('client', 'client.created', 'client.closed');
   return {
     connectionIds: connections.map((c) => c.id),
     operations: operations.map((o) => ({ id: o.id, startedAtMs: Date.parse(o.started_at) })),
     tasks: tasks.map((t) => ({ id: t.id, createdAtMs: Date.parse(t.created_at) })),
     abandonedTasks: abandoned.map((t) => ({ id: t.id, createdAtMs: Date.parse(t.created_at), endedAtMs: Date.parse(t.ended_at ?? t.created_at) })),
     serverIds: servers.map((s) => s.id),
+    clientIds: clients.map((c) => c.id),
   };
 }

@@ -346,7 +346,7 @@ const eventSchemas = {
     key: z.string().max(256),
   }),
   'client.closed': z.object({
-    /** `pc_closed` (close() traced), `session_ended` (the report socket closed), `imported` (end of a dump). */
+    /** `pc_closed` (close() traced), `session_ended` (the report socket closed), `imported` (end of a dump), `process_restart` (the server died with the socket open; written at the next start). */
     reason: z.string().max(200),
     client_ts: clientTs,
   }),

@@ -11,9 +11,11 @@ export type Orphans = {
   abandonedTasks?: { id: string; createdAtMs: number; endedAtMs: number }[];
   /** Streams (`server:<id>`) with `server.created` and no `server.stopped`. */
   serverIds?: string[];
+  /** Viewer telemetry (`client:<session>:<pc>`) with `client.created` and no `client.closed`: its report socket died with the process. */
+  clientIds?: string[];
 };
 
-export type RecoveryReport = { connections: number; operations: number; tasks: number; abandoned_tasks: number; servers: number };
+export type RecoveryReport = { connections: number; operations: number; tasks: number; abandoned_tasks: number; servers: number; clients: number };
 
 const REASON = 'process_restart';
 
@@ -51,6 +53,10 @@ export async function closeOrphans(log: EventStore, orphans: Orphans, now = Date
     ...(orphans.serverIds ?? []).map((id) =>
       log.append(streamName('server', id), [{ type: 'server.stopped', data: { server_id: id, reason: REASON } }], { meta }),
     ),
+    ...(orphans.clientIds ?? []).map((id) =>
+      // No client time: the viewer said nothing; the server's clock dates the close.
+      log.append(streamName('client', id), [{ type: 'client.closed', data: { reason: REASON, client_ts: null } }], { meta }),
+    ),
   ];
   await Promise.all(appends);
   return {
@@ -59,5 +65,6 @@ export async function closeOrphans(log: EventStore, orphans: Orphans, now = Date
     tasks: orphans.tasks.length,
     abandoned_tasks: orphans.abandonedTasks?.length ?? 0,
     servers: orphans.serverIds?.length ?? 0,
+    clients: orphans.clientIds?.length ?? 0,
   };
 }

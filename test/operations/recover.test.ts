@@ -19,7 +19,7 @@ Close('closes out open tasks, operations and connections with reason process_res
       { connectionIds: ['c1'], operations: [{ id: 'o1', startedAtMs: 0 }], tasks: [{ id: 't1', createdAtMs: 0 }], serverIds: ['s1'] },
       1000,
     );
-    assert.equal(report, { connections: 1, operations: 1, tasks: 1, abandoned_tasks: 0, servers: 1 });
+    assert.equal(report, { connections: 1, operations: 1, tasks: 1, abandoned_tasks: 0, servers: 1, clients: 0 });
     const events = await store.log.readLog({ after: 1, limit: 10 });
     assert.equal(events.map((e) => [e.stream, e.type]).sort(), [
       ['connection:c1', 'connection.closed'], ['operation:o1', 'operation.cancelled'], ['server:s1', 'server.stopped'], ['task:t1', 'task.cancelled'],
@@ -59,6 +59,13 @@ Restart('records process_restart for what a crashed run left open, once, and the
       { type: 'server.created', data: { server_id: 'stopped', content: 'a.webm', mode: 'media', quality: 'auto' } },
       { type: 'server.stopped', data: { server_id: 'stopped', reason: 'stopped' } },
     ]);
+    // A viewer reporting telemetry when the process died, and one whose peer connection closed (left alone).
+    const created = (session: string) => ({
+      type: 'client.created' as const,
+      data: { session_id: session, pc_id: 'PC_0', source: 'rtcstats' as const, meeting: null, user_agent: 'test', identity: null, configuration: {}, client_ts: 1 },
+    });
+    await log.append('client:s-live:PC_0', [created('s-live')]);
+    await log.append('client:s-done:PC_0', [created('s-done'), { type: 'client.closed', data: { reason: 'pc_closed', client_ts: 2 } }]);
     const done = await runner.run('quick', {}, async () => 1);
     // A task given up on (timed out) whose work never stopped: abandoned when the process died.
     const hung = await runner.run('hung', {}, () => new Promise(() => {}), { timeoutMs: 30 });
@@ -75,10 +82,12 @@ Restart('records process_restart for what a crashed run left open, once, and the
 
     const server = await startTestServer({}, { keepDir: dir });
     try {
-      assert.equal(server.recovered, { connections: 1, operations: 1, tasks: 1, abandoned_tasks: 1, servers: 1 });
+      assert.equal(server.recovered, { connections: 1, operations: 1, tasks: 1, abandoned_tasks: 1, servers: 1, clients: 1 });
       const { store, reads } = server.services;
       assert.equal((await store.readStream('server:live')).at(-1)?.data, { server_id: 'live', reason: 'process_restart' });
       assert.is((await store.readStream('server:stopped')).length, 2, 'a stopped stream is left alone');
+      assert.equal((await store.readStream('client:s-live:PC_0')).at(-1)?.data, { reason: 'process_restart', client_ts: null });
+      assert.is((await store.readStream('client:s-done:PC_0')).length, 2, 'a closed viewer report is left alone');
       const hungTask = (await store.readLog({ limit: 1000 })).find((e) => e.type === 'task.settled_late');
       assert.ok(hungTask, 'the abandoned task is closed out');
       assert.is(hungTask.type === 'task.settled_late' && hungTask.data.outcome, 'process_restart');
@@ -101,7 +110,7 @@ Restart('records process_restart for what a crashed run left open, once, and the
     }
     // A second restart finds nothing left to close.
     const again = await startTestServer({}, { keepDir: dir });
-    assert.equal(again.recovered, { connections: 0, operations: 0, tasks: 0, abandoned_tasks: 0, servers: 0 });
+    assert.equal(again.recovered, { connections: 0, operations: 0, tasks: 0, abandoned_tasks: 0, servers: 0, clients: 0 });
     await again.close();
     // The crashed run's runner still holds a deadline; it must settle without a trace.
     assert.is((await stuckOutcome).status, 'failed');

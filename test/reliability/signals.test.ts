@@ -4,6 +4,8 @@
 // and the next start closes out what it left.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { makeLog } from '../../bench/make-log.ts';
 import { openReadOnly } from '../../src/log/open.ts';
@@ -13,10 +15,10 @@ import { tempDir } from '../helpers/db.ts';
 import { CONTENT_DIR, MONITOR, WEBRTC, waitFor } from '../helpers/webrtc.ts';
 
 /** A server on a log big enough that an export runs for a while (~1 s), with a stream, a viewer and an export running. */
-async function busyServer(dir: string) {
+async function busyServer(dir: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}) {
   const db = join(dir, 'monitor.db');
   makeLog(20_000, db);
-  const server = startCliServer(['--port', '0', '--persistence-path', db, '--content-dir', CONTENT_DIR, '--shutdown-grace', '10000']);
+  const server = startCliServer(['--port', '0', '--persistence-path', db, '--content-dir', CONTENT_DIR, '--shutdown-grace', '10000', ...extraArgs], { env });
   const base = await server.url;
   const post = async (path: string, json: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(json) });
@@ -28,6 +30,30 @@ async function busyServer(dir: string) {
   assert.is(exporting.status, 202);
   return { server, db, viewer, exportId: exporting.body.operation_id as string };
 }
+
+/**
+ * A webhook receiver that takes each request and never answers it: the
+ * shutdown's last deliveries (the viewer's connection closing) stay in
+ * flight until the grace period ends, which holds the shutdown open for as
+ * long as a test needs to send more signals.
+ */
+async function silentReceiver() {
+  const held: IncomingMessage[] = [];
+  const server = createServer((req) => held.push(req));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    held,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+// Any well-formed Standard Webhooks secret: the silent receiver verifies nothing.
+const SECRET = `whsec_${Buffer.from('signals-test-secret-0123456789ab').toString('base64')}`;
 
 const said = (server: ReturnType<typeof startCliServer>, text: RegExp, what: string) =>
   waitFor(() => text.test(server.output().stderr), 10_000, what);
@@ -76,16 +102,20 @@ Signals('stops at once on a third SIGTERM, and the next start closes out what it
   let viewer: Viewer | null = null;
   let server: ReturnType<typeof startCliServer> | null = null;
   let again: ReturnType<typeof startCliServer> | null = null;
+  let receiver: Awaited<ReturnType<typeof silentReceiver>> | null = null;
   try {
-    const busy = await busyServer(dir);
+    receiver = await silentReceiver();
+    const busy = await busyServer(dir, ['--webhook', receiver.url, '--webhook-timeout', '60000'], { WEBRTC_MONITOR_WEBHOOK_SECRET: SECRET });
     ({ server, viewer } = busy);
     server.child.kill('SIGTERM');
     await said(server, /SIGTERM: shutting down/, 'the first SIGTERM taken');
-    // The shutdown of this small server takes tens of milliseconds: the second
-    // and third signals go as soon as each one before has been taken, watched
-    // for every 2 ms (said's 50 ms could outlast the whole shutdown).
+    // The shutdown of this small server would take tens of milliseconds; a
+    // delivery the receiver holds keeps it open, so the next signals are
+    // certain to arrive while it runs.
+    const receiverHolds = receiver;
+    await waitFor(() => receiverHolds.held.length > 0, 10_000, 'the shutdown holding a webhook delivery');
     server.child.kill('SIGTERM');
-    await waitFor(() => /SIGTERM again: ignored/.test(server!.output().stderr), 10_000, 'the second SIGTERM ignored', 2);
+    await said(server, /SIGTERM again: ignored/, 'the second SIGTERM ignored');
     server.child.kill('SIGTERM');
     const code = await server.exited;
     assert.is(code, 128 + 15, server.output().stderr);
@@ -106,6 +136,7 @@ Signals('stops at once on a third SIGTERM, and the next start closes out what it
   } finally {
     server?.child.kill('SIGKILL');
     again?.child.kill('SIGKILL');
+    receiver?.close();
     await viewer?.leave().catch(() => {});
     cleanup();
   }

@@ -1,6 +1,7 @@
-// How long the forwarder waits before trying the centre again: exponential,
-// capped, with "equal jitter" (half fixed, half random) so nodes that lost
-// the centre together do not all come back in the same instant.
+// How long to wait before trying again after failures in a row (the fleet's
+// forwarder, feed and projector, the webhook deliverer): exponential, capped,
+// with "equal jitter" (half fixed, half random) so nodes that lost a peer
+// together do not all come back in the same instant.
 
 export type Backoff = { initialMs: number; maxMs: number };
 

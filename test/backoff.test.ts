@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { backoffDelay } from '../../src/fleet/backoff.ts';
+import { backoffDelay } from '../src/backoff.ts';
 
 const Backoff = suite('backoffDelay');
 const backoff = { initialMs: 250, maxMs: 10_000 };
