@@ -109,6 +109,12 @@ const configSchema = z.object({
   maxConcurrentExports: z.number().int().min(1).default(2),
   /** Most viewers one POST benchmark may start. */
   maxBenchmarkViewers: z.number().int().min(1).default(50),
+  /**
+   * Most events one time-travel question over the whole log replays
+   * (`summary?at=`, `connections?at=`): a summary further back is refused
+   * (400 TIME_TRAVEL_TOO_FAR), a list answers a shorter page with a cursor.
+   */
+  timeTravelMaxEvents: z.number().int().min(1).default(200_000),
   logLevel: z.enum(LOG_LEVELS).default('info'),
   logFormat: z.enum(LOG_FORMATS).default('auto'),
   /** `synchronous` pragma for the database. */
@@ -236,6 +242,7 @@ export const SETTINGS: Partial<Record<Setting, SettingSource>> = {
   consentTimeoutMs: { flag: '--consent-timeout <ms>', help: 'fail a connection when nothing has arrived for this long (RFC 7675 consent)', read: 'int' },
   operationTimeoutMs: { flag: '--operation-timeout <ms>', help: 'how long a request waits for an operation before answering 202', read: 'int' },
   shutdownGraceMs: { flag: '--shutdown-grace <ms>', help: 'how long shutdown waits for running operations', read: 'int' },
+  timeTravelMaxEvents: { flag: '--time-travel-max-events <n>', help: 'most events one ?at= question over the whole log (summary, connections) may replay', read: 'int' },
   iceServers: { flag: '--ice-server <url...>', help: 'STUN/TURN server URLs for the server peers (WHEP answers name them in Link headers)', read: 'list' },
   iceAdditionalHostAddresses: {
     flag: '--ice-host-address <addr...>',
@@ -287,6 +294,7 @@ export const COMMAND_SETTINGS = {
     'shutdownGraceMs', 'iceServers', 'iceAdditionalHostAddresses', 'enableTestRoutes', 'logLevel', 'logFormat', 'forwardTo', 'nodeId', 'forwardBackoffMaxMs',
     'rulesPath', 'webhooks', 'webhookSecret', 'webhookTimeoutMs', 'webhookBackoffMaxMs', 'webhookMaxAttempts',
     'telemetryMaxMessageBytes', 'telemetryMessagesPerSecond', 'telemetryMaxSessions', 'telemetryIdleTimeoutMs', 'obfuscateIps',
+    'timeTravelMaxEvents',
   ],
   'export-logs': ['persistencePath'],
   import: ['persistencePath', 'obfuscateIps'],

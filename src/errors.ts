@@ -21,6 +21,13 @@ export const ERROR_STATUS = {
    * from another database, or from before a restore. Refused, never waited on.
    */
   POSITION_BEYOND_LOG: 400,
+  /** A time-travel question (`?at=`) that would replay more of the log than a request may, or a log whose start was pruned. */
+  TIME_TRAVEL_TOO_FAR: 400,
+  /**
+   * A read the fleet monitor does not serve because it does not project what
+   * it needs (streams, time travel over the whole log): ask the node.
+   */
+  NOT_ON_FLEET: 400,
   UNAUTHORIZED: 401,
   CROSS_SITE_REQUEST: 403,
   /** A valid token presented where its scope does not reach (a read token on a write, a viewer token outside its stream's WHEP routes). */

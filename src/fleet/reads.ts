@@ -22,11 +22,13 @@ import { emptySummary, type SummaryModel } from '../projections/summary.ts';
 import type {
   AsOf,
   ConnectionListOptions,
+  ConnectionsAtOptions,
   ExportPageOptions,
   MonitorReads,
   OperationListOptions,
   Page,
   StoredRow,
+  StreamListOptions,
   TaskListOptions,
 } from '../projections/reads.ts';
 import { completeConnection, completeSummary, HOT_SELECT } from './readModels.ts';
@@ -294,6 +296,28 @@ export class FleetReads implements MonitorReads {
     };
   }
 
+  // Time travel over the whole log replays one log from its start: the
+  // fleet's is many logs interleaved, so it says so (connections/:id?at=,
+  // one connection's own stream, it answers).
+  async summaryAt(_at: AsOf, _maxEvents: number): Promise<SummaryModel> {
+    throw notOnFleet('time travel over the whole log (summary?at=, connections?at=)');
+  }
+
+  async connectionsAt(_at: AsOf, _options: ConnectionsAtOptions): Promise<Page<ConnectionModel>> {
+    throw notOnFleet('time travel over the whole log (summary?at=, connections?at=)');
+  }
+
+  // Streams are the node's own read model: the fleet does not project them
+  // (a stream's viewers would have to be folded across a node's pages in
+  // order), so the fleet's streams routes say so rather than answer empty.
+  async streamListRows(_options: StreamListOptions): Promise<Page<StoredRow>> {
+    throw notOnFleet('streams');
+  }
+
+  async streamJson(_id: string): Promise<string | null> {
+    throw notOnFleet('streams');
+  }
+
   // The fleet monitor serves no export (a node exports its own log), so
   // these are never reached from its routes; asked anyway, they say so.
   async connectionsForExport(_options: ExportPageOptions): Promise<ConnectionModel[]> {
@@ -303,6 +327,11 @@ export class FleetReads implements MonitorReads {
   async operationsForExport(_options: ExportPageOptions & { connectionId?: string }): Promise<OperationModel[]> {
     throw new AppError('BAD_REQUEST', 'the fleet monitor does not export: run export-logs on the node');
   }
+}
+
+/** A read the fleet monitor does not serve: 400 NOT_ON_FLEET, naming where to ask instead. */
+export function notOnFleet(what: string): AppError {
+  return new AppError('NOT_ON_FLEET', `the fleet monitor does not serve ${what}: ask the node's own monitor (its --port) for them`);
 }
 
 type EventRecord = { node: string; node_position: number; stream: string; version: number; type: string; data: string; meta: string; recorded_at: number };

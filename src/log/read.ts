@@ -62,7 +62,7 @@ export function readStreamRows(db: Db, stream: string, options: ReadStreamOption
   return options.newest ? rows.reverse() : rows;
 }
 
-/** A page of the log in position order, `data` and `meta` still JSON text. */
+/** A page of the log in position order (descending when asked), `data` and `meta` still JSON text. */
 export function readLogRows(db: Db, options: ReadLogOptions): EventRow[] {
   const where = [`${POSITION} > ?`];
   const args: unknown[] = [options.after ?? 0];
@@ -83,7 +83,9 @@ export function readLogRows(db: Db, options: ReadLogOptions): EventRow[] {
     args.push(...options.types);
   }
   args.push(options.limit);
-  return stmt(db, `SELECT ${ROW} FROM ${EVENTS} WHERE ${where.join(' AND ')} ORDER BY ${POSITION} LIMIT ?`).all(args) as EventRow[];
+  // Descending walks the primary key backwards from `until` and stops at `limit`.
+  const order = options.descending ? ' DESC' : '';
+  return stmt(db, `SELECT ${ROW} FROM ${EVENTS} WHERE ${where.join(' AND ')} ORDER BY ${POSITION}${order} LIMIT ?`).all(args) as EventRow[];
 }
 
 /** Iterates the log in pages so memory stays flat however long it is (archive, rebuild). */

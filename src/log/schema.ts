@@ -147,6 +147,30 @@ export const issues = sqliteTable(
   ],
 );
 
+/**
+ * One row per stream (`server:<id>`), its viewers and their totals
+ * (src/projections/stream.ts folds the stream's events and its viewers'
+ * connection changes). A node's own model, like issues: the fleet does not
+ * project it.
+ */
+export const streams = sqliteTable(
+  'streams',
+  {
+    id: text('id').primaryKey(),
+    /** live | stopped, or unknown for a stream viewers name but whose start is not in the log. */
+    streamState: text('stream_state').notNull(),
+    content: text('content'),
+    startedAt: integer('started_at'),
+    stoppedAt: integer('stopped_at'),
+    /** Viewers whose connection is not closed. */
+    viewersNow: integer('viewers_now').notNull(),
+    createdPosition: integer('created_position').notNull(),
+    lastPosition: integer('last_position').notNull(),
+    state: text('state').notNull(),
+  },
+  (t) => [index('streams_created_position').on(t.createdPosition), index('streams_state_position').on(t.streamState, t.createdPosition)],
+);
+
 /** A single row (id = 1): counters kept by the summary reducer. */
 export const summary = sqliteTable('summary', {
   id: integer('id').primaryKey(),

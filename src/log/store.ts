@@ -85,6 +85,11 @@ export type ReadLogOptions = {
   /** Only this exact stream. */
   stream?: string;
   types?: readonly string[];
+  /**
+   * Newest first: the last `limit` matching events at or before `until` (and
+   * after `after`), in descending position order (a timeline read backwards).
+   */
+  descending?: boolean;
 };
 
 declare const checkpointBrand: unique symbol;

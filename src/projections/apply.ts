@@ -10,7 +10,7 @@ import type { OperationModel } from './operation.ts';
 import type { TaskModel } from './task.ts';
 import { foldSummary, type EntityChanges, type SummaryModel } from './summary.ts';
 import { ENTITY_MODELS, MODEL_KINDS, summaryModel, type ModelKind } from './models/index.ts';
-import type { EntityReadModel } from './readModel.ts';
+import type { DerivedReadModel, EntityReadModel } from './readModel.ts';
 
 export type { ModelKind };
 
@@ -39,8 +39,38 @@ export function applyEvent(models: ModelAccess, summary: SummaryModel, event: St
  * it made once for the batch): the same reducers, the same result, without
  * a copy of the summary per event.
  */
-export function foldEvents(models: ModelAccess, owned: SummaryModel, events: readonly StoredEvent[]): void {
-  for (const event of events) foldSummary(owned, event, applyToEntities(models, event));
+export function foldEvents(
+  models: ModelAccess,
+  owned: SummaryModel,
+  events: readonly StoredEvent[],
+  /** Told each event with the entity changes it made (what a derived model, such as streams, moves by). */
+  then?: (event: StoredEvent, changes: EntityChanges) => void,
+): void {
+  for (const event of events) {
+    const changes = applyToEntities(models, event);
+    foldSummary(owned, event, changes);
+    then?.(event, changes);
+  }
+}
+
+/** Reads (`null`: none yet) and stages the entities of one derived model. */
+export type DerivedAccess<M> = {
+  get(id: string): M | null;
+  put(id: string, model: M): void;
+};
+
+/** Applies one event, with the entity changes it made, to the entities of a derived model (streams) it moves. */
+export function applyDerived<M extends { id: string }>(
+  model: Pick<DerivedReadModel<M, never>, 'targets' | 'reduce'>,
+  access: DerivedAccess<M>,
+  event: StoredEvent,
+  changes: EntityChanges,
+): void {
+  for (const id of model.targets(event, changes)) {
+    const before = access.get(id);
+    const after = model.reduce(before, id, event, changes);
+    if (after && after !== before) access.put(id, after);
+  }
 }
 
 function applyToEntities(models: ModelAccess, event: StoredEvent): EntityChanges {

@@ -54,3 +54,20 @@ export type SummaryReadModel<T extends SQLiteTable> = {
   empty(): SummaryModel;
   reduce(state: SummaryModel, event: StoredEvent, changes: EntityChanges): SummaryModel;
 };
+
+/**
+ * One row per entity, moved by an event and by the changes that event made
+ * to the entity models (a stream by its viewers' connection changes), so it
+ * is folded after them, event by event, like the summary.
+ */
+export type DerivedReadModel<M extends { id: string }, T extends SQLiteTable> = {
+  readonly name: string;
+  readonly version: number;
+  readonly table: T;
+  readonly fixed: readonly (keyof T['$inferInsert'] & string)[];
+  /** The ids of the entities of this model that `event`, with what it changed, moves. */
+  targets(event: StoredEvent, changes: EntityChanges): readonly string[];
+  /** (state, event, what it changed) => state; `null` before the entity exists. */
+  reduce(state: M | null, id: string, event: StoredEvent, changes: EntityChanges): M | null;
+  toRow(model: M): T['$inferInsert'];
+};

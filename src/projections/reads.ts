@@ -15,6 +15,10 @@ import type { ConnectionCategory, ConnectionModel } from './connection.ts';
 import type { OperationModel, OperationStatus } from './operation.ts';
 import type { SummaryModel } from './summary.ts';
 import type { IssueListOptions } from './models/issues.ts';
+import type { StreamState } from './stream.ts';
+import type { ConnectionsAtOptions } from './timeTravel.ts';
+
+export type { ConnectionsAtOptions };
 
 export type { IssueListOptions };
 
@@ -48,6 +52,9 @@ export type TaskListOptions = {
   cursor?: string | null;
 };
 
+/** `states` empty or absent means every state. */
+export type StreamListOptions = { states?: StreamState[]; limit: number; cursor?: string | null };
+
 /** A point in a connection's history: an epoch ms, or a log position. */
 export type AsOf = { time?: number; position?: number };
 
@@ -62,6 +69,19 @@ export interface MonitorReads {
   connectionJson(id: string): Promise<string | null>;
   /** What a connection looked like at a time or log position: its stream folded up to there. */
   connectionAt(id: string, at: AsOf): Promise<ConnectionModel | null>;
+  /**
+   * Time travel over the whole log (the node's: the fleet refuses it with
+   * NOT_ON_FLEET): the summary as it was at `at`, the log replayed up to
+   * there; refused with TIME_TRAVEL_TOO_FAR past `maxEvents` or on a pruned
+   * log, with POSITION_BEYOND_LOG for a position past the head.
+   */
+  summaryAt(at: AsOf, maxEvents: number): Promise<SummaryModel>;
+  /**
+   * The connections that existed at `at`, newest first, each folded up to
+   * there and filtered by what it was then; a page may be short and still
+   * have a cursor (a bounded replay per page).
+   */
+  connectionsAt(at: AsOf, options: ConnectionsAtOptions & { cursor?: string | null }): Promise<Page<ConnectionModel>>;
   /** A connection's events (its timeline), as stored rows. */
   connectionEvents(id: string, options: ReadStreamOptions): Promise<EventRow[]>;
   /** Newest first. Closed connections only when asked (includeClosed, categories or outcomes). */
@@ -73,6 +93,11 @@ export interface MonitorReads {
 
   /** Newest first. */
   taskRows(options: TaskListOptions): Promise<Page<StoredRow>>;
+
+  /** Streams, newest first (the node's own model: the fleet refuses it with NOT_ON_FLEET). */
+  streamListRows(options: StreamListOptions): Promise<Page<StoredRow>>;
+  /** One stream's read model as stored JSON text. */
+  streamJson(id: string): Promise<string | null>;
 
   /** Connections updated at or after `activeSince` (epoch ms), oldest first. */
   connectionsForExport(options: ExportPageOptions): Promise<ConnectionModel[]>;

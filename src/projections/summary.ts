@@ -73,8 +73,8 @@ function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
 
 const counter = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
-/** Adds what a connection's cumulative counters grew between two of its samples. */
-function addTrafficInto(total: Traffic, before: ConnectionModel['latest_stats'] | undefined, after: ConnectionModel['latest_stats'] | undefined): void {
+/** Adds what a connection's cumulative counters grew between two of its samples (into `total`, which the caller owns). */
+export function addTrafficInto(total: Traffic, before: ConnectionModel['latest_stats'] | undefined, after: ConnectionModel['latest_stats'] | undefined): void {
   if (!after) return;
   for (const f of TRAFFIC_FIELDS) {
     const now = counter(after[f]);

@@ -63,6 +63,39 @@ page('pages through the log by position with no gap and no repeat', async () => 
   }
 });
 
+page('reads a timeline backwards with before: newest first, page by page, with no gap and no repeat', async () => {
+  const server = await startTestServer();
+  try {
+    await appendMany(server, 'connection:a', 30, (i) => (i === 0 ? created('a') : i % 3 === 0 ? failed(`e${i}`) : changed('new', `s${i}`)));
+    await appendMany(server, 'connection:b', 5, () => failed('other'));
+    const want = dbOf(server.services)
+      .prepare("SELECT position FROM events WHERE stream = 'connection:a' AND type = 'connection.error' ORDER BY position DESC")
+      .pluck()
+      .all() as number[];
+    assert.is(want.length, 9);
+    const seen: number[] = [];
+    let before = 1_000_000;
+    for (let pages = 0; pages < 10; pages++) {
+      const body = await (await server.api(`${EVENTS}?stream=connection:a&type=connection.error&before=${before}&limit=4`)).json();
+      assert.ok(body.count <= 4 && body.next_after === undefined);
+      seen.push(...body.events.map((e: { position: number }) => e.position));
+      before = body.next_before;
+      if (!body.has_more) break;
+    }
+    assert.equal(seen, want);
+    // The whole log backwards from a position, down to `after` (exclusive).
+    const slice = await (await server.api(`${EVENTS}?before=21&after=15&limit=100`)).json();
+    assert.equal(slice.events.map((e: { position: number }) => e.position), [20, 19, 18, 17, 16]);
+    assert.equal([slice.next_before, slice.has_more, slice.head_position], [16, false, 35]);
+    const none = await (await server.api(`${EVENTS}?before=1`)).json();
+    assert.equal([none.count, none.has_more], [0, false]);
+    const bad = await server.api(`${EVENTS}?before=-1`);
+    assert.is(bad.status, 400);
+  } finally {
+    await server.stop();
+  }
+});
+
 page('filters by stream, by kind and by type', async () => {
   const server = await startTestServer();
   try {

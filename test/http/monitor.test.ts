@@ -86,7 +86,51 @@ Summary('has every field of the original and its counters add up', async () => {
   assert.is(s.log_position, headPosition(db()));
 });
 
+Summary('answers ?at= with the summary replayed up to then, and never ignores it', async () => {
+  const head = headPosition(db());
+  const mid = Math.floor(head / 2);
+  const past = await ok(`/summary?at=${mid}`);
+  assert.equal(past.as_of, { position: mid });
+  assert.is(past.log_position, mid);
+  assert.is(past.event_count, mid);
+  assert.is(past.forwarder, null);
+  const nowS = await ok('/summary');
+  assert.is(nowS.as_of, null);
+  assert.ok(past.connection_states.total < nowS.connection_states.total, 'fewer connections then than now');
+  // The same instant by time: the last event recorded then.
+  const recordedAt = (p: number) => db().prepare('SELECT recorded_at FROM events WHERE position = ?').pluck().get(p) as number;
+  const byTime = await ok(`/summary?at=${new Date(recordedAt(mid)).toISOString()}`);
+  assert.is(byTime.as_of, new Date(recordedAt(mid)).toISOString());
+  assert.ok(byTime.log_position >= mid && recordedAt(byTime.log_position) === recordedAt(mid));
+  await problem('/summary?at=yesterday', 400, 'BAD_REQUEST');
+  const beyond = await problem(`/summary?at=${head + 10}`, 400, 'POSITION_BEYOND_LOG');
+  assert.ok(beyond.errors.head_position >= head);
+});
+
 Summary.run();
+
+const Bounded = suite('GET summary?at= past the replay bound');
+Bounded('is refused with 400 TIME_TRAVEL_TOO_FAR naming the bound', async () => {
+  const small = await startTestServer({ timeTravelMaxEvents: 5 });
+  try {
+    await small.services.store.append(
+      'connection:a',
+      Array.from({ length: 8 }, (_, i) => (i === 0 ? { type: 'connection.created', data: { connection_id: 'a' } } : { type: 'connection.error', data: { code: 'E', message: `e${i}` } }) as never),
+    );
+    const ok5 = await small.api(`${MONITOR_PREFIX}/summary?at=5`);
+    assert.is(ok5.status, 200);
+    assert.is((await ok5.json()).event_count, 5);
+    const res = await small.api(`${MONITOR_PREFIX}/summary?at=6`);
+    assert.is(res.status, 400);
+    assert.match(res.headers.get('content-type') ?? '', /problem\+json/);
+    const body = await res.json();
+    assert.is(body.code, 'TIME_TRAVEL_TOO_FAR');
+    assert.equal(body.errors, { events: 6, max_events: 5 });
+  } finally {
+    await small.stop();
+  }
+});
+Bounded.run();
 
 const Connections = suite('GET connections');
 Connections.before(start);
@@ -161,7 +205,81 @@ Connections('answers 400 problem+json for bad query values', async () => {
   await problem('/connections?limit=1&limit=2', 400, 'BAD_REQUEST');
 });
 
+Connections('answers ?at= with each connection as it was then, filtered by what it was then', async () => {
+  const head = headPosition(db());
+  const mid = Math.floor(head / 2);
+  const all = await ok(`/connections?at=${mid}&include_closed=true&limit=1000`);
+  assert.equal(all.as_of, { position: mid });
+  const existed = ids(`SELECT id FROM connections WHERE created_position <= ${mid} ORDER BY created_position DESC`);
+  assert.equal(Object.keys(all.connections), existed);
+  for (const c of Object.values(all.connections) as any[]) assert.ok(c.last_position <= mid, c.id);
+  // Open then, though many are closed now.
+  const open = await ok(`/connections?at=${mid}&limit=1000`);
+  const openThen = (Object.values(all.connections) as any[]).filter((c) => c.category !== 'closed').map((c) => c.id);
+  assert.equal(Object.keys(open.connections), openThen);
+  assert.not.equal(Object.keys(open.connections), Object.keys((await ok('/connections?limit=1000')).connections));
+  // One connection: the same as connections/:id?at=.
+  const one = existed[0];
+  const detail = await ok(`/connections/${encodeURIComponent(one)}?at=${mid}`);
+  assert.equal(all.connections[one], detail.connection);
+  // The default page, as without ?at=.
+  assert.ok((await ok(`/connections?at=${mid}&include_closed=true`)).count <= 20);
+  await problem('/connections?at=tomorrow', 400, 'BAD_REQUEST');
+  await problem(`/connections?at=${head + 10}`, 400, 'POSITION_BEYOND_LOG');
+  await problem(`/connections/${encodeURIComponent(one)}?at=${head + 10}`, 400, 'POSITION_BEYOND_LOG');
+});
+
 Connections.run();
+
+const Streams = suite('GET streams, streams/:id');
+Streams.before(start);
+Streams.after(() => server.stop());
+
+Streams('lists streams newest first with their viewers, filters by state and pages with a cursor', async () => {
+  // More streams than one default page.
+  for (let i = 0; i < 10; i++) {
+    await server.services.store.append(`server:extra-${i}`, [{ type: 'server.created', data: { server_id: `extra-${i}`, content: 'sample.webm', mode: 'data', quality: 'low' } }]);
+  }
+  const body = await ok('/streams?limit=1000');
+  assert.equal(body.streams.map((s: any) => s.id), ids('SELECT id FROM streams ORDER BY created_position DESC'));
+  assert.ok(body.count > 3);
+  // 20 by default, like every list.
+  const first = await ok('/streams');
+  assert.equal(first.streams.map((s: any) => s.id), body.streams.slice(0, 20).map((s: any) => s.id));
+  assert.ok(body.count > 20 && first.count === 20 && first.next_cursor !== null);
+  const live = await ok('/streams?state=live&limit=1000');
+  assert.ok(live.count > 0 && live.streams.every((s: any) => s.state === 'live' && s.stopped_at === null));
+  const stopped = await ok('/streams?state=stopped&limit=1000');
+  assert.ok(stopped.count > 0 && stopped.streams.every((s: any) => s.state === 'stopped' && s.stopped_at));
+  const both = await ok('/streams?state=live,stopped&limit=1000');
+  assert.is(both.count, live.count + stopped.count);
+  const seen: string[] = [];
+  let cursor = '';
+  for (let i = 0; i < 100; i++) {
+    const page = await ok(`/streams?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+    assert.ok(page.count <= 2);
+    seen.push(...page.streams.map((s: any) => s.id));
+    if (!page.next_cursor) break;
+    cursor = page.next_cursor;
+  }
+  assert.equal(seen, body.streams.map((s: any) => s.id));
+  await problem('/streams?state=paused', 400, 'BAD_REQUEST');
+  await problem('/streams?cursor=nope', 400, 'BAD_REQUEST');
+  await problem('/streams?limit=0', 400, 'BAD_REQUEST');
+});
+
+Streams('answers one stream whose viewer counts match its connections, and 404 for an unknown id', async () => {
+  const busiest = db().prepare("SELECT id FROM streams ORDER BY json_extract(state, '$.viewers.total') DESC LIMIT 1").pluck().get() as string;
+  const { stream } = await ok(`/streams/${encodeURIComponent(busiest)}`);
+  const count = (where: string) => db().prepare(`SELECT count(*) FROM connections WHERE server_id = ? AND ${where}`).pluck().get(busiest) as number;
+  assert.ok(stream.viewers.total > 0);
+  assert.equal(stream.viewers, { now: count("category <> 'closed'"), connected: count("category = 'connected'"), stalled: count('stalled = 1'), total: count('1') });
+  assert.is(stream.viewer_outcomes.failed, count("outcome = 'failed'"));
+  assert.is(stream.viewer_outcomes.clean, count("outcome = 'clean'"));
+  await problem('/streams/nope', 404, 'NOT_FOUND');
+});
+
+Streams.run();
 
 const Detail = suite('GET connections/:id');
 Detail.before(start);

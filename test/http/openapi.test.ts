@@ -149,7 +149,7 @@ document('describes what the routes answer: their responses parse with the schem
     const { webrtcApi } = await import('../../src/http/routes/webrtc.ts');
     const tables = [monitorApi, eventsApi, webrtcApi(server.services.config)];
     const operation = ((await (await server.api('/api/v0/mcp/monitor/webrtc/operations?status=all')).json()) as { operations: { id: string }[] }).operations[0].id;
-    const fill = (path: string) => path.replace('connections/:id', `connections/${connectionId}`).replace(':id', operation).replace(':server_id', serverId);
+    const fill = (path: string) => path.replace('connections/:id', `connections/${connectionId}`).replace('streams/:id', `streams/${serverId}`).replace(':id', operation).replace(':server_id', serverId);
     let checked = 0;
     for (const table of tables) {
       for (const [key, route] of Object.entries(table)) {

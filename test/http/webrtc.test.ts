@@ -184,6 +184,28 @@ stop("closes that stream's connections only and reports how many", async () => {
   const whep = await fetch(a.stream.whep_url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
   assert.is(whep.status, 404, 'a stopped stream takes no viewers');
 });
+stop('shows the stream in GET streams/:id as it goes: live with its viewers, then stopped with how they ended', async () => {
+  const a = await connect({ quality: 'low' });
+  const a2 = await server.viewer(a.stream.whep_url);
+  viewers.push(a2);
+  const id = a.stream.server_id;
+  const live = await waitFor(async () => {
+    const r = await server.json(`${MONITOR}/streams/${id}`);
+    return r.body.stream?.viewers.connected === 2 ? r.body.stream : null;
+  }, 3000, 'two viewers connected on the stream');
+  assert.equal([live.state, live.content, live.mode, live.quality, live.viewers.now, live.viewers.total], ['live', 'sample.webm', 'media', 'low', 2, 2]);
+  assert.ok(live.started_at && live.stopped_at === null);
+  await a2.close();
+  await waitFor(async () => ((await server.json(`${MONITOR}/streams/${id}`)).body.stream.viewers.now === 1 ? true : null), 3000, 'one viewer left');
+  const r = await server.json(`${WEBRTC}/stream/stop/${id}`, { method: 'POST' });
+  assert.is(r.status, 200);
+  const { stream } = (await server.json(`${MONITOR}/streams/${id}`)).body;
+  assert.equal([stream.state, stream.stop_reason, stream.viewers.now, stream.viewers.total], ['stopped', 'stopped', 0, 2]);
+  assert.is(stream.viewer_outcomes.clean, 2);
+  assert.ok(stream.traffic_total.bytes_sent > 0, 'the viewers were sent media');
+  const listed = (await server.json(`${MONITOR}/streams?state=stopped`)).body.streams.map((s: { id: string }) => s.id);
+  assert.ok(listed.includes(id));
+});
 stop.run();
 
 const quality = suite('POST connections/quality');

@@ -263,6 +263,15 @@ function reading(name: string, factory: StoreFactory) {
     assert.equal(await t.store.readLog({ after: 0, until: 20, limit: 100, types: ['connection.created'] }), []);
   });
 
+  ReadLog('reads backwards when asked: the newest events at or before `until`, newest first, down to `after`', async () => {
+    assert.equal((await t.store.readLog({ after: 10, until: 15, limit: 3, descending: true })).map((e) => e.position), [15, 14, 13]);
+    assert.equal((await t.store.readLog({ after: 12, until: 15, limit: 100, descending: true })).map((e) => e.position), [15, 14, 13]);
+    assert.equal((await t.store.readLogRows({ limit: 2, stream: 'operation:a', descending: true })).map((r) => r.stream), ['operation:a', 'operation:a']);
+    const newest = await t.store.readLog({ limit: 2, stream: 'operation:a', descending: true });
+    assert.ok(newest[0].position > newest[1].position);
+    assert.is(newest[0].position, Math.max(...(await t.store.readLog({ limit: 100, stream: 'operation:a' })).map((e) => e.position)));
+  });
+
   ReadLog('filters by stream prefix literally (ids with % and _ are not patterns)', async () => {
     const exact = await t.store.readLog({ limit: 100, streamPrefix: 'connection:a_' });
     assert.is(exact.length, 10);

@@ -32,6 +32,12 @@ for (const seed of [1, 2, 3]) {
 
       const inline = snapshotReadModels(db);
       assert.ok(inline.connections.length > 20 && inline.operations.length > 20 && inline.tasks.length > 20);
+      // Streams: started ones, and ones only their viewers name; viewers counted on them.
+      assert.ok(inline.streams.length > 3, `${inline.streams.length} streams`);
+      const states = new Set(db.prepare('SELECT stream_state FROM streams').pluck().all() as string[]);
+      assert.ok(states.has('unknown') && (states.has('live') || states.has('stopped')), [...states].join());
+      const viewers = db.prepare("SELECT count(*) FROM streams WHERE json_extract(state, '$.viewers.total') > 0").pluck().get() as number;
+      assert.ok(viewers > 0, 'viewers counted on their streams');
       assert.is((await store.reads.summary()).event_count, appended);
 
       const report = await rebuild(store.log, { chunkSize: 97 + seed * 100 });
@@ -51,7 +57,7 @@ Rebuild('empties read models on an empty log', async () => {
     // Every event gone looks like a pruned log: rebuilding it needs --force.
     await rebuild(store.log, { force: true });
     const snap = snapshotReadModels(store.db);
-    assert.equal([snap.connections, snap.operations, snap.tasks], [[], [], []]);
+    assert.equal([snap.connections, snap.operations, snap.tasks, snap.streams], [[], [], [], []]);
     assert.is((await store.reads.summary()).event_count, 0);
   } finally {
     await store.cleanup();

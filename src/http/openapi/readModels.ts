@@ -9,11 +9,18 @@ import { OPERATION_STATUSES, type OperationModel } from '../../projections/opera
 import type { TaskModel } from '../../projections/task.ts';
 import type { ViewerModel } from '../../projections/viewer.ts';
 import type { BothEnds } from '../../projections/bothEnds.ts';
+import { STREAM_STATES, type StreamModel } from '../../projections/stream.ts';
+import { TRAFFIC_FIELDS } from '../../projections/summary.ts';
 import { FORWARDER_STATES, type ForwarderStatus } from '../../fleet/status.ts';
 import { errorInfo, isoTime, named } from './components.ts';
 
 const count = z.number().int().nonnegative();
 const position = z.number().int().nonnegative();
+
+/** The `?at=` a time-travel answer is for: an ISO time, a log position, or null for now. */
+export const asOfSchema = z
+  .union([isoTime, z.object({ position: count }), z.null()])
+  .meta({ description: 'The `?at=` answered, or null for now.' });
 
 export const connectionSchema = named(
   'Connection',
@@ -159,8 +166,37 @@ export const summarySchema = named(
     task_count: count,
     event_count: count,
     log_position: position,
-    forwarder: forwarderSchema.nullable().meta({ description: 'null when this node does not forward.' }),
+    forwarder: forwarderSchema.nullable().meta({ description: 'null when this node does not forward, and in a summary of the past (`?at=`).' }),
+    as_of: asOfSchema,
   }),
+);
+
+export const streamSchema = named(
+  'Stream',
+  z
+    .object({
+      id: z.string().meta({ description: 'The server id (stream `server:<id>` in the log).' }),
+      state: z.enum(STREAM_STATES).meta({ description: '`unknown`: viewers name it but its start is not in the log (pruned).' }),
+      content: z.string().nullable(),
+      mode: z.enum(['media', 'data']).nullable(),
+      quality: z.string().nullable(),
+      started_at: isoTime.nullable(),
+      stopped_at: isoTime.nullable(),
+      stop_reason: z.string().nullable(),
+      viewers: z
+        .object({ now: count, connected: count, stalled: count, total: count })
+        .meta({ description: '`now`: viewers not closed; `connected`, `stalled`: of those, now; `total`: ever.' }),
+      viewer_outcomes: z
+        .object(Object.fromEntries(CONNECTION_OUTCOMES.map((o) => [o, count])) as Record<(typeof CONNECTION_OUTCOMES)[number], typeof count>)
+        .meta({ description: "How its viewers' connections ended (totals)." }),
+      traffic_total: z
+        .object(Object.fromEntries(TRAFFIC_FIELDS.map((f) => [f, z.number().nonnegative()])) as Record<(typeof TRAFFIC_FIELDS)[number], z.ZodNumber>)
+        .meta({ description: "What its viewers' cumulative counters grew, summed over every stats sample." }),
+      updated_at: isoTime,
+      created_position: position,
+      last_position: position,
+    })
+    .meta({ description: 'A stream and its viewers, projected from the log.' }),
 );
 
 
@@ -246,6 +282,7 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const same = <T extends true>(_proof?: T) => undefined;
 same<Same<z.output<typeof operationSchema>, OperationModel>>();
 same<Same<z.output<typeof taskSchema>, TaskModel>>();
+same<Same<z.output<typeof streamSchema>, StreamModel>>();
 same<Same<z.output<typeof forwarderSchema>, ForwarderStatus>>();
 same<Same<Omit<z.output<typeof connectionSchema>, 'latest_stats'>, Omit<ConnectionModel, 'latest_stats'>>>();
 same<Same<z.output<typeof viewerSchema>, ViewerModel>>();

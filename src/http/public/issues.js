@@ -22,13 +22,20 @@ export function renderIssues(page) {
         { dataset: { id: i.id, type: i.type, severity: i.severity } },
         h('td', {}, h('span', { class: `badge issues-${i.severity}` }, i.severity)),
         h('td', {}, i.type),
-        h('td', { class: 'id' }, i.connection_id ?? i.operation_id ?? i.task_id ?? i.node ?? '—'),
-        h('td', {}, i.message),
-        h('td', {}, h('time', { datetime: i.raised_at, title: `${i.raised_at} (UTC)` }, localTime(i.raised_at))),
+        h('td', { class: 'opt' }, about(i)),
+        // The message wraps: a long one must not widen the table past the page.
+        h('td', { class: 'wrap' }, i.message),
+        h('td', { class: 'opt' }, h('time', { datetime: i.raised_at, title: `${i.raised_at} (UTC)` }, localTime(i.raised_at))),
       ),
     ),
   );
   byId('issues-empty').hidden = open.length > 0;
+}
+
+/** What an issue is about, shortened with an ellipsis (the whole id in its title). */
+function about(i) {
+  const id = i.connection_id ?? i.operation_id ?? i.task_id ?? i.node;
+  return id ? h('span', { class: 'id', title: id }, id) : '—';
 }
 
 /** The connection list's quality column: the latest score, red below 50, amber below 80. */

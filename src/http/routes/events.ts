@@ -58,7 +58,14 @@ const filterShape = {
 };
 
 const pageQuery = z.object({
-  after: positionParam.default(0).meta({ description: 'Events after this log position.' }),
+  after: positionParam.default(0).meta({ description: 'Events after this log position (with `before`: the oldest position a page goes down to, exclusive).' }),
+  before: positionParam
+    .optional()
+    .meta({
+      description:
+        'Newest first instead: events before this log position (a timeline read backwards; a position past the head reads from the newest event). ' +
+        'Pass `next_before` for the page before.',
+    }),
   limit: limitParam(1000, 100),
   ...filterShape,
 });
@@ -156,6 +163,22 @@ export function eventsRouter(services: Services): Router {
     const head = await store.head();
     // One request scans a bounded window; a filter that matched nothing in it says so with has_more.
     if (q.after > head) throw beyondLog(q.after, head);
+    if (q.before !== undefined) {
+      // Backwards: the newest matching events below `before`, in a bounded
+      // window under it (a timeline shown newest first, paging to older events).
+      const top = Math.min(q.before - 1, head);
+      const floor = Math.max(top - PAGE_SCAN_WINDOW, q.after, 0);
+      const rows = top <= floor ? [] : await store.readLogRows({ ...filter, after: floor, until: top, limit: q.limit, descending: true });
+      const full = rows.length === q.limit;
+      // Where the page before starts: below the last shown, or below the
+      // whole window when it was not full (nothing else in it matched).
+      const nextBefore = full ? rows[rows.length - 1].position : floor + 1;
+      ctx.type = 'application/json';
+      ctx.body =
+        `{"events":[${rows.map(publicEventJson).join(',')}],"count":${rows.length},"next_before":${nextBefore},` +
+        `"has_more":${nextBefore - 1 > q.after},"head_position":${head},"timestamp":"${new Date().toISOString()}"}`;
+      return;
+    }
     const scannedTo = Math.min(head, q.after + PAGE_SCAN_WINDOW);
     const rows = await store.readLogRows({ ...filter, after: q.after, until: scannedTo, limit: q.limit });
     const full = rows.length === q.limit;
@@ -337,7 +360,11 @@ export const eventsApi: ApiSpec = {
   [`GET ${MONITOR_PREFIX}/events`]: {
     operationId: 'listEvents',
     tag: 'events',
-    summary: 'A page of the event log in position order',
+    summary: 'A page of the event log in position order, or newest first with `before`',
+    description:
+      'Forwards (default): events after `after`, oldest first; pass `next_after` as `after` for the next page. ' +
+      'Backwards (`before` given): events before `before` (and after `after`), newest first; pass `next_before` as `before` for the page before. ' +
+      'Either way one request scans a bounded window of positions, so a page may be short (even empty) with `has_more` true.',
     query: pageQuery,
     responses: {
       200: {
@@ -345,8 +372,11 @@ export const eventsApi: ApiSpec = {
         json: z.object({
           events: z.array(eventSchema),
           count: z.number().int().nonnegative(),
-          next_after: z.number().int().nonnegative().meta({ description: 'Pass as `after` for the next page.' }),
-          has_more: z.boolean().meta({ description: 'Whether the log goes on past `next_after` (a rarely matching filter may have found nothing in this window).' }),
+          next_after: z.number().int().nonnegative().optional().meta({ description: 'Reading forwards: pass as `after` for the next page.' }),
+          next_before: z.number().int().nonnegative().optional().meta({ description: 'Reading backwards (`before` given): pass as `before` for the page before.' }),
+          has_more: z
+            .boolean()
+            .meta({ description: 'Whether the log goes on past `next_after` (or below `next_before`, down to `after`): a rarely matching filter may have found nothing in this window.' }),
           head_position: z.number().int().nonnegative(),
           timestamp: isoTime,
         }),

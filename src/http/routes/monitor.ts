@@ -17,6 +17,7 @@ import { CONNECTION_CATEGORIES, type ConnectionCategory, type ConnectionModel } 
 import { bothEnds, viewerEventsBetween, viewersOf } from '../../projections/bothEnds.ts';
 import { OPERATION_STATUSES, type OperationStatus } from '../../projections/operation.ts';
 import { PENDING_TASK_STATUSES } from '../../projections/task.ts';
+import { STREAM_STATES, type StreamState } from '../../projections/stream.ts';
 import { boolParam, limitParam, parseBody, parseQuery } from '../validate.ts';
 import { exportLogs } from '../../export/exporter.ts';
 import { exportDirFor } from '../../export/paths.ts';
@@ -25,7 +26,7 @@ import { ResponseCache } from '../responseCache.ts';
 import { connectionIssues, issueSchema } from './issues.ts';
 import { MONITOR_PREFIX } from '../paths.ts';
 import { acceptedSchema, completed, isoTime as isoTimeOut } from '../openapi/components.ts';
-import { bothEndsSchema, connectionSchema, operationSchema, summarySchema, taskSchema, viewerSchema } from '../openapi/readModels.ts';
+import { asOfSchema, bothEndsSchema, connectionSchema, operationSchema, streamSchema, summarySchema, taskSchema, viewerSchema } from '../openapi/readModels.ts';
 import { eventSchema } from '../openapi/events.ts';
 import { PREFER_HEADER, type ApiSpec } from '../openapi/spec.ts';
 
@@ -72,7 +73,7 @@ const isoTime = z.iso.datetime({ offset: true });
 /** `?at=`: an ISO-8601 time or a log position. */
 const atParam = z
   .string()
-  .meta({ description: 'Time travel: an ISO-8601 time or a log position; the connection as it was then.' })
+  .meta({ description: 'Time travel: an ISO-8601 time (with its zone) or a log position; the answer as it was then.' })
   .optional()
   .transform((s, ctx) => {
     if (s === undefined) return undefined;
@@ -87,7 +88,12 @@ const atParam = z
     return { time: t };
   });
 
+const summaryQuery = z.object({
+  at: atParam,
+});
+
 const connectionsQuery = z.object({
+  at: atParam,
   state: listOf(CONNECTION_CATEGORIES).optional(),
   /** How it ended (clean, failed, shutdown, process_restart): ended connections only. */
   outcome: listOf(CONNECTION_OUTCOMES).optional(),
@@ -124,6 +130,12 @@ const tasksQuery = z.object({
   status: listOf(TASK_STATUSES, ['pending', 'abandoned', 'all']).optional(),
   connection_id: z.string().max(200).optional(),
   operation_id: z.string().max(200).optional(),
+  limit: limitParam(1000, DEFAULT_PAGE),
+  cursor: cursorParam,
+});
+
+const streamsQuery = z.object({
+  state: listOf(STREAM_STATES).optional().meta({ description: 'Comma-separated, any of: live, stopped, unknown (default: every state).' }),
   limit: limitParam(1000, DEFAULT_PAGE),
   cursor: cursorParam,
 });
@@ -195,7 +207,9 @@ export function monitorRouter(services: MonitorServices): Router {
 
   router.get('/summary', async (ctx) => {
     const reads = readsFor(ctx);
-    const s = await reads.summary();
+    const q = parseQuery(ctx, summaryQuery);
+    // ?at=: the log replayed up to there (bounded; refused past the bound), never the current counters.
+    const s = q.at ? await reads.summaryAt(q.at, config.timeTravelMaxEvents) : await reads.summary();
     ctx.body = {
       uptime_seconds: Math.round((Date.now() - services.startedAt) / 1000),
       timestamp: now(),
@@ -228,8 +242,9 @@ export function monitorRouter(services: MonitorServices): Router {
       task_count: s.tasks.total,
       event_count: s.event_count,
       log_position: s.log_position,
-      // The fleet forwarder's state and lag, or null when this node does not forward.
-      forwarder: services.forwarder ? await services.forwarder.status() : null,
+      // The fleet forwarder's state and lag, or null when this node does not forward (or for a past summary).
+      forwarder: services.forwarder && !q.at ? await services.forwarder.status() : null,
+      as_of: asOfJson(q.at),
       // On the fleet monitor: each node, its counts and how far behind the fleet shows it.
       ...(fleet ? { nodes: await nodesOf(fleet.reads.scoped(parseQuery(ctx, nodeQuery).node)), projector: fleet.projectorRole() } : {}),
     };
@@ -238,6 +253,22 @@ export function monitorRouter(services: MonitorServices): Router {
   router.get('/connections', (ctx) =>
     sendCached(ctx, async () => {
       const q = parseQuery(ctx, connectionsQuery);
+      if (q.at) {
+        // Each connection that existed then, folded from its stream up to
+        // then and filtered by what it was then; a bounded replay per page.
+        const past = await readsFor(ctx).connectionsAt(q.at, {
+          categories: q.state as ConnectionCategory[] | undefined,
+          outcomes: q.outcome as ConnectionOutcome[] | undefined,
+          stalled: q.stalled,
+          includeClosed: q.include_closed,
+          serverId: q.server_id,
+          limit: q.limit,
+          cursor: q.cursor,
+          maxEvents: config.timeTravelMaxEvents,
+        });
+        const entries = past.items.map((m) => `${JSON.stringify(m.id)}:${JSON.stringify(m)}`).join(',');
+        return `{"connections":{${entries}},"count":${past.items.length},"as_of":${JSON.stringify(asOfJson(q.at))},${tail(past.nextCursor)}`;
+      }
       const page = await readsFor(ctx).connectionRows({
         categories: q.state as ConnectionCategory[] | undefined,
         outcomes: q.outcome as ConnectionOutcome[] | undefined,
@@ -261,6 +292,13 @@ export function monitorRouter(services: MonitorServices): Router {
       const currentJson = await reads.connectionJson(id);
       if (currentJson === null) throw notFound('connection', id);
       let connectionJson = currentJson;
+      if (q.at?.position !== undefined && services.store) {
+        // A position this log has not reached is refused, never answered as now.
+        const head = await services.store.head();
+        if (q.at.position > head) {
+          throw new AppError('POSITION_BEYOND_LOG', `position ${q.at.position} is past the end of this log (its head is ${head})`, { head_position: head });
+        }
+      }
       if (q.at) {
         const then = await reads.connectionAt(id, q.at);
         if (!then) throw new AppError('NOT_FOUND', `connection "${id}" did not exist yet at ${JSON.stringify(q.at)}`);
@@ -282,7 +320,7 @@ export function monitorRouter(services: MonitorServices): Router {
       const tasks = await reads.taskRows({ statuses: [], connectionId: id, limit: 100 });
       // The fleet does not project issues: its detail has no issue fields rather than empty ones.
       const issues = fleet ? null : await connectionIssues(services as Services, id);
-      const asOf = q.at ? (q.at.time !== undefined ? new Date(q.at.time).toISOString() : { position: q.at.position }) : null;
+      const asOf = asOfJson(q.at);
       // The viewer's end, folded to the same point of the log (a node's own
       // traces: the fleet does not carry them, and its detail leaves them out).
       let viewerParts = '';
@@ -315,6 +353,22 @@ export function monitorRouter(services: MonitorServices): Router {
         bothEndsTimeline +
         `"next_after":${more ? shown[shown.length - 1].version : null}},`
       );
+    }),
+  );
+
+  router.get('/streams', (ctx) =>
+    sendCached(ctx, async () => {
+      const q = parseQuery(ctx, streamsQuery);
+      const page = await readsFor(ctx).streamListRows({ states: q.state as StreamState[] | undefined, limit: q.limit, cursor: q.cursor });
+      return `{"streams":[${page.items.map((r) => r.json).join(',')}],"count":${page.items.length},${tail(page.nextCursor)}`;
+    }),
+  );
+
+  router.get('/streams/:id', (ctx) =>
+    sendCached(ctx, async () => {
+      const json = await readsFor(ctx).streamJson(ctx.params.id);
+      if (json === null) throw notFound('stream', ctx.params.id);
+      return `{"stream":${json},`;
     }),
   );
 
@@ -400,6 +454,11 @@ export function monitorRouter(services: MonitorServices): Router {
   return router;
 }
 
+/** The `?at=` answered, as a response shows it: an ISO time, a position, or null for now. */
+function asOfJson(at: { time?: number; position?: number } | undefined) {
+  return at ? (at.time !== undefined ? new Date(at.time).toISOString() : { position: at.position! }) : null;
+}
+
 /** publicEvent's JSON text, built from a stored row without parsing its data and meta; a fleet row names its node first. */
 export function publicEventJson(r: EventRow & { node?: string }): string {
   return (
@@ -431,21 +490,37 @@ export const monitorApi: ApiSpec = {
   [`GET ${MONITOR_PREFIX}/summary`]: {
     operationId: 'getSummary',
     tag: 'monitor',
-    summary: 'Counts of connections by state and outcome, operations by status, tasks, and the log position',
+    summary: 'Counts of connections by state and outcome, operations by status, tasks, and the log position; `?at=` as they were then',
+    description:
+      'With `?at=` the log is replayed from its start up to that time or position through the same reducers as the read models (in memory, nothing stored is read); ' +
+      'a replay longer than --time-travel-max-events, or one over a pruned log, is refused with 400 `TIME_TRAVEL_TOO_FAR`, a position past the head with 400 `POSITION_BEYOND_LOG`. ' +
+      'The fleet monitor refuses `?at=` here with 400 `NOT_ON_FLEET`.',
+    query: summaryQuery,
     responses: { 200: { description: 'The summary read model', json: summarySchema } },
+    errors: ['BAD_REQUEST', 'TIME_TRAVEL_TOO_FAR', 'POSITION_BEYOND_LOG', 'NOT_ON_FLEET'],
   },
   [`GET ${MONITOR_PREFIX}/connections`]: {
     operationId: 'listConnections',
     tag: 'monitor',
-    summary: 'Connections, newest first, keyed by id',
+    summary: 'Connections, newest first, keyed by id; `?at=` as they were then',
+    description:
+      'With `?at=` each connection created by then is folded from its own events up to then, and the filters apply to what it was then. ' +
+      'A page looks at `limit` connections and replays at most about --time-travel-max-events events, so it may hold fewer items and still have a `next_cursor`. ' +
+      'The fleet monitor refuses `?at=` here with 400 `NOT_ON_FLEET`.',
     query: connectionsQuery,
     responses: {
       200: {
         description: 'A page of connections',
-        json: z.object({ connections: z.record(z.string(), connectionSchema), count, next_cursor: nextCursor, timestamp: isoTimeOut }),
+        json: z.object({
+          connections: z.record(z.string(), connectionSchema),
+          count,
+          as_of: asOfSchema.optional().meta({ description: 'The `?at=` answered, when one was given.' }),
+          next_cursor: nextCursor,
+          timestamp: isoTimeOut,
+        }),
       },
     },
-    errors: ['BAD_REQUEST'],
+    errors: ['BAD_REQUEST', 'POSITION_BEYOND_LOG', 'NOT_ON_FLEET'],
   },
   [`GET ${MONITOR_PREFIX}/connections/:id`]: {
     operationId: 'getConnection',
@@ -458,7 +533,7 @@ export const monitorApi: ApiSpec = {
         description: 'The connection',
         json: z.object({
           connection: connectionSchema,
-          as_of: z.union([isoTimeOut, z.object({ position: count }), z.null()]).meta({ description: 'The `?at=` answered, or null for now.' }),
+          as_of: asOfSchema,
           tasks: z.array(taskSchema),
           issues: z.array(issueSchema).optional().meta({ description: 'Issues raised about this connection, newest first (at most 50); absent on the fleet monitor, which does not project issues.' }),
           viewers: z
@@ -479,7 +554,26 @@ export const monitorApi: ApiSpec = {
         }),
       },
     },
-    errors: ['BAD_REQUEST', 'NOT_FOUND'],
+    errors: ['BAD_REQUEST', 'NOT_FOUND', 'POSITION_BEYOND_LOG'],
+  },
+  [`GET ${MONITOR_PREFIX}/streams`]: {
+    operationId: 'listStreams',
+    tag: 'monitor',
+    summary: 'Streams, newest first, with their viewers (now and ever), how those ended and their traffic',
+    description: 'A projection of the log (server.created / server.stopped and every viewer connection change). The fleet monitor does not project streams and answers 400 `NOT_ON_FLEET`.',
+    query: streamsQuery,
+    responses: {
+      200: { description: 'A page of streams', json: z.object({ streams: z.array(streamSchema), count, next_cursor: nextCursor, timestamp: isoTimeOut }) },
+    },
+    errors: ['BAD_REQUEST', 'NOT_ON_FLEET'],
+  },
+  [`GET ${MONITOR_PREFIX}/streams/:id`]: {
+    operationId: 'getStream',
+    tag: 'monitor',
+    summary: 'One stream (its viewers: `connections?server_id=<id>&include_closed=true`)',
+    params: { id: 'The stream (server) id' },
+    responses: { 200: { description: 'The stream', json: z.object({ stream: streamSchema, timestamp: isoTimeOut }) } },
+    errors: ['NOT_FOUND', 'NOT_ON_FLEET'],
   },
   [`GET ${MONITOR_PREFIX}/operations`]: {
     operationId: 'listOperations',

@@ -75,6 +75,9 @@ function page(nonce: string, configJson: string): string {
   <dt>state</dt><dd id="state">starting</dd>
   <dt>connection</dt><dd id="connection"></dd>
   <dt>received</dt><dd id="received">0 bytes</dd>
+  <dt>frame rate</dt><dd id="fps">–</dd>
+  <dt>loss</dt><dd id="loss">–</dd>
+  <dt>jitter</dt><dd id="jitter">–</dd>
   <dt>data</dt><dd id="data">–</dd>
 </dl>
 <script type="application/json" id="config">${configJson}</script>
@@ -188,10 +191,31 @@ function page(nonce: string, configJson: string): string {
     if (session) fetch(session, { method: 'DELETE', keepalive: true, headers: auth() });
     pc.close();
   });
+  // What this viewer measures itself (getStats): frames per second decoded,
+  // packets lost over all expected, and interarrival jitter (the worst of the
+  // inbound RTP streams). Unknown stays a dash, never a 0.
+  window.playerStats = { fps: null, loss: null, jitter_ms: null, bytes: 0 };
+  // Frames decoded between two readings: Chromium does not always report framesPerSecond.
+  let lastFrames = null;
   setInterval(async () => {
-    let received = 0;
-    (await pc.getStats()).forEach((s) => { if (s.type === 'transport') received += s.bytesReceived || 0; });
+    let received = 0, lost = 0, packets = 0, fps = null, jitter = null;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'transport') received += s.bytesReceived || 0;
+      if (s.type !== 'inbound-rtp') return;
+      lost += Math.max(0, s.packetsLost || 0);
+      packets += s.packetsReceived || 0;
+      if (s.kind === 'video' && typeof s.framesDecoded === 'number') {
+        if (lastFrames && s.timestamp > lastFrames.at) fps = Math.max(0, s.framesDecoded - lastFrames.frames) / ((s.timestamp - lastFrames.at) / 1000);
+        lastFrames = { frames: s.framesDecoded, at: s.timestamp };
+      }
+      if (typeof s.jitter === 'number') jitter = Math.max(jitter ?? 0, s.jitter * 1000);
+    });
+    const loss = packets + lost > 0 ? lost / (packets + lost) : null;
+    window.playerStats = { fps, loss, jitter_ms: jitter, bytes: received };
     text('received', received + ' bytes');
+    text('fps', fps === null ? '–' : fps.toFixed(0) + ' frames/s');
+    text('loss', loss === null ? '–' : (loss * 100).toFixed(2) + ' % (' + lost + ' of ' + (packets + lost) + ' packets)', loss !== null && loss > 0.02 ? 'bad' : '');
+    text('jitter', jitter === null ? '–' : jitter.toFixed(1) + ' ms');
   }, 1000);
 })();
 </script>

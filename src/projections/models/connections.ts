@@ -161,3 +161,10 @@ export function connectionsForExport(db: Db, options: ExportPageOptions): Connec
     (r) => JSON.parse(connectionJson(r.state, r)) as ConnectionModel,
   );
 }
+
+/** Time travel's candidates: connections created at or before `until`, newest first, below `before` (a created_position). */
+export function connectionsCreatedBy(db: Db, until: number, before: number | null, limit: number): { id: string; createdPosition: number }[] {
+  const sql = `SELECT ${col(c.id)} AS id, ${col(c.createdPosition)} AS createdPosition FROM ${tableName(c)}
+    WHERE ${col(c.createdPosition)} <= ? AND ${col(c.createdPosition)} < ? ORDER BY ${col(c.createdPosition)} DESC LIMIT ?`;
+  return cachedStatement(db, sql).all([until, before ?? Number.MAX_SAFE_INTEGER, limit]) as { id: string; createdPosition: number }[];
+}

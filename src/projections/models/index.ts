@@ -5,8 +5,9 @@ import { operationsModel } from './operations.ts';
 import { tasksModel } from './tasks.ts';
 import { summaryModel } from './summary.ts';
 import { issuesModel } from './issues.ts';
+import { streamsModel } from './streams.ts';
 
-export { connectionsModel, operationsModel, tasksModel, summaryModel, issuesModel };
+export { connectionsModel, operationsModel, tasksModel, summaryModel, issuesModel, streamsModel };
 
 /**
  * Entity models by the kind of entity they hold (the key of EntityChanges),
@@ -26,8 +27,8 @@ export const MODEL_KINDS = Object.keys(ENTITY_MODELS) as ModelKind[];
 export const READ_MODELS: readonly {
   name: string;
   version: number;
-  table: (typeof ENTITY_MODELS)[ModelKind]['table'] | typeof summaryModel.table | typeof issuesModel.table;
-}[] = [connectionsModel, operationsModel, tasksModel, summaryModel, issuesModel];
+  table: (typeof ENTITY_MODELS)[ModelKind]['table'] | typeof summaryModel.table | typeof issuesModel.table | typeof streamsModel.table;
+}[] = [connectionsModel, operationsModel, tasksModel, summaryModel, issuesModel, streamsModel];
 
 /** Every table the read models keep, their hot rows included: what rebuild clears and compares. */
 export const READ_MODEL_TABLES = [

@@ -20,8 +20,8 @@ export function decodeCursor(cursor: string | null | undefined): number | null {
   return Number(n[1]);
 }
 
-/** The columns a list reads: every read-model table has them. */
-export type ListColumns = { id: SQLiteColumn; connectionId: SQLiteColumn; state: SQLiteColumn; createdPosition: SQLiteColumn };
+/** The columns a list reads: every read-model table has them (a model of no connection, such as streams, has no connectionId). */
+export type ListColumns = { id: SQLiteColumn; connectionId?: SQLiteColumn; state: SQLiteColumn; createdPosition: SQLiteColumn };
 
 /** WHERE clauses and their arguments, built up by a model's filters. */
 export class Filter {
@@ -55,7 +55,8 @@ export function storedPage(db: Db, table: SQLiteTable, columns: ListColumns, fil
   const before = decodeCursor(cursor) ?? Number.MAX_SAFE_INTEGER;
   const position = col(columns.createdPosition);
   const where = [`${position} < ?`, ...filter.where];
-  const sql = `SELECT ${col(columns.id)} AS id, ${col(columns.connectionId)} AS connectionId, ${col(columns.state)} AS json,
+  const connectionId = columns.connectionId ? col(columns.connectionId) : 'NULL';
+  const sql = `SELECT ${col(columns.id)} AS id, ${connectionId} AS connectionId, ${col(columns.state)} AS json,
       ${position} AS createdPosition
     FROM ${tableName(table)} WHERE ${where.join(' AND ')} ORDER BY ${position} DESC LIMIT ?`;
   const rows = cachedStatement(db, sql).all([before, ...filter.args, limit + 1]) as (StoredRow & { createdPosition: number })[];

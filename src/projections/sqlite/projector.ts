@@ -10,7 +10,7 @@ import type { Db, Statement } from '../../log/open.ts';
 import type { InlineProjector } from '../../log/append.ts';
 import type { StoredEvent } from '../../log/catalogue.ts';
 import { col, tableName } from '../../log/names.ts';
-import { foldEvents, type ModelKind, type Models } from '../apply.ts';
+import { applyDerived, foldEvents, type ModelKind, type Models } from '../apply.ts';
 import { ENTITY_MODELS, MODEL_KINDS } from '../models/index.ts';
 import { CONNECTION_BY_ID } from '../models/connections.ts';
 import { LOAD_SUMMARY, SAVE_SUMMARY } from '../models/summary.ts';
@@ -18,6 +18,8 @@ import { cloneSummary, emptySummary, type SummaryModel } from '../summary.ts';
 import type { EntityReadModel } from '../readModel.ts';
 import { issuesModel } from '../models/issues.ts';
 import type { IssueModel } from '../issue.ts';
+import { streamsModel } from '../models/streams.ts';
+import type { StreamModel } from '../stream.ts';
 
 /** Models by id; `null` means "looked up: no row". */
 type Known = { [K in ModelKind]: Map<string, Models[K] | null> };
@@ -66,6 +68,8 @@ type Statements = {
   saveSummary: Statement;
   loadIssue: Statement;
   saveIssue: Statement;
+  loadStream: Statement;
+  saveStream: Statement;
 };
 
 function prepare(db: Db): Statements {
@@ -90,6 +94,8 @@ function prepare(db: Db): Statements {
     saveSummary: db.prepare<unknown[]>(SAVE_SUMMARY),
     loadIssue: db.prepare<unknown[]>(loadSql(issuesModel.table)).pluck(),
     saveIssue: db.prepare<unknown[]>(upsertSql(issuesModel.table, issuesModel.fixed)),
+    loadStream: db.prepare<unknown[]>(loadSql(streamsModel.table)).pluck(),
+    saveStream: db.prepare<unknown[]>(upsertSql(streamsModel.table, streamsModel.fixed)),
   };
 }
 
@@ -113,6 +119,11 @@ export class Projector implements InlineProjector {
   // ENTITY_MODELS through applyEvent, so issues are folded here beside it.
   private issues = new Map<string, IssueModel | null>();
   private dirtyIssues = new Set<string>();
+  // Streams (models/streams.ts), the node's own too, folded after the entity
+  // models with the changes they made. Few, and each touched by every sample
+  // of its viewers, so their models stay in memory like the entities'.
+  private streams = new Map<string, StreamModel | null>();
+  private dirtyStreams = new Set<string>();
   private statements: Statements | null = null;
   private statementsDb: Db | null = null;
 
@@ -147,7 +158,22 @@ export class Projector implements InlineProjector {
       },
     };
 
-    foldEvents(access, summary, events);
+    const streams = {
+      get: (id: string): StreamModel | null => {
+        const hit = this.streams.get(id);
+        if (hit !== undefined) return hit;
+        const row = sql.loadStream.get(id) as string | undefined;
+        const model = row === undefined ? null : (JSON.parse(row) as StreamModel);
+        this.streams.set(id, model);
+        return model;
+      },
+      put: (id: string, model: StreamModel) => {
+        this.streams.delete(id);
+        this.streams.set(id, model);
+        this.dirtyStreams.add(id);
+      },
+    };
+    foldEvents(access, summary, events, (event, changes) => applyDerived(streamsModel, streams, event, changes));
     for (const event of events) {
       for (const id of issuesModel.targets(event)) {
         let before = this.issues.get(id);
@@ -192,6 +218,15 @@ export class Projector implements InlineProjector {
       if (this.issues.size <= MODEL_CACHE_LIMIT) break;
       this.issues.delete(id);
     }
+    for (const id of this.dirtyStreams) {
+      const m = this.streams.get(id);
+      if (m) sql.saveStream.run(streamsModel.toRow(m));
+    }
+    this.dirtyStreams.clear();
+    for (const id of this.streams.keys()) {
+      if (this.streams.size <= MODEL_CACHE_LIMIT) break;
+      this.streams.delete(id);
+    }
     if (this.summaryDirty && this.summary) {
       sql.saveSummary.run(JSON.stringify(this.summary));
       // The next batch folds into a copy of its own: the committed state is never changed in place.
@@ -216,6 +251,8 @@ export class Projector implements InlineProjector {
     this.cold = emptyCold();
     this.issues = new Map();
     this.dirtyIssues = new Set();
+    this.streams = new Map();
+    this.dirtyStreams = new Set();
     this.summary = null;
     this.committed = null;
     this.summaryDirty = false;

@@ -17,13 +17,17 @@ import type {
   OperationListOptions,
   Page,
   StoredRow,
+  StreamListOptions,
   TaskListOptions,
 } from '../reads.ts';
-import { connectionJsonById, connectionRows, connectionsForExport } from '../models/connections.ts';
+import { connectionJsonById, connectionRows, connectionsCreatedBy, connectionsForExport } from '../models/connections.ts';
+import { connectionsAt, summaryAt, type ConnectionsAtOptions } from '../timeTravel.ts';
+import { decodeCursor, encodeCursor } from './lists.ts';
 import { operationRows, operationsForExport, operationsModel } from '../models/operations.ts';
 import { taskRows } from '../models/tasks.ts';
 import { issueCounts, issueJson, issueRows, type IssueListOptions } from '../models/issues.ts';
 import { readSummary } from '../models/summary.ts';
+import { streamJson, streamRows } from '../models/streams.ts';
 import { loadSql } from './projector.ts';
 
 const OPERATION_JSON = loadSql(operationsModel.table);
@@ -53,6 +57,16 @@ export class SqliteMonitorReads implements MonitorReads, IssueReads {
     return foldConnection(id, events);
   }
 
+  summaryAt(at: AsOf, maxEvents: number): Promise<SummaryModel> {
+    return summaryAt(this.store, at, maxEvents);
+  }
+
+  async connectionsAt(at: AsOf, options: ConnectionsAtOptions & { cursor?: string | null }): Promise<Page<ConnectionModel>> {
+    const candidates = async (until: number, before: number | null, limit: number) => connectionsCreatedBy(this.db, until, before, limit);
+    const page = await connectionsAt(this.store, candidates, at, decodeCursor(options.cursor), options);
+    return { items: page.items, nextCursor: page.nextBefore === null ? null : encodeCursor(page.nextBefore) };
+  }
+
   connectionEvents(id: string, options: ReadStreamOptions): Promise<EventRow[]> {
     return this.store.readStreamRows(streamName('connection', id), options);
   }
@@ -72,6 +86,14 @@ export class SqliteMonitorReads implements MonitorReads, IssueReads {
 
   async taskRows(options: TaskListOptions): Promise<Page<StoredRow>> {
     return taskRows(this.db, options);
+  }
+
+  async streamListRows(options: StreamListOptions): Promise<Page<StoredRow>> {
+    return streamRows(this.db, options);
+  }
+
+  async streamJson(id: string): Promise<string | null> {
+    return streamJson(this.db, id);
   }
 
   async issueRows(options: IssueListOptions): Promise<Page<StoredRow>> {

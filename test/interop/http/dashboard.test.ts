@@ -284,14 +284,15 @@ page('drills down into a connection: its transitions in local time and a chart o
     await openDrilldown(page, 'drill');
     await page.waitForFunction(() => document.querySelectorAll('#timeline li').length === 5, undefined, { timeout: 10_000 });
     const lines = await page.$$eval('#timeline li .what', (els) => els.map((e) => e.textContent));
+    // Newest first.
     assert.equal(lines, [
-      'created (media)',
-      'connection: new → connecting',
-      'ice: new → checking',
-      'ice: checking → connected',
       'connection: connecting → connected',
+      'ice: checking → connected',
+      'ice: new → checking',
+      'connection: new → connecting',
+      'created (media)',
     ]);
-    const first = await page.$eval('#timeline li time', (t) => ({ text: t.textContent, datetime: t.getAttribute('datetime') }));
+    const first = await page.$eval('#timeline li:last-child time', (t) => ({ text: t.textContent, datetime: t.getAttribute('datetime') }));
     const at = new Date(created.ok ? created.recordedAt : 0);
     assert.is(first.datetime, at.toISOString());
     const kolkata = new Date(at.getTime() + 330 * 60_000).toISOString().replace('T', ' ').slice(0, 19);
@@ -308,7 +309,34 @@ page('drills down into a connection: its transitions in local time and a chart o
     }
     await page.waitForFunction(() => document.querySelectorAll('#chart-bitrate polyline').length === 2 && document.querySelectorAll('#chart-rtt polyline').length === 1, undefined, { timeout: 10_000 });
     await log.append('connection:drill', [{ type: 'connection.closed', data: { reason: 'operator', initiator: 'local' } }]);
-    await page.waitForFunction(() => document.querySelector('#timeline li:last-child .what')?.textContent === 'closed by local: operator', undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelector('#timeline li:first-child .what')?.textContent === 'closed by local: operator', undefined, { timeout: 10_000 });
+    assert.equal(problems, []);
+  } finally {
+    await close();
+    await server.stop();
+  }
+});
+
+page('shows the newest page of a long timeline first and pages back to its first event with "Older events", nothing skipped', async () => {
+  const server = await startTestServer();
+  const { page, problems, close } = await openPage(browser);
+  try {
+    const { store: log } = server.services;
+    // 1 + 64 + 1 events: more than one page (50) of the drill-down's timeline.
+    const flips: NewEvent[] = Array.from({ length: 64 }, (_, i) => state('ice', i % 2 ? 'disconnected' : 'connected', i % 2 ? 'connected' : 'disconnected'));
+    await log.append('connection:long', [{ type: 'connection.created', data: { connection_id: 'long', mode: 'media' } }, ...flips]);
+    await log.append('connection:long', [{ type: 'connection.error', data: { code: 'LATE', message: 'the newest event', fatal: false } }]);
+    await load(page, server);
+    await openDrilldown(page, 'long');
+    await page.waitForFunction(() => document.querySelectorAll('#timeline li').length === 50 && !document.querySelector<HTMLElement>('#timeline-older')!.hidden, undefined, { timeout: 10_000 });
+    assert.is(await page.$eval('#timeline li:first-child', (li) => (li as HTMLElement).dataset.severity), 'bad', 'the newest event, an error, on top');
+    await page.click('#timeline-older');
+    await page.waitForFunction(() => document.querySelectorAll('#timeline li').length === 66, undefined, { timeout: 10_000 });
+    const shown = await page.$$eval('#timeline li', (items) => items.map((li) => Number((li as HTMLElement).dataset.position)));
+    const logged = (await log.readStream('connection:long')).map((e) => e.position).reverse();
+    assert.equal(shown, logged, 'every event once, newest first');
+    assert.is(await page.$eval('#timeline li:last-child .what', (e) => e.textContent), 'created (media)');
+    assert.ok(await page.$eval('#timeline-older', (b) => (b as HTMLElement).hidden), 'nothing older');
     assert.equal(problems, []);
   } finally {
     await close();
@@ -372,9 +400,9 @@ page('shows real werift viewers live, closes them from its controls, and sends t
       page.click('#stream-start'),
     ]);
     assert.is(request.headers()['authorization'], `Bearer ${token}`);
-    await page.waitForFunction(() => /"whep_url"/.test(document.querySelector('#control-result')?.textContent ?? ''), undefined, { timeout: 10_000 });
-    const started = JSON.parse((await page.textContent('#control-result'))!.split('\n').slice(1).join('\n'));
-    assert.ok(started.whep_url, 'the stream answered a WHEP URL');
+    await page.waitForSelector('#started-whep', { timeout: 10_000 });
+    const started = { whep_url: (await page.textContent('#started-whep'))! };
+    assert.match(started.whep_url, /^http:\/\/127\.0\.0\.1:\d+\/api\/v0\/mcp\/webrtc\/whep\//, 'the stream answered a WHEP URL');
 
     for (let i = 0; i < 2; i++) viewers.push(await connectViewer(started.whep_url, { token, expect: 'media' }));
     for (const viewer of viewers) await waitForRow(page, viewer.connectionId, 'connected');

@@ -303,12 +303,12 @@ player('a browser killed outright is stalled within seconds, failed at the conse
         const tr = [...document.querySelectorAll<HTMLTableRowElement>('#connections tbody tr')].find((r) => r.dataset.id === id);
         if (!tr || tr.dataset.outcome !== 'failed') return null;
         const badge = tr.querySelector<HTMLElement>('td.state .badge')!;
-        return { badge: badge.textContent, color: getComputedStyle(badge).backgroundColor, reason: tr.querySelector('td.state .reason')?.textContent, cls: tr.className };
+        return { badge: badge.textContent, color: getComputedStyle(badge).backgroundColor, reason: tr.querySelector('td.state .reason')?.textContent, cls: [...tr.classList].sort().join(' '), health: tr.querySelector('.health')?.textContent };
       },
       id,
       { timeout: 5000, polling: 50 },
     ).then((h) => h.jsonValue());
-    assert.equal(row, { badge: 'failed', color: 'rgb(197, 48, 48)', reason: 'CONSENT_EXPIRED', cls: 'failed' });
+    assert.equal(row, { badge: 'failed', color: 'rgb(197, 48, 48)', reason: 'CONSENT_EXPIRED', cls: 'failed row-failed', health: '✖ failed' });
     assert.match((await dashboard.page.textContent('#cards')) ?? '', /1\s*ended failed/);
     mkdirSync(ARTIFACTS, { recursive: true });
     await dashboard.page.screenshot({ path: resolve(ARTIFACTS, 'dashboard-failed.png'), fullPage: true });
