@@ -5,12 +5,12 @@
 // yields to the event loop between pages so no request holds it. It reads
 // the log through the EventStore interface only.
 import { AppError } from '../errors.ts';
-import { streamName, type ConnectionOutcome } from '../log/catalogue.ts';
+import { streamName } from '../log/catalogue.ts';
 import type { EventStore } from '../log/store.ts';
 import { applyEvent, type ModelAccess, type ModelKind, type Models } from './apply.ts';
-import { foldConnection, type ConnectionCategory, type ConnectionModel } from './connection.ts';
+import { foldConnection, type ConnectionModel } from './connection.ts';
 import { emptySummary, type SummaryModel } from './summary.ts';
-import type { AsOf } from './reads.ts';
+import type { AsOf, ConnectionListOptions } from './reads.ts';
 
 /** Events replayed per page before the loop gets a turn. */
 const PAGE = 2_000;
@@ -101,15 +101,8 @@ export async function summaryAt(store: EventStore, at: AsOf, maxEvents: number):
   return summary;
 }
 
-export type ConnectionsAtOptions = {
-  categories?: ConnectionCategory[];
-  outcomes?: ConnectionOutcome[];
-  stalled?: boolean;
-  includeClosed?: boolean;
-  serverId?: string;
-  limit: number;
-  maxEvents: number;
-};
+/** The list's filters, applied to what each connection was then; `maxEvents` bounds the replay per page. */
+export type ConnectionsAtOptions = Omit<ConnectionListOptions, 'cursor'> & { maxEvents: number };
 
 /** Connections created at or before `until`, newest first, below `before` (a created_position; null: from the newest). */
 export type ConnectionCandidates = (until: number, before: number | null, limit: number) => Promise<{ id: string; createdPosition: number }[]>;

@@ -253,23 +253,7 @@ export function monitorRouter(services: MonitorServices): Router {
   router.get('/connections', (ctx) =>
     sendCached(ctx, async () => {
       const q = parseQuery(ctx, connectionsQuery);
-      if (q.at) {
-        // Each connection that existed then, folded from its stream up to
-        // then and filtered by what it was then; a bounded replay per page.
-        const past = await readsFor(ctx).connectionsAt(q.at, {
-          categories: q.state as ConnectionCategory[] | undefined,
-          outcomes: q.outcome as ConnectionOutcome[] | undefined,
-          stalled: q.stalled,
-          includeClosed: q.include_closed,
-          serverId: q.server_id,
-          limit: q.limit,
-          cursor: q.cursor,
-          maxEvents: config.timeTravelMaxEvents,
-        });
-        const entries = past.items.map((m) => `${JSON.stringify(m.id)}:${JSON.stringify(m)}`).join(',');
-        return `{"connections":{${entries}},"count":${past.items.length},"as_of":${JSON.stringify(asOfJson(q.at))},${tail(past.nextCursor)}`;
-      }
-      const page = await readsFor(ctx).connectionRows({
+      const filter = {
         categories: q.state as ConnectionCategory[] | undefined,
         outcomes: q.outcome as ConnectionOutcome[] | undefined,
         stalled: q.stalled,
@@ -277,7 +261,15 @@ export function monitorRouter(services: MonitorServices): Router {
         serverId: q.server_id,
         limit: q.limit,
         cursor: q.cursor,
-      });
+      };
+      if (q.at) {
+        // Each connection that existed then, folded from its stream up to
+        // then and filtered by what it was then; a bounded replay per page.
+        const past = await readsFor(ctx).connectionsAt(q.at, { ...filter, maxEvents: config.timeTravelMaxEvents });
+        const entries = past.items.map((m) => `${JSON.stringify(m.id)}:${JSON.stringify(m)}`).join(',');
+        return `{"connections":{${entries}},"count":${past.items.length},"as_of":${JSON.stringify(asOfJson(q.at))},${tail(past.nextCursor)}`;
+      }
+      const page = await readsFor(ctx).connectionRows(filter);
       // The add-on's shape: a map keyed by connection id.
       const entries = page.items.map((r) => `${JSON.stringify(r.id)}:${r.json}`).join(',');
       return `{"connections":{${entries}},"count":${page.items.length},${tail(page.nextCursor)}`;
