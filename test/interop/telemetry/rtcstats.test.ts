@@ -48,8 +48,10 @@ Both('joins the viewer trace to its connection without any id from the page; fra
     const detail = await waitFor(async () => {
       const body = (await server.json(`${MONITOR}/connections/${id}?events_limit=1000`)).body;
       const v = body.viewers?.[0];
-      return v && v.samples >= 2 && v.tracks.some((t: { kind: string; frames_decoded: number | null }) => t.kind === 'video' && (t.frames_decoded ?? 0) > 0) ? body : null;
-    }, 15_000, 'a joined viewer trace with decoded frames');
+      // Both ends sampled: the viewer's reports and a server-side sample after media flowed (the two samplers are independent).
+      const viewerDecoded = v && v.samples >= 2 && v.tracks.some((t: { kind: string; frames_decoded: number | null }) => t.kind === 'video' && (t.frames_decoded ?? 0) > 0);
+      return viewerDecoded && body.both_ends?.server?.packets_sent > 0 ? body : null;
+    }, 15_000, 'a joined viewer trace with decoded frames, and a server sample with packets sent');
     const viewer = detail.viewers[0];
     assert.is(viewer.connection_id, id);
     assert.ok(['ice_ufrag', 'dtls_fingerprint'].includes(viewer.correlated_by), viewer.correlated_by);
