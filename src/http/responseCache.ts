@@ -5,7 +5,8 @@
 // head is still the position the entry was built at, and any append makes
 // every entry a miss (a read right after an append sees it). The time-of-day
 // fields a response ends with (`timestamp`) are not cached; the route adds
-// them to the cached text on each answer.
+// them to the cached bytes on each answer. Entries are kept as UTF-8 bytes,
+// encoded once when built: a hit copies them out, never re-encodes the text.
 //
 // Bounded by bytes, least recently used first out: memory does not grow with
 // the number of connections or distinct queries asked.
@@ -13,7 +14,7 @@
 /** The default byte cap: a few hundred detail pages of the largest kind. */
 export const RESPONSE_CACHE_BYTES = 16 * 1024 * 1024;
 
-type Entry = { position: number; text: string; bytes: number };
+type Entry = { position: number; body: Buffer; bytes: number };
 
 export class ResponseCache {
   private readonly entries = new Map<string, Entry>();
@@ -23,7 +24,7 @@ export class ResponseCache {
 
   constructor(readonly maxBytes = RESPONSE_CACHE_BYTES) {}
 
-  /** Bytes held now (UTF-16 code units × 2: what the strings occupy, roughly). */
+  /** Bytes held now (the bodies, and the keys as UTF-16 strings). */
   get bytes(): number {
     return this.size;
   }
@@ -32,8 +33,8 @@ export class ResponseCache {
     return this.entries.size;
   }
 
-  /** The text built for `key` at log position `position`, if it is still held. */
-  get(key: string, position: number): string | undefined {
+  /** The body built for `key` at log position `position`, if it is still held. */
+  get(key: string, position: number): Buffer | undefined {
     const entry = this.entries.get(key);
     if (!entry || entry.position !== position) {
       this.misses++;
@@ -43,12 +44,12 @@ export class ResponseCache {
     this.entries.delete(key);
     this.entries.set(key, entry);
     this.hits++;
-    return entry.text;
+    return entry.body;
   }
 
-  /** Keeps `text`, built at `position`, evicting the least recently used past the cap. */
-  set(key: string, position: number, text: string): void {
-    const bytes = (key.length + text.length) * 2;
+  /** Keeps `body`, built at `position`, evicting the least recently used past the cap. */
+  set(key: string, position: number, body: Buffer): void {
+    const bytes = key.length * 2 + body.length;
     const old = this.entries.get(key);
     if (old) {
       this.entries.delete(key);
@@ -56,7 +57,7 @@ export class ResponseCache {
     }
     // One answer larger than a quarter of the cap is not worth what it evicts.
     if (bytes > this.maxBytes / 4) return;
-    this.entries.set(key, { position, text, bytes });
+    this.entries.set(key, { position, body, bytes });
     this.size += bytes;
     for (const [k, e] of this.entries) {
       if (this.size <= this.maxBytes) break;

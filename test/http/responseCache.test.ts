@@ -4,10 +4,12 @@ import { ResponseCache } from '../../src/http/responseCache.ts';
 
 const Get = suite('ResponseCache.get');
 
-Get('answers a text only at the log position it was built at', () => {
+const b = (text: string) => Buffer.from(text);
+
+Get('answers a body only at the log position it was built at', () => {
   const cache = new ResponseCache(1024);
-  cache.set('/a?', 10, 'ten');
-  assert.is(cache.get('/a?', 10), 'ten');
+  cache.set('/a?', 10, b('ten'));
+  assert.is(cache.get('/a?', 10)?.toString(), 'ten');
   assert.is(cache.get('/a?', 11), undefined);
   assert.is(cache.get('/b?', 10), undefined);
   assert.is(cache.hits, 1);
@@ -18,18 +20,18 @@ Get.run();
 
 const Set = suite('ResponseCache.set');
 
-Set('replaces the text of a key built at a later position', () => {
+Set('replaces the body of a key built at a later position', () => {
   const cache = new ResponseCache(1024);
-  cache.set('/a?', 10, 'ten');
-  cache.set('/a?', 11, 'eleven');
+  cache.set('/a?', 10, b('ten'));
+  cache.set('/a?', 11, b('eleven'));
   assert.is(cache.count, 1);
-  assert.is(cache.get('/a?', 11), 'eleven');
-  assert.is(cache.bytes, ('/a?'.length + 'eleven'.length) * 2);
+  assert.is(cache.get('/a?', 11)?.toString(), 'eleven');
+  assert.is(cache.bytes, '/a?'.length * 2 + 'eleven'.length);
 });
 
 Set('evicts the least recently used entries past its byte cap', () => {
   const cache = new ResponseCache(400);
-  const text = 'x'.repeat(47); // (3 + 47) * 2 = 100 bytes each
+  const text = b('x'.repeat(94)); // 3 * 2 + 94 = 100 bytes each
   cache.set('/a?', 1, text);
   cache.set('/b?', 1, text);
   cache.set('/c?', 1, text);
@@ -44,8 +46,8 @@ Set('evicts the least recently used entries past its byte cap', () => {
 
 Set('does not keep an answer larger than a quarter of the cap', () => {
   const cache = new ResponseCache(400);
-  cache.set('/small?', 1, 'x');
-  cache.set('/big?', 1, 'x'.repeat(100));
+  cache.set('/small?', 1, b('x'));
+  cache.set('/big?', 1, b('x'.repeat(200)));
   assert.is(cache.get('/big?', 1), undefined);
   assert.ok(cache.get('/small?', 1));
 });

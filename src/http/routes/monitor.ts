@@ -194,12 +194,13 @@ export function monitorRouter(services: MonitorServices): Router {
     if (!('store' in services) || !services.store) return sendJson(ctx, `${await build()}"timestamp":"${now()}"}`);
     const position = await services.store.head();
     const key = `${ctx.path}?${ctx.querystring}`;
-    let text = cache.get(key, position);
-    if (text === undefined) {
-      text = await build();
-      cache.set(key, position, text);
+    let body = cache.get(key, position);
+    if (body === undefined) {
+      body = Buffer.from(await build());
+      cache.set(key, position, body);
     }
-    sendJson(ctx, `${text}"timestamp":"${now()}"}`);
+    ctx.type = 'application/json';
+    ctx.body = Buffer.concat([body, Buffer.from(`"timestamp":"${now()}"}`)]);
   }
 
   /** The reads a request asks for: on the fleet, scoped to `?node=`. */
